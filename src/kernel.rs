@@ -1,0 +1,824 @@
+//! One trial: sample the shock timeline, then step the periods.
+//!
+//! A plain function over plain data. It performs no I/O, never panics on model data, and
+//! allocates nothing: every buffer lives in a [`Scratch`] sized once from the model.
+//!
+//! Per period the kernel runs two passes over the nodes (see scenarios/README.md, "What the model
+//! does each period"):
+//! 1. orders, buyers before suppliers: each node works out what it needs and splits the order
+//!    over its suppliers by (tariff-adjusted) shares;
+//! 2. production and shipping, suppliers before buyers: each node receives what its suppliers
+//!    shipped, re-orders any gap from suppliers with spare output (flexible policy), produces
+//!    within capacity and input, and ships, rationing pro rata (after offtakes) when short and
+//!    withholding what export restrictions block.
+
+// Index loops over CSR ranges read more plainly than zipped iterators over several arrays.
+#![allow(clippy::needless_range_loop)]
+
+use rand::SeedableRng;
+use rand_xoshiro::Xoshiro256PlusPlus;
+
+use crate::dist::{Dist, geometric, unit};
+use crate::model::{Length, MAX_STATES, Model, RParam, ShockKind, Start, Timing};
+use crate::scenario::{Initial, Kind, Policy};
+
+/// The random generator of one trial's stream.
+pub type TrialRng = Xoshiro256PlusPlus;
+
+/// Stream key of the regime path.
+const REGIME_STREAM: u64 = 0x7265_6769_6d65; // "regime"
+
+/// A relative tolerance below which a shortfall is float noise.
+const EPS: f64 = 1e-9;
+
+/// Marks "no such period" in per-trial outcomes.
+pub const NONE: u16 = u16::MAX;
+
+/// SplitMix64 finaliser: a bijective mix of 64 bits.
+#[inline]
+pub fn splitmix64(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The generator for (master seed, trial index, stream key). It depends on nothing else, so a
+/// trial draws the same numbers whatever thread or shard runs it, and a shock (keyed by its id)
+/// draws the same numbers in any scenario that declares it: common random numbers.
+pub fn stream_rng(seed: u64, trial: u64, key: u64) -> TrialRng {
+    let s = splitmix64(splitmix64(splitmix64(seed) ^ trial) ^ key);
+    TrialRng::seed_from_u64(s)
+}
+
+/// What one trial produced for one demand node.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct DemandOutcome {
+    /// Total shortfall over the horizon, tonnes.
+    pub shortfall: f64,
+    /// Largest single-period shortfall, tonnes.
+    pub worst: f64,
+    /// Extra landed cost from tariffs embedded in deliveries, USD.
+    pub tariff: f64,
+    /// Largest single-period shortfall as a fraction of that period's demand.
+    pub worst_frac: f32,
+    /// First period with a shortfall, or [`NONE`].
+    pub first_short: u16,
+    /// Periods from the first shock to the first shortfall, or [`NONE`].
+    pub survive: u16,
+    /// Periods from the first shortfall until a period without shortfall (censored at the
+    /// horizon), or [`NONE`] when there was no shortfall.
+    pub recover: u16,
+}
+
+/// Working memory for trials of one model; reuse it across trials.
+#[derive(Clone, Debug)]
+pub struct Scratch {
+    /// Regime state of each period.
+    pub regime: Vec<u8>,
+    /// Capacity multiplier per (period, node): outages and delays.
+    pub node_factor: Vec<f64>,
+    /// Fraction allowed through per (period, edge): export restrictions.
+    pub edge_allow: Vec<f64>,
+    /// Summed tariff rate per (period, edge).
+    pub edge_rate: Vec<f64>,
+    /// Share multiplier per (period, edge) from tariff elasticities.
+    pub edge_wmul: Vec<f64>,
+    /// Effective capacity this period, per node.
+    pub cap: Vec<f64>,
+    /// Input stock per node (demand nodes: their stock of the finished good).
+    pub stock: Vec<f64>,
+    /// Orders received this period, per node.
+    pub want: Vec<f64>,
+    /// Planned output this period, per node.
+    pub plan: Vec<f64>,
+    /// Input needed this period, per node.
+    pub need: Vec<f64>,
+    /// Output this period, per node.
+    pub out: Vec<f64>,
+    /// Output a node could still make this period, per node.
+    pub spare: Vec<f64>,
+    /// Received this period, per node.
+    pub recv: Vec<f64>,
+    /// Volume lost to stock caps this period, per node.
+    pub lost: Vec<f64>,
+    /// Tariff cost per tonne of input stock, per node.
+    pub cost_in: Vec<f64>,
+    /// Consecutive periods a node has been short of its needs.
+    pub short_run: Vec<u32>,
+    /// Buyer-side weight of each edge this period.
+    pub weight: Vec<f64>,
+    /// Order on each edge this period.
+    pub order: Vec<f64>,
+    /// Shipment on each edge this period.
+    pub ship: Vec<f64>,
+    /// Remaining strategic stockpile per demand node.
+    pub stockpile: Vec<f64>,
+    /// Delivered this period per demand node (including stockpile releases).
+    pub delivered: Vec<f64>,
+    /// Shortfall this period per demand node.
+    pub shortfall: Vec<f64>,
+    /// Delivered fraction of demand per (demand node, period).
+    pub frac: Vec<f32>,
+    /// First period any shock is active, or `usize::MAX`.
+    pub first_shock: usize,
+}
+
+impl Scratch {
+    /// Buffers sized for `m`.
+    pub fn new(m: &Model) -> Scratch {
+        let (n, e, t, d) = (m.nodes.len(), m.edges.len(), m.periods, m.demand.len());
+        Scratch {
+            regime: vec![0; t],
+            node_factor: vec![1.0; t * n],
+            edge_allow: vec![1.0; t * e],
+            edge_rate: vec![0.0; t * e],
+            edge_wmul: vec![1.0; t * e],
+            cap: vec![0.0; n],
+            stock: vec![0.0; n],
+            want: vec![0.0; n],
+            plan: vec![0.0; n],
+            need: vec![0.0; n],
+            out: vec![0.0; n],
+            spare: vec![0.0; n],
+            recv: vec![0.0; n],
+            lost: vec![0.0; n],
+            cost_in: vec![0.0; n],
+            short_run: vec![0; n],
+            weight: vec![0.0; e],
+            order: vec![0.0; e],
+            ship: vec![0.0; e],
+            stockpile: vec![0.0; d],
+            delivered: vec![0.0; d],
+            shortfall: vec![0.0; d],
+            frac: vec![0.0; d * t],
+            first_shock: usize::MAX,
+        }
+    }
+}
+
+/// Sees the state after each period; used by tests to check invariants.
+pub trait Observer {
+    /// Called after period `t` has been simulated.
+    fn period(&mut self, _t: usize, _m: &Model, _s: &Scratch) {}
+}
+
+/// Observes nothing (the production path).
+pub struct NoObserver;
+impl Observer for NoObserver {}
+
+/// Runs trial `trial` of `m` under master seed `seed`. Writes one outcome per demand node into
+/// `out` and the occurred flag of each shock into the bitset `occurred` (shock i is bit i % 64
+/// of word i / 64); `s.frac` holds the delivered fraction per demand node and period.
+pub fn run_trial<O: Observer>(
+    m: &Model,
+    seed: u64,
+    trial: u64,
+    s: &mut Scratch,
+    out: &mut [DemandOutcome],
+    occurred: &mut [u64],
+    obs: &mut O,
+) {
+    sample_timeline(m, seed, trial, s, occurred);
+    step_periods(m, s, out, obs);
+}
+
+/// Fills the per-period shock arrays of `s` for one trial.
+fn sample_timeline(m: &Model, seed: u64, trial: u64, s: &mut Scratch, occurred: &mut [u64]) {
+    let (nn, ne, tt) = (m.nodes.len(), m.edges.len(), m.periods);
+    occurred.fill(0);
+    s.first_shock = usize::MAX;
+    s.node_factor.fill(1.0);
+    let has_edge_shocks = m.shocks.iter().any(|x| {
+        matches!(
+            x.kind,
+            ShockKind::Restriction { .. } | ShockKind::Tariff { .. }
+        )
+    });
+    if has_edge_shocks {
+        s.edge_allow.fill(1.0);
+        s.edge_rate.fill(0.0);
+        s.edge_wmul.fill(1.0);
+    }
+
+    // Regime path: holding times are geometric, so draws happen only at transitions.
+    match &m.regime {
+        None => s.regime.fill(0),
+        Some(r) => {
+            let mut rng = stream_rng(seed, trial, REGIME_STREAM);
+            let mut state = r.initial;
+            let mut t = 0usize;
+            while t < tt {
+                let stay = geometric(&mut rng, r.leave[state]) as usize;
+                let end = t.saturating_add(stay).min(tt);
+                s.regime[t..end].fill(state as u8);
+                t = end;
+                if t < tt {
+                    let u = unit(&mut rng);
+                    let cdf = &r.next_cdf[state];
+                    state = cdf.iter().position(|&c| u < c).unwrap_or(cdf.len() - 1);
+                }
+            }
+        }
+    }
+
+    for (i, shock) in m.shocks.iter().enumerate() {
+        let mut rng = stream_rng(seed, trial, shock.stream);
+        let mut first = usize::MAX;
+        match &shock.kind {
+            ShockKind::Markov {
+                node,
+                p_fail,
+                p_recover,
+                initial,
+                severity,
+            } => {
+                let n = *node as usize;
+                let pf = ParamVals::sample(p_fail, &mut rng);
+                let pr = ParamVals::sample(p_recover, &mut rng);
+                let r0 = s.regime.first().copied().unwrap_or(0) as usize;
+                let mut up = match initial {
+                    Initial::Up => true,
+                    Initial::Stationary => {
+                        let (f, r) = (pf.at(r0), pr.at(r0));
+                        let p_down = if f + r > 0.0 { f / (f + r) } else { 0.0 };
+                        unit(&mut rng) >= p_down
+                    }
+                };
+                let mut t = 0usize;
+                if pf.varies || pr.varies {
+                    let mut sev = 0.0;
+                    if !up {
+                        sev = severity.sample(&mut rng);
+                    }
+                    while t < tt {
+                        if !up {
+                            s.node_factor[t * nn + n] *= 1.0 - sev;
+                            first = first.min(t);
+                        }
+                        let g = s.regime[t] as usize;
+                        if up {
+                            if unit(&mut rng) < pf.at(g) {
+                                up = false;
+                                sev = severity.sample(&mut rng);
+                            }
+                        } else if unit(&mut rng) < pr.at(g) {
+                            up = true;
+                        }
+                        t += 1;
+                    }
+                } else {
+                    while t < tt {
+                        if up {
+                            t = t.saturating_add(geometric(&mut rng, pf.at(0)) as usize);
+                            up = false;
+                        } else {
+                            let sev = severity.sample(&mut rng);
+                            let end = t
+                                .saturating_add(geometric(&mut rng, pr.at(0)) as usize)
+                                .min(tt);
+                            for k in t..end {
+                                s.node_factor[k * nn + n] *= 1.0 - sev;
+                            }
+                            first = first.min(t);
+                            t = end;
+                            up = true;
+                        }
+                    }
+                }
+            }
+            ShockKind::Events {
+                node,
+                p_event,
+                duration,
+                severity,
+            } => {
+                let n = *node as usize;
+                let pe = ParamVals::sample(p_event, &mut rng);
+                let mut t = 0usize;
+                while t < tt {
+                    let start = next_start(&pe, t, tt, &s.regime, &mut rng);
+                    if start >= tt {
+                        break;
+                    }
+                    let len = periods(duration, &mut rng).max(1);
+                    let sev = severity.sample(&mut rng);
+                    let end = start.saturating_add(len).min(tt);
+                    for k in start..end {
+                        s.node_factor[k * nn + n] *= 1.0 - sev;
+                    }
+                    first = first.min(start);
+                    t = end;
+                }
+            }
+            ShockKind::Delay {
+                node,
+                nominal,
+                delay,
+                ramp,
+            } => {
+                let n = *node as usize;
+                let d = delay.sample(&mut rng).max(0.0).round() as i64;
+                let r = ramp.sample(&mut rng).max(0.0).round() as i64;
+                let online = nominal.saturating_add(d);
+                for t in 0..tt {
+                    let k = t as i64;
+                    let f = if k < online {
+                        0.0
+                    } else if r == 0 {
+                        break;
+                    } else {
+                        (((k - online + 1) as f64) / r as f64).min(1.0)
+                    };
+                    if f >= 1.0 {
+                        break;
+                    }
+                    s.node_factor[t * nn + n] *= f;
+                }
+                if d >= 1 && *nominal < tt as i64 {
+                    first = (*nominal).max(0) as usize;
+                }
+            }
+            ShockKind::Restriction {
+                edges,
+                severity,
+                licensing_lag,
+                licensed_severity,
+                timing,
+            } => {
+                let allow = &mut s.edge_allow;
+                episodes(timing, &s.regime, tt, &mut rng, |a, b, rng| {
+                    let sev = severity.sample(rng);
+                    let lag = licensing_lag
+                        .as_ref()
+                        .map_or(usize::MAX, |l| periods(l, rng));
+                    let licensed = licensed_severity.as_ref().map_or(sev, |l| l.sample(rng));
+                    for t in a..b {
+                        let v = if t - a < lag { sev } else { licensed };
+                        if v > 0.0 {
+                            first = first.min(t);
+                            for &e in edges {
+                                allow[t * ne + e as usize] *= 1.0 - v;
+                            }
+                        }
+                    }
+                });
+            }
+            ShockKind::Tariff {
+                edges,
+                rate,
+                elasticity,
+                timing,
+            } => {
+                let (rates, wmul) = (&mut s.edge_rate, &mut s.edge_wmul);
+                episodes(timing, &s.regime, tt, &mut rng, |a, b, rng| {
+                    let r = rate.sample(rng);
+                    if r <= 0.0 {
+                        return;
+                    }
+                    let mul = (1.0 + r).powf(-elasticity);
+                    first = first.min(a);
+                    for t in a..b {
+                        for &e in edges {
+                            rates[t * ne + e as usize] += r;
+                            wmul[t * ne + e as usize] *= mul;
+                        }
+                    }
+                });
+            }
+        }
+        if first < tt {
+            occurred[i / 64] |= 1 << (i % 64);
+            s.first_shock = s.first_shock.min(first);
+        }
+    }
+}
+
+/// A regime-dependent parameter's values for one trial.
+struct ParamVals {
+    vals: [f64; MAX_STATES],
+    varies: bool,
+}
+
+impl ParamVals {
+    fn sample(p: &RParam, rng: &mut TrialRng) -> ParamVals {
+        let mut vals = [0.0; MAX_STATES];
+        match p {
+            RParam::Same(d) => {
+                vals.fill(d.sample(rng));
+                ParamVals {
+                    vals,
+                    varies: false,
+                }
+            }
+            RParam::ByRegime(ds) => {
+                for (v, d) in vals.iter_mut().zip(ds) {
+                    *v = d.sample(rng);
+                }
+                ParamVals { vals, varies: true }
+            }
+        }
+    }
+
+    #[inline]
+    fn at(&self, state: usize) -> f64 {
+        self.vals[state]
+    }
+}
+
+/// A sampled number of whole periods (negative values count as zero).
+fn periods(d: &Dist, rng: &mut TrialRng) -> usize {
+    let v = d.sample(rng).max(0.0).round();
+    if v >= usize::MAX as f64 {
+        usize::MAX
+    } else {
+        v as usize
+    }
+}
+
+/// First period at or after `t` in which an episode with per-period probability `p` starts.
+fn next_start(p: &ParamVals, t: usize, tt: usize, regime: &[u8], rng: &mut TrialRng) -> usize {
+    if p.varies {
+        let mut k = t;
+        while k < tt && unit(rng) >= p.at(regime[k] as usize) {
+            k += 1;
+        }
+        k
+    } else {
+        t.saturating_add(geometric(rng, p.at(0)) as usize - 1)
+    }
+}
+
+/// Calls `f(start, end, rng)` for each active episode `[start, end)` of an episodic shock.
+fn episodes(
+    timing: &Timing,
+    regime: &[u8],
+    tt: usize,
+    rng: &mut TrialRng,
+    mut f: impl FnMut(usize, usize, &mut TrialRng),
+) {
+    match &timing.start {
+        Start::Always => {
+            let end = episode_end(&timing.length, 0, tt, regime, rng);
+            f(0, end, rng);
+        }
+        Start::At { at, probability } => {
+            let a = at.sample(rng).round();
+            let p = ParamVals::sample(probability, rng);
+            if a >= tt as f64 {
+                return;
+            }
+            let begin = a.max(0.0) as usize;
+            let happens = unit(rng) < p.at(regime[begin] as usize);
+            // The length counts from the scheduled start, even one before period 0.
+            let len_from = episode_end(
+                &timing.length,
+                0,
+                tt.saturating_add(a.abs() as usize),
+                regime,
+                rng,
+            );
+            if happens {
+                let end = if a < 0.0 {
+                    len_from.saturating_sub(a.abs() as usize)
+                } else {
+                    begin.saturating_add(len_from)
+                };
+                let end = end.min(tt);
+                if end > begin {
+                    f(begin, end, rng);
+                }
+            }
+        }
+        Start::Hazard(p) => {
+            let p = ParamVals::sample(p, rng);
+            let mut t = 0usize;
+            while t < tt {
+                let a = next_start(&p, t, tt, regime, rng);
+                if a >= tt {
+                    break;
+                }
+                let end = a
+                    .saturating_add(episode_end(&timing.length, a, tt, regime, rng))
+                    .min(tt);
+                let end = end.max(a + 1);
+                f(a, end, rng);
+                t = end;
+            }
+        }
+    }
+}
+
+/// Length in periods of an episode starting at `a` (at least 1). With `Forever`, up to `tt`.
+fn episode_end(len: &Length, a: usize, tt: usize, regime: &[u8], rng: &mut TrialRng) -> usize {
+    match len {
+        Length::Forever => tt.saturating_sub(a).max(1),
+        Length::Periods(d) => periods(d, rng).max(1),
+        Length::Hazard(p) => {
+            let p = ParamVals::sample(p, rng);
+            if p.varies {
+                let mut k = a;
+                loop {
+                    let g = regime
+                        .get(k)
+                        .copied()
+                        .unwrap_or(*regime.last().unwrap_or(&0))
+                        as usize;
+                    k += 1;
+                    if unit(rng) < p.at(g) || k >= tt {
+                        break;
+                    }
+                }
+                k - a
+            } else {
+                geometric(rng, p.at(0)) as usize
+            }
+        }
+    }
+}
+
+/// Steps the periods of one trial over the sampled timeline.
+fn step_periods<O: Observer>(m: &Model, s: &mut Scratch, out: &mut [DemandOutcome], obs: &mut O) {
+    let (nn, ne, tt) = (m.nodes.len(), m.edges.len(), m.periods);
+    let flexible = m.policy == Policy::Flexible;
+    let has_tariffs = m
+        .shocks
+        .iter()
+        .any(|x| matches!(x.kind, ShockKind::Tariff { .. }));
+    let has_restrictions = m
+        .shocks
+        .iter()
+        .any(|x| matches!(x.kind, ShockKind::Restriction { .. }));
+
+    for (n, node) in m.nodes.iter().enumerate() {
+        s.stock[n] = node.stock0;
+        s.cost_in[n] = 0.0;
+        s.short_run[n] = 0;
+    }
+    for (d, dn) in m.demand.iter().enumerate() {
+        s.stock[dn.node as usize] = dn.cover * dn.per_period.first().copied().unwrap_or(0.0);
+        s.stockpile[d] = dn.stockpile;
+        out[d] = DemandOutcome {
+            first_short: NONE,
+            survive: NONE,
+            recover: NONE,
+            ..DemandOutcome::default()
+        };
+    }
+    for (e, edge) in m.edges.iter().enumerate() {
+        s.weight[e] = edge.share;
+    }
+
+    for t in 0..tt {
+        let fac = &s.node_factor[t * nn..(t + 1) * nn];
+        let allow = &s.edge_allow[t * ne..(t + 1) * ne];
+        let rate = &s.edge_rate[t * ne..(t + 1) * ne];
+
+        // Tariffs shift buyers' shares towards untariffed suppliers.
+        if has_tariffs {
+            let wmul = &s.edge_wmul[t * ne..(t + 1) * ne];
+            for n in 0..nn {
+                let (a, b) = (m.in_off[n] as usize, m.in_off[n + 1] as usize);
+                let mut sum = 0.0;
+                for e in a..b {
+                    s.weight[e] = m.edges[e].share * wmul[e];
+                    sum += s.weight[e];
+                }
+                if sum > 0.0 {
+                    for e in a..b {
+                        s.weight[e] /= sum;
+                    }
+                }
+            }
+        }
+
+        // Pass 1: orders, buyers first.
+        s.want.fill(0.0);
+        let mut di = m.demand.len();
+        for n in (0..nn).rev() {
+            let node = &m.nodes[n];
+            let need = match node.kind {
+                Kind::Demand => {
+                    di -= 1;
+                    let dem = m.demand[di].per_period[t];
+                    s.cap[n] = f64::INFINITY;
+                    dem + (m.demand[di].cover * dem - s.stock[n]).max(0.0)
+                }
+                kind => {
+                    let cap = node.capacity * fac[n];
+                    s.cap[n] = cap;
+                    let plan = s.want[n].min(cap);
+                    s.plan[n] = plan;
+                    if kind == Kind::Mine {
+                        0.0
+                    } else {
+                        (plan / node.yield_ + node.stock0 - s.stock[n]).max(0.0)
+                    }
+                }
+            };
+            s.need[n] = need;
+            for e in m.in_off[n] as usize..m.in_off[n + 1] as usize {
+                let o = need * s.weight[e];
+                s.order[e] = o;
+                s.want[m.edges[e].src as usize] += o;
+            }
+        }
+
+        // Pass 2: production and shipping, suppliers first.
+        let mut di = 0usize;
+        for n in 0..nn {
+            let node = &m.nodes[n];
+            let (ia, ib) = (m.in_off[n] as usize, m.in_off[n + 1] as usize);
+            let mut recv = 0.0;
+            for e in ia..ib {
+                recv += s.ship[e];
+            }
+            // Flexible policy: re-order a gap from suppliers with spare output.
+            let gap = s.need[n] - recv;
+            if gap > EPS * s.need[n].max(1.0) {
+                if flexible && s.short_run[n] >= m.reroute_lag {
+                    let mut left = gap;
+                    for e in ia..ib {
+                        let edge = &m.edges[e];
+                        if !edge.reroute {
+                            continue;
+                        }
+                        let src = edge.src as usize;
+                        let x = left.min(s.spare[src] * allow[e]);
+                        if x > 0.0 {
+                            s.ship[e] += x;
+                            s.spare[src] -= x;
+                            s.out[src] += x;
+                            if m.nodes[src].kind != Kind::Mine {
+                                s.stock[src] = (s.stock[src] - x / m.nodes[src].yield_).max(0.0);
+                            }
+                            recv += x;
+                            left -= x;
+                            if left <= 0.0 {
+                                break;
+                            }
+                        }
+                    }
+                }
+                s.short_run[n] = s.short_run[n].saturating_add(1);
+            } else {
+                s.short_run[n] = 0;
+            }
+            s.recv[n] = recv;
+
+            // Tariff cost carried into this node's stock (average cost per input tonne).
+            let avail = s.stock[n] + recv;
+            if has_tariffs {
+                let mut money = s.cost_in[n] * s.stock[n];
+                for e in ia..ib {
+                    let src = m.edges[e].src as usize;
+                    let per_t = m.nodes[src].price * rate[e] + s.cost_in[src] / m.nodes[src].yield_;
+                    money += s.ship[e] * per_t;
+                }
+                s.cost_in[n] = if avail > 0.0 { money / avail } else { 0.0 };
+            }
+
+            if node.kind == Kind::Demand {
+                let dn = &m.demand[di];
+                let dem = dn.per_period[t];
+                let from_stock = dem.min(avail);
+                s.stock[n] = avail - from_stock;
+                let mut gap = dem - from_stock;
+                if gap > 0.0 && s.stockpile[di] > 0.0 {
+                    let r = gap.min(s.stockpile[di]).min(dn.max_release);
+                    s.stockpile[di] -= r;
+                    gap -= r;
+                }
+                if gap <= EPS * dem {
+                    gap = 0.0;
+                }
+                s.delivered[di] = dem - gap;
+                s.shortfall[di] = gap;
+                let o = &mut out[di];
+                o.tariff += s.cost_in[n] * from_stock;
+                o.shortfall += gap;
+                let frac = if dem > 0.0 { (dem - gap) / dem } else { 1.0 };
+                s.frac[di * tt + t] = frac as f32;
+                if gap > 0.0 {
+                    if gap > o.worst {
+                        o.worst = gap;
+                    }
+                    if (1.0 - frac) as f32 > o.worst_frac {
+                        o.worst_frac = (1.0 - frac) as f32;
+                    }
+                    if o.first_short == NONE {
+                        o.first_short = t as u16;
+                        if s.first_shock <= t {
+                            o.survive = (t - s.first_shock) as u16;
+                        }
+                    }
+                } else if o.first_short != NONE && o.recover == NONE {
+                    o.recover = (t - o.first_short as usize) as u16;
+                }
+                di += 1;
+            } else {
+                let y = node.yield_;
+                let mine = node.kind == Kind::Mine;
+                let mut made = if mine {
+                    s.plan[n]
+                } else {
+                    s.plan[n].min(avail * y)
+                };
+                if !mine {
+                    s.stock[n] = (avail - made / y).max(0.0);
+                }
+                // Ship: orders in full, else offtakes first and the rest pro rata.
+                let (oa, ob) = (m.out_off[n] as usize, m.out_off[n + 1] as usize);
+                let wanted = s.want[n];
+                let full = made >= wanted * (1.0 - 1e-12);
+                let ratio = if wanted > 0.0 { made / wanted } else { 0.0 };
+                if !full && node.has_offtake {
+                    let mut rem = made;
+                    let mut unmet = 0.0;
+                    for &e in &m.out_edges[oa..ob] {
+                        let e = e as usize;
+                        let a = s.order[e].min(m.edges[e].offtake * made);
+                        s.ship[e] = a;
+                        rem -= a;
+                        unmet += s.order[e] - a;
+                    }
+                    if unmet > 0.0 && rem > 0.0 {
+                        let k = (rem / unmet).min(1.0);
+                        for &e in &m.out_edges[oa..ob] {
+                            let e = e as usize;
+                            s.ship[e] += (s.order[e] - s.ship[e]) * k;
+                        }
+                    }
+                } else {
+                    for &e in &m.out_edges[oa..ob] {
+                        let e = e as usize;
+                        s.ship[e] = if full { s.order[e] } else { s.order[e] * ratio };
+                    }
+                }
+                // Export restrictions withhold part of the allocation.
+                if has_restrictions {
+                    let mut withheld = 0.0;
+                    let mut offer = 0.0;
+                    for &e in &m.out_edges[oa..ob] {
+                        let e = e as usize;
+                        let blocked = s.ship[e] * (1.0 - allow[e]);
+                        if blocked > 0.0 {
+                            s.ship[e] -= blocked;
+                            if m.edges[e].blocked_domestic {
+                                offer += blocked;
+                            } else {
+                                withheld += blocked;
+                            }
+                        }
+                    }
+                    if offer > 0.0 {
+                        let mut unmet = 0.0;
+                        for &e in &m.out_edges[oa..ob] {
+                            let e = e as usize;
+                            if m.edges[e].domestic {
+                                unmet += (s.order[e] - s.ship[e]).max(0.0);
+                            }
+                        }
+                        let give = offer.min(unmet);
+                        if give > 0.0 {
+                            for &e in &m.out_edges[oa..ob] {
+                                let e = e as usize;
+                                if m.edges[e].domestic {
+                                    s.ship[e] += give * (s.order[e] - s.ship[e]).max(0.0) / unmet;
+                                }
+                            }
+                        }
+                        withheld += offer - give;
+                    }
+                    if withheld > 0.0 {
+                        made -= withheld;
+                        if !mine {
+                            s.stock[n] += withheld / y;
+                        }
+                    }
+                }
+                s.out[n] = made;
+                let room = s.cap[n] - made;
+                s.spare[n] = if mine { room } else { room.min(s.stock[n] * y) }.max(0.0);
+            }
+        }
+
+        // Stock caps: input beyond the cap is lost.
+        for n in 0..nn {
+            let c = m.nodes[n].stock_cap;
+            let excess = s.stock[n] - c;
+            s.lost[n] = excess.max(0.0);
+            if excess > 0.0 {
+                s.stock[n] = c;
+            }
+        }
+        obs.period(t, m, s);
+    }
+
+    for (d, o) in out.iter_mut().enumerate() {
+        if o.first_short != NONE && o.recover == NONE {
+            o.recover = (tt - o.first_short as usize) as u16;
+        }
+        let _ = d;
+    }
+}

@@ -1,0 +1,1295 @@
+//! The compiled model: validated, names resolved to indices, nodes in topological order, edges
+//! in contiguous arrays. The kernel sees only this form.
+
+use std::collections::{HashMap, HashSet};
+use std::ops::Range;
+
+use toml::Spanned;
+
+use crate::dist::{Dist, Param};
+use crate::error::{Diagnostic, ScenarioError};
+use crate::scenario::{self, Blocked, Initial, Kind, Period, Policy, RawScenario, RawTiming, When};
+
+/// Largest horizon accepted (100 years of months).
+pub const MAX_PERIODS: u32 = 1200;
+/// Largest number of regime states.
+pub const MAX_STATES: usize = 16;
+/// Largest memory a run may plan to use for kept per-trial results, in bytes.
+pub const MAX_RESULT_BYTES: u64 = 8 << 30;
+
+/// One facility or demand node.
+#[derive(Clone, Debug)]
+pub struct Node {
+    /// Identifier from the scenario file.
+    pub id: String,
+    /// Readable name.
+    pub label: String,
+    /// Stage.
+    pub kind: Kind,
+    /// Index into [`Model::countries`].
+    pub country: u16,
+    /// Output capacity per period in tonnes (infinite for demand nodes).
+    pub capacity: f64,
+    /// Output per tonne of input.
+    pub yield_: f64,
+    /// Initial input stock, also the safety stock it re-orders towards.
+    pub stock0: f64,
+    /// Largest input stock.
+    pub stock_cap: f64,
+    /// Output price, USD per tonne.
+    pub price: f64,
+    /// Whether any out-edge carries an offtake share.
+    pub has_offtake: bool,
+}
+
+/// A supplier -> buyer link.
+#[derive(Clone, Debug)]
+pub struct Edge {
+    /// Supplier node index.
+    pub src: u32,
+    /// Buyer node index.
+    pub dst: u32,
+    /// Buyer-side share of the buyer's needs.
+    pub share: f64,
+    /// Supplier-side share of the supplier's output reserved when it rations.
+    pub offtake: f64,
+    /// Whether re-routed volume may flow here under the flexible policy.
+    pub reroute: bool,
+    /// Supplier and buyer are in the same country.
+    pub domestic: bool,
+    /// Volume blocked on this edge is offered to the supplier's domestic buyers.
+    pub blocked_domestic: bool,
+}
+
+/// A demand node's requirements.
+#[derive(Clone, Debug)]
+pub struct DemandNode {
+    /// Node index.
+    pub node: u32,
+    /// Demand in tonnes for each period.
+    pub per_period: Vec<f64>,
+    /// Sum of `per_period`.
+    pub total: f64,
+    /// Stock held, in periods of current demand.
+    pub cover: f64,
+    /// Strategic stockpile in tonnes.
+    pub stockpile: f64,
+    /// Largest stockpile release per period.
+    pub max_release: f64,
+}
+
+/// The geopolitical regime chain.
+#[derive(Clone, Debug)]
+pub struct Regime {
+    /// State names.
+    pub states: Vec<String>,
+    /// Initial state index.
+    pub initial: usize,
+    /// Per-period probability of leaving each state.
+    pub leave: Vec<f64>,
+    /// For each state, cumulative probabilities of the next state given that it leaves.
+    pub next_cdf: Vec<Vec<f64>>,
+}
+
+/// A probability or other parameter that may depend on the regime, sampled once per trial.
+#[derive(Clone, Debug)]
+pub enum RParam {
+    /// Same in every state.
+    Same(Dist),
+    /// One distribution per regime state, in state order.
+    ByRegime(Vec<Dist>),
+}
+
+impl RParam {
+    /// Whether the value depends on the regime state.
+    pub fn by_regime(&self) -> bool {
+        matches!(self, RParam::ByRegime(_))
+    }
+}
+
+/// How an episodic shock starts.
+#[derive(Clone, Debug)]
+pub enum Start {
+    /// Active from period 0.
+    Always,
+    /// One episode at a scheduled or sampled period, happening with a probability.
+    At {
+        /// Start period (rounded to a whole period).
+        at: Dist,
+        /// Probability it happens, evaluated in the regime state at its start.
+        probability: RParam,
+    },
+    /// Episodes start with a per-period probability while inactive.
+    Hazard(RParam),
+}
+
+/// How long an episode lasts.
+#[derive(Clone, Debug)]
+pub enum Length {
+    /// To the end of the horizon.
+    Forever,
+    /// Sampled number of periods (at least 1).
+    Periods(Dist),
+    /// Ends with a per-period probability.
+    Hazard(RParam),
+}
+
+/// When an episodic shock is active.
+#[derive(Clone, Debug)]
+pub struct Timing {
+    /// Start rule.
+    pub start: Start,
+    /// Length rule.
+    pub length: Length,
+}
+
+/// What a shock does.
+#[derive(Clone, Debug)]
+pub enum ShockKind {
+    /// Two-state Markov up/down process on a node.
+    Markov {
+        /// Node index.
+        node: u32,
+        /// Per-period probability of failing while up.
+        p_fail: RParam,
+        /// Per-period probability of recovering while down.
+        p_recover: RParam,
+        /// Start state.
+        initial: Initial,
+        /// Fraction of capacity lost while down, per episode.
+        severity: Dist,
+    },
+    /// Random outage events on a node.
+    Events {
+        /// Node index.
+        node: u32,
+        /// Per-period probability an event starts.
+        p_event: RParam,
+        /// Duration in periods.
+        duration: Dist,
+        /// Fraction of capacity lost.
+        severity: Dist,
+    },
+    /// A planned plant that comes online late.
+    Delay {
+        /// Node index.
+        node: u32,
+        /// Announced start period.
+        nominal: i64,
+        /// Slip in periods.
+        delay: Dist,
+        /// Ramp-up length in periods.
+        ramp: Dist,
+    },
+    /// An export restriction.
+    Restriction {
+        /// Edges covered.
+        edges: Vec<u32>,
+        /// Fraction blocked at first.
+        severity: Dist,
+        /// Periods before licences flow.
+        licensing_lag: Option<Dist>,
+        /// Fraction blocked once licences flow.
+        licensed_severity: Option<Dist>,
+        /// When.
+        timing: Timing,
+    },
+    /// A tariff.
+    Tariff {
+        /// Edges covered.
+        edges: Vec<u32>,
+        /// Ad valorem rate.
+        rate: Dist,
+        /// Share elasticity.
+        elasticity: f64,
+        /// When.
+        timing: Timing,
+    },
+}
+
+/// A shock with its name and random stream.
+#[derive(Clone, Debug)]
+pub struct Shock {
+    /// Name in reports.
+    pub id: String,
+    /// Category in reports (outage, delay, restriction, tariff).
+    pub category: &'static str,
+    /// What it does.
+    pub kind: ShockKind,
+    /// Random stream key, a hash of `id`: the same shock draws the same numbers in any scenario.
+    pub stream: u64,
+}
+
+/// A validated, compiled scenario.
+#[derive(Clone, Debug)]
+pub struct Model {
+    /// Scenario name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Horizon in periods.
+    pub periods: usize,
+    /// Year and month of period 0.
+    pub start: (i32, u32),
+    /// Default trial count.
+    pub trials: u64,
+    /// Default seed.
+    pub seed: u64,
+    /// Allocation policy.
+    pub policy: Policy,
+    /// Periods short before re-routing starts.
+    pub reroute_lag: u32,
+    /// Shortfall thresholds as fractions of total demand.
+    pub thresholds: Vec<f64>,
+    /// Country codes.
+    pub countries: Vec<String>,
+    /// Nodes in topological order (every supplier before its buyers).
+    pub nodes: Vec<Node>,
+    /// Edges grouped by buyer, in buyer order.
+    pub edges: Vec<Edge>,
+    /// In-edges of node n are `edges[in_off[n]..in_off[n + 1]]`.
+    pub in_off: Vec<u32>,
+    /// Out-edges of node n are `out_edges[out_off[n]..out_off[n + 1]]` (edge indices).
+    pub out_edges: Vec<u32>,
+    /// Offsets into `out_edges`.
+    pub out_off: Vec<u32>,
+    /// Demand nodes, in node order.
+    pub demand: Vec<DemandNode>,
+    /// The regime chain, if any.
+    pub regime: Option<Regime>,
+    /// Shocks, in file order by category: outages, delays, restrictions, tariffs.
+    pub shocks: Vec<Shock>,
+}
+
+impl Model {
+    /// Calendar label `YYYY-MM` of period `t`.
+    pub fn month_label(&self, t: usize) -> String {
+        let m0 = self.start.0 as i64 * 12 + (self.start.1 as i64 - 1) + t as i64;
+        format!("{:04}-{:02}", m0.div_euclid(12), m0.rem_euclid(12) + 1)
+    }
+
+    /// Node index of a demand node.
+    pub fn demand_id(&self, d: usize) -> &str {
+        &self.nodes[self.demand[d].node as usize].id
+    }
+
+    /// Bytes the engine keeps per trial (per-trial results), used to refuse absurd runs.
+    pub fn bytes_per_trial(&self) -> u64 {
+        (self.demand.len() * std::mem::size_of::<crate::kernel::DemandOutcome>()) as u64
+            + self.shocks.len().div_ceil(8) as u64
+            + 8
+    }
+
+    /// Checks that `trials` fit in memory; the error names the flag to change.
+    pub fn check_trials(&self, trials: u64) -> Result<(), String> {
+        if trials == 0 {
+            return Err("--trials must be at least 1".into());
+        }
+        let bytes = trials.saturating_mul(self.bytes_per_trial());
+        if bytes > MAX_RESULT_BYTES {
+            return Err(format!(
+                "{trials} trials would keep about {:.1} GiB of per-trial results, more than the \
+                 {} GiB limit: lower --trials (at most about {}), or split the run",
+                bytes as f64 / (1u64 << 30) as f64,
+                MAX_RESULT_BYTES >> 30,
+                MAX_RESULT_BYTES / self.bytes_per_trial()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Reads and compiles a scenario file.
+pub fn load(path: &std::path::Path) -> Result<Model, ScenarioError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    compile_str(&text, &path.display().to_string())
+}
+
+/// Parses and compiles scenario text; `path` names it in errors.
+pub fn compile_str(text: &str, path: &str) -> Result<Model, ScenarioError> {
+    let raw = scenario::parse(text).map_err(|source| ScenarioError::Parse {
+        path: path.to_string(),
+        source: Box::new(source),
+    })?;
+    Compiler { path, text }
+        .compile(raw)
+        .map_err(|d| ScenarioError::Invalid(Box::new(d)))
+}
+
+struct Compiler<'a> {
+    path: &'a str,
+    text: &'a str,
+}
+
+type Res<T> = Result<T, Diagnostic>;
+
+/// FNV-1a, a fixed hash for stream keys (never `DefaultHasher`, whose output may change).
+pub fn stream_key(id: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in id.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+impl Compiler<'_> {
+    fn err<T>(
+        &self,
+        span: Option<Range<usize>>,
+        msg: impl Into<String>,
+        help: impl Into<String>,
+    ) -> Res<T> {
+        Err(Diagnostic::new(self.path, self.text, span, msg, help))
+    }
+
+    fn month_index(&self, start: (i32, u32), y: i32, m: u32) -> i64 {
+        (y as i64 * 12 + m as i64) - (start.0 as i64 * 12 + start.1 as i64)
+    }
+
+    fn compile(&self, raw: RawScenario) -> Res<Model> {
+        let meta = &raw.scenario;
+        let periods = *meta.periods.get_ref();
+        if periods == 0 || periods > MAX_PERIODS {
+            return self.err(
+                Some(meta.periods.span()),
+                format!("`periods` must be between 1 and {MAX_PERIODS}, got {periods}"),
+                "set the horizon in months, e.g. periods = 36",
+            );
+        }
+        let start = match scenario::parse_month(meta.start.get_ref()) {
+            Ok(s) => s,
+            Err(e) => {
+                return self.err(
+                    Some(meta.start.span()),
+                    e,
+                    "write the first month as start = \"2026-12\"",
+                );
+            }
+        };
+        if meta.trials == 0 {
+            return self.err(
+                None,
+                "`trials` must be at least 1",
+                "set trials = 10000 in [scenario]",
+            );
+        }
+
+        // Regime.
+        let regime = match &raw.regime {
+            None => None,
+            Some(r) => Some(self.regime(r)?),
+        };
+        let states: Vec<String> = regime
+            .as_ref()
+            .map(|r| r.states.clone())
+            .unwrap_or_default();
+
+        // Nodes.
+        if raw.nodes.is_empty() {
+            return self.err(
+                None,
+                "the supply graph is empty: the file has no [[node]] tables",
+                "add at least one mine, the facilities it supplies and a demand node (see scenarios/README.md)",
+            );
+        }
+        let mut index: HashMap<&str, usize> = HashMap::new();
+        let mut countries: Vec<String> = Vec::new();
+        let mut nodes = Vec::with_capacity(raw.nodes.len());
+        for (i, n) in raw.nodes.iter().enumerate() {
+            let id = n.id.get_ref().as_str();
+            if id.is_empty() {
+                return self.err(
+                    Some(n.id.span()),
+                    "a node id cannot be empty",
+                    "give the node a short unique id",
+                );
+            }
+            if index.insert(id, i).is_some() {
+                return self.err(
+                    Some(n.id.span()),
+                    format!("duplicate node id `{id}`"),
+                    "give every node a unique id",
+                );
+            }
+            let country = match countries.iter().position(|c| *c == n.country) {
+                Some(c) => c,
+                None => {
+                    countries.push(n.country.clone());
+                    countries.len() - 1
+                }
+            };
+            let is_demand = n.kind == Kind::Demand;
+            let capacity = match (&n.capacity, is_demand) {
+                (Some(c), false) => c.get_ref().0,
+                (None, false) => {
+                    return self.err(
+                        Some(n.id.span()),
+                        format!("node `{id}` ({}) has no `capacity`", n.kind.name()),
+                        "add capacity = <tonnes of output per period>",
+                    );
+                }
+                (Some(c), true) => {
+                    return self.err(
+                        Some(c.span()),
+                        format!("demand node `{id}` cannot have a `capacity`"),
+                        "use `demand` for a demand node's tonnes per period",
+                    );
+                }
+                (None, true) => f64::INFINITY,
+            };
+            if is_demand && n.demand.is_none() {
+                return self.err(
+                    Some(n.id.span()),
+                    format!("demand node `{id}` has no `demand`"),
+                    "add demand = <tonnes per period>",
+                );
+            }
+            if !is_demand {
+                if let Some(d) = &n.demand {
+                    return self.err(
+                        Some(d.span()),
+                        format!(
+                            "node `{id}` is a {}, only demand nodes have `demand`",
+                            n.kind.name()
+                        ),
+                        "remove `demand`, or set kind = \"demand\"",
+                    );
+                }
+                if n.cover.is_some() || n.stockpile.is_some() || n.growth.is_some() {
+                    return self.err(
+                        Some(n.id.span()),
+                        format!("node `{id}` is a {}: `cover`, `stockpile` and `growth` belong to demand nodes", n.kind.name()),
+                        "move them to a demand node, or use `stock` for a facility's input stock",
+                    );
+                }
+            }
+            let yield_ = match &n.yield_ {
+                None => 1.0,
+                Some(y) => {
+                    let v = *y.get_ref();
+                    if !(v.is_finite() && v > 0.0) {
+                        return self.err(
+                            Some(y.span()),
+                            format!("`yield` must be a finite number > 0, got {v}"),
+                            "give tonnes of output per tonne of input, e.g. yield = 0.7",
+                        );
+                    }
+                    if is_demand && v != 1.0 {
+                        return self.err(
+                            Some(y.span()),
+                            "demand nodes have no yield",
+                            "remove `yield` from the demand node",
+                        );
+                    }
+                    v
+                }
+            };
+            if n.kind == Kind::Mine && n.stock.is_some_and(|s| s.0 > 0.0) {
+                return self.err(
+                    Some(n.id.span()),
+                    format!("mine `{id}` has no inputs, so it cannot hold an input stock"),
+                    "remove `stock`, or hold the stock at the buyer",
+                );
+            }
+            let stock0 = n.stock.map_or(0.0, |s| s.0);
+            let stock_cap = n.stock_cap.map_or(f64::INFINITY, |s| s.0);
+            if stock0 > stock_cap {
+                return self.err(
+                    Some(n.id.span()),
+                    format!(
+                        "node `{id}` starts with stock {stock0} above its stock_cap {stock_cap}"
+                    ),
+                    "lower `stock` or raise `stock_cap`",
+                );
+            }
+            nodes.push(Node {
+                id: id.to_string(),
+                label: n.label.clone().unwrap_or_else(|| id.to_string()),
+                kind: n.kind,
+                country: country as u16,
+                capacity,
+                yield_,
+                stock0,
+                stock_cap,
+                price: n.price.map_or(0.0, |p| p.0),
+                has_offtake: false,
+            });
+        }
+
+        // Edges.
+        let mut edges: Vec<Edge> = Vec::with_capacity(raw.edges.len());
+        let mut seen = HashSet::new();
+        let lookup = |s: &Spanned<String>, role: &str| -> Res<usize> {
+            index.get(s.get_ref().as_str()).copied().ok_or_else(|| {
+                let known: Vec<&str> = raw.nodes.iter().map(|n| n.id.get_ref().as_str()).collect();
+                Diagnostic::new(
+                    self.path,
+                    self.text,
+                    Some(s.span()),
+                    format!("{role} `{}` is not a node", s.get_ref()),
+                    format!("use one of the node ids: {}", known.join(", ")),
+                )
+            })
+        };
+        for e in &raw.edges {
+            let src = lookup(&e.from, "edge `from`")?;
+            let dst = lookup(&e.to, "edge `to`")?;
+            if src == dst {
+                return self.err(
+                    Some(e.to.span()),
+                    format!("edge from `{}` to itself", e.from.get_ref()),
+                    "an edge must join two different nodes",
+                );
+            }
+            if nodes[src].kind == Kind::Demand {
+                return self.err(
+                    Some(e.from.span()),
+                    format!("demand node `{}` cannot supply anything", e.from.get_ref()),
+                    "edges run from suppliers to buyers; swap `from` and `to`?",
+                );
+            }
+            if nodes[dst].kind == Kind::Mine {
+                return self.err(
+                    Some(e.to.span()),
+                    format!("mine `{}` cannot buy inputs", e.to.get_ref()),
+                    "edges run from suppliers to buyers; swap `from` and `to`?",
+                );
+            }
+            if !seen.insert((src, dst)) {
+                return self.err(
+                    Some(e.to.span()),
+                    format!(
+                        "duplicate edge `{}` -> `{}`",
+                        e.from.get_ref(),
+                        e.to.get_ref()
+                    ),
+                    "declare each supplier -> buyer pair once",
+                );
+            }
+            edges.push(Edge {
+                src: src as u32,
+                dst: dst as u32,
+                share: e.share.as_ref().map_or(f64::NAN, |s| s.get_ref().0),
+                offtake: e.offtake.as_ref().map_or(0.0, |s| s.get_ref().0),
+                reroute: e.reroute,
+                domestic: nodes[src].country == nodes[dst].country,
+                blocked_domestic: false,
+            });
+        }
+
+        // Topological order (Kahn), reporting a cycle at one of its edges.
+        let n_nodes = nodes.len();
+        let order = {
+            let mut indeg = vec![0usize; n_nodes];
+            let mut succ: Vec<Vec<usize>> = vec![Vec::new(); n_nodes];
+            for e in &edges {
+                indeg[e.dst as usize] += 1;
+                succ[e.src as usize].push(e.dst as usize);
+            }
+            let mut queue: Vec<usize> = (0..n_nodes).filter(|&i| indeg[i] == 0).collect();
+            queue.reverse();
+            let mut order = Vec::with_capacity(n_nodes);
+            while let Some(i) = queue.pop() {
+                order.push(i);
+                for &j in succ[i].iter().rev() {
+                    indeg[j] -= 1;
+                    if indeg[j] == 0 {
+                        queue.push(j);
+                    }
+                }
+            }
+            if order.len() < n_nodes {
+                // Walk back along unfinished in-edges until a node repeats: that is a cycle.
+                let mut cur = (0..n_nodes).find(|&i| indeg[i] > 0).unwrap_or(0);
+                let mut path = vec![cur];
+                loop {
+                    let prev = edges
+                        .iter()
+                        .find(|e| e.dst as usize == cur && indeg[e.src as usize] > 0)
+                        .map_or(cur, |e| e.src as usize);
+                    if let Some(pos) = path.iter().position(|&p| p == prev) {
+                        let mut cyc: Vec<usize> = path[pos..].to_vec();
+                        cyc.reverse();
+                        cyc.push(cyc[0]);
+                        let names: Vec<&str> = cyc.iter().map(|&i| nodes[i].id.as_str()).collect();
+                        let (a, b) = (cyc[0], cyc[1]);
+                        let span = raw
+                            .edges
+                            .iter()
+                            .find(|e| {
+                                e.from.get_ref() == &nodes[a].id && e.to.get_ref() == &nodes[b].id
+                            })
+                            .map(|e| e.from.span());
+                        return self.err(span, format!("the supply graph has a cycle: {}", names.join(" -> ")), "material must flow one way, from mines to demand; remove one edge of the cycle");
+                    }
+                    path.push(prev);
+                    cur = prev;
+                }
+            }
+            order
+        };
+
+        // Reachability from mines, and suppliers for every non-mine.
+        let mut reach = vec![false; n_nodes];
+        for &i in &order {
+            if nodes[i].kind == Kind::Mine {
+                reach[i] = true;
+            }
+            if reach[i] {
+                for e in edges.iter().filter(|e| e.src as usize == i) {
+                    reach[e.dst as usize] = true;
+                }
+            }
+        }
+        for (i, n) in raw.nodes.iter().enumerate() {
+            if nodes[i].kind == Kind::Demand && !reach[i] {
+                return self.err(
+                    Some(n.id.span()),
+                    format!("demand node `{}` has no path from any mine", nodes[i].id),
+                    "add edges so that material can flow from a mine to this node",
+                );
+            }
+        }
+        for (i, n) in raw.nodes.iter().enumerate() {
+            if nodes[i].kind != Kind::Mine && !edges.iter().any(|e| e.dst as usize == i) {
+                return self.err(
+                    Some(n.id.span()),
+                    format!(
+                        "node `{}` ({}) has no supplier",
+                        nodes[i].id,
+                        nodes[i].kind.name()
+                    ),
+                    "add an [[edge]] into it, or make it a mine",
+                );
+            }
+        }
+        if !nodes.iter().any(|n| n.kind == Kind::Demand) {
+            return self.err(
+                None,
+                "the scenario has no demand node, so there is no shortfall to measure",
+                "add a [[node]] with kind = \"demand\"",
+            );
+        }
+
+        // Buyer-side shares.
+        for (b, n) in raw.nodes.iter().enumerate() {
+            let ins: Vec<usize> = (0..edges.len())
+                .filter(|&k| edges[k].dst as usize == b)
+                .collect();
+            let given = ins.iter().filter(|&&k| !edges[k].share.is_nan()).count();
+            if ins.is_empty() {
+                continue;
+            }
+            if given == 0 {
+                if ins.len() == 1 {
+                    edges[ins[0]].share = 1.0;
+                    continue;
+                }
+                return self.err(Some(n.id.span()), format!("node `{}` has {} suppliers but no edge into it gives a `share`", nodes[b].id, ins.len()), "give `share` (fraction of this buyer's needs) on its edges; they must sum to 1 (an edge without one is a standby supplier with share 0)");
+            }
+            let mut sum = 0.0;
+            for &k in &ins {
+                if edges[k].share.is_nan() {
+                    edges[k].share = 0.0;
+                }
+                sum += edges[k].share;
+            }
+            if (sum - 1.0).abs() > 1e-6 {
+                let first = raw
+                    .edges
+                    .iter()
+                    .find(|e| e.to.get_ref() == &nodes[b].id && e.share.is_some())
+                    .and_then(|e| e.share.as_ref())
+                    .map(|s| s.span());
+                return self.err(
+                    first,
+                    format!(
+                        "the shares of the edges into `{}` sum to {sum}, not 1",
+                        nodes[b].id
+                    ),
+                    "make the `share` values on the edges into this node add up to 1",
+                );
+            }
+        }
+        // Supplier-side offtakes.
+        for (s, n) in raw.nodes.iter().enumerate() {
+            let sum: f64 = edges
+                .iter()
+                .filter(|e| e.src as usize == s)
+                .map(|e| e.offtake)
+                .sum();
+            if sum > 1.0 + 1e-6 {
+                return self.err(
+                    Some(n.id.span()),
+                    format!(
+                        "the offtakes of the edges out of `{}` sum to {sum}, more than 1",
+                        nodes[s].id
+                    ),
+                    "make the `offtake` values on the edges out of this node add up to at most 1",
+                );
+            }
+            nodes[s].has_offtake = sum > 0.0;
+        }
+
+        // Demand.
+        let mut demand_of = vec![None; n_nodes];
+        for (i, n) in raw.nodes.iter().enumerate() {
+            if nodes[i].kind != Kind::Demand {
+                continue;
+            }
+            let base = n.demand.as_ref().map_or(0.0, |d| d.get_ref().0);
+            let growth = n.growth.map_or(0.0, |g| g.0);
+            if growth <= -1.0 {
+                return self.err(
+                    Some(n.id.span()),
+                    format!(
+                        "`growth` of `{}` must be above -1, got {growth}",
+                        nodes[i].id
+                    ),
+                    "give an annual growth rate such as 0.08",
+                );
+            }
+            let per_period: Vec<f64> = (0..periods)
+                .map(|t| base * (1.0 + growth).powf(t as f64 / 12.0))
+                .collect();
+            let (stockpile, max_release) = match &n.stockpile {
+                None => (0.0, f64::INFINITY),
+                Some(sp) => {
+                    let s = sp.get_ref();
+                    let size =
+                        match (s.periods, s.tonnes) {
+                            (Some(p), None) => p.0 * base,
+                            (None, Some(t)) => t.0,
+                            _ => return self.err(
+                                Some(sp.span()),
+                                "a stockpile needs exactly one of `periods` and `tonnes`",
+                                "write stockpile = { periods = 3 } or stockpile = { tonnes = 500 }",
+                            ),
+                        };
+                    (size, s.max_release.map_or(f64::INFINITY, |m| m.0))
+                }
+            };
+            demand_of[i] = Some(DemandNode {
+                node: i as u32,
+                total: per_period.iter().sum(),
+                per_period,
+                cover: n.cover.map_or(0.0, |c| c.0),
+                stockpile,
+                max_release,
+            });
+        }
+
+        // Shocks.
+        let country_of = |c: &str| countries.iter().position(|x| x == c);
+        let mut shocks: Vec<Shock> = Vec::new();
+        let mut ids: HashSet<String> = HashSet::new();
+        let mut add = |shocks: &mut Vec<Shock>,
+                       id: String,
+                       span: Range<usize>,
+                       category: &'static str,
+                       kind: ShockKind|
+         -> Res<()> {
+            if !ids.insert(id.clone()) {
+                return self.err(
+                    Some(span),
+                    format!("duplicate shock id `{id}`"),
+                    "give every shock a unique `id`",
+                );
+            }
+            shocks.push(Shock {
+                stream: stream_key(&id),
+                id,
+                category,
+                kind,
+            });
+            Ok(())
+        };
+        for o in &raw.outages {
+            let node = lookup(&o.node, "outage `node`")?;
+            if nodes[node].kind == Kind::Demand {
+                return self.err(
+                    Some(o.node.span()),
+                    "outages apply to facilities, not demand nodes",
+                    "name a mine, refinery, metal or magnet node",
+                );
+            }
+            let id =
+                o.id.clone()
+                    .unwrap_or_else(|| format!("outage:{}", nodes[node].id));
+            let severity = match &o.severity {
+                None => Dist::Fixed(1.0),
+                Some(s) => self.fraction_dist(s, "severity")?,
+            };
+            let kind = match (&o.p_fail, &o.p_recover, &o.p_event, &o.duration) {
+                (Some(f), Some(r), None, None) => ShockKind::Markov {
+                    node: node as u32,
+                    p_fail: self.prob(f, &states, "p_fail")?,
+                    p_recover: self.prob(r, &states, "p_recover")?,
+                    initial: o.initial,
+                    severity,
+                },
+                (None, None, Some(p), Some(d)) => ShockKind::Events {
+                    node: node as u32,
+                    p_event: self.prob(p, &states, "p_event")?,
+                    duration: self.nonneg_dist(d, "duration")?,
+                    severity,
+                },
+                _ => return self.err(Some(o.node.span()), format!("outage `{id}` must be either a Markov process (`p_fail` and `p_recover`) or random events (`p_event` and `duration`)"), "give p_fail and p_recover, or p_event and duration, not a mix"),
+            };
+            add(&mut shocks, id, o.node.span(), "outage", kind)?;
+        }
+        for d in &raw.delays {
+            let node = lookup(&d.node, "delay `node`")?;
+            if nodes[node].kind == Kind::Demand {
+                return self.err(
+                    Some(d.node.span()),
+                    "delays apply to facilities, not demand nodes",
+                    "name a mine, refinery, metal or magnet node",
+                );
+            }
+            let nominal = match *d.nominal.get_ref() {
+                Period::Index(i) => i,
+                Period::Month(y, m) => self.month_index(start, y, m),
+            };
+            let delay = match &d.delay {
+                None => Dist::Fixed(0.0),
+                Some(x) => self.nonneg_dist(x, "delay")?,
+            };
+            let ramp = match &d.ramp {
+                None => Dist::Fixed(0.0),
+                Some(x) => self.nonneg_dist(x, "ramp")?,
+            };
+            let id =
+                d.id.clone()
+                    .unwrap_or_else(|| format!("delay:{}", nodes[node].id));
+            add(
+                &mut shocks,
+                id,
+                d.node.span(),
+                "delay",
+                ShockKind::Delay {
+                    node: node as u32,
+                    nominal,
+                    delay,
+                    ramp,
+                },
+            )?;
+        }
+        for r in &raw.restrictions {
+            let Some(c) = country_of(r.country.get_ref()) else {
+                return self.err(
+                    Some(r.country.span()),
+                    format!("no node is in country `{}`", r.country.get_ref()),
+                    format!(
+                        "use one of the countries of the nodes: {}",
+                        countries.join(", ")
+                    ),
+                );
+            };
+            let dest_ok = |dst: usize| {
+                let dc = &countries[nodes[dst].country as usize];
+                (r.to.is_empty() || r.to.contains(dc)) && !r.exempt.contains(dc)
+            };
+            let mut covered: Vec<u32> = Vec::new();
+            if r.routes.is_empty() {
+                for (k, e) in edges.iter().enumerate() {
+                    let (s, t) = (e.src as usize, e.dst as usize);
+                    if nodes[s].country as usize == c
+                        && !e.domestic
+                        && dest_ok(t)
+                        && (r.stages.is_empty() || r.stages.contains(&nodes[s].kind))
+                    {
+                        covered.push(k as u32);
+                    }
+                }
+            } else {
+                for route in &r.routes {
+                    let found = route.get_ref().split_once("->").and_then(|(a, b)| {
+                        let (a, b) = (index.get(a.trim())?, index.get(b.trim())?);
+                        edges
+                            .iter()
+                            .position(|e| e.src as usize == *a && e.dst as usize == *b)
+                    });
+                    match found {
+                        Some(k) => covered.push(k as u32),
+                        None => {
+                            return self.err(
+                                Some(route.span()),
+                                format!("route `{}` is not an edge of the graph", route.get_ref()),
+                                "write routes as \"from_id->to_id\" naming an existing [[edge]]",
+                            );
+                        }
+                    }
+                }
+            }
+            if covered.is_empty() {
+                return self.err(Some(r.id.span()), format!("restriction `{}` covers no edge: no cross-border edge leaves `{}` for the chosen stages and destinations", r.id.get_ref(), r.country.get_ref()), "check `country`, `stages`, `to` and `exempt`");
+            }
+            if r.blocked == Blocked::Domestic {
+                for &k in &covered {
+                    edges[k as usize].blocked_domestic = true;
+                }
+            }
+            let kind = ShockKind::Restriction {
+                edges: covered,
+                severity: self.fraction_dist(&r.severity, "severity")?,
+                licensing_lag: r
+                    .licensing_lag
+                    .as_ref()
+                    .map(|x| self.nonneg_dist(x, "licensing_lag"))
+                    .transpose()?,
+                licensed_severity: r
+                    .licensed_severity
+                    .as_ref()
+                    .map(|x| self.fraction_dist(x, "licensed_severity"))
+                    .transpose()?,
+                timing: self.timing(&r.when, &states, start, r.id.span())?,
+            };
+            add(
+                &mut shocks,
+                r.id.get_ref().clone(),
+                r.id.span(),
+                "restriction",
+                kind,
+            )?;
+        }
+        for t in &raw.tariffs {
+            let (Some(a), Some(b)) = (country_of(&t.from), country_of(&t.to)) else {
+                return self.err(
+                    Some(t.id.span()),
+                    format!(
+                        "tariff `{}`: no node is in country `{}` or `{}`",
+                        t.id.get_ref(),
+                        t.from,
+                        t.to
+                    ),
+                    format!("use countries of the nodes: {}", countries.join(", ")),
+                );
+            };
+            let covered: Vec<u32> = (0..edges.len())
+                .filter(|&k| {
+                    let e = &edges[k];
+                    nodes[e.src as usize].country as usize == a
+                        && nodes[e.dst as usize].country as usize == b
+                        && (t.stages.is_empty() || t.stages.contains(&nodes[e.src as usize].kind))
+                })
+                .map(|k| k as u32)
+                .collect();
+            if covered.is_empty() || a == b {
+                return self.err(Some(t.id.span()), format!("tariff `{}` covers no edge from `{}` to `{}`", t.id.get_ref(), t.from, t.to), "a tariff needs at least one edge from a node in `from` to a node in `to` (of the chosen stages)");
+            }
+            let kind = ShockKind::Tariff {
+                edges: covered,
+                rate: self.nonneg_dist(&t.rate, "rate")?,
+                elasticity: t.elasticity.0,
+                timing: self.timing(&t.when, &states, start, t.id.span())?,
+            };
+            add(
+                &mut shocks,
+                t.id.get_ref().clone(),
+                t.id.span(),
+                "tariff",
+                kind,
+            )?;
+        }
+        // Renumber in topological order.
+        let mut new_of = vec![0u32; n_nodes];
+        for (k, &i) in order.iter().enumerate() {
+            new_of[i] = k as u32;
+        }
+        let nodes_sorted: Vec<Node> = order.iter().map(|&i| nodes[i].clone()).collect();
+        let mut edge_order: Vec<usize> = (0..edges.len()).collect();
+        edge_order.sort_by_key(|&k| (new_of[edges[k].dst as usize], new_of[edges[k].src as usize]));
+        let mut new_edge = vec![0u32; edges.len()];
+        for (k, &old) in edge_order.iter().enumerate() {
+            new_edge[old] = k as u32;
+        }
+        let edges_sorted: Vec<Edge> = edge_order
+            .iter()
+            .map(|&k| {
+                let mut e = edges[k].clone();
+                e.src = new_of[e.src as usize];
+                e.dst = new_of[e.dst as usize];
+                e
+            })
+            .collect();
+        let mut in_off = vec![0u32; n_nodes + 1];
+        for e in &edges_sorted {
+            in_off[e.dst as usize + 1] += 1;
+        }
+        for k in 0..n_nodes {
+            in_off[k + 1] += in_off[k];
+        }
+        let mut out_off = vec![0u32; n_nodes + 1];
+        for e in &edges_sorted {
+            out_off[e.src as usize + 1] += 1;
+        }
+        for k in 0..n_nodes {
+            out_off[k + 1] += out_off[k];
+        }
+        let mut fill = out_off.clone();
+        let mut out_edges = vec![0u32; edges_sorted.len()];
+        for (k, e) in edges_sorted.iter().enumerate() {
+            out_edges[fill[e.src as usize] as usize] = k as u32;
+            fill[e.src as usize] += 1;
+        }
+        let demand: Vec<DemandNode> = order
+            .iter()
+            .filter_map(|&i| demand_of[i].clone())
+            .map(|mut d| {
+                d.node = new_of[d.node as usize];
+                d
+            })
+            .collect();
+        for s in &mut shocks {
+            match &mut s.kind {
+                ShockKind::Markov { node, .. }
+                | ShockKind::Events { node, .. }
+                | ShockKind::Delay { node, .. } => {
+                    *node = new_of[*node as usize];
+                }
+                ShockKind::Restriction { edges, .. } | ShockKind::Tariff { edges, .. } => {
+                    for e in edges.iter_mut() {
+                        *e = new_edge[*e as usize];
+                    }
+                    edges.sort_unstable();
+                }
+            }
+        }
+
+        Ok(Model {
+            name: meta.name.clone(),
+            description: meta.description.clone(),
+            periods: periods as usize,
+            start,
+            trials: meta.trials,
+            seed: meta.seed,
+            policy: meta.policy,
+            reroute_lag: meta.reroute_lag,
+            thresholds: meta.thresholds.iter().map(|f| f.0).collect(),
+            countries,
+            nodes: nodes_sorted,
+            edges: edges_sorted,
+            in_off,
+            out_edges,
+            out_off,
+            demand,
+            regime,
+            shocks,
+        })
+    }
+
+    fn regime(&self, r: &Spanned<scenario::RawRegime>) -> Res<Regime> {
+        let raw = r.get_ref();
+        let n = raw.states.len();
+        if n == 0 || n > MAX_STATES {
+            return self.err(
+                Some(r.span()),
+                format!("a regime needs between 1 and {MAX_STATES} states, got {n}"),
+                "list the states, e.g. states = [\"truce\", \"tension\", \"escalation\"]",
+            );
+        }
+        let mut seen = HashSet::new();
+        for s in &raw.states {
+            if !seen.insert(s) {
+                return self.err(
+                    Some(r.span()),
+                    format!("regime state `{s}` is listed twice"),
+                    "give each state a unique name",
+                );
+            }
+        }
+        let Some(initial) = raw.states.iter().position(|s| s == raw.initial.get_ref()) else {
+            return self.err(
+                Some(raw.initial.span()),
+                format!(
+                    "initial regime state `{}` is not in `states`",
+                    raw.initial.get_ref()
+                ),
+                format!("use one of: {}", raw.states.join(", ")),
+            );
+        };
+        let m = raw.transition.get_ref();
+        if m.len() != n || m.iter().any(|row| row.len() != n) {
+            return self.err(
+                Some(raw.transition.span()),
+                format!(
+                    "`transition` must be a {n} x {n} matrix (one row and one column per state)"
+                ),
+                "write one row per state, each with one probability per state",
+            );
+        }
+        let mut leave = Vec::with_capacity(n);
+        let mut next_cdf = Vec::with_capacity(n);
+        for (i, row) in m.iter().enumerate() {
+            let sum: f64 = row.iter().map(|p| p.0).sum();
+            if (sum - 1.0).abs() > 1e-6 {
+                return self.err(
+                    Some(raw.transition.span()),
+                    format!(
+                        "row {} of `transition` (from `{}`) sums to {sum}, not 1",
+                        i + 1,
+                        raw.states[i]
+                    ),
+                    "each row holds the probabilities of the next state and must add up to 1",
+                );
+            }
+            let out = 1.0 - row[i].0;
+            leave.push(out.max(0.0));
+            let mut acc = 0.0;
+            let cdf: Vec<f64> = row
+                .iter()
+                .enumerate()
+                .map(|(j, p)| {
+                    if j != i && out > 0.0 {
+                        acc += p.0 / out;
+                    }
+                    acc
+                })
+                .collect();
+            next_cdf.push(cdf);
+        }
+        Ok(Regime {
+            states: raw.states.clone(),
+            initial,
+            leave,
+            next_cdf,
+        })
+    }
+
+    /// A per-period probability, maybe by regime state; every value must lie in [0, 1].
+    fn prob(&self, p: &Spanned<Param>, states: &[String], key: &str) -> Res<RParam> {
+        let (lo, hi) = p.get_ref().support();
+        if !(lo >= 0.0 && hi <= 1.0) {
+            return self.err(Some(p.span()), format!("`{key}` is a probability, so every value must lie between 0 and 1 (this one ranges over {lo}..{hi})"), format!("give `{key}` as a per-period probability, e.g. {key} = 0.02"));
+        }
+        self.param(p, states, key)
+    }
+
+    fn param(&self, p: &Spanned<Param>, states: &[String], key: &str) -> Res<RParam> {
+        match p.get_ref() {
+            Param::Same(d) => Ok(RParam::Same(d.clone())),
+            Param::ByRegime(v) => {
+                if states.is_empty() {
+                    return self.err(
+                        Some(p.span()),
+                        format!(
+                            "`{key}` is given per regime state, but the scenario has no [regime]"
+                        ),
+                        "add a [regime] table, or give a single value",
+                    );
+                }
+                let keys = scenario::regime_keys(p.get_ref());
+                for k in &keys {
+                    if !states.iter().any(|s| s == k) {
+                        return self.err(
+                            Some(p.span()),
+                            format!(
+                                "`{key}` names regime state `{k}`, which is not in [regime] states"
+                            ),
+                            format!("use the states: {}", states.join(", ")),
+                        );
+                    }
+                }
+                let mut out = Vec::with_capacity(states.len());
+                for s in states {
+                    match v.iter().find(|(k, _)| k == s) {
+                        Some((_, d)) => out.push(d.clone()),
+                        None => {
+                            return self.err(
+                                Some(p.span()),
+                                format!("`{key}` gives no value for regime state `{s}`"),
+                                format!("give a value for every state: {}", states.join(", ")),
+                            );
+                        }
+                    }
+                }
+                Ok(RParam::ByRegime(out))
+            }
+        }
+    }
+
+    fn fraction_dist(&self, d: &Spanned<Dist>, key: &str) -> Res<Dist> {
+        let (lo, hi) = d.get_ref().support();
+        if !(lo >= 0.0 && hi <= 1.0) {
+            return self.err(Some(d.span()), format!("`{key}` is a fraction, so every value must lie between 0 and 1 (this one ranges over {lo}..{hi})"), format!("use a fraction, e.g. {key} = 0.5, or a distribution bounded by 0 and 1 (beta, pert, uniform)"));
+        }
+        Ok(d.get_ref().clone())
+    }
+
+    fn nonneg_dist(&self, d: &Spanned<Dist>, key: &str) -> Res<Dist> {
+        let (lo, _) = d.get_ref().support();
+        if lo < 0.0 || lo.is_nan() {
+            return self.err(Some(d.span()), format!("`{key}` cannot be negative (this distribution reaches {lo})"), format!("use a distribution on non-negative values for `{key}` (lognormal, pert, uniform with low >= 0)"));
+        }
+        Ok(d.get_ref().clone())
+    }
+
+    fn timing(
+        &self,
+        w: &RawTiming,
+        states: &[String],
+        start: (i32, u32),
+        span: Range<usize>,
+    ) -> Res<Timing> {
+        let start_rule = match (&w.at, &w.p_start) {
+            (Some(_), Some(_)) => {
+                return self.err(
+                    Some(span),
+                    "`when` has both `at` and `p_start`",
+                    "use `at` for a scheduled episode or `p_start` for a recurring one, not both",
+                );
+            }
+            (None, None) => {
+                if let Some(p) = &w.probability {
+                    return self.err(
+                        Some(p.span()),
+                        "`probability` needs `at`",
+                        "add at = <period> to schedule the episode",
+                    );
+                }
+                Start::Always
+            }
+            (Some(at), None) => {
+                let at_dist = match at.get_ref() {
+                    When::Month(y, m) => Dist::Fixed(self.month_index(start, *y, *m) as f64),
+                    When::Periods(d) => d.clone(),
+                };
+                let probability = match &w.probability {
+                    None => RParam::Same(Dist::Fixed(1.0)),
+                    Some(p) => self.prob(p, states, "probability")?,
+                };
+                Start::At {
+                    at: at_dist,
+                    probability,
+                }
+            }
+            (None, Some(p)) => {
+                if let Some(q) = &w.probability {
+                    return self.err(Some(q.span()), "`probability` needs `at`", "with `p_start`, the per-period probability already says how likely an episode is");
+                }
+                Start::Hazard(self.prob(p, states, "p_start")?)
+            }
+        };
+        let length = match (&w.duration, &w.p_end) {
+            (Some(d), None) => Length::Periods(self.nonneg_dist(d, "duration")?),
+            (None, Some(p)) => Length::Hazard(self.prob(p, states, "p_end")?),
+            (None, None) => Length::Forever,
+            (Some(d), Some(_)) => {
+                return self.err(
+                    Some(d.span()),
+                    "`when` has both `duration` and `p_end`",
+                    "give one way for an episode to end",
+                );
+            }
+        };
+        Ok(Timing {
+            start: start_rule,
+            length,
+        })
+    }
+}

@@ -1,0 +1,359 @@
+//! Aggregation of per-trial outcomes into the documented `summary.json` schema.
+//!
+//! Every figure is computed serially in trial order from the kept outcomes, so the summary
+//! depends only on the scenario, the seed and the trial count.
+
+use serde::Serialize;
+
+use crate::engine::{BINS, RunResult};
+use crate::kernel::NONE;
+use crate::model::Model;
+use crate::scenario::Policy;
+
+/// Version of the summary.json schema; bumped on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The whole summary.
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    /// Schema version.
+    pub schema_version: u32,
+    /// Scenario name.
+    pub scenario: String,
+    /// Scenario description.
+    pub description: String,
+    /// Master seed.
+    pub seed: u64,
+    /// Number of trials.
+    pub trials: u64,
+    /// Horizon in periods (months).
+    pub periods: usize,
+    /// Month of period 0, `YYYY-MM`.
+    pub start: String,
+    /// Allocation policy.
+    pub policy: Policy,
+    /// One entry per demand node.
+    pub demand: Vec<DemandSummary>,
+    /// One entry per shock.
+    pub shocks: Vec<ShockSummary>,
+}
+
+/// Results for one demand node.
+#[derive(Debug, Serialize)]
+pub struct DemandSummary {
+    /// Node id.
+    pub node: String,
+    /// Readable name.
+    pub label: String,
+    /// Total demand over the horizon, tonnes.
+    pub demand_t: f64,
+    /// Total shortfall over the horizon, tonnes.
+    pub shortfall_t: Dist,
+    /// Total shortfall as a fraction of total demand.
+    pub shortfall_share: Dist,
+    /// Probability that the total shortfall exceeds each threshold (fraction of demand).
+    pub exceedance: Vec<Exceedance>,
+    /// Largest single-period shortfall, tonnes.
+    pub worst_period_t: Dist,
+    /// Largest single-period shortfall as a fraction of that period's demand.
+    pub worst_period_share: Dist,
+    /// Periods from the first shock to the first shortfall, over trials with both.
+    pub time_to_survive: Durations,
+    /// Periods from the first shortfall until a period without shortfall (censored at the
+    /// horizon), over trials with a shortfall.
+    pub time_to_recover: Durations,
+    /// Extra landed cost from tariffs embedded in deliveries, USD.
+    pub tariff_cost_usd: Dist,
+    /// Percentile bands of the delivered fraction of demand, one entry per period.
+    pub bands: Vec<Band>,
+}
+
+/// Distribution statistics of one per-trial quantity.
+#[derive(Debug, Serialize)]
+pub struct Dist {
+    /// Mean.
+    pub mean: f64,
+    /// Sample standard deviation.
+    pub sd: f64,
+    /// Lower end of the 95% confidence interval of the mean (normal approximation).
+    pub ci95_low: f64,
+    /// Upper end of the 95% confidence interval of the mean.
+    pub ci95_high: f64,
+    /// Percentiles (nearest rank).
+    pub p5: f64,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+    /// Value at risk at 95% (= p95).
+    pub var95: f64,
+    /// Mean of the worst 5% of trials.
+    pub cvar95: f64,
+    /// Value at risk at 99% (= p99).
+    pub var99: f64,
+    /// Mean of the worst 1% of trials.
+    pub cvar99: f64,
+    /// Largest value.
+    pub max: f64,
+    /// Probability that the value is above zero.
+    pub prob_any: f64,
+}
+
+/// Probability of exceeding a threshold.
+#[derive(Debug, Serialize)]
+pub struct Exceedance {
+    /// Threshold as a fraction of total demand.
+    pub threshold_share: f64,
+    /// Threshold in tonnes.
+    pub threshold_t: f64,
+    /// Fraction of trials whose total shortfall is above it.
+    pub probability: f64,
+}
+
+/// Statistics of a period count that exists only in some trials.
+#[derive(Debug, Serialize)]
+pub struct Durations {
+    /// Trials in which it is defined.
+    pub trials: u64,
+    /// Mean, or null when no trial defines it.
+    pub mean: Option<f64>,
+    /// 5th percentile.
+    pub p5: Option<f64>,
+    /// Median.
+    pub p50: Option<f64>,
+    /// 95th percentile.
+    pub p95: Option<f64>,
+}
+
+/// Delivered-fraction percentiles in one period.
+#[derive(Debug, Serialize)]
+pub struct Band {
+    /// Calendar month.
+    pub month: String,
+    /// 5th percentile of the delivered fraction.
+    pub p5: f64,
+    /// 25th percentile.
+    pub p25: f64,
+    /// Median.
+    pub p50: f64,
+    /// 75th percentile.
+    pub p75: f64,
+    /// 95th percentile.
+    pub p95: f64,
+}
+
+/// How often a shock occurred.
+#[derive(Debug, Serialize)]
+pub struct ShockSummary {
+    /// Shock id.
+    pub id: String,
+    /// outage, delay, restriction or tariff.
+    pub category: String,
+    /// Fraction of trials in which it was active at least once in the horizon.
+    pub probability: f64,
+}
+
+/// Nearest-rank quantile of sorted values: the smallest value with at least `p` of the values
+/// at or below it.
+pub fn quantile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let n = sorted.len();
+    let rank = (p * n as f64).ceil() as usize;
+    sorted[rank.clamp(1, n) - 1]
+}
+
+/// Mean of the largest `ceil((1 - alpha) * n)` values (expected shortfall).
+pub fn tail_mean(sorted: &[f64], alpha: f64) -> f64 {
+    let n = sorted.len();
+    let k = (((1.0 - alpha) * n as f64).ceil() as usize).clamp(1, n.max(1));
+    sorted[n - k..].iter().sum::<f64>() / k as f64
+}
+
+impl Dist {
+    /// Statistics of `values` (in trial order).
+    pub fn of(values: &[f64]) -> Dist {
+        let n = values.len() as f64;
+        let mean = values.iter().sum::<f64>() / n;
+        let var = if values.len() > 1 {
+            values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1.0)
+        } else {
+            0.0
+        };
+        let sd = var.sqrt();
+        let half = 1.959_963_984_540_054 * sd / n.sqrt();
+        let mut sorted = values.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let q = |p| quantile(&sorted, p);
+        Dist {
+            mean,
+            sd,
+            ci95_low: mean - half,
+            ci95_high: mean + half,
+            p5: q(0.05),
+            p50: q(0.5),
+            p90: q(0.9),
+            p95: q(0.95),
+            p99: q(0.99),
+            p999: q(0.999),
+            var95: q(0.95),
+            cvar95: tail_mean(&sorted, 0.95),
+            var99: q(0.99),
+            cvar99: tail_mean(&sorted, 0.99),
+            max: sorted.last().copied().unwrap_or(f64::NAN),
+            prob_any: values.iter().filter(|v| **v > 0.0).count() as f64 / n,
+        }
+    }
+}
+
+impl Durations {
+    fn of(values: impl Iterator<Item = u16>) -> Durations {
+        let mut v: Vec<f64> = values.filter(|x| *x != NONE).map(f64::from).collect();
+        if v.is_empty() {
+            return Durations {
+                trials: 0,
+                mean: None,
+                p5: None,
+                p50: None,
+                p95: None,
+            };
+        }
+        v.sort_by(f64::total_cmp);
+        Durations {
+            trials: v.len() as u64,
+            mean: Some(v.iter().sum::<f64>() / v.len() as f64),
+            p5: Some(quantile(&v, 0.05)),
+            p50: Some(quantile(&v, 0.5)),
+            p95: Some(quantile(&v, 0.95)),
+        }
+    }
+}
+
+/// Quantile of a delivered-fraction histogram.
+fn hist_quantile(counts: &[u64], p: f64) -> f64 {
+    let total: u64 = counts.iter().sum();
+    let rank = ((p * total as f64).ceil() as u64).clamp(1, total.max(1));
+    let mut acc = 0;
+    for (b, c) in counts.iter().enumerate() {
+        acc += c;
+        if acc >= rank {
+            return b as f64 / (BINS - 1) as f64;
+        }
+    }
+    1.0
+}
+
+/// Builds the summary of a run.
+pub fn summarise(m: &Model, r: &RunResult) -> Summary {
+    let n = r.trials as usize;
+    let tt = m.periods;
+    let demand = m
+        .demand
+        .iter()
+        .enumerate()
+        .map(|(d, dn)| {
+            let node = &m.nodes[dn.node as usize];
+            let col = |f: &dyn Fn(&crate::kernel::DemandOutcome) -> f64| -> Vec<f64> {
+                (0..n).map(|k| f(&r.trial(k)[d])).collect()
+            };
+            let short = col(&|o| o.shortfall);
+            let total = dn.total;
+            let share: Vec<f64> = short
+                .iter()
+                .map(|s| if total > 0.0 { s / total } else { 0.0 })
+                .collect();
+            let exceedance = m
+                .thresholds
+                .iter()
+                .map(|&th| Exceedance {
+                    threshold_share: th,
+                    threshold_t: th * total,
+                    probability: short.iter().filter(|&&s| s > th * total).count() as f64
+                        / n as f64,
+                })
+                .collect();
+            let bands = (0..tt)
+                .map(|t| {
+                    let h = &r.hist[(d * tt + t) * BINS..(d * tt + t + 1) * BINS];
+                    Band {
+                        month: m.month_label(t),
+                        p5: hist_quantile(h, 0.05),
+                        p25: hist_quantile(h, 0.25),
+                        p50: hist_quantile(h, 0.5),
+                        p75: hist_quantile(h, 0.75),
+                        p95: hist_quantile(h, 0.95),
+                    }
+                })
+                .collect();
+            DemandSummary {
+                node: node.id.clone(),
+                label: node.label.clone(),
+                demand_t: total,
+                shortfall_t: Dist::of(&short),
+                shortfall_share: Dist::of(&share),
+                exceedance,
+                worst_period_t: Dist::of(&col(&|o| o.worst)),
+                worst_period_share: Dist::of(&col(&|o| f64::from(o.worst_frac))),
+                time_to_survive: Durations::of((0..n).map(|k| r.trial(k)[d].survive)),
+                time_to_recover: Durations::of((0..n).map(|k| r.trial(k)[d].recover)),
+                tariff_cost_usd: Dist::of(&col(&|o| o.tariff)),
+                bands,
+            }
+        })
+        .collect();
+    let shocks = m
+        .shocks
+        .iter()
+        .enumerate()
+        .map(|(i, s)| ShockSummary {
+            id: s.id.clone(),
+            category: s.category.to_string(),
+            probability: (0..n).filter(|&k| r.occurred(k, i)).count() as f64 / n as f64,
+        })
+        .collect();
+    Summary {
+        schema_version: SCHEMA_VERSION,
+        scenario: m.name.clone(),
+        description: m.description.clone(),
+        seed: r.seed,
+        trials: r.trials,
+        periods: tt,
+        start: m.month_label(0),
+        policy: m.policy,
+        demand,
+        shocks,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_quantiles_and_tail_means() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(quantile(&v, 0.95), 95.0);
+        assert_eq!(quantile(&v, 0.5), 50.0);
+        assert_eq!(quantile(&v, 0.0), 1.0);
+        assert_eq!(quantile(&v, 1.0), 100.0);
+        assert_eq!(tail_mean(&v, 0.95), 98.0); // mean of 96..=100
+        assert_eq!(tail_mean(&v, 0.99), 100.0);
+    }
+
+    #[test]
+    fn histogram_quantiles() {
+        let mut h = vec![0u64; BINS];
+        h[0] = 10; // 10 trials fully short
+        h[BINS - 1] = 90; // 90 fully served
+        assert_eq!(hist_quantile(&h, 0.05), 0.0);
+        assert_eq!(hist_quantile(&h, 0.10), 0.0);
+        assert_eq!(hist_quantile(&h, 0.11), 1.0);
+    }
+}
