@@ -166,14 +166,14 @@ pub fn quantile(sorted: &[f64], p: f64) -> f64 {
         return f64::NAN;
     }
     let n = sorted.len();
-    let rank = (p * n as f64).ceil() as usize;
+    let rank = (p * n as f64 - 1e-9).ceil() as usize;
     sorted[rank.clamp(1, n) - 1]
 }
 
 /// Mean of the largest `ceil((1 - alpha) * n)` values (expected shortfall).
 pub fn tail_mean(sorted: &[f64], alpha: f64) -> f64 {
     let n = sorted.len();
-    let k = (((1.0 - alpha) * n as f64).ceil() as usize).clamp(1, n.max(1));
+    let k = (((1.0 - alpha) * n as f64 - 1e-9).ceil() as usize).clamp(1, n.max(1));
     sorted[n - k..].iter().sum::<f64>() / k as f64
 }
 
@@ -239,7 +239,7 @@ impl Durations {
 /// Quantile of a delivered-fraction histogram.
 fn hist_quantile(counts: &[u64], p: f64) -> f64 {
     let total: u64 = counts.iter().sum();
-    let rank = ((p * total as f64).ceil() as u64).clamp(1, total.max(1));
+    let rank = ((p * total as f64 - 1e-9).ceil() as u64).clamp(1, total.max(1));
     let mut acc = 0;
     for (b, c) in counts.iter().enumerate() {
         acc += c;

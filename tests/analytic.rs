@@ -1,0 +1,300 @@
+//! Cases whose answer is known in closed form. Stochastic cases compare the sample mean with
+//! the exact expectation within 4 standard errors of the mean (a false alarm about once in
+//! 16,000 runs; the seeds are fixed, so a pass is reproducible, and a real bias of a few
+//! percent fails).
+
+use crate::common::{assert_mean_near, model, run, shortfalls, summarise};
+
+const TWO_NODES: &str = r#"
+[scenario]
+name = "two-nodes"
+periods = 24
+start = "2027-01"
+
+[[node]]
+id = "mine"
+kind = "mine"
+country = "AA"
+capacity = 10
+
+[[node]]
+id = "d"
+kind = "demand"
+country = "BB"
+demand = 10
+
+[[edge]]
+from = "mine"
+to = "d"
+"#;
+
+#[test]
+fn single_markov_outage_matches_the_transient_down_probability() {
+    let (a, b) = (0.1, 0.3);
+    let text = format!("{TWO_NODES}\n[[outage]]\nnode = \"mine\"\np_fail = {a}\np_recover = {b}\n");
+    let m = model(&text);
+    let r = run(&m, 20_000, 11, 0);
+    // Started up: P(down at t) = pi * (1 - (1 - a - b)^t), pi = a / (a + b).
+    let pi = a / (a + b);
+    let expected: f64 = (0..24).map(|t| 10.0 * pi * (1.0 - (1.0f64 - a - b).powi(t))).sum();
+    assert_mean_near(&shortfalls(&r, 0), expected, 4.0, "markov outage");
+}
+
+fn redundant(policy: &str) -> String {
+    format!(
+        r#"
+[scenario]
+name = "redundant"
+periods = 12
+start = "2027-01"
+policy = "{policy}"
+
+[[node]]
+id = "a"
+kind = "mine"
+country = "AA"
+capacity = 10
+
+[[node]]
+id = "b"
+kind = "mine"
+country = "AA"
+capacity = 10
+
+[[node]]
+id = "d"
+kind = "demand"
+country = "AA"
+demand = 10
+
+[[edge]]
+from = "a"
+to = "d"
+share = 0.5
+
+[[edge]]
+from = "b"
+to = "d"
+share = 0.5
+
+[[outage]]
+node = "a"
+p_fail = 0.1
+p_recover = 0.4
+initial = "stationary"
+
+[[outage]]
+node = "b"
+p_fail = 0.1
+p_recover = 0.4
+initial = "stationary"
+"#
+    )
+}
+
+#[test]
+fn redundant_suppliers_fail_together_only_under_flexible_sourcing() {
+    let pi = 0.1 / (0.1 + 0.4);
+    // Flexible: the survivor has spare capacity for the whole demand, so shortfall needs both
+    // down: 10 * pi^2 per period in the stationary state.
+    let r = run(&model(&redundant("flexible")), 40_000, 5, 0);
+    assert_mean_near(&shortfalls(&r, 0), 12.0 * 10.0 * pi * pi, 4.0, "flexible");
+    // Fixed contracts: each supplier's half is lost while it is down.
+    let r = run(&model(&redundant("fixed")), 40_000, 5, 0);
+    assert_mean_near(&shortfalls(&r, 0), 12.0 * 2.0 * 5.0 * pi, 4.0, "fixed");
+}
+
+#[test]
+fn scheduled_embargo_removes_exactly_its_blocked_volume() {
+    let text = format!(
+        "{TWO_NODES}\n[[restriction]]\nid = \"ban\"\ncountry = \"AA\"\nseverity = 0.6\nwhen = {{ at = 6, duration = 4 }}\n"
+    );
+    let (_, r, s) = summarise(&text, 200, 1);
+    assert!(shortfalls(&r, 0).iter().all(|&x| (x - 24.0).abs() < 1e-9));
+    assert_eq!(s.shocks[0].probability, 1.0);
+    assert_eq!(s.demand[0].time_to_survive.p50, Some(0.0));
+
+    // Licensing: full block for 2 periods, then 20% for the remaining 2.
+    let text = format!(
+        "{TWO_NODES}\n[[restriction]]\nid = \"ban\"\ncountry = \"AA\"\nseverity = 1\nlicensing_lag = 2\nlicensed_severity = 0.2\nwhen = {{ at = \"2027-07\", duration = 4 }}\n"
+    );
+    let (_, r, _) = summarise(&text, 50, 1);
+    assert!(shortfalls(&r, 0).iter().all(|&x| (x - 24.0).abs() < 1e-9), "{:?}", &shortfalls(&r, 0)[..3]);
+
+    // An embargo that happens with probability one half.
+    let text = format!(
+        "{TWO_NODES}\n[[restriction]]\nid = \"ban\"\ncountry = \"AA\"\nseverity = 0.6\nwhen = {{ at = 6, duration = 4, probability = 0.5 }}\n"
+    );
+    let (_, r, _) = summarise(&text, 20_000, 3);
+    assert_mean_near(&shortfalls(&r, 0), 12.0, 4.0, "embargo with probability 0.5");
+}
+
+#[test]
+fn flexible_sourcing_routes_around_an_embargo() {
+    let text = format!(
+        "{}\n[[node]]\nid = \"alt\"\nkind = \"mine\"\ncountry = \"CC\"\ncapacity = 10\n\n[[edge]]\nfrom = \"alt\"\nto = \"d\"\n\n[[restriction]]\nid = \"ban\"\ncountry = \"AA\"\nseverity = 1\nwhen = {{ at = 6, duration = 4 }}\n",
+        TWO_NODES.replace("name = \"two-nodes\"", "name = \"reroute\"\npolicy = \"flexible\"")
+            .replace("to = \"d\"\n", "to = \"d\"\nshare = 1\n")
+    );
+    let (_, r, _) = summarise(&text, 100, 1);
+    assert!(shortfalls(&r, 0).iter().all(|&x| x.abs() < 1e-9));
+    // With a one-period re-routing lag, the first blocked period is lost.
+    let lagged = text.replace("policy = \"flexible\"", "policy = \"flexible\"\nreroute_lag = 1");
+    let (_, r, _) = summarise(&lagged, 100, 1);
+    assert!(shortfalls(&r, 0).iter().all(|&x| (x - 10.0).abs() < 1e-9));
+}
+
+#[test]
+fn uniform_delay_and_linear_ramp() {
+    let text = format!(
+        "{TWO_NODES}\n[[delay]]\nnode = \"mine\"\nnominal = 0\ndelay = {{ dist = \"uniform\", low = 0, high = 10 }}\nramp = 4\n"
+    );
+    let (_, r, _) = summarise(&text, 20_000, 9);
+    // round(U(0, 10)) has mean 5; the ramp loses 10 * (3/4 + 2/4 + 1/4) = 15.
+    assert_mean_near(&shortfalls(&r, 0), 10.0 * 5.0 + 15.0, 4.0, "delay");
+}
+
+const RATIONING: &str = r#"
+[scenario]
+name = "rationing"
+periods = 12
+start = "2027-01"
+
+[[node]]
+id = "mine"
+kind = "mine"
+country = "AA"
+capacity = 9
+
+[[node]]
+id = "big"
+kind = "demand"
+country = "AA"
+demand = 10
+
+[[node]]
+id = "small"
+kind = "demand"
+country = "AA"
+demand = 5
+
+[[edge]]
+from = "mine"
+to = "big"
+
+[[edge]]
+from = "mine"
+to = "small"
+"#;
+
+#[test]
+fn short_supply_is_rationed_pro_rata_after_offtakes() {
+    let (_, r, _) = summarise(RATIONING, 10, 1);
+    // 9 for orders of 10 and 5: 6 and 3 delivered.
+    assert!((r.trial(0)[0].shortfall - 12.0 * 4.0).abs() < 1e-9);
+    assert!((r.trial(0)[1].shortfall - 12.0 * 2.0).abs() < 1e-9);
+    // An offtake of 0.8 for `big`: 7.2 first, then 1.8 pro rata to unmet orders 2.8 and 5.
+    let text = RATIONING.replace("to = \"big\"\n", "to = \"big\"\nofftake = 0.8\n");
+    let (_, r, _) = summarise(&text, 10, 1);
+    let big = 10.0 - 7.2 - 1.8 * 2.8 / 7.8;
+    let small = 5.0 - 1.8 * 5.0 / 7.8;
+    assert!((r.trial(0)[0].shortfall - 12.0 * big).abs() < 1e-9);
+    assert!((r.trial(0)[1].shortfall - 12.0 * small).abs() < 1e-9);
+}
+
+#[test]
+fn stock_buffer_delays_and_stockpile_reduces_the_shortfall() {
+    let text = format!(
+        "{}\n[[restriction]]\nid = \"ban\"\ncountry = \"AA\"\nseverity = 1\nwhen = {{ at = 5, duration = 4 }}\n",
+        TWO_NODES.replace("demand = 10\n", "demand = 10\ncover = 2\n")
+    );
+    let (_, r, s) = summarise(&text, 10, 1);
+    let o = r.trial(0)[0];
+    // Two periods of cover against four blocked: periods 7 and 8 are short.
+    assert!((o.shortfall - 20.0).abs() < 1e-9);
+    assert_eq!(o.first_short, 7);
+    assert_eq!(o.survive, 2);
+    assert_eq!(o.recover, 2);
+    assert_eq!(s.demand[0].worst_period_share.max, 1.0);
+    // A 30 t stockpile released at most 5 t a period halves it.
+    let text = text.replace("cover = 2\n", "cover = 2\nstockpile = { tonnes = 30, max_release = 5 }\n");
+    let (_, r, _) = summarise(&text, 10, 1);
+    assert!((r.trial(0)[0].shortfall - 10.0).abs() < 1e-9);
+}
+
+#[test]
+fn regime_drives_a_restriction_hazard() {
+    let q: f64 = 0.1;
+    let text = format!(
+        "{TWO_NODES}
+[regime]
+states = [\"calm\", \"crisis\"]
+initial = \"calm\"
+transition = [[{}, {q}], [0, 1]]
+
+[[restriction]]
+id = \"ban\"
+country = \"AA\"
+severity = 1
+when = {{ p_start = {{ calm = 0, crisis = 1 }} }}
+",
+        1.0 - q
+    );
+    let (_, r, _) = summarise(&text, 20_000, 21);
+    // The crisis (absorbing) starts in period k >= 1 with probability (1-q)^(k-1) q and the ban
+    // then lasts to the horizon: E = sum_k 10 (24 - k) (1-q)^(k-1) q.
+    let expected: f64 = (1..24).map(|k| 10.0 * (24 - k) as f64 * (1.0 - q).powi(k - 1) * q).sum();
+    assert_mean_near(&shortfalls(&r, 0), expected, 4.0, "regime hazard");
+}
+
+#[test]
+fn tariffs_cost_money_and_shift_shares() {
+    let text = r#"
+[scenario]
+name = "tariff"
+periods = 12
+start = "2027-01"
+
+[[node]]
+id = "cheap"
+kind = "mine"
+country = "AA"
+capacity = 100
+price = 1000
+
+[[node]]
+id = "home"
+kind = "mine"
+country = "BB"
+capacity = 100
+price = 1000
+
+[[node]]
+id = "d"
+kind = "demand"
+country = "BB"
+demand = 10
+
+[[edge]]
+from = "cheap"
+to = "d"
+share = 0.5
+
+[[edge]]
+from = "home"
+to = "d"
+share = 0.5
+
+[[tariff]]
+id = "t"
+from = "AA"
+to = "BB"
+rate = 1.0
+elasticity = 1
+"#;
+    let (_, r, _) = summarise(text, 5, 1);
+    // Weights 0.5/2 and 0.5 renormalise to 1/3 and 2/3: 10/3 t a period pay 100% of 1000 USD/t.
+    let expected = 12.0 * 10.0 / 3.0 * 1000.0;
+    assert!((r.trial(0)[0].tariff - expected).abs() < 1e-6, "{}", r.trial(0)[0].tariff);
+    assert_eq!(r.trial(0)[0].shortfall, 0.0);
+}

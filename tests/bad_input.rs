@@ -1,0 +1,157 @@
+//! Every class of bad input gives a clear error naming the line and the fix, and never panics.
+
+use supplyshock::model;
+
+const GOOD: &str = r#"[scenario]
+name = "good"
+periods = 12
+start = "2027-01"
+
+[[node]]
+id = "mine"
+kind = "mine"
+country = "AA"
+capacity = 10
+
+[[node]]
+id = "sep"
+kind = "refinery"
+country = "AA"
+capacity = 10
+
+[[node]]
+id = "d"
+kind = "demand"
+country = "BB"
+demand = 8
+
+[[edge]]
+from = "mine"
+to = "sep"
+
+[[edge]]
+from = "sep"
+to = "d"
+"#;
+
+/// Compiles `text`, expecting an error whose message contains every one of `needles`.
+fn fails(text: &str, needles: &[&str]) -> String {
+    match model::compile_str(text, "bad.toml") {
+        Ok(_) => panic!("expected an error containing {needles:?}"),
+        Err(e) => {
+            let msg = e.to_string();
+            assert!(msg.contains("bad.toml"), "no file name in: {msg}");
+            for n in needles {
+                assert!(msg.contains(n), "missing {n:?} in:\n{msg}");
+            }
+            msg
+        }
+    }
+}
+
+#[test]
+fn the_base_case_is_valid() {
+    model::compile_str(GOOD, "good.toml").unwrap();
+}
+
+#[test]
+fn syntax_error() {
+    fails(&GOOD.replace("capacity = 10\n\n[[node]]\nid = \"d\"", "capacity = = 10\n\n[[node]]\nid = \"d\""), &["line 16", "column"]);
+}
+
+#[test]
+fn unknown_key_lists_the_expected_ones() {
+    fails(&GOOD.replace("capacity = 10\n\n[[node]]\nid = \"sep\"", "capacty = 10\n\n[[node]]\nid = \"sep\""), &["line 10", "unknown field `capacty`", "capacity"]);
+}
+
+#[test]
+fn wrong_type() {
+    fails(&GOOD.replace("demand = 8", "demand = \"eight\""), &["line 22", "demand"]);
+}
+
+#[test]
+fn probability_outside_unit_interval() {
+    let t = format!("{GOOD}\n[[outage]]\nnode = \"sep\"\np_fail = 1.5\np_recover = 0.5\n");
+    fails(&t, &["line 34", "`p_fail` is a probability", "between 0 and 1"]);
+    let t = format!("{GOOD}\n[regime]\nstates = [\"a\", \"b\"]\ninitial = \"a\"\ntransition = [[0.5, 0.5], [-0.1, 1.1]]\n");
+    fails(&t, &["line 35", "between 0 and 1"]);
+}
+
+#[test]
+fn negative_capacity_and_demand() {
+    fails(&GOOD.replacen("capacity = 10", "capacity = -10", 1), &["line 10", ">= 0", "cannot be negative"]);
+    fails(&GOOD.replace("demand = 8", "demand = -8"), &["line 22", "cannot be negative"]);
+}
+
+#[test]
+fn shares_must_sum_to_one() {
+    let t = GOOD.replace("[[edge]]\nfrom = \"sep\"\nto = \"d\"\n", "[[edge]]\nfrom = \"sep\"\nto = \"d\"\nshare = 0.7\n\n[[edge]]\nfrom = \"mine\"\nto = \"d\"\nshare = 0.2\n");
+    fails(&t, &["line 31", "sum to 0.9", "add up to 1"]);
+}
+
+#[test]
+fn edge_to_unknown_node() {
+    fails(&GOOD.replace("to = \"d\"", "to = \"dd\""), &["line 30", "`dd` is not a node", "mine, sep, d"]);
+}
+
+#[test]
+fn cycle() {
+    let t = GOOD.replace("[[node]]\nid = \"d\"", "[[node]]\nid = \"sep2\"\nkind = \"refinery\"\ncountry = \"AA\"\ncapacity = 5\n\n[[edge]]\nfrom = \"sep2\"\nto = \"sep\"\nshare = 0.5\n\n[[edge]]\nfrom = \"sep\"\nto = \"sep2\"\n\n[[node]]\nid = \"d\"")
+        .replace("[[edge]]\nfrom = \"mine\"\nto = \"sep\"\n", "[[edge]]\nfrom = \"mine\"\nto = \"sep\"\nshare = 0.5\n");
+    fails(&t, &["cycle", "sep2 -> sep -> sep2", "remove one edge"]);
+}
+
+#[test]
+fn demand_without_path_from_a_mine() {
+    let t = GOOD.replace("[[edge]]\nfrom = \"mine\"\nto = \"sep\"\n", "");
+    fails(&t, &["line 19", "has no path from any mine"]);
+}
+
+#[test]
+fn empty_graph() {
+    fails("[scenario]\nname = \"e\"\nperiods = 12\nstart = \"2027-01\"\n", &["empty", "[[node]]"]);
+}
+
+#[test]
+fn impossible_distribution() {
+    let t = format!("{GOOD}\n[[outage]]\nnode = \"sep\"\np_event = 0.1\nduration = {{ dist = \"pert\", min = 5, mode = 1, max = 9 }}\n");
+    fails(&t, &["line 35", "min <= mode <= max"]);
+    let t = format!("{GOOD}\n[[outage]]\nnode = \"sep\"\np_event = 0.1\nduration = {{ dist = \"lognormal\", median = 3, p90 = 2 }}\n");
+    fails(&t, &["line 35", "p90 >= median"]);
+}
+
+#[test]
+fn nan_and_infinity() {
+    fails(&GOOD.replace("demand = 8", "demand = nan"), &["line 22", "finite"]);
+    fails(&GOOD.replacen("capacity = 10", "capacity = inf", 1), &["line 10", "finite"]);
+}
+
+#[test]
+fn absurd_sizes() {
+    fails(&GOOD.replace("periods = 12", "periods = 100000"), &["line 3", "between 1 and 1200"]);
+    let m = model::compile_str(GOOD, "good.toml").unwrap();
+    let err = m.check_trials(u64::MAX / 2).unwrap_err();
+    assert!(err.contains("--trials") && err.contains("GiB"), "{err}");
+}
+
+#[test]
+fn regime_state_names_are_checked() {
+    let t = format!("{GOOD}\n[regime]\nstates = [\"calm\", \"crisis\"]\ninitial = \"calm\"\ntransition = [[0.9, 0.1], [0.2, 0.8]]\n\n[[restriction]]\nid = \"r\"\ncountry = \"AA\"\nseverity = 1\nwhen = {{ p_start = {{ calm = 0.1, crisi = 0.5 }} }}\n");
+    fails(&t, &["line 41", "`crisi`", "calm, crisis"]);
+}
+
+#[test]
+fn restriction_that_covers_nothing() {
+    let t = format!("{GOOD}\n[[restriction]]\nid = \"r\"\ncountry = \"BB\"\nseverity = 1\n");
+    fails(&t, &["line 33", "covers no edge"]);
+}
+
+#[test]
+fn garbage_never_panics() {
+    // Truncations of a valid file at every byte: errors, never panics.
+    for cut in 0..GOOD.len() {
+        if GOOD.is_char_boundary(cut) {
+            let _ = model::compile_str(&GOOD[..cut], "cut.toml");
+        }
+    }
+}

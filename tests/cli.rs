@@ -1,0 +1,63 @@
+//! The command line, end to end: a few runs of the real binary.
+
+use std::path::Path;
+use std::process::Command;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_supplyshock"))
+}
+
+fn tmp(name: &str) -> std::path::PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+#[test]
+fn run_writes_results_and_a_table() {
+    let out = tmp("cli-run");
+    let o = bin().args(["run", "--trials", "300", "--threads", "2", "--out"]).arg(&out).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("mean shortfall t [95% CI]"), "{stdout}");
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["trials"], 300);
+    assert!(summary["demand"].as_array().unwrap().len() >= 2);
+    let csv = std::fs::read_to_string(out.join("trials.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 301);
+    // Nothing temporary is left behind.
+    for e in std::fs::read_dir(&out).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().to_string();
+        assert!(!name.starts_with('.'), "left {name}");
+    }
+}
+
+#[test]
+fn bad_scenario_exits_2_with_location_and_keeps_earlier_results() {
+    let out = tmp("cli-bad");
+    assert!(bin().args(["run", "--trials", "50", "--quiet", "--out"]).arg(&out).status().unwrap().success());
+    let before = std::fs::read(out.join("summary.json")).unwrap();
+    let bad = out.join("bad.toml");
+    std::fs::write(&bad, "[scenario]\nname = \"x\"\nperiods = 12\nstart = \"2027-13\"\n").unwrap();
+    let o = bin().arg("run").arg(&bad).arg("--out").arg(&out).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("bad.toml") && err.contains("line 4") && err.contains("YYYY-MM"), "{err}");
+    assert_eq!(std::fs::read(out.join("summary.json")).unwrap(), before);
+}
+
+#[test]
+fn validate_and_flag_errors() {
+    let o = bin().args(["validate"]).output().unwrap();
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("valid"));
+    let o = bin().args(["run", "--trials", "abc"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--trials"));
+    let o = bin().args(["run", "--trials", "0"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--trials"));
+    let o = bin().args(["run", "no-such-file.toml"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no-such-file.toml"));
+}

@@ -1,0 +1,46 @@
+//! Helpers shared by the test modules.
+
+use supplyshock::engine::{self, RunOptions, RunResult};
+use supplyshock::model::{self, Model};
+use supplyshock::summary::{self, Summary};
+
+/// Compiles an inline scenario, panicking with the rendered error if it is invalid.
+pub fn model(text: &str) -> Model {
+    model::compile_str(text, "inline.toml").unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Runs `trials` trials with `threads` threads.
+pub fn run(m: &Model, trials: u64, seed: u64, threads: usize) -> RunResult {
+    engine::run(m, &RunOptions { seed, first_trial: 0, trials, threads, progress: false }).unwrap()
+}
+
+/// Runs and summarises.
+pub fn summarise(text: &str, trials: u64, seed: u64) -> (Model, RunResult, Summary) {
+    let m = model(text);
+    let r = run(&m, trials, seed, 0);
+    let s = summary::summarise(&m, &r);
+    (m, r, s)
+}
+
+/// Per-trial total shortfall of demand node `d`.
+pub fn shortfalls(r: &RunResult, d: usize) -> Vec<f64> {
+    (0..r.trials as usize).map(|k| r.trial(k)[d].shortfall).collect()
+}
+
+/// Mean and standard error of the mean.
+pub fn mean_se(v: &[f64]) -> (f64, f64) {
+    let n = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    (mean, (var / n).sqrt())
+}
+
+/// Asserts that the sample mean of `v` is within `z` standard errors of `expected`.
+pub fn assert_mean_near(v: &[f64], expected: f64, z: f64, what: &str) {
+    let (mean, se) = mean_se(v);
+    assert!(
+        (mean - expected).abs() <= z * se,
+        "{what}: mean {mean} vs expected {expected}, se {se}, |diff| = {} se",
+        (mean - expected).abs() / se
+    );
+}

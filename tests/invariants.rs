@@ -1,0 +1,185 @@
+//! Invariants on random small graphs, checked after every period of every trial:
+//! delivered + shortfall = demand, output within capacity, stocks never negative, each node's
+//! stock moves by exactly received - output / yield - lost, suppliers ship exactly what they
+//! output, and a restricted edge carries at most its allowed fraction.
+
+use std::fmt::Write as _;
+
+use proptest::prelude::*;
+use rand::{RngExt as _, SeedableRng as _};
+use rand_xoshiro::Xoshiro256PlusPlus;
+use supplyshock::kernel::{DemandOutcome, Observer, Scratch, run_trial};
+use supplyshock::model::Model;
+use supplyshock::scenario::{Kind, Policy};
+
+use crate::common::model;
+
+/// Writes a random layered scenario: mines -> refineries -> magnets -> demand.
+pub fn random_scenario(seed: u64) -> String {
+    let mut g = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let countries = ["AA", "BB", "CC"];
+    let mut s = String::new();
+    let policy = if g.random_bool(0.5) { "flexible" } else { "fixed" };
+    let _ = writeln!(s, "[scenario]\nname = \"random\"\nperiods = {}\nstart = \"2027-01\"\npolicy = \"{policy}\"\nreroute_lag = {}\n", g.random_range(1..30), g.random_range(0..3));
+    let _ = writeln!(s, "[regime]\nstates = [\"calm\", \"crisis\"]\ninitial = \"calm\"\ntransition = [[0.9, 0.1], [0.3, 0.7]]\n");
+    let stages = [("mine", g.random_range(1..4)), ("refinery", g.random_range(1..4)), ("magnet", g.random_range(1..3)), ("demand", g.random_range(1..4))];
+    let mut layers: Vec<Vec<String>> = Vec::new();
+    let mut country_of = std::collections::HashMap::new();
+    for (kind, count) in stages {
+        let mut layer = Vec::new();
+        for i in 0..count {
+            let id = format!("{kind}{i}");
+            let c = countries[g.random_range(0..3)];
+            country_of.insert(id.clone(), c);
+            let _ = writeln!(s, "[[node]]\nid = \"{id}\"\nkind = \"{kind}\"\ncountry = \"{c}\"");
+            if kind == "demand" {
+                let _ = writeln!(s, "demand = {:.3}\ngrowth = {:.3}\ncover = {:.2}", g.random_range(1.0..50.0), g.random_range(-0.2..0.3), g.random_range(0.0..3.0));
+                if g.random_bool(0.3) {
+                    let _ = writeln!(s, "stockpile = {{ tonnes = {:.1}, max_release = {:.1} }}", g.random_range(0.0..100.0), g.random_range(1.0..30.0));
+                }
+            } else {
+                let _ = writeln!(s, "capacity = {:.3}\nprice = {:.0}", g.random_range(0.0..100.0), g.random_range(0.0..1000.0));
+                if kind != "mine" {
+                    let _ = writeln!(s, "yield = {:.3}\nstock = {:.2}", g.random_range(0.5..1.5), g.random_range(0.0..40.0));
+                    if g.random_bool(0.3) {
+                        let _ = writeln!(s, "stock_cap = {:.2}", g.random_range(40.0..80.0));
+                    }
+                }
+            }
+            s.push('\n');
+            layer.push(id);
+        }
+        layers.push(layer);
+    }
+    let mut cross: Vec<(&str, &str)> = Vec::new();
+    for w in 1..layers.len() {
+        for buyer in &layers[w] {
+            let prev = &layers[w - 1];
+            let mut sup: Vec<&String> = prev.iter().filter(|_| g.random_bool(0.6)).collect();
+            if sup.is_empty() {
+                sup.push(&prev[g.random_range(0..prev.len())]);
+            }
+            let raw: Vec<f64> = sup.iter().map(|_| g.random_range(0.1..1.0)).collect();
+            let total: f64 = raw.iter().sum();
+            let mut acc = 0.0;
+            for (k, sp) in sup.iter().enumerate() {
+                let share = if k + 1 == sup.len() { 1.0 - acc } else { (raw[k] / total * 1e6).round() / 1e6 };
+                acc += share;
+                let _ = writeln!(s, "[[edge]]\nfrom = \"{sp}\"\nto = \"{buyer}\"\nshare = {share:.6}");
+                if country_of[*sp] != country_of[buyer] {
+                    cross.push((country_of[*sp], country_of[buyer]));
+                }
+                if g.random_bool(0.2) {
+                    let _ = writeln!(s, "offtake = {:.2}", g.random_range(0.0..0.3));
+                }
+                s.push('\n');
+            }
+            // A standby supplier now and then.
+            if let Some(extra) = prev.iter().find(|p| !sup.contains(p)) {
+                if g.random_bool(0.5) {
+                    let _ = writeln!(s, "[[edge]]\nfrom = \"{extra}\"\nto = \"{buyer}\"\n");
+                }
+            }
+        }
+    }
+    for layer in &layers[..3] {
+        for id in layer {
+            match g.random_range(0..4) {
+                0 => {
+                    let _ = writeln!(s, "[[outage]]\nnode = \"{id}\"\np_fail = {{ calm = 0.05, crisis = 0.3 }}\np_recover = 0.4\nseverity = {{ dist = \"uniform\", low = 0.2, high = 1 }}\n");
+                }
+                1 => {
+                    let _ = writeln!(s, "[[outage]]\nnode = \"{id}\"\np_event = 0.1\nduration = {{ dist = \"lognormal\", median = 2, p90 = 5 }}\ninitial = \"up\"\n");
+                }
+                2 => {
+                    let _ = writeln!(s, "[[delay]]\nnode = \"{id}\"\nnominal = {}\ndelay = {{ dist = \"pert\", min = 0, mode = 3, max = 12 }}\nramp = 3\n", g.random_range(-3..10));
+                }
+                _ => {}
+            }
+        }
+    }
+    if cross.is_empty() {
+        return s;
+    }
+    let (from, _) = cross[g.random_range(0..cross.len())];
+    let blocked = if g.random_bool(0.5) { "domestic" } else { "lost" };
+    let _ = writeln!(s, "[[restriction]]\nid = \"r\"\ncountry = \"{from}\"\nseverity = {{ dist = \"beta\", alpha = 2, beta = 2 }}\nlicensing_lag = 2\nlicensed_severity = 0.3\nblocked = \"{blocked}\"\nwhen = {{ p_start = {{ calm = 0.05, crisis = 0.5 }}, p_end = 0.2 }}\n");
+    let (a, b) = cross[g.random_range(0..cross.len())];
+    let _ = writeln!(s, "[[tariff]]\nid = \"t\"\nfrom = \"{a}\"\nto = \"{b}\"\nrate = 0.3\nelasticity = 1.5\nwhen = {{ at = {{ dist = \"uniform\", low = 0, high = 10 }}, duration = 6 }}\n");
+    s
+}
+
+struct Checker {
+    prev_stock: Vec<f64>,
+    checked: usize,
+}
+
+fn close(a: f64, b: f64, scale: f64) -> bool {
+    (a - b).abs() <= 1e-9 * scale.max(1.0)
+}
+
+impl Observer for Checker {
+    fn period(&mut self, t: usize, m: &Model, s: &Scratch) {
+        let ne = m.edges.len();
+        for (d, dn) in m.demand.iter().enumerate() {
+            let dem = dn.per_period[t];
+            assert!(close(s.delivered[d] + s.shortfall[d], dem, dem), "delivered + shortfall != demand");
+            assert!(s.shortfall[d] >= 0.0 && s.delivered[d] >= -1e-12);
+        }
+        for (n, node) in m.nodes.iter().enumerate() {
+            assert!(s.stock[n] >= 0.0, "negative stock at {} in period {t}: {}", node.id, s.stock[n]);
+            if node.kind == Kind::Demand {
+                continue;
+            }
+            assert!(s.out[n] <= s.cap[n] * (1.0 + 1e-9) + 1e-12, "output above capacity at {}", node.id);
+            assert!(s.cap[n] <= node.capacity * (1.0 + 1e-12));
+            let shipped: f64 = m.out_edges[m.out_off[n] as usize..m.out_off[n + 1] as usize].iter().map(|&e| s.ship[e as usize]).sum();
+            assert!(close(shipped, s.out[n], s.out[n]), "{} shipped {shipped} but made {}", node.id, s.out[n]);
+            if node.kind != Kind::Mine {
+                let expect = self.prev_stock[n] + s.recv[n] - s.out[n] / node.yield_ - s.lost[n];
+                assert!(close(s.stock[n], expect, self.prev_stock[n] + s.recv[n]), "stock balance broken at {} in period {t}: {} vs {expect}", node.id, s.stock[n]);
+            }
+        }
+        for (e, edge) in m.edges.iter().enumerate() {
+            let allow = s.edge_allow[t * ne + e];
+            assert!(s.ship[e] >= 0.0);
+            if allow == 0.0 {
+                assert_eq!(s.ship[e], 0.0, "a fully blocked edge carried volume");
+            }
+            if m.policy == Policy::Fixed && !edge.domestic {
+                assert!(s.ship[e] <= allow * s.order[e] * (1.0 + 1e-9) + 1e-12, "edge beyond its allowed fraction");
+            }
+        }
+        for n in 0..m.nodes.len() {
+            self.prev_stock[n] = s.stock[n];
+        }
+        self.checked += 1;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, .. ProptestConfig::default() })]
+
+    #[test]
+    fn invariants_hold_every_period(seed in any::<u64>()) {
+        let text = random_scenario(seed);
+        let m = model(&text);
+        let mut scratch = Scratch::new(&m);
+        let mut out = vec![DemandOutcome::default(); m.demand.len()];
+        let mut occ = vec![0u64; m.shocks.len().div_ceil(64).max(1)];
+        for trial in 0..20 {
+            let mut c = Checker { prev_stock: Vec::new(), checked: 0 };
+            // Initial stocks, as the kernel sets them.
+            c.prev_stock = m.nodes.iter().map(|n| n.stock0).collect();
+            for dn in &m.demand {
+                c.prev_stock[dn.node as usize] = dn.cover * dn.per_period[0];
+            }
+            run_trial(&m, 7, trial, &mut scratch, &mut out, &mut occ, &mut c);
+            prop_assert_eq!(c.checked, m.periods);
+            for (d, o) in out.iter().enumerate() {
+                prop_assert!(o.shortfall >= 0.0 && o.shortfall <= m.demand[d].total * (1.0 + 1e-9));
+                prop_assert!(o.worst <= o.shortfall + 1e-9);
+            }
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! One integration-test binary; the modules below test the library at its boundaries.
+
+mod analytic;
+mod bad_input;
+mod cli;
+mod common;
+mod determinism;
+mod invariants;
+mod snapshots;
