@@ -326,6 +326,11 @@ struct Compiler<'a> {
 
 type Res<T> = Result<T, Diagnostic>;
 
+/// A sum rounded to six decimals for messages (0.8999999999999999 reads as 0.9).
+fn tidy(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
+}
+
 /// FNV-1a, a fixed hash for stream keys (never `DefaultHasher`, whose output may change).
 pub fn stream_key(id: &str) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -708,8 +713,9 @@ impl Compiler<'_> {
                 return self.err(
                     first,
                     format!(
-                        "the shares of the edges into `{}` sum to {sum}, not 1",
-                        nodes[b].id
+                        "the shares of the edges into `{}` sum to {}, not 1",
+                        nodes[b].id,
+                        tidy(sum)
                     ),
                     "make the `share` values on the edges into this node add up to 1",
                 );
@@ -726,8 +732,9 @@ impl Compiler<'_> {
                 return self.err(
                     Some(n.id.span()),
                     format!(
-                        "the offtakes of the edges out of `{}` sum to {sum}, more than 1",
-                        nodes[s].id
+                        "the offtakes of the edges out of `{}` sum to {}, more than 1",
+                        nodes[s].id,
+                        tidy(sum)
                     ),
                     "make the `offtake` values on the edges out of this node add up to at most 1",
                 );

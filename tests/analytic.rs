@@ -36,7 +36,9 @@ fn single_markov_outage_matches_the_transient_down_probability() {
     let r = run(&m, 20_000, 11, 0);
     // Started up: P(down at t) = pi * (1 - (1 - a - b)^t), pi = a / (a + b).
     let pi = a / (a + b);
-    let expected: f64 = (0..24).map(|t| 10.0 * pi * (1.0 - (1.0f64 - a - b).powi(t))).sum();
+    let expected: f64 = (0..24)
+        .map(|t| 10.0 * pi * (1.0 - (1.0f64 - a - b).powi(t)))
+        .sum();
     assert_mean_near(&shortfalls(&r, 0), expected, 4.0, "markov outage");
 }
 
@@ -119,27 +121,43 @@ fn scheduled_embargo_removes_exactly_its_blocked_volume() {
         "{TWO_NODES}\n[[restriction]]\nid = \"ban\"\ncountry = \"AA\"\nseverity = 1\nlicensing_lag = 2\nlicensed_severity = 0.2\nwhen = {{ at = \"2027-07\", duration = 4 }}\n"
     );
     let (_, r, _) = summarise(&text, 50, 1);
-    assert!(shortfalls(&r, 0).iter().all(|&x| (x - 24.0).abs() < 1e-9), "{:?}", &shortfalls(&r, 0)[..3]);
+    assert!(
+        shortfalls(&r, 0).iter().all(|&x| (x - 24.0).abs() < 1e-9),
+        "{:?}",
+        &shortfalls(&r, 0)[..3]
+    );
 
     // An embargo that happens with probability one half.
     let text = format!(
         "{TWO_NODES}\n[[restriction]]\nid = \"ban\"\ncountry = \"AA\"\nseverity = 0.6\nwhen = {{ at = 6, duration = 4, probability = 0.5 }}\n"
     );
     let (_, r, _) = summarise(&text, 20_000, 3);
-    assert_mean_near(&shortfalls(&r, 0), 12.0, 4.0, "embargo with probability 0.5");
+    assert_mean_near(
+        &shortfalls(&r, 0),
+        12.0,
+        4.0,
+        "embargo with probability 0.5",
+    );
 }
 
 #[test]
 fn flexible_sourcing_routes_around_an_embargo() {
     let text = format!(
         "{}\n[[node]]\nid = \"alt\"\nkind = \"mine\"\ncountry = \"CC\"\ncapacity = 10\n\n[[edge]]\nfrom = \"alt\"\nto = \"d\"\n\n[[restriction]]\nid = \"ban\"\ncountry = \"AA\"\nseverity = 1\nwhen = {{ at = 6, duration = 4 }}\n",
-        TWO_NODES.replace("name = \"two-nodes\"", "name = \"reroute\"\npolicy = \"flexible\"")
+        TWO_NODES
+            .replace(
+                "name = \"two-nodes\"",
+                "name = \"reroute\"\npolicy = \"flexible\""
+            )
             .replace("to = \"d\"\n", "to = \"d\"\nshare = 1\n")
     );
     let (_, r, _) = summarise(&text, 100, 1);
     assert!(shortfalls(&r, 0).iter().all(|&x| x.abs() < 1e-9));
     // With a one-period re-routing lag, the first blocked period is lost.
-    let lagged = text.replace("policy = \"flexible\"", "policy = \"flexible\"\nreroute_lag = 1");
+    let lagged = text.replace(
+        "policy = \"flexible\"",
+        "policy = \"flexible\"\nreroute_lag = 1",
+    );
     let (_, r, _) = summarise(&lagged, 100, 1);
     assert!(shortfalls(&r, 0).iter().all(|&x| (x - 10.0).abs() < 1e-9));
 }
@@ -217,7 +235,10 @@ fn stock_buffer_delays_and_stockpile_reduces_the_shortfall() {
     assert_eq!(o.recover, 2);
     assert_eq!(s.demand[0].worst_period_share.max, 1.0);
     // A 30 t stockpile released at most 5 t a period halves it.
-    let text = text.replace("cover = 2\n", "cover = 2\nstockpile = { tonnes = 30, max_release = 5 }\n");
+    let text = text.replace(
+        "cover = 2\n",
+        "cover = 2\nstockpile = { tonnes = 30, max_release = 5 }\n",
+    );
     let (_, r, _) = summarise(&text, 10, 1);
     assert!((r.trial(0)[0].shortfall - 10.0).abs() < 1e-9);
 }
@@ -243,7 +264,9 @@ when = {{ p_start = {{ calm = 0, crisis = 1 }} }}
     let (_, r, _) = summarise(&text, 20_000, 21);
     // The crisis (absorbing) starts in period k >= 1 with probability (1-q)^(k-1) q and the ban
     // then lasts to the horizon: E = sum_k 10 (24 - k) (1-q)^(k-1) q.
-    let expected: f64 = (1..24).map(|k| 10.0 * (24 - k) as f64 * (1.0 - q).powi(k - 1) * q).sum();
+    let expected: f64 = (1..24)
+        .map(|k| 10.0 * (24 - k) as f64 * (1.0 - q).powi(k - 1) * q)
+        .sum();
     assert_mean_near(&shortfalls(&r, 0), expected, 4.0, "regime hazard");
 }
 
@@ -295,6 +318,10 @@ elasticity = 1
     let (_, r, _) = summarise(text, 5, 1);
     // Weights 0.5/2 and 0.5 renormalise to 1/3 and 2/3: 10/3 t a period pay 100% of 1000 USD/t.
     let expected = 12.0 * 10.0 / 3.0 * 1000.0;
-    assert!((r.trial(0)[0].tariff - expected).abs() < 1e-6, "{}", r.trial(0)[0].tariff);
+    assert!(
+        (r.trial(0)[0].tariff - expected).abs() < 1e-6,
+        "{}",
+        r.trial(0)[0].tariff
+    );
     assert_eq!(r.trial(0)[0].shortfall, 0.0);
 }

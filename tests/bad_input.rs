@@ -56,31 +56,57 @@ fn the_base_case_is_valid() {
 
 #[test]
 fn syntax_error() {
-    fails(&GOOD.replace("capacity = 10\n\n[[node]]\nid = \"d\"", "capacity = = 10\n\n[[node]]\nid = \"d\""), &["line 16", "column"]);
+    fails(
+        &GOOD.replace(
+            "capacity = 10\n\n[[node]]\nid = \"d\"",
+            "capacity = = 10\n\n[[node]]\nid = \"d\"",
+        ),
+        &["line 16", "column"],
+    );
 }
 
 #[test]
 fn unknown_key_lists_the_expected_ones() {
-    fails(&GOOD.replace("capacity = 10\n\n[[node]]\nid = \"sep\"", "capacty = 10\n\n[[node]]\nid = \"sep\""), &["line 10", "unknown field `capacty`", "capacity"]);
+    fails(
+        &GOOD.replace(
+            "capacity = 10\n\n[[node]]\nid = \"sep\"",
+            "capacty = 10\n\n[[node]]\nid = \"sep\"",
+        ),
+        &["line 10", "unknown field `capacty`", "capacity"],
+    );
 }
 
 #[test]
 fn wrong_type() {
-    fails(&GOOD.replace("demand = 8", "demand = \"eight\""), &["line 22", "demand"]);
+    fails(
+        &GOOD.replace("demand = 8", "demand = \"eight\""),
+        &["line 22", "demand"],
+    );
 }
 
 #[test]
 fn probability_outside_unit_interval() {
     let t = format!("{GOOD}\n[[outage]]\nnode = \"sep\"\np_fail = 1.5\np_recover = 0.5\n");
-    fails(&t, &["line 34", "`p_fail` is a probability", "between 0 and 1"]);
-    let t = format!("{GOOD}\n[regime]\nstates = [\"a\", \"b\"]\ninitial = \"a\"\ntransition = [[0.5, 0.5], [-0.1, 1.1]]\n");
+    fails(
+        &t,
+        &["line 34", "`p_fail` is a probability", "between 0 and 1"],
+    );
+    let t = format!(
+        "{GOOD}\n[regime]\nstates = [\"a\", \"b\"]\ninitial = \"a\"\ntransition = [[0.5, 0.5], [-0.1, 1.1]]\n"
+    );
     fails(&t, &["line 35", "between 0 and 1"]);
 }
 
 #[test]
 fn negative_capacity_and_demand() {
-    fails(&GOOD.replacen("capacity = 10", "capacity = -10", 1), &["line 10", ">= 0", "cannot be negative"]);
-    fails(&GOOD.replace("demand = 8", "demand = -8"), &["line 22", "cannot be negative"]);
+    fails(
+        &GOOD.replacen("capacity = 10", "capacity = -10", 1),
+        &["line 10", ">= 0", "cannot be negative"],
+    );
+    fails(
+        &GOOD.replace("demand = 8", "demand = -8"),
+        &["line 22", "cannot be negative"],
+    );
 }
 
 #[test]
@@ -91,7 +117,10 @@ fn shares_must_sum_to_one() {
 
 #[test]
 fn edge_to_unknown_node() {
-    fails(&GOOD.replace("to = \"d\"", "to = \"dd\""), &["line 30", "`dd` is not a node", "mine, sep, d"]);
+    fails(
+        &GOOD.replace("to = \"d\"", "to = \"dd\""),
+        &["line 30", "`dd` is not a node", "mine, sep, d"],
+    );
 }
 
 #[test]
@@ -109,26 +138,42 @@ fn demand_without_path_from_a_mine() {
 
 #[test]
 fn empty_graph() {
-    fails("[scenario]\nname = \"e\"\nperiods = 12\nstart = \"2027-01\"\n", &["empty", "[[node]]"]);
+    fails(
+        "[scenario]\nname = \"e\"\nperiods = 12\nstart = \"2027-01\"\n",
+        &["empty", "[[node]]"],
+    );
 }
 
 #[test]
 fn impossible_distribution() {
-    let t = format!("{GOOD}\n[[outage]]\nnode = \"sep\"\np_event = 0.1\nduration = {{ dist = \"pert\", min = 5, mode = 1, max = 9 }}\n");
+    let t = format!(
+        "{GOOD}\n[[outage]]\nnode = \"sep\"\np_event = 0.1\nduration = {{ dist = \"pert\", min = 5, mode = 1, max = 9 }}\n"
+    );
     fails(&t, &["line 35", "min <= mode <= max"]);
-    let t = format!("{GOOD}\n[[outage]]\nnode = \"sep\"\np_event = 0.1\nduration = {{ dist = \"lognormal\", median = 3, p90 = 2 }}\n");
+    let t = format!(
+        "{GOOD}\n[[outage]]\nnode = \"sep\"\np_event = 0.1\nduration = {{ dist = \"lognormal\", median = 3, p90 = 2 }}\n"
+    );
     fails(&t, &["line 35", "p90 >= median"]);
 }
 
 #[test]
 fn nan_and_infinity() {
-    fails(&GOOD.replace("demand = 8", "demand = nan"), &["line 22", "finite"]);
-    fails(&GOOD.replacen("capacity = 10", "capacity = inf", 1), &["line 10", "finite"]);
+    fails(
+        &GOOD.replace("demand = 8", "demand = nan"),
+        &["line 22", "finite"],
+    );
+    fails(
+        &GOOD.replacen("capacity = 10", "capacity = inf", 1),
+        &["line 10", "finite"],
+    );
 }
 
 #[test]
 fn absurd_sizes() {
-    fails(&GOOD.replace("periods = 12", "periods = 100000"), &["line 3", "between 1 and 1200"]);
+    fails(
+        &GOOD.replace("periods = 12", "periods = 100000"),
+        &["line 3", "between 1 and 1200"],
+    );
     let m = model::compile_str(GOOD, "good.toml").unwrap();
     let err = m.check_trials(u64::MAX / 2).unwrap_err();
     assert!(err.contains("--trials") && err.contains("GiB"), "{err}");
@@ -136,7 +181,9 @@ fn absurd_sizes() {
 
 #[test]
 fn regime_state_names_are_checked() {
-    let t = format!("{GOOD}\n[regime]\nstates = [\"calm\", \"crisis\"]\ninitial = \"calm\"\ntransition = [[0.9, 0.1], [0.2, 0.8]]\n\n[[restriction]]\nid = \"r\"\ncountry = \"AA\"\nseverity = 1\nwhen = {{ p_start = {{ calm = 0.1, crisi = 0.5 }} }}\n");
+    let t = format!(
+        "{GOOD}\n[regime]\nstates = [\"calm\", \"crisis\"]\ninitial = \"calm\"\ntransition = [[0.9, 0.1], [0.2, 0.8]]\n\n[[restriction]]\nid = \"r\"\ncountry = \"AA\"\nseverity = 1\nwhen = {{ p_start = {{ calm = 0.1, crisi = 0.5 }} }}\n"
+    );
     fails(&t, &["line 41", "`crisi`", "calm, crisis"]);
 }
 

@@ -16,11 +16,16 @@ fn tmp(name: &str) -> std::path::PathBuf {
 #[test]
 fn run_writes_results_and_a_table() {
     let out = tmp("cli-run");
-    let o = bin().args(["run", "--trials", "300", "--threads", "2", "--out"]).arg(&out).output().unwrap();
+    let o = bin()
+        .args(["run", "--trials", "300", "--threads", "2", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("mean shortfall t [95% CI]"), "{stdout}");
-    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["trials"], 300);
     assert!(summary["demand"].as_array().unwrap().len() >= 2);
     let csv = std::fs::read_to_string(out.join("trials.csv")).unwrap();
@@ -35,14 +40,34 @@ fn run_writes_results_and_a_table() {
 #[test]
 fn bad_scenario_exits_2_with_location_and_keeps_earlier_results() {
     let out = tmp("cli-bad");
-    assert!(bin().args(["run", "--trials", "50", "--quiet", "--out"]).arg(&out).status().unwrap().success());
+    assert!(
+        bin()
+            .args(["run", "--trials", "50", "--quiet", "--out"])
+            .arg(&out)
+            .status()
+            .unwrap()
+            .success()
+    );
     let before = std::fs::read(out.join("summary.json")).unwrap();
     let bad = out.join("bad.toml");
-    std::fs::write(&bad, "[scenario]\nname = \"x\"\nperiods = 12\nstart = \"2027-13\"\n").unwrap();
-    let o = bin().arg("run").arg(&bad).arg("--out").arg(&out).output().unwrap();
+    std::fs::write(
+        &bad,
+        "[scenario]\nname = \"x\"\nperiods = 12\nstart = \"2027-13\"\n",
+    )
+    .unwrap();
+    let o = bin()
+        .arg("run")
+        .arg(&bad)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("bad.toml") && err.contains("line 4") && err.contains("YYYY-MM"), "{err}");
+    assert!(
+        err.contains("bad.toml") && err.contains("line 4") && err.contains("YYYY-MM"),
+        "{err}"
+    );
     assert_eq!(std::fs::read(out.join("summary.json")).unwrap(), before);
 }
 

@@ -11,7 +11,17 @@ pub fn model(text: &str) -> Model {
 
 /// Runs `trials` trials with `threads` threads.
 pub fn run(m: &Model, trials: u64, seed: u64, threads: usize) -> RunResult {
-    engine::run(m, &RunOptions { seed, first_trial: 0, trials, threads, progress: false }).unwrap()
+    engine::run(
+        m,
+        &RunOptions {
+            seed,
+            first_trial: 0,
+            trials,
+            threads,
+            progress: false,
+        },
+    )
+    .unwrap()
 }
 
 /// Runs and summarises.
@@ -24,7 +34,9 @@ pub fn summarise(text: &str, trials: u64, seed: u64) -> (Model, RunResult, Summa
 
 /// Per-trial total shortfall of demand node `d`.
 pub fn shortfalls(r: &RunResult, d: usize) -> Vec<f64> {
-    (0..r.trials as usize).map(|k| r.trial(k)[d].shortfall).collect()
+    (0..r.trials as usize)
+        .map(|k| r.trial(k)[d].shortfall)
+        .collect()
 }
 
 /// Mean and standard error of the mean.

@@ -15,7 +15,10 @@ fn summary_bytes(text: &str, trials: u64, threads: usize) -> Vec<u8> {
 
 #[test]
 fn summary_is_byte_identical_across_thread_counts() {
-    for text in [supplyshock::DEFAULT_SCENARIO.to_string(), random_scenario(3)] {
+    for text in [
+        supplyshock::DEFAULT_SCENARIO.to_string(),
+        random_scenario(3),
+    ] {
         let one = summary_bytes(&text, 3_000, 1);
         assert_eq!(one, summary_bytes(&text, 3_000, 2));
         assert_eq!(one, summary_bytes(&text, 3_000, 7));
@@ -26,7 +29,13 @@ fn summary_is_byte_identical_across_thread_counts() {
 fn shards_reproduce_the_trials_of_one_run() {
     let m = model(supplyshock::DEFAULT_SCENARIO);
     let whole = run(&m, 1_000, 9, 2);
-    let opts = |first, trials| RunOptions { seed: 9, first_trial: first, trials, threads: 3, progress: false };
+    let opts = |first, trials| RunOptions {
+        seed: 9,
+        first_trial: first,
+        trials,
+        threads: 3,
+        progress: false,
+    };
     let a = engine::run(&m, &opts(0, 300)).unwrap();
     let b = engine::run(&m, &opts(300, 700)).unwrap();
     let mut joined = a.outcomes.clone();

@@ -19,10 +19,27 @@ pub fn random_scenario(seed: u64) -> String {
     let mut g = Xoshiro256PlusPlus::seed_from_u64(seed);
     let countries = ["AA", "BB", "CC"];
     let mut s = String::new();
-    let policy = if g.random_bool(0.5) { "flexible" } else { "fixed" };
-    let _ = writeln!(s, "[scenario]\nname = \"random\"\nperiods = {}\nstart = \"2027-01\"\npolicy = \"{policy}\"\nreroute_lag = {}\n", g.random_range(1..30), g.random_range(0..3));
-    let _ = writeln!(s, "[regime]\nstates = [\"calm\", \"crisis\"]\ninitial = \"calm\"\ntransition = [[0.9, 0.1], [0.3, 0.7]]\n");
-    let stages = [("mine", g.random_range(1..4)), ("refinery", g.random_range(1..4)), ("magnet", g.random_range(1..3)), ("demand", g.random_range(1..4))];
+    let policy = if g.random_bool(0.5) {
+        "flexible"
+    } else {
+        "fixed"
+    };
+    let _ = writeln!(
+        s,
+        "[scenario]\nname = \"random\"\nperiods = {}\nstart = \"2027-01\"\npolicy = \"{policy}\"\nreroute_lag = {}\n",
+        g.random_range(1..30),
+        g.random_range(0..3)
+    );
+    let _ = writeln!(
+        s,
+        "[regime]\nstates = [\"calm\", \"crisis\"]\ninitial = \"calm\"\ntransition = [[0.9, 0.1], [0.3, 0.7]]\n"
+    );
+    let stages = [
+        ("mine", g.random_range(1..4)),
+        ("refinery", g.random_range(1..4)),
+        ("magnet", g.random_range(1..3)),
+        ("demand", g.random_range(1..4)),
+    ];
     let mut layers: Vec<Vec<String>> = Vec::new();
     let mut country_of = std::collections::HashMap::new();
     for (kind, count) in stages {
@@ -31,16 +48,40 @@ pub fn random_scenario(seed: u64) -> String {
             let id = format!("{kind}{i}");
             let c = countries[g.random_range(0..3)];
             country_of.insert(id.clone(), c);
-            let _ = writeln!(s, "[[node]]\nid = \"{id}\"\nkind = \"{kind}\"\ncountry = \"{c}\"");
+            let _ = writeln!(
+                s,
+                "[[node]]\nid = \"{id}\"\nkind = \"{kind}\"\ncountry = \"{c}\""
+            );
             if kind == "demand" {
-                let _ = writeln!(s, "demand = {:.3}\ngrowth = {:.3}\ncover = {:.2}", g.random_range(1.0..50.0), g.random_range(-0.2..0.3), g.random_range(0.0..3.0));
+                let _ = writeln!(
+                    s,
+                    "demand = {:.3}\ngrowth = {:.3}\ncover = {:.2}",
+                    g.random_range(1.0..50.0),
+                    g.random_range(-0.2..0.3),
+                    g.random_range(0.0..3.0)
+                );
                 if g.random_bool(0.3) {
-                    let _ = writeln!(s, "stockpile = {{ tonnes = {:.1}, max_release = {:.1} }}", g.random_range(0.0..100.0), g.random_range(1.0..30.0));
+                    let _ = writeln!(
+                        s,
+                        "stockpile = {{ tonnes = {:.1}, max_release = {:.1} }}",
+                        g.random_range(0.0..100.0),
+                        g.random_range(1.0..30.0)
+                    );
                 }
             } else {
-                let _ = writeln!(s, "capacity = {:.3}\nprice = {:.0}", g.random_range(0.0..100.0), g.random_range(0.0..1000.0));
+                let _ = writeln!(
+                    s,
+                    "capacity = {:.3}\nprice = {:.0}",
+                    g.random_range(0.0..100.0),
+                    g.random_range(0.0..1000.0)
+                );
                 if kind != "mine" {
-                    let _ = writeln!(s, "yield = {:.3}\nstock = {:.2}", g.random_range(0.5..1.5), g.random_range(0.0..40.0));
+                    let _ = writeln!(
+                        s,
+                        "yield = {:.3}\nstock = {:.2}",
+                        g.random_range(0.5..1.5),
+                        g.random_range(0.0..40.0)
+                    );
                     if g.random_bool(0.3) {
                         let _ = writeln!(s, "stock_cap = {:.2}", g.random_range(40.0..80.0));
                     }
@@ -63,9 +104,16 @@ pub fn random_scenario(seed: u64) -> String {
             let total: f64 = raw.iter().sum();
             let mut acc = 0.0;
             for (k, sp) in sup.iter().enumerate() {
-                let share = if k + 1 == sup.len() { 1.0 - acc } else { (raw[k] / total * 1e6).round() / 1e6 };
+                let share = if k + 1 == sup.len() {
+                    1.0 - acc
+                } else {
+                    (raw[k] / total * 1e6).round() / 1e6
+                };
                 acc += share;
-                let _ = writeln!(s, "[[edge]]\nfrom = \"{sp}\"\nto = \"{buyer}\"\nshare = {share:.6}");
+                let _ = writeln!(
+                    s,
+                    "[[edge]]\nfrom = \"{sp}\"\nto = \"{buyer}\"\nshare = {share:.6}"
+                );
                 if country_of[*sp] != country_of[buyer] {
                     cross.push((country_of[*sp], country_of[buyer]));
                 }
@@ -86,13 +134,23 @@ pub fn random_scenario(seed: u64) -> String {
         for id in layer {
             match g.random_range(0..4) {
                 0 => {
-                    let _ = writeln!(s, "[[outage]]\nnode = \"{id}\"\np_fail = {{ calm = 0.05, crisis = 0.3 }}\np_recover = 0.4\nseverity = {{ dist = \"uniform\", low = 0.2, high = 1 }}\n");
+                    let _ = writeln!(
+                        s,
+                        "[[outage]]\nnode = \"{id}\"\np_fail = {{ calm = 0.05, crisis = 0.3 }}\np_recover = 0.4\nseverity = {{ dist = \"uniform\", low = 0.2, high = 1 }}\n"
+                    );
                 }
                 1 => {
-                    let _ = writeln!(s, "[[outage]]\nnode = \"{id}\"\np_event = 0.1\nduration = {{ dist = \"lognormal\", median = 2, p90 = 5 }}\ninitial = \"up\"\n");
+                    let _ = writeln!(
+                        s,
+                        "[[outage]]\nnode = \"{id}\"\np_event = 0.1\nduration = {{ dist = \"lognormal\", median = 2, p90 = 5 }}\ninitial = \"up\"\n"
+                    );
                 }
                 2 => {
-                    let _ = writeln!(s, "[[delay]]\nnode = \"{id}\"\nnominal = {}\ndelay = {{ dist = \"pert\", min = 0, mode = 3, max = 12 }}\nramp = 3\n", g.random_range(-3..10));
+                    let _ = writeln!(
+                        s,
+                        "[[delay]]\nnode = \"{id}\"\nnominal = {}\ndelay = {{ dist = \"pert\", min = 0, mode = 3, max = 12 }}\nramp = 3\n",
+                        g.random_range(-3..10)
+                    );
                 }
                 _ => {}
             }
@@ -102,10 +160,20 @@ pub fn random_scenario(seed: u64) -> String {
         return s;
     }
     let (from, _) = cross[g.random_range(0..cross.len())];
-    let blocked = if g.random_bool(0.5) { "domestic" } else { "lost" };
-    let _ = writeln!(s, "[[restriction]]\nid = \"r\"\ncountry = \"{from}\"\nseverity = {{ dist = \"beta\", alpha = 2, beta = 2 }}\nlicensing_lag = 2\nlicensed_severity = 0.3\nblocked = \"{blocked}\"\nwhen = {{ p_start = {{ calm = 0.05, crisis = 0.5 }}, p_end = 0.2 }}\n");
+    let blocked = if g.random_bool(0.5) {
+        "domestic"
+    } else {
+        "lost"
+    };
+    let _ = writeln!(
+        s,
+        "[[restriction]]\nid = \"r\"\ncountry = \"{from}\"\nseverity = {{ dist = \"beta\", alpha = 2, beta = 2 }}\nlicensing_lag = 2\nlicensed_severity = 0.3\nblocked = \"{blocked}\"\nwhen = {{ p_start = {{ calm = 0.05, crisis = 0.5 }}, p_end = 0.2 }}\n"
+    );
     let (a, b) = cross[g.random_range(0..cross.len())];
-    let _ = writeln!(s, "[[tariff]]\nid = \"t\"\nfrom = \"{a}\"\nto = \"{b}\"\nrate = 0.3\nelasticity = 1.5\nwhen = {{ at = {{ dist = \"uniform\", low = 0, high = 10 }}, duration = 6 }}\n");
+    let _ = writeln!(
+        s,
+        "[[tariff]]\nid = \"t\"\nfrom = \"{a}\"\nto = \"{b}\"\nrate = 0.3\nelasticity = 1.5\nwhen = {{ at = {{ dist = \"uniform\", low = 0, high = 10 }}, duration = 6 }}\n"
+    );
     s
 }
 
@@ -123,21 +191,46 @@ impl Observer for Checker {
         let ne = m.edges.len();
         for (d, dn) in m.demand.iter().enumerate() {
             let dem = dn.per_period[t];
-            assert!(close(s.delivered[d] + s.shortfall[d], dem, dem), "delivered + shortfall != demand");
+            assert!(
+                close(s.delivered[d] + s.shortfall[d], dem, dem),
+                "delivered + shortfall != demand"
+            );
             assert!(s.shortfall[d] >= 0.0 && s.delivered[d] >= -1e-12);
         }
         for (n, node) in m.nodes.iter().enumerate() {
-            assert!(s.stock[n] >= 0.0, "negative stock at {} in period {t}: {}", node.id, s.stock[n]);
+            assert!(
+                s.stock[n] >= 0.0,
+                "negative stock at {} in period {t}: {}",
+                node.id,
+                s.stock[n]
+            );
             if node.kind == Kind::Demand {
                 continue;
             }
-            assert!(s.out[n] <= s.cap[n] * (1.0 + 1e-9) + 1e-12, "output above capacity at {}", node.id);
+            assert!(
+                s.out[n] <= s.cap[n] * (1.0 + 1e-9) + 1e-12,
+                "output above capacity at {}",
+                node.id
+            );
             assert!(s.cap[n] <= node.capacity * (1.0 + 1e-12));
-            let shipped: f64 = m.out_edges[m.out_off[n] as usize..m.out_off[n + 1] as usize].iter().map(|&e| s.ship[e as usize]).sum();
-            assert!(close(shipped, s.out[n], s.out[n]), "{} shipped {shipped} but made {}", node.id, s.out[n]);
+            let shipped: f64 = m.out_edges[m.out_off[n] as usize..m.out_off[n + 1] as usize]
+                .iter()
+                .map(|&e| s.ship[e as usize])
+                .sum();
+            assert!(
+                close(shipped, s.out[n], s.out[n]),
+                "{} shipped {shipped} but made {}",
+                node.id,
+                s.out[n]
+            );
             if node.kind != Kind::Mine {
                 let expect = self.prev_stock[n] + s.recv[n] - s.out[n] / node.yield_ - s.lost[n];
-                assert!(close(s.stock[n], expect, self.prev_stock[n] + s.recv[n]), "stock balance broken at {} in period {t}: {} vs {expect}", node.id, s.stock[n]);
+                assert!(
+                    close(s.stock[n], expect, self.prev_stock[n] + s.recv[n]),
+                    "stock balance broken at {} in period {t}: {} vs {expect}",
+                    node.id,
+                    s.stock[n]
+                );
             }
         }
         for (e, edge) in m.edges.iter().enumerate() {
@@ -147,7 +240,10 @@ impl Observer for Checker {
                 assert_eq!(s.ship[e], 0.0, "a fully blocked edge carried volume");
             }
             if m.policy == Policy::Fixed && !edge.domestic {
-                assert!(s.ship[e] <= allow * s.order[e] * (1.0 + 1e-9) + 1e-12, "edge beyond its allowed fraction");
+                assert!(
+                    s.ship[e] <= allow * s.order[e] * (1.0 + 1e-9) + 1e-12,
+                    "edge beyond its allowed fraction"
+                );
             }
         }
         for n in 0..m.nodes.len() {

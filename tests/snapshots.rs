@@ -15,7 +15,10 @@ fn shipped_scenarios() {
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .collect();
     files.sort();
-    assert!(files.len() >= 4, "expected the default and three teaching scenarios");
+    assert!(
+        files.len() >= 4,
+        "expected the default and three teaching scenarios"
+    );
     for path in files {
         let m = model::load(&path).unwrap_or_else(|e| panic!("{e}"));
         let r = run(&m, 400, 2026, 0);
@@ -28,5 +31,8 @@ fn shipped_scenarios() {
 #[test]
 fn the_built_in_default_is_the_shipped_file() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/rare-earths-2026.toml");
-    assert_eq!(std::fs::read_to_string(path).unwrap(), supplyshock::DEFAULT_SCENARIO);
+    assert_eq!(
+        std::fs::read_to_string(path).unwrap(),
+        supplyshock::DEFAULT_SCENARIO
+    );
 }
