@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::engine::{self, RunOptions};
 use crate::model::{self, Model};
+use crate::shard::{self, Shard, ShardFile};
 use crate::{output, summary};
 
 /// Monte Carlo simulator of supply disruptions in the rare-earth magnet chain.
@@ -26,6 +27,23 @@ pub struct Cli {
 pub enum Command {
     /// Run a scenario (default: the built-in rare-earth chain) and write its results.
     Run(RunArgs),
+    /// Measure the simulation kernel on a scenario: per-trial cost, allocations, scaling.
+    Bench(BenchArgs),
+    /// Merge the output folders of `run --shard I/N` into the result of one run.
+    Merge {
+        /// Shard output folders, in any order.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Output folder for the merged results.
+        #[arg(long, short = 'o', default_value = "supplyshock-out")]
+        out: PathBuf,
+        /// Print summary.json to standard output instead of the table.
+        #[arg(long)]
+        json: bool,
+        /// No table.
+        #[arg(long, short = 'q')]
+        quiet: bool,
+    },
     /// Check a scenario file without running it.
     Validate {
         /// Scenario file (default: the built-in scenario).
@@ -56,13 +74,60 @@ pub struct RunArgs {
     /// Print summary.json to standard output instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// Run only the I-th of N equal parts of the trials (e.g. 3/8) and save them for `merge`.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<Shard>,
+}
+
+/// Options of `supplyshock bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Scenario file (default: the built-in scenario).
+    pub scenario: Option<PathBuf>,
+    /// Trials timed on one thread for the kernel figures.
+    #[arg(long, default_value_t = 20_000)]
+    pub trials: u64,
+    /// Trials per engine run in the scaling table.
+    #[arg(long, default_value_t = 100_000)]
+    pub batch: u64,
+    /// Thread counts for the scaling table, e.g. 1,2,4,8,16 (default: powers of two up to the
+    /// number of cores).
+    #[arg(long, value_delimiter = ',')]
+    pub threads: Vec<usize>,
+    /// Runs per thread count; the best is kept.
+    #[arg(long, default_value_t = 3)]
+    pub repeats: usize,
+    /// Master seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
 }
 
 /// Loads the named scenario, or the built-in default.
 pub fn load_scenario(path: Option<&Path>) -> anyhow::Result<Model> {
+    Ok(load_scenario_text(path)?.2)
+}
+
+/// Loads a scenario with its text and display name.
+fn load_scenario_text(path: Option<&Path>) -> anyhow::Result<(String, String, Model)> {
     Ok(match path {
-        Some(p) => model::load(p)?,
-        None => model::compile_str(crate::DEFAULT_SCENARIO, crate::DEFAULT_SCENARIO_NAME)?,
+        Some(p) => {
+            let name = p.display().to_string();
+            let text =
+                std::fs::read_to_string(p).map_err(|source| crate::error::ScenarioError::Read {
+                    path: name.clone(),
+                    source,
+                })?;
+            let m = model::compile_str(&text, &name)?;
+            (text, name, m)
+        }
+        None => {
+            let m = model::compile_str(crate::DEFAULT_SCENARIO, crate::DEFAULT_SCENARIO_NAME)?;
+            (
+                crate::DEFAULT_SCENARIO.to_string(),
+                crate::DEFAULT_SCENARIO_NAME.to_string(),
+                m,
+            )
+        }
     })
 }
 
@@ -84,55 +149,132 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Run(args) => run_scenario(args),
+        Command::Merge {
+            dirs,
+            out,
+            json,
+            quiet,
+        } => {
+            let shards = dirs
+                .iter()
+                .map(|d| ShardFile::read(d))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let (text, name, result) = shard::merge(shards)?;
+            let m = model::compile_str(&text, &name)?;
+            let info = serde_json::json!({ "scenario_file": name, "merged_from": dirs });
+            write_results(&m, &result, &out, json, quiet, info)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(args) => {
+            let m = load_scenario(args.scenario.as_deref())?;
+            if args.trials == 0 || args.batch == 0 {
+                anyhow::bail!("--trials and --batch must be at least 1");
+            }
+            m.check_trials(args.batch).map_err(anyhow::Error::msg)?;
+            let tp = crate::bench::kernel_throughput(&m, args.seed, args.trials);
+            let threads = if args.threads.is_empty() {
+                crate::bench::thread_ladder(
+                    std::thread::available_parallelism().map_or(1, |n| n.get()),
+                )
+            } else {
+                args.threads.clone()
+            };
+            if threads.contains(&0) {
+                anyhow::bail!("--threads takes counts of at least 1, e.g. --threads 1,2,4");
+            }
+            let rows = crate::bench::scaling(&m, args.seed, args.batch, &threads, args.repeats)?;
+            print!("{}", crate::bench::report(&m, &tp, &rows, args.batch));
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
 fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let m = load_scenario(args.scenario.as_deref())?;
-    let trials = args.trials.unwrap_or(m.trials);
-    m.check_trials(trials).map_err(anyhow::Error::msg)?;
+    let (text, name, m) = load_scenario_text(args.scenario.as_deref())?;
+    let total = args.trials.unwrap_or(m.trials);
+    m.check_trials(total).map_err(anyhow::Error::msg)?;
+    let (first_trial, trials) = args.shard.map_or((0, total), |s| s.range(total));
     let opts = RunOptions {
         seed: args.seed.unwrap_or(m.seed),
-        first_trial: 0,
+        first_trial,
         trials,
         threads: args.threads,
-        progress: !args.quiet && std::io::stderr().is_terminal(),
+        progress: !args.quiet && !args.json && std::io::stderr().is_terminal(),
     };
     let started = Instant::now();
     let result = engine::run(&m, &opts)?;
     let sim_secs = started.elapsed().as_secs_f64();
-    let s = summary::summarise(&m, &result);
-    let json = output::summary_json(&s)?;
-    let csv = output::trials_csv(&m, &result)?;
-    let info = serde_json::to_vec_pretty(&serde_json::json!({
-        "scenario_file": args.scenario.as_ref().map_or(crate::DEFAULT_SCENARIO_NAME.to_string(), |p| p.display().to_string()),
-        "threads": rayon::current_num_threads().max(1),
-        "requested_threads": args.threads,
+    let info = serde_json::json!({
+        "scenario_file": name,
+        "threads": args.threads,
         "simulation_seconds": sim_secs,
         "trials_per_second": trials as f64 / sim_secs.max(1e-9),
         "version": env!("CARGO_PKG_VERSION"),
-    }))?;
+    });
+    if let Some(sh) = args.shard {
+        let csv = output::trials_csv(&m, &result)?;
+        let file = ShardFile::new(&text, &name, sh, total, result).to_bytes()?;
+        output::write_all(
+            &args.out,
+            &[
+                (shard::SHARD_FILE, file),
+                ("trials.csv", csv),
+                ("run-info.json", serde_json::to_vec_pretty(&info)?),
+            ],
+        )
+        .with_context(|| format!("writing shard results to {}", args.out.display()))?;
+        if !args.quiet {
+            println!(
+                "shard {}/{}: trials {}..{} of {} written to {}/; combine the shards with `supplyshock merge DIR... --out DIR`",
+                sh.index,
+                sh.count,
+                first_trial,
+                first_trial + trials,
+                total,
+                args.out.display()
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    write_results(&m, &result, &args.out, args.json, args.quiet, info)?;
+    if !args.quiet && !args.json {
+        println!("{:.2} s for {} trials", sim_secs, trials);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Summarises a complete run, writes summary.json, trials.csv and run-info.json, and prints
+/// the table or the JSON.
+fn write_results(
+    m: &Model,
+    result: &engine::RunResult,
+    out: &Path,
+    json: bool,
+    quiet: bool,
+    info: serde_json::Value,
+) -> anyhow::Result<()> {
+    let s = summary::summarise(m, result);
+    let summary_bytes = output::summary_json(&s)?;
+    let csv = output::trials_csv(m, result)?;
     output::write_all(
-        &args.out,
+        out,
         &[
-            ("summary.json", json.clone()),
+            ("summary.json", summary_bytes.clone()),
             ("trials.csv", csv),
-            ("run-info.json", info),
+            ("run-info.json", serde_json::to_vec_pretty(&info)?),
         ],
     )
-    .with_context(|| format!("writing results to {}", args.out.display()))?;
+    .with_context(|| format!("writing results to {}", out.display()))?;
     let mut stdout = std::io::stdout().lock();
-    if args.json {
-        stdout.write_all(&json)?;
-    } else if !args.quiet {
+    if json {
+        stdout.write_all(&summary_bytes)?;
+    } else if !quiet {
         write!(stdout, "{}", output::console_table(&s))?;
         writeln!(
             stdout,
-            "results in {}/ (summary.json, trials.csv); {:.2} s for {} trials",
-            args.out.display(),
-            sim_secs,
-            trials
+            "results in {}/ (summary.json, trials.csv)",
+            out.display()
         )?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

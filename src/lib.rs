@@ -7,6 +7,7 @@
 
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod cli;
 pub mod dist;
 pub mod engine;
@@ -15,6 +16,7 @@ pub mod kernel;
 pub mod model;
 pub mod output;
 pub mod scenario;
+pub mod shard;
 pub mod summary;
 
 /// The built-in default scenario: the rare-earth magnet chain as of late 2026.

@@ -2,6 +2,9 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 
+#[global_allocator]
+static GLOBAL: supplyshock::bench::CountingAlloc = supplyshock::bench::CountingAlloc;
+
 fn main() -> ExitCode {
     let cli = supplyshock::cli::Cli::parse();
     match supplyshock::cli::run(cli) {

@@ -1,0 +1,46 @@
+//! `cargo bench`: kernel throughput, allocations per trial and thread scaling for every shipped
+//! scenario. Set SUPPLYSHOCK_BENCH_TRIALS / SUPPLYSHOCK_BENCH_BATCH to change the sizes.
+
+use std::path::Path;
+
+#[global_allocator]
+static GLOBAL: supplyshock::bench::CountingAlloc = supplyshock::bench::CountingAlloc;
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() {
+    // `cargo test --benches` runs this with --bench absent; keep that quick.
+    let quick = !std::env::args().any(|a| a == "--bench");
+    let trials = if quick {
+        200
+    } else {
+        env("SUPPLYSHOCK_BENCH_TRIALS", 20_000)
+    };
+    let batch = if quick {
+        1_000
+    } else {
+        env("SUPPLYSHOCK_BENCH_BATCH", 50_000)
+    };
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("scenarios folder")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let ladder = supplyshock::bench::thread_ladder(cores);
+    for path in files {
+        let m = supplyshock::model::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let tp = supplyshock::bench::kernel_throughput(&m, 1, trials);
+        let rows = supplyshock::bench::scaling(&m, 1, batch, &ladder, 3).expect("engine run");
+        println!("== {}", path.display());
+        print!("{}", supplyshock::bench::report(&m, &tp, &rows, batch));
+        assert_eq!(tp.allocations, Some(0), "the kernel allocated");
+    }
+}

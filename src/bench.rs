@@ -1,0 +1,226 @@
+//! Measurements of the simulation kernel: single-thread throughput, heap allocations per trial
+//! and parallel scaling. Used by `supplyshock bench` and by `cargo bench`.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use crate::engine::{self, RunOptions};
+use crate::kernel::{DemandOutcome, NoObserver, Scratch, run_trial};
+use crate::model::Model;
+
+/// A global allocator that counts allocations; install it with `#[global_allocator]` to let
+/// [`kernel_throughput`] report allocations per trial.
+pub struct CountingAlloc;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+static INSTALLED: AtomicU64 = AtomicU64::new(0);
+
+// SAFETY: defers every call to the system allocator; only counts.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        INSTALLED.store(1, Ordering::Relaxed);
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+/// Allocations counted so far, or `None` when [`CountingAlloc`] is not the global allocator.
+pub fn allocations() -> Option<u64> {
+    (INSTALLED.load(Ordering::Relaxed) == 1).then(|| ALLOCATIONS.load(Ordering::Relaxed))
+}
+
+/// Single-thread kernel throughput.
+#[derive(Clone, Debug)]
+pub struct Throughput {
+    /// Trials timed (after warm-up).
+    pub trials: u64,
+    /// Seconds for them.
+    pub seconds: f64,
+    /// Nodes x periods of the model.
+    pub node_periods_per_trial: u64,
+    /// Heap allocations during the timed trials, if counted.
+    pub allocations: Option<u64>,
+}
+
+impl Throughput {
+    /// Trials per second.
+    pub fn trials_per_sec(&self) -> f64 {
+        self.trials as f64 / self.seconds
+    }
+    /// Node-periods per second.
+    pub fn node_periods_per_sec(&self) -> f64 {
+        self.trials_per_sec() * self.node_periods_per_trial as f64
+    }
+    /// Microseconds per trial.
+    pub fn micros_per_trial(&self) -> f64 {
+        1e6 * self.seconds / self.trials as f64
+    }
+}
+
+/// Times `trials` kernel calls on one thread, with one scratch, after `trials / 10` warm-up
+/// trials; counts heap allocations in the timed part.
+pub fn kernel_throughput(m: &Model, seed: u64, trials: u64) -> Throughput {
+    let mut scratch = Scratch::new(m);
+    let mut out = vec![DemandOutcome::default(); m.demand.len()];
+    let mut occ = vec![0u64; m.shocks.len().div_ceil(64).max(1)];
+    for k in 0..(trials / 10).max(1) {
+        run_trial(
+            m,
+            seed,
+            k,
+            &mut scratch,
+            &mut out,
+            &mut occ,
+            &mut NoObserver,
+        );
+    }
+    let before = allocations();
+    let start = Instant::now();
+    for k in 0..trials {
+        run_trial(
+            m,
+            seed,
+            k,
+            &mut scratch,
+            &mut out,
+            &mut occ,
+            &mut NoObserver,
+        );
+        std::hint::black_box(&out);
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let allocations = match (before, allocations()) {
+        (Some(a), Some(b)) => Some(b - a),
+        _ => None,
+    };
+    Throughput {
+        trials,
+        seconds,
+        node_periods_per_trial: (m.nodes.len() * m.periods) as u64,
+        allocations,
+    }
+}
+
+/// One row of a scaling run.
+#[derive(Clone, Debug)]
+pub struct ScalingRow {
+    /// Worker threads.
+    pub threads: usize,
+    /// Best wall time over the repeats, seconds.
+    pub seconds: f64,
+}
+
+/// Runs the same batch of trials through the engine at each thread count, `repeats` times
+/// each, keeping the best time.
+pub fn scaling(
+    m: &Model,
+    seed: u64,
+    trials: u64,
+    threads: &[usize],
+    repeats: usize,
+) -> anyhow::Result<Vec<ScalingRow>> {
+    let mut rows = Vec::new();
+    for &t in threads {
+        let opts = RunOptions {
+            seed,
+            first_trial: 0,
+            trials,
+            threads: t,
+            progress: false,
+        };
+        let mut best = f64::INFINITY;
+        for _ in 0..repeats.max(1) {
+            let start = Instant::now();
+            let r = engine::run(m, &opts)?;
+            best = best.min(start.elapsed().as_secs_f64());
+            std::hint::black_box(&r);
+        }
+        rows.push(ScalingRow {
+            threads: t,
+            seconds: best,
+        });
+    }
+    Ok(rows)
+}
+
+/// Thread counts 1, 2, 4, ... up to `max`, plus `max` itself.
+pub fn thread_ladder(max: usize) -> Vec<usize> {
+    let mut v = Vec::new();
+    let mut t = 1;
+    while t < max {
+        v.push(t);
+        t *= 2;
+    }
+    v.push(max.max(1));
+    v
+}
+
+/// A readable report of a throughput measurement and a scaling run.
+pub fn report(m: &Model, tp: &Throughput, rows: &[ScalingRow], batch: u64) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "scenario {}: {} nodes, {} edges, {} periods, {} shocks",
+        m.name,
+        m.nodes.len(),
+        m.edges.len(),
+        m.periods,
+        m.shocks.len()
+    );
+    let _ = writeln!(
+        s,
+        "kernel, 1 thread: {:.2} us/trial, {:.0} trials/s, {:.1} M node-periods/s",
+        tp.micros_per_trial(),
+        tp.trials_per_sec(),
+        tp.node_periods_per_sec() / 1e6
+    );
+    match tp.allocations {
+        Some(a) => {
+            let _ = writeln!(
+                s,
+                "heap allocations in {} timed trials: {a} ({:.3} per trial)",
+                tp.trials,
+                a as f64 / tp.trials as f64
+            );
+        }
+        None => {
+            let _ = writeln!(
+                s,
+                "heap allocations: not counted (no counting allocator installed)"
+            );
+        }
+    }
+    if let Some(base) = rows.first() {
+        let _ = writeln!(s, "engine scaling, {batch} trials (best of repeats):");
+        let _ = writeln!(
+            s,
+            "{:>8} {:>10} {:>12} {:>9} {:>11}",
+            "threads", "seconds", "trials/s", "speed-up", "efficiency"
+        );
+        for r in rows {
+            let speedup = base.seconds / r.seconds * base.threads as f64;
+            let _ = writeln!(
+                s,
+                "{:>8} {:>10.3} {:>12.0} {:>9.2} {:>10.0}%",
+                r.threads,
+                r.seconds,
+                batch as f64 / r.seconds,
+                speedup,
+                100.0 * speedup / r.threads as f64
+            );
+        }
+    }
+    s
+}

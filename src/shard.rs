@@ -1,0 +1,253 @@
+//! Splitting a run into shards and merging them back.
+//!
+//! Shard I of N runs the trials `[(I-1) T / N, I T / N)` of a run of T trials and saves their raw
+//! outcomes with the scenario text. Since every trial's random streams depend only on
+//! (seed, trial index), merging the shards gives exactly the outcomes, and so exactly the
+//! summary.json and trials.csv, of one run of all T trials.
+
+use std::path::Path;
+
+use anyhow::{Context as _, bail, ensure};
+use serde::{Deserialize, Serialize};
+
+use crate::engine::RunResult;
+use crate::kernel::DemandOutcome;
+use crate::model::stream_key;
+
+/// File name of a shard's raw results inside its output folder.
+pub const SHARD_FILE: &str = "shard.bin";
+const FORMAT: u32 = 1;
+
+/// Which part of a run a shard is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// 1-based shard index.
+    pub index: u64,
+    /// Number of shards.
+    pub count: u64,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Shard, String> {
+        let bad = || format!("expected I/N with 1 <= I <= N (e.g. 3/8), got `{s}`");
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let (index, count): (u64, u64) = (
+            i.trim().parse().map_err(|_| bad())?,
+            n.trim().parse().map_err(|_| bad())?,
+        );
+        if index == 0 || count == 0 || index > count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl Shard {
+    /// First trial and number of trials of this shard of a `total`-trial run.
+    pub fn range(&self, total: u64) -> (u64, u64) {
+        let cut = |k: u64| ((total as u128 * k as u128) / self.count as u128) as u64;
+        let (a, b) = (cut(self.index - 1), cut(self.index));
+        (a, b - a)
+    }
+}
+
+/// A shard's saved results.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ShardFile {
+    format: u32,
+    /// Scenario text the shard ran.
+    pub scenario_text: String,
+    /// Where the scenario came from, for messages.
+    pub scenario_name: String,
+    /// Master seed.
+    pub seed: u64,
+    /// Trials of the whole run.
+    pub total_trials: u64,
+    /// Which shard.
+    pub index: u64,
+    /// Of how many.
+    pub count: u64,
+    first_trial: u64,
+    trials: u64,
+    demand_nodes: usize,
+    words: usize,
+    outcomes: Vec<DemandOutcome>,
+    occurred: Vec<u64>,
+    hist: Vec<u64>,
+}
+
+impl ShardFile {
+    /// Packs a shard's run.
+    pub fn new(
+        scenario_text: &str,
+        scenario_name: &str,
+        shard: Shard,
+        total_trials: u64,
+        r: RunResult,
+    ) -> ShardFile {
+        ShardFile {
+            format: FORMAT,
+            scenario_text: scenario_text.to_string(),
+            scenario_name: scenario_name.to_string(),
+            seed: r.seed,
+            total_trials,
+            index: shard.index,
+            count: shard.count,
+            first_trial: r.first_trial,
+            trials: r.trials,
+            demand_nodes: r.demand_nodes,
+            words: r.words,
+            outcomes: r.outcomes,
+            occurred: r.occurred,
+            hist: r.hist,
+        }
+    }
+
+    /// Bytes of the file.
+    pub fn to_bytes(&self) -> anyhow::Result<Vec<u8>> {
+        Ok(postcard::to_stdvec(self)?)
+    }
+
+    /// Reads `dir/shard.bin`.
+    pub fn read(dir: &Path) -> anyhow::Result<ShardFile> {
+        let path = dir.join(SHARD_FILE);
+        let bytes = std::fs::read(&path).with_context(|| {
+            format!(
+                "cannot read {} (is {} the --out folder of a `run --shard` ?)",
+                path.display(),
+                dir.display()
+            )
+        })?;
+        let f: ShardFile = postcard::from_bytes(&bytes).with_context(|| {
+            format!(
+                "{} is not a supplyshock shard file, or is damaged",
+                path.display()
+            )
+        })?;
+        ensure!(
+            f.format == FORMAT,
+            "{}: shard format {} is not supported (expected {FORMAT})",
+            path.display(),
+            f.format
+        );
+        Ok(f)
+    }
+}
+
+/// Merges shards into the result of one run; checks that they belong together and cover every
+/// trial exactly once.
+pub fn merge(mut shards: Vec<ShardFile>) -> anyhow::Result<(String, String, RunResult)> {
+    ensure!(!shards.is_empty(), "merge needs at least one shard folder");
+    shards.sort_by_key(|s| s.first_trial);
+    let first = &shards[0];
+    for s in &shards {
+        if stream_key(&s.scenario_text) != stream_key(&first.scenario_text) {
+            bail!(
+                "shards {}/{} and {}/{} ran different scenarios",
+                first.index,
+                first.count,
+                s.index,
+                s.count
+            );
+        }
+        ensure!(
+            s.seed == first.seed,
+            "shards {}/{} and {}/{} used different seeds ({} and {})",
+            first.index,
+            first.count,
+            s.index,
+            s.count,
+            first.seed,
+            s.seed
+        );
+        ensure!(
+            s.total_trials == first.total_trials && s.count == first.count,
+            "shards {}/{} and {}/{} belong to runs of different sizes",
+            first.index,
+            first.count,
+            s.index,
+            s.count
+        );
+    }
+    let mut next = 0u64;
+    for s in &shards {
+        if s.first_trial != next {
+            bail!(
+                "trials {next}..{} are missing or repeated: shard {}/{} starts at trial {}; pass every shard folder exactly once",
+                s.first_trial.max(next),
+                s.index,
+                s.count,
+                s.first_trial
+            );
+        }
+        next += s.trials;
+    }
+    ensure!(
+        next == first.total_trials,
+        "the shards cover {next} of {} trials: pass every shard folder",
+        first.total_trials
+    );
+    let (text, name, seed, total, dn, words) = (
+        first.scenario_text.clone(),
+        first.scenario_name.clone(),
+        first.seed,
+        first.total_trials,
+        first.demand_nodes,
+        first.words,
+    );
+    let mut hist = vec![0u64; first.hist.len()];
+    let mut outcomes = Vec::with_capacity(total as usize * dn);
+    let mut occurred = Vec::with_capacity(total as usize * words);
+    for s in shards {
+        ensure!(
+            s.hist.len() == hist.len(),
+            "shard {}/{} has a different shape",
+            s.index,
+            s.count
+        );
+        for (a, b) in hist.iter_mut().zip(&s.hist) {
+            *a += b;
+        }
+        outcomes.extend(s.outcomes);
+        occurred.extend(s.occurred);
+    }
+    Ok((
+        text,
+        name,
+        RunResult {
+            seed,
+            first_trial: 0,
+            trials: total,
+            demand_nodes: dn,
+            outcomes,
+            words,
+            occurred,
+            hist,
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shard_ranges_partition_the_trials() {
+        for total in [0u64, 1, 7, 1000, 1001] {
+            for count in 1..=9 {
+                let mut next = 0;
+                for index in 1..=count {
+                    let (a, n) = Shard { index, count }.range(total);
+                    assert_eq!(a, next);
+                    next += n;
+                }
+                assert_eq!(next, total);
+            }
+        }
+        assert!("0/3".parse::<Shard>().is_err());
+        assert!("4/3".parse::<Shard>().is_err());
+        assert!("x".parse::<Shard>().is_err());
+        assert_eq!("2/3".parse::<Shard>(), Ok(Shard { index: 2, count: 3 }));
+    }
+}
