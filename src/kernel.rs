@@ -84,6 +84,12 @@ pub struct Scratch {
     pub edge_rate: Vec<f64>,
     /// Share multiplier per (period, edge) from tariff elasticities.
     pub edge_wmul: Vec<f64>,
+    /// Whether any node factor of period t differs from 1 (rows not touched stay all 1).
+    pub node_touched: Vec<bool>,
+    /// Whether any restriction is active in period t.
+    pub allow_touched: Vec<bool>,
+    /// Whether any tariff is active in period t.
+    pub tariff_touched: Vec<bool>,
     /// Effective capacity this period, per node.
     pub cap: Vec<f64>,
     /// Input stock per node (demand nodes: their stock of the finished good).
@@ -134,6 +140,9 @@ impl Scratch {
             edge_allow: vec![1.0; t * e],
             edge_rate: vec![0.0; t * e],
             edge_wmul: vec![1.0; t * e],
+            node_touched: vec![false; t],
+            allow_touched: vec![false; t],
+            tariff_touched: vec![false; t],
             cap: vec![0.0; n],
             stock: vec![0.0; n],
             want: vec![0.0; n],
@@ -188,17 +197,21 @@ fn sample_timeline(m: &Model, seed: u64, trial: u64, s: &mut Scratch, occurred: 
     let (nn, ne, tt) = (m.nodes.len(), m.edges.len(), m.periods);
     occurred.fill(0);
     s.first_shock = usize::MAX;
-    s.node_factor.fill(1.0);
-    let has_edge_shocks = m.shocks.iter().any(|x| {
-        matches!(
-            x.kind,
-            ShockKind::Restriction { .. } | ShockKind::Tariff { .. }
-        )
-    });
-    if has_edge_shocks {
-        s.edge_allow.fill(1.0);
-        s.edge_rate.fill(0.0);
-        s.edge_wmul.fill(1.0);
+    // Reset only the periods the previous trial touched.
+    for t in 0..tt {
+        if s.node_touched[t] {
+            s.node_factor[t * nn..(t + 1) * nn].fill(1.0);
+            s.node_touched[t] = false;
+        }
+        if s.allow_touched[t] {
+            s.edge_allow[t * ne..(t + 1) * ne].fill(1.0);
+            s.allow_touched[t] = false;
+        }
+        if s.tariff_touched[t] {
+            s.edge_rate[t * ne..(t + 1) * ne].fill(0.0);
+            s.edge_wmul[t * ne..(t + 1) * ne].fill(1.0);
+            s.tariff_touched[t] = false;
+        }
     }
 
     // Regime path: holding times are geometric, so draws happen only at transitions.
@@ -254,6 +267,7 @@ fn sample_timeline(m: &Model, seed: u64, trial: u64, s: &mut Scratch, occurred: 
                     while t < tt {
                         if !up {
                             s.node_factor[t * nn + n] *= 1.0 - sev;
+                            s.node_touched[t] = true;
                             first = first.min(t);
                         }
                         let g = s.regime[t] as usize;
@@ -279,6 +293,7 @@ fn sample_timeline(m: &Model, seed: u64, trial: u64, s: &mut Scratch, occurred: 
                                 .min(tt);
                             for k in t..end {
                                 s.node_factor[k * nn + n] *= 1.0 - sev;
+                                s.node_touched[k] = true;
                             }
                             first = first.min(t);
                             t = end;
@@ -306,6 +321,7 @@ fn sample_timeline(m: &Model, seed: u64, trial: u64, s: &mut Scratch, occurred: 
                     let end = start.saturating_add(len).min(tt);
                     for k in start..end {
                         s.node_factor[k * nn + n] *= 1.0 - sev;
+                        s.node_touched[k] = true;
                     }
                     first = first.min(start);
                     t = end;
@@ -334,6 +350,7 @@ fn sample_timeline(m: &Model, seed: u64, trial: u64, s: &mut Scratch, occurred: 
                         break;
                     }
                     s.node_factor[t * nn + n] *= f;
+                    s.node_touched[t] = true;
                 }
                 if d >= 1 && *nominal < tt as i64 {
                     first = (*nominal).max(0) as usize;
@@ -346,7 +363,7 @@ fn sample_timeline(m: &Model, seed: u64, trial: u64, s: &mut Scratch, occurred: 
                 licensed_severity,
                 timing,
             } => {
-                let allow = &mut s.edge_allow;
+                let (allow, touched) = (&mut s.edge_allow, &mut s.allow_touched);
                 episodes(timing, &s.regime, tt, &mut rng, |a, b, rng| {
                     let sev = severity.sample(rng);
                     let lag = licensing_lag
@@ -357,6 +374,7 @@ fn sample_timeline(m: &Model, seed: u64, trial: u64, s: &mut Scratch, occurred: 
                         let v = if t - a < lag { sev } else { licensed };
                         if v > 0.0 {
                             first = first.min(t);
+                            touched[t] = true;
                             for &e in edges {
                                 allow[t * ne + e as usize] *= 1.0 - v;
                             }
@@ -370,7 +388,8 @@ fn sample_timeline(m: &Model, seed: u64, trial: u64, s: &mut Scratch, occurred: 
                 elasticity,
                 timing,
             } => {
-                let (rates, wmul) = (&mut s.edge_rate, &mut s.edge_wmul);
+                let (rates, wmul, touched) =
+                    (&mut s.edge_rate, &mut s.edge_wmul, &mut s.tariff_touched);
                 episodes(timing, &s.regime, tt, &mut rng, |a, b, rng| {
                     let r = rate.sample(rng);
                     if r <= 0.0 {
@@ -379,6 +398,7 @@ fn sample_timeline(m: &Model, seed: u64, trial: u64, s: &mut Scratch, occurred: 
                     let mul = (1.0 + r).powf(-elasticity);
                     first = first.min(a);
                     for t in a..b {
+                        touched[t] = true;
                         for &e in edges {
                             rates[t * ne + e as usize] += r;
                             wmul[t * ne + e as usize] *= mul;
@@ -541,14 +561,8 @@ fn episode_end(len: &Length, a: usize, tt: usize, regime: &[u8], rng: &mut Trial
 fn step_periods<O: Observer>(m: &Model, s: &mut Scratch, out: &mut [DemandOutcome], obs: &mut O) {
     let (nn, ne, tt) = (m.nodes.len(), m.edges.len(), m.periods);
     let flexible = m.policy == Policy::Flexible;
-    let has_tariffs = m
-        .shocks
-        .iter()
-        .any(|x| matches!(x.kind, ShockKind::Tariff { .. }));
-    let has_restrictions = m
-        .shocks
-        .iter()
-        .any(|x| matches!(x.kind, ShockKind::Restriction { .. }));
+    // Tariff costs are tracked from the first period with an active tariff.
+    let mut cost_on = false;
 
     for (n, node) in m.nodes.iter().enumerate() {
         s.stock[n] = node.stock0;
@@ -574,10 +588,15 @@ fn step_periods<O: Observer>(m: &Model, s: &mut Scratch, out: &mut [DemandOutcom
         let allow = &s.edge_allow[t * ne..(t + 1) * ne];
         let rate = &s.edge_rate[t * ne..(t + 1) * ne];
 
-        // Tariffs shift buyers' shares towards untariffed suppliers.
-        if has_tariffs {
+        let restricted = s.allow_touched[t];
+        let tariffed = s.tariff_touched[t];
+        cost_on |= tariffed;
+
+        // Tariffs shift buyers' shares towards untariffed suppliers (and back once they end).
+        if tariffed || (t > 0 && s.tariff_touched[t - 1]) {
             let wmul = &s.edge_wmul[t * ne..(t + 1) * ne];
-            for n in 0..nn {
+            for &n in &m.tariff_buyers {
+                let n = n as usize;
                 let (a, b) = (m.in_off[n] as usize, m.in_off[n + 1] as usize);
                 let mut sum = 0.0;
                 for e in a..b {
@@ -612,7 +631,7 @@ fn step_periods<O: Observer>(m: &Model, s: &mut Scratch, out: &mut [DemandOutcom
                     if kind == Kind::Mine {
                         0.0
                     } else {
-                        (plan / node.yield_ + node.stock0 - s.stock[n]).max(0.0)
+                        (plan * node.inv_yield + node.stock0 - s.stock[n]).max(0.0)
                     }
                 }
             };
@@ -650,7 +669,7 @@ fn step_periods<O: Observer>(m: &Model, s: &mut Scratch, out: &mut [DemandOutcom
                             s.spare[src] -= x;
                             s.out[src] += x;
                             if m.nodes[src].kind != Kind::Mine {
-                                s.stock[src] = (s.stock[src] - x / m.nodes[src].yield_).max(0.0);
+                                s.stock[src] = (s.stock[src] - x * m.nodes[src].inv_yield).max(0.0);
                             }
                             recv += x;
                             left -= x;
@@ -668,11 +687,12 @@ fn step_periods<O: Observer>(m: &Model, s: &mut Scratch, out: &mut [DemandOutcom
 
             // Tariff cost carried into this node's stock (average cost per input tonne).
             let avail = s.stock[n] + recv;
-            if has_tariffs {
+            if cost_on {
                 let mut money = s.cost_in[n] * s.stock[n];
                 for e in ia..ib {
                     let src = m.edges[e].src as usize;
-                    let per_t = m.nodes[src].price * rate[e] + s.cost_in[src] / m.nodes[src].yield_;
+                    let per_t =
+                        m.nodes[src].price * rate[e] + s.cost_in[src] * m.nodes[src].inv_yield;
                     money += s.ship[e] * per_t;
                 }
                 s.cost_in[n] = if avail > 0.0 { money / avail } else { 0.0 };
@@ -725,7 +745,7 @@ fn step_periods<O: Observer>(m: &Model, s: &mut Scratch, out: &mut [DemandOutcom
                     s.plan[n].min(avail * y)
                 };
                 if !mine {
-                    s.stock[n] = (avail - made / y).max(0.0);
+                    s.stock[n] = (avail - made * node.inv_yield).max(0.0);
                 }
                 // Ship: orders in full, else offtakes first and the rest pro rata.
                 let (oa, ob) = (m.out_off[n] as usize, m.out_off[n + 1] as usize);
@@ -756,7 +776,7 @@ fn step_periods<O: Observer>(m: &Model, s: &mut Scratch, out: &mut [DemandOutcom
                     }
                 }
                 // Export restrictions withhold part of the allocation.
-                if has_restrictions {
+                if restricted {
                     let mut withheld = 0.0;
                     let mut offer = 0.0;
                     for &e in &m.out_edges[oa..ob] {
@@ -793,7 +813,7 @@ fn step_periods<O: Observer>(m: &Model, s: &mut Scratch, out: &mut [DemandOutcom
                     if withheld > 0.0 {
                         made -= withheld;
                         if !mine {
-                            s.stock[n] += withheld / y;
+                            s.stock[n] += withheld * node.inv_yield;
                         }
                     }
                 }

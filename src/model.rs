@@ -32,6 +32,8 @@ pub struct Node {
     pub capacity: f64,
     /// Output per tonne of input.
     pub yield_: f64,
+    /// 1 / yield.
+    pub inv_yield: f64,
     /// Initial input stock, also the safety stock it re-orders towards.
     pub stock0: f64,
     /// Largest input stock.
@@ -259,6 +261,8 @@ pub struct Model {
     pub regime: Option<Regime>,
     /// Shocks, in file order by category: outages, delays, restrictions, tariffs.
     pub shocks: Vec<Shock>,
+    /// Nodes with an in-edge covered by a tariff, whose shares tariffs may shift.
+    pub tariff_buyers: Vec<u32>,
 }
 
 impl Model {
@@ -518,6 +522,7 @@ impl Compiler<'_> {
                 country: country as u16,
                 capacity,
                 yield_,
+                inv_yield: 1.0 / yield_,
                 stock0,
                 stock_cap,
                 price: n.price.map_or(0.0, |p| p.0),
@@ -1068,7 +1073,20 @@ impl Compiler<'_> {
             }
         }
 
+        let mut tariff_buyers: Vec<u32> = shocks
+            .iter()
+            .filter_map(|s| match &s.kind {
+                ShockKind::Tariff { edges, .. } => Some(edges),
+                _ => None,
+            })
+            .flatten()
+            .map(|&e| edges_sorted[e as usize].dst)
+            .collect();
+        tariff_buyers.sort_unstable();
+        tariff_buyers.dedup();
+
         Ok(Model {
+            tariff_buyers,
             name: meta.name.clone(),
             description: meta.description.clone(),
             periods: periods as usize,

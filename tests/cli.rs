@@ -91,30 +91,76 @@ fn validate_and_flag_errors() {
 fn merged_shards_equal_one_run_byte_for_byte() {
     let whole = tmp("cli-whole");
     let merged = tmp("cli-merged");
-    let args = ["run", "--trials", "1000", "--seed", "77", "--quiet", "--out"];
+    let args = [
+        "run", "--trials", "1000", "--seed", "77", "--quiet", "--out",
+    ];
     assert!(bin().args(args).arg(&whole).status().unwrap().success());
     let mut dirs = Vec::new();
     for i in [3, 1, 2] {
         let d = tmp(&format!("cli-shard-{i}"));
-        let o = bin().args(args).arg(&d).args(["--shard", &format!("{i}/3"), "--threads", "1"]).output().unwrap();
+        let o = bin()
+            .args(args)
+            .arg(&d)
+            .args(["--shard", &format!("{i}/3"), "--threads", "1"])
+            .output()
+            .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         dirs.push(d);
     }
     // Missing a shard is an error that says so.
-    let o = bin().arg("merge").args(&dirs[..2]).arg("--out").arg(&merged).output().unwrap();
+    let o = bin()
+        .arg("merge")
+        .args(&dirs[..2])
+        .arg("--out")
+        .arg(&merged)
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("missing"), "{}", String::from_utf8_lossy(&o.stderr));
-    let o = bin().arg("merge").args(&dirs).arg("--quiet").arg("--out").arg(&merged).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("missing"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = bin()
+        .arg("merge")
+        .args(&dirs)
+        .arg("--quiet")
+        .arg("--out")
+        .arg(&merged)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     for f in ["summary.json", "trials.csv"] {
-        assert_eq!(std::fs::read(whole.join(f)).unwrap(), std::fs::read(merged.join(f)).unwrap(), "{f} differs");
+        assert_eq!(
+            std::fs::read(whole.join(f)).unwrap(),
+            std::fs::read(merged.join(f)).unwrap(),
+            "{f} differs"
+        );
     }
 }
 
 #[test]
 fn bench_prints_kernel_figures() {
-    let o = bin().args(["bench", "--trials", "200", "--batch", "500", "--threads", "1,2", "--repeats", "1"]).output().unwrap();
+    let o = bin()
+        .args([
+            "bench",
+            "--trials",
+            "200",
+            "--batch",
+            "500",
+            "--threads",
+            "1,2",
+            "--repeats",
+            "1",
+        ])
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let s = String::from_utf8_lossy(&o.stdout);
-    assert!(s.contains("node-periods/s") && s.contains("heap allocations in 200 timed trials: 0") && s.contains("efficiency"), "{s}");
+    assert!(
+        s.contains("node-periods/s")
+            && s.contains("heap allocations in 200 timed trials: 0")
+            && s.contains("efficiency"),
+        "{s}"
+    );
 }
