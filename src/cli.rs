@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::engine::{self, RunOptions};
 use crate::model::{self, Model};
 use crate::shard::{self, Shard, ShardFile};
-use crate::{output, summary};
+use crate::{output, report, summary};
 
 /// Monte Carlo simulator of supply disruptions in the rare-earth magnet chain.
 #[derive(Debug, Parser)]
@@ -44,6 +44,11 @@ pub enum Command {
         #[arg(long, short = 'q')]
         quiet: bool,
     },
+    /// Redraw the PNG report of a saved output folder, without re-running trials.
+    Report {
+        /// Output folder of an earlier `run` or `merge`.
+        dir: PathBuf,
+    },
     /// Check a scenario file without running it.
     Validate {
         /// Scenario file (default: the built-in scenario).
@@ -74,6 +79,9 @@ pub struct RunArgs {
     /// Print summary.json to standard output instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// Skip the PNG report.
+    #[arg(long)]
+    pub no_report: bool,
     /// Run only the I-th of N equal parts of the trials (e.g. 3/8) and save them for `merge`.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<Shard>,
@@ -162,7 +170,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let (text, name, result) = shard::merge(shards)?;
             let m = model::compile_str(&text, &name)?;
             let info = serde_json::json!({ "scenario_file": name, "merged_from": dirs });
-            write_results(&m, &result, &out, json, quiet, info)?;
+            write_results(&m, &result, &out, json, quiet, true, info)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report { dir } => {
+            let input = report::input_from_dir(&dir)?;
+            let files = report::files(&input)?;
+            let rdir = dir.join("report");
+            output::write_all(&rdir, &files)
+                .with_context(|| format!("writing the report to {}", rdir.display()))?;
+            println!("report in {}/index.html", rdir.display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(args) => {
@@ -236,7 +253,15 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    write_results(&m, &result, &args.out, args.json, args.quiet, info)?;
+    write_results(
+        &m,
+        &result,
+        &args.out,
+        args.json,
+        args.quiet,
+        !args.no_report,
+        info,
+    )?;
     if !args.quiet && !args.json {
         println!("{:.2} s for {} trials", sim_secs, trials);
     }
@@ -251,6 +276,7 @@ fn write_results(
     out: &Path,
     json: bool,
     quiet: bool,
+    with_report: bool,
     info: serde_json::Value,
 ) -> anyhow::Result<()> {
     let s = summary::summarise(m, result);
@@ -265,6 +291,12 @@ fn write_results(
         ],
     )
     .with_context(|| format!("writing results to {}", out.display()))?;
+    if with_report {
+        let rdir = out.join("report");
+        let files = report::files(&report::input_from_run(s.clone(), result))?;
+        output::write_all(&rdir, &files)
+            .with_context(|| format!("writing the report to {}", rdir.display()))?;
+    }
     let mut stdout = std::io::stdout().lock();
     if json {
         stdout.write_all(&summary_bytes)?;

@@ -144,3 +144,122 @@ fn run_in_pool(m: &Model, opts: &RunOptions) -> RunResult {
         hist,
     }
 }
+
+/// Where the worst trials' shortfall comes from: nodes that were down or binding while demand
+/// went short, and the flows on each edge.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TailProfile {
+    /// Indices (within the run) of the worst 5% of trials by total shortfall over all demand
+    /// nodes, ties broken by trial index.
+    pub trials: Vec<u64>,
+    /// Per node: fraction of those trials in which it was down or binding in a period with a
+    /// shortfall.
+    pub node_trials: Vec<f64>,
+    /// Per node: share of those trials' total shortfall that fell in periods when it was down or
+    /// binding.
+    pub node_share: Vec<f64>,
+    /// Per edge: mean shipment per period in those trials, tonnes.
+    pub edge_flow: Vec<f64>,
+}
+
+struct TailObserver {
+    hit: Vec<bool>,
+    share: Vec<f64>,
+    total: f64,
+    flow: Vec<f64>,
+}
+
+impl crate::kernel::Observer for TailObserver {
+    fn period(&mut self, _t: usize, m: &Model, s: &Scratch) {
+        let short: f64 = s.shortfall.iter().sum();
+        self.total += short;
+        for (n, node) in m.nodes.iter().enumerate() {
+            if node.kind == crate::scenario::Kind::Demand {
+                continue;
+            }
+            let down = s.cap[n] < node.capacity * (1.0 - 1e-12);
+            let binding =
+                s.out[n] >= s.cap[n] * (1.0 - 1e-9) && s.want[n] > s.cap[n] * (1.0 + 1e-9);
+            if down || binding {
+                self.share[n] += short;
+                if short > 0.0 {
+                    self.hit[n] = true;
+                }
+            }
+        }
+        for (f, x) in self.flow.iter_mut().zip(&s.ship) {
+            *f += x;
+        }
+    }
+}
+
+/// Re-runs the worst 5% of a run's trials (they are reproducible from the seed) and records
+/// which nodes constrained them.
+pub fn tail_profile(m: &Model, r: &RunResult) -> TailProfile {
+    let n = r.trials as usize;
+    let k = ((0.05 * n as f64 - 1e-9).ceil() as usize)
+        .clamp(1, n.max(1))
+        .min(n);
+    let totals: Vec<f64> = (0..n)
+        .map(|i| r.trial(i).iter().map(|o| o.shortfall).sum())
+        .collect();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| totals[b].total_cmp(&totals[a]).then(a.cmp(&b)));
+    let mut worst: Vec<u64> = order[..k].iter().map(|&i| i as u64).collect();
+    worst.sort_unstable();
+    let (nn, ne) = (m.nodes.len(), m.edges.len());
+    let per_trial: Vec<TailObserver> = worst
+        .par_iter()
+        .map_init(
+            || {
+                (
+                    Scratch::new(m),
+                    vec![DemandOutcome::default(); r.demand_nodes],
+                    vec![0u64; r.words],
+                )
+            },
+            |(scratch, out, occ), &i| {
+                let mut obs = TailObserver {
+                    hit: vec![false; nn],
+                    share: vec![0.0; nn],
+                    total: 0.0,
+                    flow: vec![0.0; ne],
+                };
+                run_trial(m, r.seed, r.first_trial + i, scratch, out, occ, &mut obs);
+                obs
+            },
+        )
+        .collect();
+    let mut node_trials = vec![0.0; nn];
+    let mut node_share = vec![0.0; nn];
+    let mut edge_flow = vec![0.0; ne];
+    let mut total = 0.0;
+    for o in &per_trial {
+        total += o.total;
+        for i in 0..nn {
+            node_trials[i] += f64::from(u8::from(o.hit[i]));
+            node_share[i] += o.share[i];
+        }
+        for (f, x) in edge_flow.iter_mut().zip(&o.flow) {
+            *f += x;
+        }
+    }
+    let kk = per_trial.len().max(1) as f64;
+    for i in 0..nn {
+        node_trials[i] /= kk;
+        node_share[i] = if total > 0.0 {
+            node_share[i] / total
+        } else {
+            0.0
+        };
+    }
+    for f in &mut edge_flow {
+        *f /= kk * m.periods as f64;
+    }
+    TailProfile {
+        trials: worst,
+        node_trials,
+        node_share,
+        edge_flow,
+    }
+}

@@ -15,6 +15,7 @@ pub mod error;
 pub mod kernel;
 pub mod model;
 pub mod output;
+pub mod report;
 pub mod scenario;
 pub mod shard;
 pub mod summary;

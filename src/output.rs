@@ -123,7 +123,7 @@ fn num(v: f64) -> String {
 
 /// Writes named files into `dir` all-or-nothing: each is written to a temporary file first and
 /// renamed into place only when all have been written.
-pub fn write_all(dir: &Path, files: &[(&str, Vec<u8>)]) -> anyhow::Result<()> {
+pub fn write_all<S: AsRef<str>>(dir: &Path, files: &[(S, Vec<u8>)]) -> anyhow::Result<()> {
     if dir.exists() && !dir.is_dir() {
         anyhow::bail!(
             "--out {}: exists and is not a folder; choose another --out",
@@ -135,6 +135,7 @@ pub fn write_all(dir: &Path, files: &[(&str, Vec<u8>)]) -> anyhow::Result<()> {
     let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
     let result = (|| -> anyhow::Result<()> {
         for (name, bytes) in files {
+            let name = name.as_ref();
             let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
             staged.push((tmp.clone(), dir.join(name)));
             let mut f = std::fs::File::create(&tmp)

@@ -3,18 +3,18 @@
 //! Every figure is computed serially in trial order from the kept outcomes, so the summary
 //! depends only on the scenario, the seed and the trial count.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::engine::{BINS, RunResult};
+use crate::engine::{BINS, RunResult, TailProfile, tail_profile};
 use crate::kernel::NONE;
 use crate::model::Model;
-use crate::scenario::Policy;
+use crate::scenario::{Kind, Policy};
 
 /// Version of the summary.json schema; bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// The whole summary.
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Summary {
     /// Schema version.
     pub schema_version: u32,
@@ -36,10 +36,71 @@ pub struct Summary {
     pub demand: Vec<DemandSummary>,
     /// One entry per shock.
     pub shocks: Vec<ShockSummary>,
+    /// Shocks by their effect on the total shortfall over all demand nodes, largest first.
+    pub drivers: Vec<Driver>,
+    /// Every node, with its share in the worst 5% of trials.
+    pub nodes: Vec<NodeSummary>,
+    /// Every edge, with its mean flow in the worst 5% of trials.
+    pub edges: Vec<EdgeSummary>,
+}
+
+/// Total shortfall with and without one shock.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Driver {
+    /// Shock id.
+    pub id: String,
+    /// Trials in which the shock occurred.
+    pub trials_with: u64,
+    /// Trials in which it did not.
+    pub trials_without: u64,
+    /// Mean shortfall, tonnes, of trials with the shock (null if none).
+    pub mean_with: Option<f64>,
+    /// Mean shortfall of trials without it (null if none).
+    pub mean_without: Option<f64>,
+    /// mean_with - mean_without (0 when either group is empty).
+    pub effect: f64,
+    /// 95th percentile of trials with the shock.
+    pub p95_with: Option<f64>,
+    /// 95th percentile of trials without it.
+    pub p95_without: Option<f64>,
+}
+
+/// A node and how much it constrained the worst trials.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NodeSummary {
+    /// Node id.
+    pub id: String,
+    /// Readable name.
+    pub label: String,
+    /// Stage.
+    pub kind: Kind,
+    /// Country.
+    pub country: String,
+    /// Capacity in tonnes per period (demand nodes: demand in period 0).
+    pub capacity: f64,
+    /// Fraction of the worst 5% of trials in which the node was down or binding in a period with
+    /// a shortfall.
+    pub tail_trials: f64,
+    /// Share of the worst trials' shortfall that fell in periods when the node was down or
+    /// binding.
+    pub tail_share: f64,
+}
+
+/// An edge and its flow.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EdgeSummary {
+    /// Supplier id.
+    pub from: String,
+    /// Buyer id.
+    pub to: String,
+    /// Buyer-side share.
+    pub share: f64,
+    /// Mean shipment per period in the worst 5% of trials, tonnes.
+    pub tail_flow: f64,
 }
 
 /// Results for one demand node.
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct DemandSummary {
     /// Node id.
     pub node: String,
@@ -66,10 +127,12 @@ pub struct DemandSummary {
     pub tariff_cost_usd: Dist,
     /// Percentile bands of the delivered fraction of demand, one entry per period.
     pub bands: Vec<Band>,
+    /// Shocks by their effect on this node's total shortfall, largest first.
+    pub drivers: Vec<Driver>,
 }
 
 /// Distribution statistics of one per-trial quantity.
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Dist {
     /// Mean.
     pub mean: f64,
@@ -106,7 +169,7 @@ pub struct Dist {
 }
 
 /// Probability of exceeding a threshold.
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Exceedance {
     /// Threshold as a fraction of total demand.
     pub threshold_share: f64,
@@ -117,7 +180,7 @@ pub struct Exceedance {
 }
 
 /// Statistics of a period count that exists only in some trials.
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Durations {
     /// Trials in which it is defined.
     pub trials: u64,
@@ -132,7 +195,7 @@ pub struct Durations {
 }
 
 /// Delivered-fraction percentiles in one period.
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Band {
     /// Calendar month.
     pub month: String,
@@ -149,7 +212,7 @@ pub struct Band {
 }
 
 /// How often a shock occurred.
-#[derive(Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ShockSummary {
     /// Shock id.
     pub id: String,
@@ -250,8 +313,59 @@ fn hist_quantile(counts: &[u64], p: f64) -> f64 {
     1.0
 }
 
-/// Builds the summary of a run.
+/// Shocks ranked by the difference in `metric` between trials with and without them.
+fn drivers(m: &Model, r: &RunResult, metric: &[f64]) -> Vec<Driver> {
+    let n = metric.len();
+    let mut out: Vec<Driver> = m
+        .shocks
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let (mut with, mut without): (Vec<f64>, Vec<f64>) = (Vec::new(), Vec::new());
+            for (k, v) in metric.iter().enumerate().take(n) {
+                if r.occurred(k, i) {
+                    with.push(*v)
+                } else {
+                    without.push(*v)
+                }
+            }
+            let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
+            let p95 = |v: &mut Vec<f64>| {
+                v.sort_by(f64::total_cmp);
+                (!v.is_empty()).then(|| quantile(v, 0.95))
+            };
+            let (mw, mo) = (mean(&with), mean(&without));
+            Driver {
+                id: s.id.clone(),
+                trials_with: with.len() as u64,
+                trials_without: without.len() as u64,
+                mean_with: mw,
+                mean_without: mo,
+                effect: match (mw, mo) {
+                    (Some(a), Some(b)) => a - b,
+                    _ => 0.0,
+                },
+                p95_with: p95(&mut with),
+                p95_without: p95(&mut without),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.effect
+            .abs()
+            .total_cmp(&a.effect.abs())
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    out
+}
+
+/// Builds the summary of a run; re-runs the worst 5% of trials to find the critical nodes.
 pub fn summarise(m: &Model, r: &RunResult) -> Summary {
+    summarise_with(m, r, &tail_profile(m, r))
+}
+
+/// Builds the summary of a run from a tail profile already computed.
+pub fn summarise_with(m: &Model, r: &RunResult, tail: &TailProfile) -> Summary {
     let n = r.trials as usize;
     let tt = m.periods;
     let demand = m
@@ -305,6 +419,7 @@ pub fn summarise(m: &Model, r: &RunResult) -> Summary {
                 time_to_recover: Durations::of((0..n).map(|k| r.trial(k)[d].recover)),
                 tariff_cost_usd: Dist::of(&col(&|o| o.tariff)),
                 bands,
+                drivers: drivers(m, r, &short),
             }
         })
         .collect();
@@ -318,7 +433,45 @@ pub fn summarise(m: &Model, r: &RunResult) -> Summary {
             probability: (0..n).filter(|&k| r.occurred(k, i)).count() as f64 / n as f64,
         })
         .collect();
+    let totals: Vec<f64> = (0..n)
+        .map(|k| r.trial(k).iter().map(|o| o.shortfall).sum())
+        .collect();
+    let nodes = m
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(i, node)| NodeSummary {
+            id: node.id.clone(),
+            label: node.label.clone(),
+            kind: node.kind,
+            country: m.countries[node.country as usize].clone(),
+            capacity: if node.kind == Kind::Demand {
+                m.demand
+                    .iter()
+                    .find(|d| d.node as usize == i)
+                    .map_or(0.0, |d| d.per_period[0])
+            } else {
+                node.capacity
+            },
+            tail_trials: tail.node_trials[i],
+            tail_share: tail.node_share[i],
+        })
+        .collect();
+    let edges = m
+        .edges
+        .iter()
+        .enumerate()
+        .map(|(e, edge)| EdgeSummary {
+            from: m.nodes[edge.src as usize].id.clone(),
+            to: m.nodes[edge.dst as usize].id.clone(),
+            share: edge.share,
+            tail_flow: tail.edge_flow[e],
+        })
+        .collect();
     Summary {
+        drivers: drivers(m, r, &totals),
+        nodes,
+        edges,
         schema_version: SCHEMA_VERSION,
         scenario: m.name.clone(),
         description: m.description.clone(),

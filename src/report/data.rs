@@ -1,0 +1,301 @@
+//! The data behind each chart, computed from a summary and per-trial shortfalls. No pixels
+//! here: these structures are what the tests check.
+
+use serde::Serialize;
+
+use crate::scenario::Kind;
+use crate::summary::Summary;
+
+/// What a report is drawn from: the summary and each demand node's per-trial total shortfall.
+#[derive(Clone, Debug)]
+pub struct ReportInput {
+    /// The run's summary.
+    pub summary: Summary,
+    /// `shortfall[d][trial]`, tonnes, in the order of `summary.demand`.
+    pub shortfall: Vec<Vec<f64>>,
+}
+
+/// Histogram of one demand node's total shortfall over the trials that had one.
+#[derive(Clone, Debug, Serialize)]
+pub struct Histogram {
+    /// Node id.
+    pub node: String,
+    /// Total demand, tonnes.
+    pub demand_t: f64,
+    /// Number of trials.
+    pub trials: u64,
+    /// Trials without shortfall (not drawn as a bar).
+    pub zero_trials: u64,
+    /// `(low, high, count)` of each bin, tonnes.
+    pub bins: Vec<(f64, f64, u64)>,
+    /// Mean over all trials.
+    pub mean: f64,
+    /// 95% value at risk.
+    pub var95: f64,
+    /// 95% expected shortfall.
+    pub cvar95: f64,
+}
+
+/// Bins of a histogram.
+pub const HIST_BINS: usize = 30;
+
+/// Builds the histogram of each demand node.
+pub fn histograms(input: &ReportInput) -> Vec<Histogram> {
+    input
+        .summary
+        .demand
+        .iter()
+        .zip(&input.shortfall)
+        .map(|(d, values)| {
+            let positive: Vec<f64> = values.iter().copied().filter(|v| *v > 0.0).collect();
+            let max = positive.iter().copied().fold(0.0, f64::max);
+            let mut bins = Vec::new();
+            if max > 0.0 {
+                let width = max / HIST_BINS as f64;
+                let mut counts = [0u64; HIST_BINS];
+                for v in &positive {
+                    counts[((v / width) as usize).min(HIST_BINS - 1)] += 1;
+                }
+                bins = counts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| (i as f64 * width, (i + 1) as f64 * width, *c))
+                    .collect();
+            }
+            Histogram {
+                node: d.node.clone(),
+                demand_t: d.demand_t,
+                trials: values.len() as u64,
+                zero_trials: (values.len() - positive.len()) as u64,
+                bins,
+                mean: d.shortfall_t.mean,
+                var95: d.shortfall_t.var95,
+                cvar95: d.shortfall_t.cvar95,
+            }
+        })
+        .collect()
+}
+
+/// One point of a loss-exceedance curve: P(shortfall > x) with its 95% Wilson interval.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct ExceedancePoint {
+    /// Shortfall, tonnes.
+    pub x: f64,
+    /// Fraction of trials above x.
+    pub p: f64,
+    /// Lower end of the 95% confidence interval of p.
+    pub low: f64,
+    /// Upper end.
+    pub high: f64,
+}
+
+/// The loss-exceedance curve of one demand node.
+#[derive(Clone, Debug, Serialize)]
+pub struct Exceedance {
+    /// Node id.
+    pub node: String,
+    /// Points in increasing x, at most [`CURVE_POINTS`].
+    pub points: Vec<ExceedancePoint>,
+}
+
+/// Most points kept on a curve.
+pub const CURVE_POINTS: usize = 200;
+
+/// Wilson score interval for `k` successes in `n` trials at 95%.
+pub fn wilson(k: u64, n: u64) -> (f64, f64) {
+    if n == 0 {
+        return (0.0, 1.0);
+    }
+    let (n, p, z) = (n as f64, k as f64 / n as f64, 1.959_963_984_540_054);
+    let denom = 1.0 + z * z / n;
+    let centre = (p + z * z / (2.0 * n)) / denom;
+    let half = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt() / denom;
+    ((centre - half).max(0.0), (centre + half).min(1.0))
+}
+
+/// Builds the exceedance curve of each demand node (only where some trial has a shortfall).
+pub fn exceedance(input: &ReportInput) -> Vec<Exceedance> {
+    input
+        .summary
+        .demand
+        .iter()
+        .zip(&input.shortfall)
+        .map(|(d, values)| {
+            let n = values.len() as u64;
+            let mut sorted = values.clone();
+            sorted.sort_by(f64::total_cmp);
+            let first_pos = sorted.partition_point(|v| *v <= 0.0);
+            let positive = &sorted[first_pos..];
+            let step = positive.len().div_ceil(CURVE_POINTS).max(1);
+            let mut xs: Vec<f64> = Vec::new();
+            if let Some(&last) = positive.last() {
+                xs.push(0.0);
+                xs.extend(positive.iter().step_by(step));
+                if xs.last().is_some_and(|x| *x < last) {
+                    xs.push(last);
+                }
+            }
+            let points = xs
+                .into_iter()
+                .map(|x| {
+                    let above = (sorted.len() - sorted.partition_point(|v| *v <= x)) as u64;
+                    let (low, high) = wilson(above, n);
+                    ExceedancePoint {
+                        x,
+                        p: above as f64 / n as f64,
+                        low,
+                        high,
+                    }
+                })
+                .collect();
+            Exceedance {
+                node: d.node.clone(),
+                points,
+            }
+        })
+        .collect()
+}
+
+/// A tornado bar: total shortfall with and without a shock.
+#[derive(Clone, Debug, Serialize)]
+pub struct TornadoBar {
+    /// Shock id.
+    pub id: String,
+    /// Mean with the shock, tonnes.
+    pub with: f64,
+    /// Mean without.
+    pub without: f64,
+    /// Trials with it.
+    pub n_with: u64,
+    /// Trials without it.
+    pub n_without: u64,
+}
+
+/// Most bars on the tornado chart.
+pub const TORNADO_BARS: usize = 14;
+
+/// The tornado: shocks that occurred in some but not all trials, largest effect first.
+pub fn tornado(input: &ReportInput) -> (f64, Vec<TornadoBar>) {
+    let overall: f64 = input
+        .summary
+        .demand
+        .iter()
+        .map(|d| d.shortfall_t.mean)
+        .sum();
+    let bars = input
+        .summary
+        .drivers
+        .iter()
+        .filter_map(|d| {
+            Some(TornadoBar {
+                id: d.id.clone(),
+                with: d.mean_with?,
+                without: d.mean_without?,
+                n_with: d.trials_with,
+                n_without: d.trials_without,
+            })
+        })
+        .take(TORNADO_BARS)
+        .collect();
+    (overall, bars)
+}
+
+/// A node placed on the supply-graph picture.
+#[derive(Clone, Debug, Serialize)]
+pub struct GraphNode {
+    /// Node id.
+    pub id: String,
+    /// Stage column, 0 (mines) to 4 (demand).
+    pub column: usize,
+    /// Vertical position in [0, 1], top to bottom.
+    pub y: f64,
+    /// Capacity (demand nodes: demand), tonnes per period.
+    pub size: f64,
+    /// How often it was down or binding in the worst 5% of trials, in [0, 1]; for demand nodes,
+    /// the probability of any shortfall.
+    pub criticality: f64,
+}
+
+/// An edge of the supply-graph picture.
+#[derive(Clone, Debug, Serialize)]
+pub struct GraphEdge {
+    /// Index of the supplier in the node list.
+    pub from: usize,
+    /// Index of the buyer.
+    pub to: usize,
+    /// Mean flow per period in the worst trials, tonnes.
+    pub flow: f64,
+}
+
+/// Stage column of a node kind.
+pub fn column(kind: Kind) -> usize {
+    match kind {
+        Kind::Mine => 0,
+        Kind::Refinery => 1,
+        Kind::Metal => 2,
+        Kind::Magnet => 3,
+        Kind::Demand => 4,
+    }
+}
+
+/// Lays the network out in stage columns, keeping the summary's (topological) order within a
+/// column.
+pub fn graph(input: &ReportInput) -> (Vec<GraphNode>, Vec<GraphEdge>) {
+    let s = &input.summary;
+    let mut per_col = [0usize; 5];
+    for n in &s.nodes {
+        per_col[column(n.kind)] += 1;
+    }
+    let mut seen = [0usize; 5];
+    let nodes: Vec<GraphNode> = s
+        .nodes
+        .iter()
+        .map(|n| {
+            let c = column(n.kind);
+            seen[c] += 1;
+            GraphNode {
+                id: n.id.clone(),
+                column: c,
+                y: (seen[c] as f64 - 0.5) / per_col[c] as f64,
+                size: n.capacity,
+                criticality: if n.kind == Kind::Demand {
+                    s.demand
+                        .iter()
+                        .find(|d| d.node == n.id)
+                        .map_or(0.0, |d| d.shortfall_t.prob_any)
+                } else {
+                    n.tail_trials
+                },
+            }
+        })
+        .collect();
+    let index = |id: &str| s.nodes.iter().position(|n| n.id == id);
+    let edges = s
+        .edges
+        .iter()
+        .filter_map(|e| {
+            Some(GraphEdge {
+                from: index(&e.from)?,
+                to: index(&e.to)?,
+                flow: e.tail_flow,
+            })
+        })
+        .collect();
+    (nodes, edges)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wilson_interval_contains_the_estimate() {
+        let (lo, hi) = wilson(5, 100);
+        assert!(lo < 0.05 && 0.05 < hi);
+        assert!(
+            (lo - 0.0215).abs() < 1e-3 && (hi - 0.1118).abs() < 1e-3,
+            "{lo} {hi}"
+        );
+        assert_eq!(wilson(0, 10).0, 0.0);
+    }
+}

@@ -1,0 +1,580 @@
+//! Pixels: each chart drawn with plotters into an RGB buffer and encoded as PNG bytes.
+//! Text uses the embedded DejaVu Sans font, so no system fonts are needed.
+
+use std::sync::Once;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use super::data::{Exceedance, GraphEdge, GraphNode, Histogram, TornadoBar};
+use crate::summary::DemandSummary;
+
+type DrawResult = Result<(), Box<dyn std::error::Error>>;
+type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
+
+/// Okabe-Ito colours, distinguishable with the common colour-vision deficiencies.
+pub const PALETTE: [RGBColor; 7] = [
+    RGBColor(0, 114, 178),
+    RGBColor(230, 159, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(213, 94, 0),
+    RGBColor(86, 180, 233),
+    RGBColor(204, 121, 167),
+    RGBColor(0, 0, 0),
+];
+const BLUE_: RGBColor = PALETTE[0];
+const ORANGE: RGBColor = PALETTE[1];
+const VERMILLION: RGBColor = PALETTE[3];
+const SKY: RGBColor = PALETTE[4];
+const FONT: &str = "sans-serif";
+
+fn fonts() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // The embedded fonts are valid; a failure would only mean no text.
+        let _ = plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular());
+        let _ = plotters::style::register_font(FONT, FontStyle::Bold, dejavu::sans::bold());
+    });
+}
+
+/// Draws with `f` on a `w` x `h` white canvas and returns PNG bytes.
+pub fn render(w: u32, h: u32, f: impl FnOnce(&Area) -> DrawResult) -> anyhow::Result<Vec<u8>> {
+    fonts();
+    let mut buf = vec![255u8; (w * h * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+        f(&root).map_err(|e| anyhow::anyhow!("drawing a chart: {e}"))?;
+        root.present()
+            .map_err(|e| anyhow::anyhow!("drawing a chart: {e}"))?;
+    }
+    let mut out = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut out, w, h);
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_depth(png::BitDepth::Eight);
+        let mut writer = enc.write_header()?;
+        writer.write_image_data(&buf)?;
+    }
+    Ok(out)
+}
+
+/// Readable tonnes: 1234567 -> "1.23 Mt", 12345 -> "12.3 kt", 123 -> "123 t".
+pub fn tonnes(v: f64) -> String {
+    let a = v.abs();
+    if a >= 1e6 {
+        format!("{:.2} Mt", v / 1e6)
+    } else if a >= 1e4 {
+        format!("{:.1} kt", v / 1e3)
+    } else if a >= 100.0 {
+        format!("{v:.0} t")
+    } else if a >= 1.0 {
+        format!("{v:.1} t")
+    } else if a == 0.0 {
+        "0 t".into()
+    } else {
+        format!("{v:.2} t")
+    }
+}
+
+fn grid(n: usize) -> (usize, usize) {
+    let cols = if n > 1 { 2 } else { 1 };
+    (n.div_ceil(cols), cols)
+}
+
+/// Panel size of grid charts.
+pub const PANEL: (u32, u32) = (760, 400);
+
+/// Canvas size of a grid with `n` panels.
+pub fn grid_size(n: usize) -> (u32, u32) {
+    let (rows, cols) = grid(n);
+    (PANEL.0 * cols as u32, PANEL.1 * rows as u32 + 50)
+}
+
+/// Shortfall histograms, one panel per demand node.
+pub fn histograms(hists: &[Histogram], scenario: &str) -> anyhow::Result<Vec<u8>> {
+    let (w, h) = grid_size(hists.len());
+    render(w, h, |root| {
+        root.fill(&WHITE)?;
+        let (top, body) = root.split_vertically(50);
+        top.titled(
+            &format!("{scenario}: distribution of total shortfall per demand node"),
+            (FONT, 26),
+        )?;
+        let (rows, cols) = grid(hists.len());
+        for (hist, area) in hists.iter().zip(body.split_evenly((rows, cols))) {
+            let share = |v: f64| {
+                if hist.demand_t > 0.0 {
+                    100.0 * v / hist.demand_t
+                } else {
+                    0.0
+                }
+            };
+            let p_any = 100.0 * (hist.trials - hist.zero_trials) as f64 / hist.trials.max(1) as f64;
+            let caption = format!(
+                "{}: P(any) {:.1}%, mean {} ({:.2}% of demand)",
+                hist.node,
+                p_any,
+                tonnes(hist.mean),
+                share(hist.mean)
+            );
+            let xmax = hist
+                .bins
+                .last()
+                .map_or(1.0, |b| b.1)
+                .max(hist.cvar95)
+                .max(1e-9)
+                * 1.03;
+            let ymax = hist.bins.iter().map(|b| b.2).max().unwrap_or(1).max(1) as f64 * 1.2;
+            let mut chart = ChartBuilder::on(&area)
+                .caption(caption, (FONT, 17))
+                .margin(12)
+                .x_label_area_size(42)
+                .y_label_area_size(62)
+                .build_cartesian_2d(0.0..xmax, 0.0..ymax)?;
+            chart
+                .configure_mesh()
+                .light_line_style(WHITE)
+                .x_desc(format!(
+                    "total shortfall over the horizon, t (demand {})",
+                    tonnes(hist.demand_t)
+                ))
+                .y_desc("trials")
+                .y_label_formatter(&|y| format!("{y:.0}"))
+                .x_label_formatter(&|x| tonnes(*x))
+                .label_style((FONT, 13))
+                .axis_desc_style((FONT, 14))
+                .draw()?;
+            if hist.bins.is_empty() {
+                chart.draw_series(std::iter::once(Text::new(
+                    "no trial had a shortfall",
+                    (xmax * 0.3, ymax * 0.5),
+                    (FONT, 18),
+                )))?;
+                continue;
+            }
+            chart.draw_series(
+                hist.bins.iter().map(|(lo, hi, c)| {
+                    Rectangle::new([(*lo, 0.0), (*hi, *c as f64)], SKY.filled())
+                }),
+            )?;
+            for (value, label, colour) in [
+                (hist.mean, format!("mean {}", tonnes(hist.mean)), BLACK),
+                (hist.var95, format!("VaR95 {}", tonnes(hist.var95)), ORANGE),
+                (
+                    hist.cvar95,
+                    format!("CVaR95 {}", tonnes(hist.cvar95)),
+                    VERMILLION,
+                ),
+            ] {
+                chart
+                    .draw_series(std::iter::once(PathElement::new(
+                        vec![(value, 0.0), (value, ymax)],
+                        colour.stroke_width(2),
+                    )))?
+                    .label(label)
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2))
+                    });
+            }
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperRight)
+                .background_style(WHITE.mix(0.9))
+                .border_style(BLACK.mix(0.4))
+                .label_font((FONT, 13))
+                .draw()?;
+            let note = format!(
+                "{} of {} trials without shortfall not shown",
+                hist.zero_trials, hist.trials
+            );
+            chart.draw_series(std::iter::once(Text::new(
+                note,
+                (xmax * 0.02, ymax * 0.97),
+                (FONT, 12).into_font().color(&BLACK.mix(0.7)),
+            )))?;
+        }
+        Ok(())
+    })
+}
+
+/// Loss-exceedance curves on one chart, x in % of demand, log probability.
+pub fn exceedance(
+    curves: &[Exceedance],
+    demand: &[DemandSummary],
+    trials: u64,
+    scenario: &str,
+) -> anyhow::Result<Vec<u8>> {
+    render(1200, 720, |root| {
+        root.fill(&WHITE)?;
+        let pct = |c: &Exceedance, x: f64| {
+            let d = demand
+                .iter()
+                .find(|d| d.node == c.node)
+                .map_or(1.0, |d| d.demand_t.max(1e-12));
+            100.0 * x / d
+        };
+        let xmax = curves
+            .iter()
+            .flat_map(|c| c.points.iter().map(move |p| pct(c, p.x)))
+            .fold(0.0, f64::max)
+            .max(1e-6)
+            * 1.03;
+        let ymin = (0.5 / trials.max(1) as f64).min(0.5);
+        let mut chart = ChartBuilder::on(root)
+            .caption(
+                format!("{scenario}: probability that total shortfall exceeds x"),
+                (FONT, 24),
+            )
+            .margin(16)
+            .x_label_area_size(50)
+            .y_label_area_size(80)
+            .build_cartesian_2d(0.0..xmax, (ymin..1.0).log_scale())?;
+        chart
+            .configure_mesh()
+            .x_desc("x: total shortfall, % of the node's demand over the horizon")
+            .y_desc("P(shortfall > x), log scale")
+            .y_label_formatter(&|y| {
+                if *y >= 0.01 {
+                    format!("{:.0}%", 100.0 * y)
+                } else {
+                    format!("{:.2}%", 100.0 * y)
+                }
+            })
+            .x_label_formatter(&|x| format!("{x:.1}%"))
+            .label_style((FONT, 14))
+            .axis_desc_style((FONT, 15))
+            .draw()?;
+        let mut any = false;
+        for (i, c) in curves.iter().enumerate() {
+            if c.points.is_empty() {
+                continue;
+            }
+            any = true;
+            let colour = PALETTE[i % PALETTE.len()];
+            let mut band: Vec<(f64, f64)> = c
+                .points
+                .iter()
+                .map(|p| (pct(c, p.x), p.high.max(ymin)))
+                .collect();
+            band.extend(
+                c.points
+                    .iter()
+                    .rev()
+                    .map(|p| (pct(c, p.x), p.low.max(ymin))),
+            );
+            chart.draw_series(std::iter::once(Polygon::new(
+                band,
+                colour.mix(0.18).filled(),
+            )))?;
+            let line: Vec<(f64, f64)> = c
+                .points
+                .iter()
+                .filter(|p| p.p > 0.0)
+                .map(|p| (pct(c, p.x), p.p))
+                .collect();
+            chart
+                .draw_series(LineSeries::new(line, colour.stroke_width(3)))?
+                .label(c.node.clone())
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 22, y)], colour.stroke_width(3))
+                });
+        }
+        if any {
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperRight)
+                .background_style(WHITE.mix(0.9))
+                .border_style(BLACK.mix(0.4))
+                .label_font((FONT, 15))
+                .draw()?;
+            chart.draw_series(std::iter::once(Text::new(
+                "shaded: 95% confidence band of each curve",
+                (xmax * 0.02, ymin * 1.6),
+                (FONT, 13).into_font().color(&BLACK.mix(0.7)),
+            )))?;
+        } else {
+            chart.draw_series(std::iter::once(Text::new(
+                "no trial had a shortfall",
+                (xmax * 0.3, 0.1),
+                (FONT, 20),
+            )))?;
+        }
+        Ok(())
+    })
+}
+
+/// Fan charts of the delivered fraction over time, one panel per demand node.
+pub fn fans(demand: &[DemandSummary], scenario: &str) -> anyhow::Result<Vec<u8>> {
+    let (w, h) = grid_size(demand.len());
+    render(w, h, |root| {
+        root.fill(&WHITE)?;
+        let (top, body) = root.split_vertically(50);
+        top.titled(&format!("{scenario}: delivered share of demand by month (bands: P5-P95, P25-P75; line: median)"), (FONT, 22))?;
+        let (rows, cols) = grid(demand.len());
+        for (d, area) in demand.iter().zip(body.split_evenly((rows, cols))) {
+            let n = d.bands.len();
+            let lo = d.bands.iter().map(|b| b.p5).fold(1.0, f64::min);
+            let ymin = ((lo * 10.0).floor() / 10.0).clamp(0.0, 0.9);
+            let months: Vec<String> = d.bands.iter().map(|b| b.month.clone()).collect();
+            let mut chart = ChartBuilder::on(&area)
+                .caption(d.node.as_str(), (FONT, 17))
+                .margin(12)
+                .x_label_area_size(42)
+                .y_label_area_size(58)
+                .build_cartesian_2d(0.0..(n.max(2) - 1) as f64, ymin..1.005)?;
+            chart
+                .configure_mesh()
+                .light_line_style(WHITE)
+                .x_labels(7)
+                .x_label_formatter(&|x| months.get(x.round() as usize).cloned().unwrap_or_default())
+                .y_label_formatter(&|y| format!("{:.0}%", 100.0 * y))
+                .x_desc("month")
+                .y_desc("delivered / demand")
+                .label_style((FONT, 13))
+                .axis_desc_style((FONT, 14))
+                .draw()?;
+            let band = |lo: &dyn Fn(usize) -> f64, hi: &dyn Fn(usize) -> f64| {
+                let mut v: Vec<(f64, f64)> = (0..n).map(|t| (t as f64, hi(t))).collect();
+                v.extend((0..n).rev().map(|t| (t as f64, lo(t))));
+                v
+            };
+            let b = &d.bands;
+            chart.draw_series(std::iter::once(Polygon::new(
+                band(&|t| b[t].p5, &|t| b[t].p95),
+                SKY.mix(0.35).filled(),
+            )))?;
+            chart.draw_series(std::iter::once(Polygon::new(
+                band(&|t| b[t].p25, &|t| b[t].p75),
+                BLUE_.mix(0.45).filled(),
+            )))?;
+            chart.draw_series(LineSeries::new(
+                (0..n).map(|t| (t as f64, b[t].p50)),
+                BLACK.stroke_width(2),
+            ))?;
+        }
+        Ok(())
+    })
+}
+
+/// Tornado of shock effects on the total shortfall, largest effect on top.
+pub fn tornado(overall: f64, bars: &[TornadoBar], scenario: &str) -> anyhow::Result<Vec<u8>> {
+    let n = bars.len();
+    // One blank row at the bottom holds the legend.
+    let rows = n as i32 + 1;
+    let h = 150 + 42 * rows as u32;
+    render(1400, h, |root| {
+        root.fill(&WHITE)?;
+        let lo = bars
+            .iter()
+            .map(|b| b.with.min(b.without))
+            .fold(overall, f64::min);
+        let hi = bars
+            .iter()
+            .map(|b| b.with.max(b.without))
+            .fold(overall, f64::max);
+        let span = (hi - lo).max(hi.abs() * 0.05).max(1e-9);
+        let (xmin, xmax) = ((lo - 0.15 * span).max(0.0), hi + 0.9 * span);
+        // Row of bar i: the largest effect gets the top row.
+        let row = |i: usize| rows - 1 - i as i32;
+        let ids: Vec<String> = bars.iter().map(|b| b.id.clone()).collect();
+        let mut chart = ChartBuilder::on(root)
+            .caption(
+                format!("{scenario}: mean total shortfall with vs without each shock"),
+                (FONT, 22),
+            )
+            .margin(16)
+            .x_label_area_size(46)
+            .y_label_area_size(300)
+            .build_cartesian_2d(xmin..xmax, (0..rows).into_segmented())?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .light_line_style(WHITE)
+            .y_labels(rows as usize)
+            .y_label_formatter(&|v| match v {
+                SegmentValue::CenterOf(r) if *r >= 1 => ids
+                    .get((rows - 1 - r) as usize)
+                    .cloned()
+                    .unwrap_or_default(),
+                _ => String::new(),
+            })
+            .x_label_formatter(&|x| tonnes(*x))
+            .x_desc("mean total shortfall over all demand nodes, t")
+            .label_style((FONT, 14))
+            .axis_desc_style((FONT, 15))
+            .draw()?;
+        if bars.is_empty() {
+            chart.draw_series(std::iter::once(Text::new(
+                "no shock varies between trials",
+                (xmin + (xmax - xmin) * 0.2, SegmentValue::CenterOf(0)),
+                (FONT, 18),
+            )))?;
+            return Ok(());
+        }
+        for (i, b) in bars.iter().enumerate() {
+            let r = row(i);
+            let (a, z) = (b.with.min(b.without), b.with.max(b.without));
+            let colour = if b.with >= b.without { ORANGE } else { BLUE_ };
+            let rect = [(a, SegmentValue::Exact(r)), (z, SegmentValue::Exact(r + 1))];
+            chart.draw_series(std::iter::once(Rectangle::new(
+                rect.clone(),
+                colour.filled(),
+            )))?;
+            chart.draw_series(std::iter::once(Rectangle::new(rect, BLACK.mix(0.5))))?;
+            let label = format!(
+                "with {} (n={})   without {} (n={})",
+                tonnes(b.with),
+                b.n_with,
+                tonnes(b.without),
+                b.n_without
+            );
+            chart.draw_series(std::iter::once(Text::new(
+                label,
+                (z + (xmax - xmin) * 0.01, SegmentValue::CenterOf(r)),
+                (FONT, 13),
+            )))?;
+        }
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![
+                    (overall, SegmentValue::Exact(1)),
+                    (overall, SegmentValue::Exact(rows)),
+                ],
+                BLACK.stroke_width(2),
+            )))?
+            .label(format!("mean over all trials: {}", tonnes(overall)))
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK.stroke_width(2)));
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [
+                    (xmin, SegmentValue::Exact(0)),
+                    (xmin, SegmentValue::Exact(0)),
+                ],
+                ORANGE.filled(),
+            )))?
+            .label("the shock raises the mean (bar from without to with)")
+            .legend(|(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], ORANGE.filled()));
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [
+                    (xmin, SegmentValue::Exact(0)),
+                    (xmin, SegmentValue::Exact(0)),
+                ],
+                BLUE_.filled(),
+            )))?
+            .label("the shock lowers the mean")
+            .legend(|(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], BLUE_.filled()));
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK.mix(0.4))
+            .label_font((FONT, 13))
+            .draw()?;
+        Ok(())
+    })
+}
+
+/// A sequential colour from light yellow (0) to dark purple (1), after viridis.
+pub fn sequential(v: f64) -> RGBColor {
+    const STOPS: [(u8, u8, u8); 5] = [
+        (253, 231, 37),
+        (94, 201, 98),
+        (33, 145, 140),
+        (59, 82, 139),
+        (68, 1, 84),
+    ];
+    let v = v.clamp(0.0, 1.0) * (STOPS.len() - 1) as f64;
+    let i = (v.floor() as usize).min(STOPS.len() - 2);
+    let f = v - i as f64;
+    let mix = |a: u8, b: u8| (a as f64 + (b as f64 - a as f64) * f).round() as u8;
+    let (a, b) = (STOPS[i], STOPS[i + 1]);
+    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
+/// The supply graph in stage columns, nodes sized by capacity and coloured by criticality.
+pub fn graph(nodes: &[GraphNode], edges: &[GraphEdge], scenario: &str) -> anyhow::Result<Vec<u8>> {
+    let per_col = (0..5)
+        .map(|c| nodes.iter().filter(|n| n.column == c).count())
+        .max()
+        .unwrap_or(1);
+    let (w, h) = (1700u32, (260 + 70 * per_col as u32).max(760));
+    render(w, h, |root| {
+        root.fill(&WHITE)?;
+        let (top, rest) = root.split_vertically(90);
+        top.titled(&format!("{scenario}: supply graph"), (FONT, 24))?;
+        top.draw(&Text::new(
+            "circle area ~ capacity (demand: monthly demand); colour: share of the worst 5% of trials in which the node was down or binding while demand went short; line width ~ mean flow in those trials",
+            (20, 58),
+            (FONT, 14).into_font().color(&BLACK.mix(0.75)),
+        ))?;
+        let (body, legend) = rest.split_vertically(h - 90 - 70);
+        let (bw, bh) = body.dim_in_pixel();
+        let col_x = |c: usize| 120 + (c as i32) * ((bw as i32 - 240) / 4);
+        let pos = |n: &GraphNode| (col_x(n.column), 40 + (n.y * (bh as f64 - 60.0)) as i32);
+        for (c, name) in [
+            "mines",
+            "separation / refining",
+            "metal / alloy",
+            "magnets",
+            "demand",
+        ]
+        .iter()
+        .enumerate()
+        {
+            body.draw(&Text::new(
+                name.to_string(),
+                (col_x(c) - 60, 6),
+                (FONT, 17).into_font().style(FontStyle::Bold),
+            ))?;
+        }
+        let max_flow = edges.iter().map(|e| e.flow).fold(0.0, f64::max).max(1e-12);
+        for e in edges {
+            let (a, b) = (pos(&nodes[e.from]), pos(&nodes[e.to]));
+            let width = 1 + (7.0 * e.flow / max_flow).round() as u32;
+            body.draw(&PathElement::new(
+                vec![a, b],
+                RGBColor(120, 120, 120).mix(0.55).stroke_width(width),
+            ))?;
+        }
+        let max_size = nodes.iter().map(|n| n.size).fold(0.0, f64::max).max(1e-12);
+        for n in nodes {
+            let (x, y) = pos(n);
+            let r = (5.0 + 24.0 * (n.size / max_size).sqrt()) as i32;
+            let fill = if n.column == 4 {
+                RGBColor(200, 200, 200)
+            } else {
+                sequential(n.criticality)
+            };
+            body.draw(&Circle::new((x, y), r, fill.filled()))?;
+            body.draw(&Circle::new((x, y), r, BLACK.stroke_width(1)))?;
+            let label = if n.column == 4 {
+                format!("{}: P(short) {:.0}%", n.id, 100.0 * n.criticality)
+            } else {
+                format!("{} {:.0}%", n.id, 100.0 * n.criticality)
+            };
+            let style = (FONT, 13).into_font();
+            if n.column == 4 {
+                let width = 7 * label.chars().count() as i32;
+                body.draw(&Text::new(label, (x - r - 6 - width, y - 7), style))?;
+            } else {
+                body.draw(&Text::new(label, (x + r + 5, y - 7), style))?;
+            }
+        }
+        legend.draw(&Text::new(
+            "down or binding in worst 5%:",
+            (20, 22),
+            (FONT, 14),
+        ))?;
+        for k in 0..=20 {
+            let v = k as f64 / 20.0;
+            legend.draw(&Rectangle::new(
+                [(250 + 12 * k, 16), (262 + 12 * k, 36)],
+                sequential(v).filled(),
+            ))?;
+        }
+        legend.draw(&Text::new("0%", (245, 42), (FONT, 12)))?;
+        legend.draw(&Text::new("100%", (480, 42), (FONT, 12)))?;
+        Ok(())
+    })
+}

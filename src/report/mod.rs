@@ -1,0 +1,230 @@
+//! The PNG risk report: charts and an index.html, drawn from a summary and per-trial shortfalls.
+//!
+//! [`data`] computes what each chart shows (tested without pixels); `draw` turns it into PNG
+//! bytes with plotters; this module names the files and writes the HTML page. Nothing here
+//! touches the filesystem except [`input_from_dir`], which reads a saved output folder.
+
+pub mod data;
+mod draw;
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::Context as _;
+
+use crate::engine::RunResult;
+use crate::summary::Summary;
+pub use data::ReportInput;
+
+/// One chart of the report.
+#[derive(Clone, Debug)]
+pub struct Chart {
+    /// File name inside `report/`.
+    pub file: &'static str,
+    /// Heading in index.html.
+    pub title: &'static str,
+    /// How to read it.
+    pub about: &'static str,
+    /// PNG bytes.
+    pub png: Vec<u8>,
+}
+
+/// The report's input from a run in memory.
+pub fn input_from_run(summary: Summary, r: &RunResult) -> ReportInput {
+    let shortfall = (0..r.demand_nodes)
+        .map(|d| {
+            (0..r.trials as usize)
+                .map(|k| r.trial(k)[d].shortfall)
+                .collect()
+        })
+        .collect();
+    ReportInput { summary, shortfall }
+}
+
+/// The report's input from a saved output folder (summary.json and trials.csv).
+pub fn input_from_dir(dir: &Path) -> anyhow::Result<ReportInput> {
+    let sp = dir.join("summary.json");
+    let bytes = std::fs::read(&sp).with_context(|| {
+        format!(
+            "cannot read {} (is {} the --out folder of a run?)",
+            sp.display(),
+            dir.display()
+        )
+    })?;
+    let summary: Summary = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not a supplyshock summary", sp.display()))?;
+    let tp = dir.join("trials.csv");
+    let mut reader =
+        csv::Reader::from_path(&tp).with_context(|| format!("cannot read {}", tp.display()))?;
+    let headers = reader
+        .headers()
+        .with_context(|| format!("cannot read {}", tp.display()))?
+        .clone();
+    let cols: Vec<usize> = summary
+        .demand
+        .iter()
+        .map(|d| {
+            let name = format!("{}.shortfall_t", d.node);
+            headers
+                .iter()
+                .position(|h| h == name)
+                .with_context(|| format!("{} has no column {name}", tp.display()))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let mut shortfall = vec![Vec::new(); cols.len()];
+    for (line, rec) in reader.records().enumerate() {
+        let rec = rec.with_context(|| format!("{} line {}", tp.display(), line + 2))?;
+        for (d, &c) in cols.iter().enumerate() {
+            let v: f64 = rec.get(c).unwrap_or("").parse().with_context(|| {
+                format!(
+                    "{} line {}: column {} is not a number",
+                    tp.display(),
+                    line + 2,
+                    c + 1
+                )
+            })?;
+            shortfall[d].push(v);
+        }
+    }
+    anyhow::ensure!(
+        shortfall
+            .first()
+            .is_none_or(|v| v.len() as u64 == summary.trials),
+        "{} has {} trials but summary.json says {}",
+        tp.display(),
+        shortfall.first().map_or(0, |v| v.len()),
+        summary.trials
+    );
+    Ok(ReportInput { summary, shortfall })
+}
+
+/// Draws every chart.
+pub fn charts(input: &ReportInput) -> anyhow::Result<Vec<Chart>> {
+    let s = &input.summary;
+    let name = s.scenario.as_str();
+    let (overall, bars) = data::tornado(input);
+    let (nodes, edges) = data::graph(input);
+    Ok(vec![
+        Chart {
+            file: "01-shortfall-histograms.png",
+            title: "Shortfall distribution per demand node",
+            about: "Histogram of each demand node's total shortfall over the horizon, over the trials that had one (the share of trials with none is in the panel title). Vertical lines: the mean over all trials, VaR95 (the shortfall exceeded in 5% of trials) and CVaR95 (the mean of the worst 5%).",
+            png: draw::histograms(&data::histograms(input), name)?,
+        },
+        Chart {
+            file: "02-loss-exceedance.png",
+            title: "Loss-exceedance curves",
+            about: "For each demand node, the probability (log scale) that its total shortfall exceeds x% of its demand. Read across at 1% to find the 1-in-100 shortfall; the shaded band is the 95% confidence interval of each probability from the finite number of trials.",
+            png: draw::exceedance(&data::exceedance(input), &s.demand, s.trials, name)?,
+        },
+        Chart {
+            file: "03-delivered-fan-charts.png",
+            title: "Delivered share of demand over time",
+            about: "Month by month, the distribution over trials of the share of demand delivered: the median (line), the middle half of trials (dark band, P25-P75) and 90% of trials (light band, P5-P95). A band that dips shows when shortages bite and how fast supply recovers.",
+            png: draw::fans(&s.demand, name)?,
+        },
+        Chart {
+            file: "04-drivers.png",
+            title: "Drivers of the shortfall",
+            about: "For each shock, the mean total shortfall over all demand nodes in trials where it occurred against trials where it did not, with the number of trials in each group; largest effect first. A wide orange bar marks a shock that drives the shortfall. Shocks are correlated through the regime, so effects overlap.",
+            png: draw::tornado(overall, &bars, name)?,
+        },
+        Chart {
+            file: "05-supply-graph.png",
+            title: "Supply graph and critical nodes",
+            about: "The network by stage. Circle area follows capacity (demand nodes: monthly demand); colour and percentage give how often the node was down or the binding constraint in a month with a shortfall, in the worst 5% of trials; line width follows the mean flow in those trials.",
+            png: draw::graph(&nodes, &edges, name)?,
+        },
+    ])
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn num(v: f64) -> String {
+    draw::tonnes(v)
+}
+
+/// index.html: the scenario, its key assumptions, the summary table and the charts, with
+/// relative links and no scripts.
+pub fn index_html(s: &Summary, charts: &[Chart]) -> String {
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{name}: supplyshock report</title>\n<style>body{{font-family:sans-serif;max-width:1500px;margin:2em auto;padding:0 1em;color:#222}}table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #bbb;padding:4px 8px;text-align:right}}th{{background:#eee}}td:first-child,th:first-child{{text-align:left}}img{{max-width:100%;border:1px solid #ddd}}p.about{{max-width:1100px}}</style></head><body>\n<h1>{name}</h1>\n<p>{desc}</p>\n",
+        name = esc(&s.scenario),
+        desc = esc(&s.description)
+    );
+    let _ = write!(
+        h,
+        "<h2>Run</h2>\n<ul><li>{} trials, seed {}</li><li>horizon: {} months from {}</li><li>allocation policy: {:?}</li></ul>\n",
+        s.trials,
+        s.seed,
+        s.periods,
+        esc(&s.start),
+        s.policy
+    );
+    h.push_str("<h2>Shortfall per demand node</h2>\n<table><tr><th>demand node</th><th>demand</th><th>mean shortfall [95% CI]</th><th>share of demand</th><th>P50</th><th>P95</th><th>P99</th><th>CVaR95</th><th>P(any)</th><th>worst month P95</th><th>months to recover (median)</th><th>tariff cost, mean USD</th></tr>\n");
+    for d in &s.demand {
+        let x = &d.shortfall_t;
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{} [{}, {}]</td><td>{:.2}%</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}%</td><td>{:.0}%</td><td>{}</td><td>{:.3e}</td></tr>",
+            esc(&d.node),
+            num(d.demand_t),
+            num(x.mean),
+            num(x.ci95_low),
+            num(x.ci95_high),
+            100.0 * d.shortfall_share.mean,
+            num(x.p50),
+            num(x.p95),
+            num(x.p99),
+            num(x.cvar95),
+            100.0 * x.prob_any,
+            100.0 * d.worst_period_share.p95,
+            d.time_to_recover
+                .p50
+                .map_or("-".to_string(), |v| format!("{v:.0}")),
+            d.tariff_cost_usd.mean
+        );
+    }
+    h.push_str("</table>\n<h2>Key assumptions: shocks and how often they occurred</h2>\n<table><tr><th>shock</th><th>kind</th><th>share of trials in which it occurred</th></tr>\n");
+    for sh in &s.shocks {
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{:.1}%</td></tr>",
+            esc(&sh.id),
+            esc(&sh.category),
+            100.0 * sh.probability
+        );
+    }
+    h.push_str("</table>\n<p>Full figures: <a href=\"../summary.json\">summary.json</a>, per trial: <a href=\"../trials.csv\">trials.csv</a>.</p>\n");
+    for c in charts {
+        let _ = write!(
+            h,
+            "<h2>{}</h2>\n<p class=\"about\">{}</p>\n<img src=\"{}\" alt=\"{}\">\n",
+            esc(c.title),
+            esc(c.about),
+            c.file,
+            esc(c.title)
+        );
+    }
+    h.push_str("</body></html>\n");
+    h
+}
+
+/// Every file of the report folder: the charts and index.html.
+pub fn files(input: &ReportInput) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+    let charts = charts(input)?;
+    let html = index_html(&input.summary, &charts);
+    let mut out: Vec<(String, Vec<u8>)> = charts
+        .into_iter()
+        .map(|c| (c.file.to_string(), c.png))
+        .collect();
+    out.push(("index.html".to_string(), html.into_bytes()));
+    Ok(out)
+}
