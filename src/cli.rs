@@ -302,9 +302,14 @@ fn write_results(
         stdout.write_all(&summary_bytes)?;
     } else if !quiet {
         write!(stdout, "{}", output::console_table(&s))?;
+        let report_note = if with_report {
+            ", report/index.html"
+        } else {
+            ""
+        };
         writeln!(
             stdout,
-            "results in {}/ (summary.json, trials.csv)",
+            "results in {}/ (summary.json, trials.csv{report_note})",
             out.display()
         )?;
     }

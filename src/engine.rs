@@ -170,11 +170,12 @@ struct TailObserver {
 }
 
 impl crate::kernel::Observer for TailObserver {
-    fn period(&mut self, _t: usize, m: &Model, s: &Scratch) {
+    fn period(&mut self, t: usize, m: &Model, s: &Scratch) {
         let short: f64 = s.shortfall.iter().sum();
         self.total += short;
         for (n, node) in m.nodes.iter().enumerate() {
-            if node.kind == crate::scenario::Kind::Demand {
+            // Demand nodes have no capacity; a plant before its announced start is not late.
+            if node.kind == crate::scenario::Kind::Demand || (t as i64) < m.planned_online[n] {
                 continue;
             }
             let down = s.cap[n] < node.capacity * (1.0 - 1e-12);

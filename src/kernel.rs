@@ -112,10 +112,18 @@ pub struct Scratch {
     pub cost_in: Vec<f64>,
     /// Consecutive periods a node has been short of its needs.
     pub short_run: Vec<u32>,
+    /// Re-routed volume asked of each node this period beyond what it could serve (output
+    /// tonnes); next period it raises its input stock target by as much.
+    pub asked: Vec<f64>,
+    /// `asked` of the previous period.
+    pub asked_prev: Vec<f64>,
     /// Buyer-side weight of each edge this period.
     pub weight: Vec<f64>,
     /// Order on each edge this period.
     pub order: Vec<f64>,
+    /// The part of each order that serves current use (output or demand), without stock
+    /// refills: a restricted edge carries at most its allowed fraction of it.
+    pub base: Vec<f64>,
     /// Shipment on each edge this period.
     pub ship: Vec<f64>,
     /// Remaining strategic stockpile per demand node.
@@ -154,8 +162,11 @@ impl Scratch {
             lost: vec![0.0; n],
             cost_in: vec![0.0; n],
             short_run: vec![0; n],
+            asked: vec![0.0; n],
+            asked_prev: vec![0.0; n],
             weight: vec![0.0; e],
             order: vec![0.0; e],
+            base: vec![0.0; e],
             ship: vec![0.0; e],
             stockpile: vec![0.0; d],
             delivered: vec![0.0; d],
@@ -364,14 +375,15 @@ fn sample_timeline(m: &Model, seed: u64, trial: u64, s: &mut Scratch, occurred: 
                 timing,
             } => {
                 let (allow, touched) = (&mut s.edge_allow, &mut s.allow_touched);
-                episodes(timing, &s.regime, tt, &mut rng, |a, b, rng| {
+                episodes(timing, &s.regime, tt, &mut rng, |a, b, origin, rng| {
                     let sev = severity.sample(rng);
                     let lag = licensing_lag
                         .as_ref()
                         .map_or(usize::MAX, |l| periods(l, rng));
                     let licensed = licensed_severity.as_ref().map_or(sev, |l| l.sample(rng));
                     for t in a..b {
-                        let v = if t - a < lag { sev } else { licensed };
+                        let since = (t as i64).saturating_sub(origin) as u64;
+                        let v = if since < lag as u64 { sev } else { licensed };
                         if v > 0.0 {
                             first = first.min(t);
                             touched[t] = true;
@@ -390,7 +402,7 @@ fn sample_timeline(m: &Model, seed: u64, trial: u64, s: &mut Scratch, occurred: 
             } => {
                 let (rates, wmul, touched) =
                     (&mut s.edge_rate, &mut s.edge_wmul, &mut s.tariff_touched);
-                episodes(timing, &s.regime, tt, &mut rng, |a, b, rng| {
+                episodes(timing, &s.regime, tt, &mut rng, |a, b, _, rng| {
                     let r = rate.sample(rng);
                     if r <= 0.0 {
                         return;
@@ -409,7 +421,10 @@ fn sample_timeline(m: &Model, seed: u64, trial: u64, s: &mut Scratch, occurred: 
         }
         if first < tt {
             occurred[i / 64] |= 1 << (i % 64);
-            s.first_shock = s.first_shock.min(first);
+            // Tariffs cost money but cut no supply: they do not start the survival clock.
+            if !matches!(shock.kind, ShockKind::Tariff { .. }) {
+                s.first_shock = s.first_shock.min(first);
+            }
         }
     }
 }
@@ -469,18 +484,20 @@ fn next_start(p: &ParamVals, t: usize, tt: usize, regime: &[u8], rng: &mut Trial
     }
 }
 
-/// Calls `f(start, end, rng)` for each active episode `[start, end)` of an episodic shock.
+/// Calls `f(start, end, origin, rng)` for each active episode `[start, end)` of an episodic
+/// shock; `origin` is the scheduled start, which may lie before period 0 (an episode already
+/// under way), so that lags and durations count from it.
 fn episodes(
     timing: &Timing,
     regime: &[u8],
     tt: usize,
     rng: &mut TrialRng,
-    mut f: impl FnMut(usize, usize, &mut TrialRng),
+    mut f: impl FnMut(usize, usize, i64, &mut TrialRng),
 ) {
     match &timing.start {
         Start::Always => {
-            let end = episode_end(&timing.length, 0, tt, regime, rng);
-            f(0, end, rng);
+            let len = episode_len(&timing.length, 0, tt, regime, rng);
+            f(0, len.min(tt), 0, rng);
         }
         Start::At { at, probability } => {
             let a = at.sample(rng).round();
@@ -488,25 +505,21 @@ fn episodes(
             if a >= tt as f64 {
                 return;
             }
-            let begin = a.max(0.0) as usize;
+            let origin = a.max(-1e12) as i64;
+            let begin = origin.max(0) as usize;
             let happens = unit(rng) < p.at(regime[begin] as usize);
-            // The length counts from the scheduled start, even one before period 0.
-            let len_from = episode_end(
-                &timing.length,
-                0,
-                tt.saturating_add(a.abs() as usize),
-                regime,
-                rng,
-            );
+            let len = episode_len(&timing.length, begin, tt, regime, rng);
             if happens {
-                let end = if a < 0.0 {
-                    len_from.saturating_sub(a.abs() as usize)
-                } else {
-                    begin.saturating_add(len_from)
+                let end = match timing.length {
+                    // A sampled duration counts from the scheduled start, even one before period 0.
+                    Length::Periods(_) => origin.saturating_add(len as i64).max(0) as usize,
+                    Length::Forever => tt,
+                    // An end hazard runs from the first simulated period of the episode.
+                    Length::Hazard(_) => begin.saturating_add(len),
                 };
                 let end = end.min(tt);
                 if end > begin {
-                    f(begin, end, rng);
+                    f(begin, end, origin, rng);
                 }
             }
         }
@@ -518,19 +531,18 @@ fn episodes(
                 if a >= tt {
                     break;
                 }
-                let end = a
-                    .saturating_add(episode_end(&timing.length, a, tt, regime, rng))
-                    .min(tt);
-                let end = end.max(a + 1);
-                f(a, end, rng);
+                let len = episode_len(&timing.length, a, tt, regime, rng).max(1);
+                let end = a.saturating_add(len).min(tt);
+                f(a, end, a as i64, rng);
                 t = end;
             }
         }
     }
 }
 
-/// Length in periods of an episode starting at `a` (at least 1). With `Forever`, up to `tt`.
-fn episode_end(len: &Length, a: usize, tt: usize, regime: &[u8], rng: &mut TrialRng) -> usize {
+/// Length in periods (at least 1) of an episode whose first simulated period is `a`; with
+/// `Forever`, to the end of the horizon.
+fn episode_len(len: &Length, a: usize, tt: usize, regime: &[u8], rng: &mut TrialRng) -> usize {
     match len {
         Length::Forever => tt.saturating_sub(a).max(1),
         Length::Periods(d) => periods(d, rng).max(1),
@@ -568,6 +580,8 @@ fn step_periods<O: Observer>(m: &Model, s: &mut Scratch, out: &mut [DemandOutcom
         s.stock[n] = node.stock0;
         s.cost_in[n] = 0.0;
         s.short_run[n] = 0;
+        s.asked[n] = 0.0;
+        s.asked_prev[n] = 0.0;
     }
     for (d, dn) in m.demand.iter().enumerate() {
         s.stock[dn.node as usize] = dn.cover * dn.per_period.first().copied().unwrap_or(0.0);
@@ -589,6 +603,7 @@ fn step_periods<O: Observer>(m: &Model, s: &mut Scratch, out: &mut [DemandOutcom
         let rate = &s.edge_rate[t * ne..(t + 1) * ne];
 
         let restricted = s.allow_touched[t];
+        let touched = s.node_touched[t];
         let tariffed = s.tariff_touched[t];
         cost_on |= tariffed;
 
@@ -616,22 +631,29 @@ fn step_periods<O: Observer>(m: &Model, s: &mut Scratch, out: &mut [DemandOutcom
         let mut di = m.demand.len();
         for n in (0..nn).rev() {
             let node = &m.nodes[n];
-            let need = match node.kind {
+            // `used`: input for this period's output or demand; the rest of `need` refills stock.
+            let (need, used) = match node.kind {
                 Kind::Demand => {
                     di -= 1;
                     let dem = m.demand[di].per_period[t];
                     s.cap[n] = f64::INFINITY;
-                    dem + (m.demand[di].cover * dem - s.stock[n]).max(0.0)
+                    (dem + (m.demand[di].cover * dem - s.stock[n]).max(0.0), dem)
                 }
                 kind => {
-                    let cap = node.capacity * fac[n];
+                    let cap = if touched {
+                        node.capacity * fac[n]
+                    } else {
+                        node.capacity
+                    };
                     s.cap[n] = cap;
                     let plan = s.want[n].min(cap);
                     s.plan[n] = plan;
                     if kind == Kind::Mine {
-                        0.0
+                        (0.0, 0.0)
                     } else {
-                        (plan * node.inv_yield + node.stock0 - s.stock[n]).max(0.0)
+                        let target = node.stock0 + s.asked_prev[n] * node.inv_yield;
+                        let used = plan * node.inv_yield;
+                        ((used + target - s.stock[n]).max(0.0), used)
                     }
                 }
             };
@@ -639,6 +661,7 @@ fn step_periods<O: Observer>(m: &Model, s: &mut Scratch, out: &mut [DemandOutcom
             for e in m.in_off[n] as usize..m.in_off[n + 1] as usize {
                 let o = need * s.weight[e];
                 s.order[e] = o;
+                s.base[e] = used * s.weight[e];
                 s.want[m.edges[e].src as usize] += o;
             }
         }
@@ -657,13 +680,15 @@ fn step_periods<O: Observer>(m: &Model, s: &mut Scratch, out: &mut [DemandOutcom
             if gap > EPS * s.need[n].max(1.0) {
                 if flexible && s.short_run[n] >= m.reroute_lag {
                     let mut left = gap;
+                    let mut asked = 0.0;
                     for e in ia..ib {
                         let edge = &m.edges[e];
-                        if !edge.reroute {
+                        // Restricted routes cannot carry re-routed volume.
+                        if !edge.reroute || allow[e] < 1.0 {
                             continue;
                         }
                         let src = edge.src as usize;
-                        let x = left.min(s.spare[src] * allow[e]);
+                        let x = left.min(s.spare[src]);
                         if x > 0.0 {
                             s.ship[e] += x;
                             s.spare[src] -= x;
@@ -673,9 +698,18 @@ fn step_periods<O: Observer>(m: &Model, s: &mut Scratch, out: &mut [DemandOutcom
                             }
                             recv += x;
                             left -= x;
-                            if left <= 0.0 {
-                                break;
-                            }
+                        }
+                        // The supplier learns of re-routed demand: what it served, and what is still
+                        // missing up to its idle capacity. Next period it stocks inputs for both.
+                        if m.nodes[src].kind != Kind::Mine {
+                            let a = (left - asked)
+                                .max(0.0)
+                                .min((s.cap[src] - s.out[src]).max(0.0));
+                            s.asked[src] += x.max(0.0) + a;
+                            asked += a;
+                        }
+                        if left <= 0.0 {
+                            break;
                         }
                     }
                 }
@@ -781,7 +815,11 @@ fn step_periods<O: Observer>(m: &Model, s: &mut Scratch, out: &mut [DemandOutcom
                     let mut offer = 0.0;
                     for &e in &m.out_edges[oa..ob] {
                         let e = e as usize;
-                        let blocked = s.ship[e] * (1.0 - allow[e]);
+                        if allow[e] >= 1.0 {
+                            continue;
+                        }
+                        // The allowed fraction of current use passes; stock refills do not.
+                        let blocked = s.ship[e] - allow[e] * s.ship[e].min(s.base[e]);
                         if blocked > 0.0 {
                             s.ship[e] -= blocked;
                             if m.edges[e].blocked_domestic {
@@ -822,6 +860,9 @@ fn step_periods<O: Observer>(m: &Model, s: &mut Scratch, out: &mut [DemandOutcom
                 s.spare[n] = if mine { room } else { room.min(s.stock[n] * y) }.max(0.0);
             }
         }
+
+        std::mem::swap(&mut s.asked, &mut s.asked_prev);
+        s.asked.fill(0.0);
 
         // Stock caps: input beyond the cap is lost.
         for n in 0..nn {

@@ -1,7 +1,8 @@
 //! The compiled model: validated, names resolved to indices, nodes in topological order, edges
 //! in contiguous arrays. The kernel sees only this form.
 
-use std::collections::{HashMap, HashSet};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::ops::Range;
 
 use toml::Spanned;
@@ -263,6 +264,9 @@ pub struct Model {
     pub shocks: Vec<Shock>,
     /// Nodes with an in-edge covered by a tariff, whose shares tariffs may shift.
     pub tariff_buyers: Vec<u32>,
+    /// Per node: the announced start of a planned plant (latest over its delays), before which
+    /// zero capacity is the plan rather than a shock; `i64::MIN` for existing plants.
+    pub planned_online: Vec<i64>,
 }
 
 impl Model {
@@ -600,15 +604,18 @@ impl Compiler<'_> {
                 indeg[e.dst as usize] += 1;
                 succ[e.src as usize].push(e.dst as usize);
             }
-            let mut queue: Vec<usize> = (0..n_nodes).filter(|&i| indeg[i] == 0).collect();
-            queue.reverse();
+            // Among nodes the graph leaves unordered, the one declared first comes first.
+            let mut queue: BinaryHeap<Reverse<usize>> = (0..n_nodes)
+                .filter(|&i| indeg[i] == 0)
+                .map(Reverse)
+                .collect();
             let mut order = Vec::with_capacity(n_nodes);
-            while let Some(i) = queue.pop() {
+            while let Some(Reverse(i)) = queue.pop() {
                 order.push(i);
-                for &j in succ[i].iter().rev() {
+                for &j in &succ[i] {
                     indeg[j] -= 1;
                     if indeg[j] == 0 {
-                        queue.push(j);
+                        queue.push(Reverse(j));
                     }
                 }
             }
@@ -1015,7 +1022,8 @@ impl Compiler<'_> {
         }
         let nodes_sorted: Vec<Node> = order.iter().map(|&i| nodes[i].clone()).collect();
         let mut edge_order: Vec<usize> = (0..edges.len()).collect();
-        edge_order.sort_by_key(|&k| (new_of[edges[k].dst as usize], new_of[edges[k].src as usize]));
+        // Grouped by buyer; within a buyer, in file order (the order re-routing tries them).
+        edge_order.sort_by_key(|&k| (new_of[edges[k].dst as usize], k));
         let mut new_edge = vec![0u32; edges.len()];
         for (k, &old) in edge_order.iter().enumerate() {
             new_edge[old] = k as u32;
@@ -1085,8 +1093,17 @@ impl Compiler<'_> {
         tariff_buyers.sort_unstable();
         tariff_buyers.dedup();
 
+        let mut planned_online = vec![i64::MIN; n_nodes];
+        for sh in &shocks {
+            if let ShockKind::Delay { node, nominal, .. } = &sh.kind {
+                let p = &mut planned_online[*node as usize];
+                *p = (*p).max(*nominal);
+            }
+        }
+
         Ok(Model {
             tariff_buyers,
+            planned_online,
             name: meta.name.clone(),
             description: meta.description.clone(),
             periods: periods as usize,

@@ -325,3 +325,123 @@ elasticity = 1
     );
     assert_eq!(r.trial(0)[0].shortfall, 0.0);
 }
+
+fn with(base: &str, extra: &str) -> String {
+    format!("{base}\n{extra}")
+}
+
+#[test]
+fn a_restricted_route_cannot_be_refilled_by_reordering() {
+    let flexible = TWO_NODES
+        .replace(
+            "name = \"two-nodes\"",
+            "name = \"leak\"\npolicy = \"flexible\"",
+        )
+        .replace("capacity = 10", "capacity = 100");
+    let text = with(
+        &flexible,
+        "[[restriction]]\nid = \"r\"\ncountry = \"AA\"\nseverity = 0.7\n",
+    );
+    let (_, r, _) = summarise(&text, 20, 1);
+    assert!(
+        shortfalls(&r, 0)
+            .iter()
+            .all(|&x| (x - 0.7 * 10.0 * 24.0).abs() < 1e-9)
+    );
+    // Stock refills do not pass a restriction either: cover 1 (10 t) then half of use.
+    let fixed = TWO_NODES
+        .replace("capacity = 10", "capacity = 100")
+        .replace("demand = 10\n", "demand = 10\ncover = 1\n");
+    let text = with(
+        &fixed,
+        "[[restriction]]\nid = \"r\"\ncountry = \"AA\"\nseverity = 0.5\n",
+    );
+    let (_, r, _) = summarise(&text, 20, 1);
+    assert!(
+        shortfalls(&r, 0)
+            .iter()
+            .all(|&x| (x - (240.0 - 10.0 - 24.0 * 5.0)).abs() < 1e-9)
+    );
+}
+
+#[test]
+fn episodes_scheduled_before_the_start_count_their_lag_from_the_schedule() {
+    // Blocked in periods -2, -1 and 0, then licensed: only period 0 is in the horizon.
+    let text = with(
+        TWO_NODES,
+        "[[restriction]]\nid = \"r\"\ncountry = \"AA\"\nseverity = 1\nlicensing_lag = 3\nlicensed_severity = 0\nwhen = { at = -2, duration = 6 }\n",
+    );
+    let (_, r, _) = summarise(&text, 10, 1);
+    assert!(shortfalls(&r, 0).iter().all(|&x| (x - 10.0).abs() < 1e-9));
+}
+
+#[test]
+fn an_end_hazard_reads_the_regime_from_the_episode_start() {
+    // Truce only in period 0; the ban starts at 10 in tension, where it never ends.
+    let text = with(
+        TWO_NODES,
+        "[regime]\nstates = [\"truce\", \"tension\"]\ninitial = \"truce\"\ntransition = [[0, 1], [0, 1]]\n\n[[restriction]]\nid = \"r\"\ncountry = \"AA\"\nseverity = 1\nwhen = { at = 10, p_end = { truce = 1, tension = 0 } }\n",
+    );
+    let (_, r, _) = summarise(&text, 10, 1);
+    assert!(shortfalls(&r, 0).iter().all(|&x| (x - 140.0).abs() < 1e-9));
+}
+
+#[test]
+fn a_standby_plant_without_stock_stocks_up_for_rerouted_demand() {
+    let text = r#"
+[scenario]
+name = "standby"
+periods = 12
+start = "2027-01"
+policy = "flexible"
+
+[[node]]
+id = "main"
+kind = "mine"
+country = "AA"
+capacity = 100
+
+[[node]]
+id = "far"
+kind = "mine"
+country = "CC"
+capacity = 100
+
+[[node]]
+id = "alt"
+kind = "refinery"
+country = "CC"
+capacity = 10
+
+[[node]]
+id = "d"
+kind = "demand"
+country = "BB"
+demand = 10
+
+[[edge]]
+from = "far"
+to = "alt"
+
+[[edge]]
+from = "main"
+to = "d"
+share = 1
+
+[[edge]]
+from = "alt"
+to = "d"
+
+[[restriction]]
+id = "ban"
+country = "AA"
+severity = 1
+"#;
+    // Short in period 0 only: the standby plant learns of the demand and stocks its input.
+    let (_, r, _) = summarise(text, 10, 1);
+    assert!(
+        shortfalls(&r, 0).iter().all(|&x| (x - 10.0).abs() < 1e-9),
+        "{:?}",
+        &shortfalls(&r, 0)[..2]
+    );
+}

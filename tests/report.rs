@@ -80,20 +80,31 @@ fn chart_data() {
     }
     let curves = data::exceedance(&input);
     for c in &curves {
-        assert!(c.points.windows(2).all(|w| w[0].x <= w[1].x && w[0].p >= w[1].p), "exceedance must fall as x grows");
+        assert!(
+            c.points
+                .windows(2)
+                .all(|w| w[0].x <= w[1].x && w[0].p >= w[1].p),
+            "exceedance must fall as x grows"
+        );
         assert!(c.points.iter().all(|p| p.low <= p.p && p.p <= p.high));
     }
     let (overall, bars) = data::tornado(&input);
     assert!(overall > 0.0);
-    assert!(bars.windows(2).all(|w| (w[0].with - w[0].without).abs() >= (w[1].with - w[1].without).abs()));
+    assert!(
+        bars.windows(2)
+            .all(|w| (w[0].with - w[0].without).abs() >= (w[1].with - w[1].without).abs())
+    );
     let (nodes, edges) = data::graph(&input);
     assert_eq!((nodes.len(), edges.len()), (4, 3));
-    insta::assert_json_snapshot!("report-data", serde_json::json!({
-        "histograms": hists,
-        "exceedance_first_points": curves.iter().map(|c| c.points.iter().take(5).collect::<Vec<_>>()).collect::<Vec<_>>(),
-        "tornado": { "overall": overall, "bars": bars },
-        "graph": { "nodes": nodes, "edges": edges },
-    }));
+    insta::assert_json_snapshot!(
+        "report-data",
+        serde_json::json!({
+            "histograms": hists,
+            "exceedance_first_points": curves.iter().map(|c| c.points.iter().take(5).collect::<Vec<_>>()).collect::<Vec<_>>(),
+            "tornado": { "overall": overall, "bars": bars },
+            "graph": { "nodes": nodes, "edges": edges },
+        })
+    );
 }
 
 #[test]
@@ -118,20 +129,40 @@ fn pngs_decode_at_their_size_and_are_not_blank() {
         if let Some((w, h)) = expected {
             assert_eq!((info.width, info.height), (w, h), "{name}");
         }
-        assert!(info.width >= 1200 && info.height >= 250, "{name}: {}x{}", info.width, info.height);
+        assert!(
+            info.width >= 1200 && info.height >= 250,
+            "{name}: {}x{}",
+            info.width,
+            info.height
+        );
         let px = &buf[..info.buffer_size()];
         let ink = px.chunks(3).filter(|p| p.iter().any(|&c| c < 200)).count();
         let share = ink as f64 / (px.len() / 3) as f64;
-        assert!(share > 0.01 && share < 0.9, "{name}: {:.3} of pixels inked", share);
+        assert!(
+            share > 0.01 && share < 0.9,
+            "{name}: {:.3} of pixels inked",
+            share
+        );
         let mut colours: Vec<&[u8]> = px.chunks(3).collect();
         colours.sort_unstable();
         colours.dedup();
         assert!(colours.len() > 10, "{name}: only {} colours", colours.len());
     }
-    let html = String::from_utf8(files.iter().find(|f| f.0 == "index.html").unwrap().1.clone()).unwrap();
+    let html = String::from_utf8(
+        files
+            .iter()
+            .find(|f| f.0 == "index.html")
+            .unwrap()
+            .1
+            .clone(),
+    )
+    .unwrap();
     for (name, _) in &files {
         if name.ends_with(".png") {
-            assert!(html.contains(&format!("src=\"{name}\"")), "{name} not linked");
+            assert!(
+                html.contains(&format!("src=\"{name}\"")),
+                "{name} not linked"
+            );
         }
     }
     assert!(!html.contains("http") && !html.contains("<script"));
@@ -146,8 +177,14 @@ fn a_saved_folder_redraws_the_same_data() {
     supplyshock::output::write_all(
         &dir,
         &[
-            ("summary.json", supplyshock::output::summary_json(&s).unwrap()),
-            ("trials.csv", supplyshock::output::trials_csv(&m, &r).unwrap()),
+            (
+                "summary.json",
+                supplyshock::output::summary_json(&s).unwrap(),
+            ),
+            (
+                "trials.csv",
+                supplyshock::output::trials_csv(&m, &r).unwrap(),
+            ),
         ],
     )
     .unwrap();
