@@ -14,8 +14,9 @@ use crate::model::Model;
 
 /// Trials per parallel work unit.
 pub const CHUNK: usize = 256;
-/// Bins of the delivered-fraction histograms: fractions are rounded to 1/(BINS - 1).
-pub const BINS: usize = 1001;
+/// Bins of the delivered-fraction histograms: fractions are rounded to 1/(BINS - 1) = 0.0025.
+/// Small enough that a worker's histograms stay in its core's cache.
+pub const BINS: usize = 401;
 
 /// What to run.
 #[derive(Clone, Debug)]
@@ -50,7 +51,7 @@ pub struct RunResult {
     /// `occurred[trial * words + i / 64]` bit `i % 64`: shock i was active in the trial.
     pub occurred: Vec<u64>,
     /// Counts of the delivered fraction, `hist[(d * periods + t) * BINS + bin]`.
-    pub hist: Vec<u64>,
+    pub hist: Vec<u32>,
 }
 
 impl RunResult {
@@ -99,7 +100,7 @@ fn run_in_pool(m: &Model, opts: &RunOptions) -> RunResult {
         .zip(occurred.par_chunks_mut(CHUNK * words))
         .enumerate()
         .fold(
-            || (Scratch::new(m), vec![0u64; dn * tt * BINS]),
+            || (Scratch::new(m), vec![0u32; dn * tt * BINS]),
             |(mut scratch, mut hist), (c, (outs, occ))| {
                 let base = opts.first_trial + (c * CHUNK) as u64;
                 let count = occ.len() / words;
@@ -124,7 +125,7 @@ fn run_in_pool(m: &Model, opts: &RunOptions) -> RunResult {
         )
         .map(|(_, h)| h)
         .reduce(
-            || vec![0u64; dn * tt * BINS],
+            || vec![0u32; dn * tt * BINS],
             |mut a, b| {
                 for (x, y) in a.iter_mut().zip(&b) {
                     *x += y;

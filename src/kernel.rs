@@ -630,7 +630,7 @@ fn step_periods<O: Observer>(m: &Model, s: &mut Scratch, out: &mut [DemandOutcom
         s.want.fill(0.0);
         let mut di = m.demand.len();
         for n in (0..nn).rev() {
-            let node = &m.nodes[n];
+            let node = &m.hot[n];
             // `used`: input for this period's output or demand; the rest of `need` refills stock.
             let (need, used) = match node.kind {
                 Kind::Demand => {
@@ -669,7 +669,7 @@ fn step_periods<O: Observer>(m: &Model, s: &mut Scratch, out: &mut [DemandOutcom
         // Pass 2: production and shipping, suppliers first.
         let mut di = 0usize;
         for n in 0..nn {
-            let node = &m.nodes[n];
+            let node = &m.hot[n];
             let (ia, ib) = (m.in_off[n] as usize, m.in_off[n + 1] as usize);
             let mut recv = 0.0;
             for e in ia..ib {
@@ -693,15 +693,15 @@ fn step_periods<O: Observer>(m: &Model, s: &mut Scratch, out: &mut [DemandOutcom
                             s.ship[e] += x;
                             s.spare[src] -= x;
                             s.out[src] += x;
-                            if m.nodes[src].kind != Kind::Mine {
-                                s.stock[src] = (s.stock[src] - x * m.nodes[src].inv_yield).max(0.0);
+                            if m.hot[src].kind != Kind::Mine {
+                                s.stock[src] = (s.stock[src] - x * m.hot[src].inv_yield).max(0.0);
                             }
                             recv += x;
                             left -= x;
                         }
                         // The supplier learns of re-routed demand: what it served, and what is still
                         // missing up to its idle capacity. Next period it stocks inputs for both.
-                        if m.nodes[src].kind != Kind::Mine {
+                        if m.hot[src].kind != Kind::Mine {
                             let a = (left - asked)
                                 .max(0.0)
                                 .min((s.cap[src] - s.out[src]).max(0.0));
@@ -721,12 +721,11 @@ fn step_periods<O: Observer>(m: &Model, s: &mut Scratch, out: &mut [DemandOutcom
 
             // Tariff cost carried into this node's stock (average cost per input tonne).
             let avail = s.stock[n] + recv;
-            if cost_on {
+            if cost_on && node.tariffed {
                 let mut money = s.cost_in[n] * s.stock[n];
                 for e in ia..ib {
                     let src = m.edges[e].src as usize;
-                    let per_t =
-                        m.nodes[src].price * rate[e] + s.cost_in[src] * m.nodes[src].inv_yield;
+                    let per_t = m.hot[src].price * rate[e] + s.cost_in[src] * m.hot[src].inv_yield;
                     money += s.ship[e] * per_t;
                 }
                 s.cost_in[n] = if avail > 0.0 { money / avail } else { 0.0 };
@@ -866,7 +865,7 @@ fn step_periods<O: Observer>(m: &Model, s: &mut Scratch, out: &mut [DemandOutcom
 
         // Stock caps: input beyond the cap is lost.
         for n in 0..nn {
-            let c = m.nodes[n].stock_cap;
+            let c = m.hot[n].stock_cap;
             let excess = s.stock[n] - c;
             s.lost[n] = excess.max(0.0);
             if excess > 0.0 {

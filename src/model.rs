@@ -45,6 +45,29 @@ pub struct Node {
     pub has_offtake: bool,
 }
 
+/// The fields of a node the kernel reads every period, packed together.
+#[derive(Clone, Copy, Debug)]
+pub struct Hot {
+    /// Output capacity per period (infinite for demand nodes).
+    pub capacity: f64,
+    /// Output per tonne of input.
+    pub yield_: f64,
+    /// 1 / yield.
+    pub inv_yield: f64,
+    /// Initial input stock and safety stock.
+    pub stock0: f64,
+    /// Largest input stock.
+    pub stock_cap: f64,
+    /// Output price, USD per tonne.
+    pub price: f64,
+    /// Stage.
+    pub kind: Kind,
+    /// Whether any out-edge carries an offtake share.
+    pub has_offtake: bool,
+    /// Whether tariff costs can reach the node (it lies downstream of a tariffed edge).
+    pub tariffed: bool,
+}
+
 /// A supplier -> buyer link.
 #[derive(Clone, Debug)]
 pub struct Edge {
@@ -264,6 +287,8 @@ pub struct Model {
     pub shocks: Vec<Shock>,
     /// Nodes with an in-edge covered by a tariff, whose shares tariffs may shift.
     pub tariff_buyers: Vec<u32>,
+    /// Per node, in node order: the fields the kernel reads every period.
+    pub hot: Vec<Hot>,
     /// Per node: the announced start of a planned plant (latest over its delays), before which
     /// zero capacity is the plan rather than a shock; `i64::MIN` for existing plants.
     pub planned_online: Vec<i64>,
@@ -292,6 +317,12 @@ impl Model {
     pub fn check_trials(&self, trials: u64) -> Result<(), String> {
         if trials == 0 {
             return Err("--trials must be at least 1".into());
+        }
+        if trials > u64::from(u32::MAX) {
+            return Err(format!(
+                "--trials can be at most {} in one run; split larger runs with --shard",
+                u32::MAX
+            ));
         }
         let bytes = trials.saturating_mul(self.bytes_per_trial());
         if bytes > MAX_RESULT_BYTES {
@@ -1101,7 +1132,40 @@ impl Compiler<'_> {
             }
         }
 
+        let mut tariffed = vec![false; n_nodes];
+        let mut tariff_edge = vec![false; edges_sorted.len()];
+        for sh in &shocks {
+            if let ShockKind::Tariff { edges, .. } = &sh.kind {
+                for &e in edges {
+                    tariff_edge[e as usize] = true;
+                }
+            }
+        }
+        for n in 0..n_nodes {
+            for e in in_off[n] as usize..in_off[n + 1] as usize {
+                if tariff_edge[e] || tariffed[edges_sorted[e].src as usize] {
+                    tariffed[n] = true;
+                }
+            }
+        }
+        let hot = nodes_sorted
+            .iter()
+            .zip(&tariffed)
+            .map(|(n, &tariffed)| Hot {
+                capacity: n.capacity,
+                yield_: n.yield_,
+                inv_yield: n.inv_yield,
+                stock0: n.stock0,
+                stock_cap: n.stock_cap,
+                price: n.price,
+                kind: n.kind,
+                has_offtake: n.has_offtake,
+                tariffed,
+            })
+            .collect();
+
         Ok(Model {
+            hot,
             tariff_buyers,
             planned_online,
             name: meta.name.clone(),

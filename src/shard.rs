@@ -74,7 +74,7 @@ pub struct ShardFile {
     words: usize,
     outcomes: Vec<DemandOutcome>,
     occurred: Vec<u64>,
-    hist: Vec<u64>,
+    hist: Vec<u32>,
 }
 
 impl ShardFile {
@@ -196,7 +196,7 @@ pub fn merge(mut shards: Vec<ShardFile>) -> anyhow::Result<(String, String, RunR
         first.demand_nodes,
         first.words,
     );
-    let mut hist = vec![0u64; first.hist.len()];
+    let mut hist = vec![0u32; first.hist.len()];
     let mut outcomes = Vec::with_capacity(total as usize * dn);
     let mut occurred = Vec::with_capacity(total as usize * words);
     for s in shards {

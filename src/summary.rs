@@ -300,12 +300,12 @@ impl Durations {
 }
 
 /// Quantile of a delivered-fraction histogram.
-fn hist_quantile(counts: &[u64], p: f64) -> f64 {
-    let total: u64 = counts.iter().sum();
+fn hist_quantile(counts: &[u32], p: f64) -> f64 {
+    let total: u64 = counts.iter().map(|&c| u64::from(c)).sum();
     let rank = ((p * total as f64 - 1e-9).ceil() as u64).clamp(1, total.max(1));
-    let mut acc = 0;
+    let mut acc = 0u64;
     for (b, c) in counts.iter().enumerate() {
-        acc += c;
+        acc += u64::from(*c);
         if acc >= rank {
             return b as f64 / (BINS - 1) as f64;
         }
@@ -502,7 +502,7 @@ mod tests {
 
     #[test]
     fn histogram_quantiles() {
-        let mut h = vec![0u64; BINS];
+        let mut h = vec![0u32; BINS];
         h[0] = 10; // 10 trials fully short
         h[BINS - 1] = 90; // 90 fully served
         assert_eq!(hist_quantile(&h, 0.05), 0.0);

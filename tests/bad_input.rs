@@ -175,8 +175,10 @@ fn absurd_sizes() {
         &["line 3", "between 1 and 1200"],
     );
     let m = model::compile_str(GOOD, "good.toml").unwrap();
-    let err = m.check_trials(u64::MAX / 2).unwrap_err();
+    let err = m.check_trials(1_000_000_000).unwrap_err();
     assert!(err.contains("--trials") && err.contains("GiB"), "{err}");
+    let err = m.check_trials(u64::MAX / 2).unwrap_err();
+    assert!(err.contains("--trials") && err.contains("--shard"), "{err}");
 }
 
 #[test]
