@@ -29,6 +29,8 @@ pub enum Command {
     Run(RunArgs),
     /// Measure the simulation kernel on a scenario: per-trial cost, allocations, scaling.
     Bench(BenchArgs),
+    /// Compare alternatives with the base on the same shock draws (common random numbers).
+    Compare(CompareArgs),
     /// Merge the output folders of `run --shard I/N` into the result of one run.
     Merge {
         /// Shard output folders, in any order.
@@ -87,6 +89,32 @@ pub struct RunArgs {
     pub shard: Option<Shard>,
 }
 
+/// Options of `supplyshock compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The base scenario, then one or more alternatives (scenario or variant files).
+    #[arg(required = true, num_args = 2..)]
+    pub scenarios: Vec<PathBuf>,
+    /// Number of trials of each run (default: the base scenario's `trials`).
+    #[arg(long, short = 'n')]
+    pub trials: Option<u64>,
+    /// Master seed shared by all runs (default: the base scenario's `seed`).
+    #[arg(long, short = 's')]
+    pub seed: Option<u64>,
+    /// Worker threads (default: one per core). Results do not depend on it.
+    #[arg(long, short = 'j', default_value_t = 0)]
+    pub threads: usize,
+    /// Output folder.
+    #[arg(long, short = 'o', default_value = "supplyshock-compare")]
+    pub out: PathBuf,
+    /// No progress bar and no table.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Print compare.json to standard output instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Options of `supplyshock bench`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -119,14 +147,8 @@ pub fn load_scenario(path: Option<&Path>) -> anyhow::Result<Model> {
 fn load_scenario_text(path: Option<&Path>) -> anyhow::Result<(String, String, Model)> {
     Ok(match path {
         Some(p) => {
-            let name = p.display().to_string();
-            let text =
-                std::fs::read_to_string(p).map_err(|source| crate::error::ScenarioError::Read {
-                    path: name.clone(),
-                    source,
-                })?;
-            let m = model::compile_str(&text, &name)?;
-            (text, name, m)
+            let (text, m) = model::load_text(p)?;
+            (text, p.display().to_string(), m)
         }
         None => {
             let m = model::compile_str(crate::DEFAULT_SCENARIO, crate::DEFAULT_SCENARIO_NAME)?;
@@ -157,6 +179,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Run(args) => run_scenario(args),
+        Command::Compare(args) => run_compare(args),
         Command::Merge {
             dirs,
             out,
@@ -264,6 +287,79 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
     )?;
     if !args.quiet && !args.json {
         println!("{:.2} s for {} trials", sim_secs, trials);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
+    let loaded = args
+        .scenarios
+        .iter()
+        .map(|p| load_scenario_text(Some(p)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let base = &loaded[0].2;
+    let trials = args.trials.unwrap_or(base.trials);
+    let seed = args.seed.unwrap_or(base.seed);
+    for (_, name, m) in &loaded {
+        m.check_trials(trials)
+            .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+    }
+    let results = loaded
+        .iter()
+        .map(|(_, _, m)| {
+            let opts = RunOptions {
+                seed,
+                first_trial: 0,
+                trials,
+                threads: args.threads,
+                progress: !args.quiet && !args.json && std::io::stderr().is_terminal(),
+            };
+            engine::run(m, &opts)
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let alts: Vec<(&Model, &engine::RunResult)> = loaded[1..]
+        .iter()
+        .map(|l| &l.2)
+        .zip(&results[1..])
+        .collect();
+    let c = crate::compare::compare((base, &results[0]), &alts);
+    let nodes: Vec<String> = (0..base.demand.len())
+        .map(|d| base.demand_id(d).to_string())
+        .collect();
+    let columns: Vec<Vec<Vec<f64>>> = loaded
+        .iter()
+        .zip(&results)
+        .map(|((_, _, m), r)| {
+            nodes
+                .iter()
+                .map(|id| crate::compare::column(m, r, id).unwrap_or_default())
+                .collect()
+        })
+        .collect();
+    let names: Vec<String> = loaded.iter().map(|l| l.2.name.clone()).collect();
+    let mut json = serde_json::to_vec_pretty(&c)?;
+    json.push(b'\n');
+    output::write_all(
+        &args.out,
+        &[
+            ("compare.json", json.clone()),
+            ("compare.csv", crate::compare::to_csv(&c)?),
+        ],
+    )
+    .with_context(|| format!("writing the comparison to {}", args.out.display()))?;
+    let rdir = args.out.join("report");
+    output::write_all(&rdir, &report::compare_files(&c, &names, &nodes, &columns)?)
+        .with_context(|| format!("writing the report to {}", rdir.display()))?;
+    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        stdout.write_all(&json)?;
+    } else if !args.quiet {
+        write!(stdout, "{}", crate::compare::table(&c))?;
+        writeln!(
+            stdout,
+            "\nresults in {}/ (compare.json, compare.csv, report/index.html)",
+            args.out.display()
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }

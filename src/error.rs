@@ -25,6 +25,9 @@ pub enum ScenarioError {
     /// The file parsed, but its contents do not make a valid model.
     #[error("{0}")]
     Invalid(Box<Diagnostic>),
+    /// A variant file whose base or settings do not apply.
+    #[error("{0:#}")]
+    Variant(anyhow::Error),
 }
 
 /// A validation error at a position in a scenario file.

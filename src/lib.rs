@@ -9,6 +9,7 @@
 
 pub mod bench;
 pub mod cli;
+pub mod compare;
 pub mod dist;
 pub mod engine;
 pub mod error;
@@ -19,6 +20,7 @@ pub mod report;
 pub mod scenario;
 pub mod shard;
 pub mod summary;
+pub mod variant;
 
 /// The built-in default scenario: the rare-earth magnet chain as of late 2026.
 pub const DEFAULT_SCENARIO: &str = include_str!("../scenarios/rare-earths-2026.toml");

@@ -338,13 +338,30 @@ impl Model {
     }
 }
 
-/// Reads and compiles a scenario file.
+/// Reads and compiles a scenario file (or a variant file, see [`crate::variant`]).
 pub fn load(path: &std::path::Path) -> Result<Model, ScenarioError> {
+    Ok(load_text(path)?.1)
+}
+
+/// Reads a scenario or variant file: the scenario text it stands for and the compiled model.
+pub fn load_text(path: &std::path::Path) -> Result<(String, Model), ScenarioError> {
     let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
         path: path.display().to_string(),
         source,
     })?;
-    compile_str(&text, &path.display().to_string())
+    match crate::variant::resolve(&text, path).map_err(ScenarioError::Variant)? {
+        Some(resolved) => {
+            let m = compile_str(
+                &resolved,
+                &format!("{} (with its settings applied to its base)", path.display()),
+            )?;
+            Ok((resolved, m))
+        }
+        None => {
+            let m = compile_str(&text, &path.display().to_string())?;
+            Ok((text, m))
+        }
+    }
 }
 
 /// Parses and compiles scenario text; `path` names it in errors.

@@ -164,3 +164,39 @@ fn bench_prints_kernel_figures() {
         "{s}"
     );
 }
+
+#[test]
+fn compare_writes_paired_results_and_charts() {
+    let out = tmp("cli-compare");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let variant = out.with_extension("toml");
+    std::fs::write(
+        &variant,
+        format!(
+            "[variant]\nbase = {:?}\nname = \"eu-stockpile\"\n[variant.set]\n\"node.eu_ind.stockpile\" = {{ periods = 3 }}\n",
+            dir.join("rare-earths-2026.toml")
+        ),
+    )
+    .unwrap();
+    let o = bin()
+        .arg("compare")
+        .arg(dir.join("rare-earths-2026.toml"))
+        .arg(&variant)
+        .args(["--trials", "500", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("eu-stockpile"));
+    let c: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("compare.json")).unwrap()).unwrap();
+    assert_eq!(c["alternatives"][0]["scenario"], "eu-stockpile");
+    for f in [
+        "compare.csv",
+        "report/index.html",
+        "report/01-exceedance-overlay.png",
+        "report/02-paired-differences.png",
+    ] {
+        assert!(out.join(f).exists(), "{f}");
+    }
+}

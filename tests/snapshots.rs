@@ -9,21 +9,30 @@ use crate::common::run;
 #[test]
 fn shipped_scenarios() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
+    let list = |d: &Path| -> Vec<std::path::PathBuf> {
+        let entries = std::fs::read_dir(d).unwrap();
+        let paths = entries.map(|e| e.unwrap().path());
+        paths
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect()
+    };
+    let mut files = list(&dir);
+    files.extend(list(&dir.join("what-if")));
     files.sort();
     assert!(
-        files.len() >= 4,
-        "expected the default and three teaching scenarios"
+        files.len() >= 12,
+        "expected the default, three teaching scenarios and the what-if variants"
     );
     for path in files {
         let m = model::load(&path).unwrap_or_else(|e| panic!("{e}"));
         let r = run(&m, 400, 2026, 0);
         let json = output::summary_json(&summary::summarise(&m, &r)).unwrap();
-        let name = path.file_stem().unwrap().to_string_lossy().to_string();
+        let stem = path.file_stem().unwrap().to_string_lossy().to_string();
+        let name = if path.parent().is_some_and(|p| p.ends_with("what-if")) {
+            format!("what-if-{stem}")
+        } else {
+            stem
+        };
         insta::assert_snapshot!(name, String::from_utf8(json).unwrap());
     }
 }

@@ -4,6 +4,7 @@ mod analytic;
 mod bad_input;
 mod cli;
 mod common;
+mod compare;
 mod determinism;
 mod invariants;
 mod report;

@@ -98,6 +98,10 @@ pub struct Exceedance {
     pub points: Vec<ExceedancePoint>,
 }
 
+/// Exceedance curves of several scenarios for one demand node: the node id and, per scenario,
+/// its name and curve.
+pub type CurvePanel = (String, Vec<(String, Vec<ExceedancePoint>)>);
+
 /// Most points kept on a curve.
 pub const CURVE_POINTS: usize = 200;
 
@@ -114,6 +118,39 @@ pub fn wilson(k: u64, n: u64) -> (f64, f64) {
     ((centre - half).clamp(0.0, p), (centre + half).clamp(p, 1.0))
 }
 
+/// The exceedance curve of per-trial values: P(value > x) at up to [`CURVE_POINTS`] values of x
+/// (0 and the observed positive values), with 95% Wilson intervals; empty if no value is above 0.
+pub fn curve(values: &[f64]) -> Vec<ExceedancePoint> {
+    let n = values.len() as u64;
+    let sorted = {
+        let mut v = values.to_vec();
+        v.sort_by(f64::total_cmp);
+        v
+    };
+    let positive = &sorted[sorted.partition_point(|v| *v <= 0.0)..];
+    let step = positive.len().div_ceil(CURVE_POINTS).max(1);
+    let mut xs: Vec<f64> = Vec::new();
+    if let Some(&last) = positive.last() {
+        xs.push(0.0);
+        xs.extend(positive.iter().step_by(step));
+        if xs.last().is_some_and(|x| *x < last) {
+            xs.push(last);
+        }
+    }
+    xs.into_iter()
+        .map(|x| {
+            let above = (sorted.len() - sorted.partition_point(|v| *v <= x)) as u64;
+            let (low, high) = wilson(above, n);
+            ExceedancePoint {
+                x,
+                p: above as f64 / n as f64,
+                low,
+                high,
+            }
+        })
+        .collect()
+}
+
 /// Builds the exceedance curve of each demand node (only where some trial has a shortfall).
 pub fn exceedance(input: &ReportInput) -> Vec<Exceedance> {
     input
@@ -121,38 +158,9 @@ pub fn exceedance(input: &ReportInput) -> Vec<Exceedance> {
         .demand
         .iter()
         .zip(&input.shortfall)
-        .map(|(d, values)| {
-            let n = values.len() as u64;
-            let mut sorted = values.clone();
-            sorted.sort_by(f64::total_cmp);
-            let first_pos = sorted.partition_point(|v| *v <= 0.0);
-            let positive = &sorted[first_pos..];
-            let step = positive.len().div_ceil(CURVE_POINTS).max(1);
-            let mut xs: Vec<f64> = Vec::new();
-            if let Some(&last) = positive.last() {
-                xs.push(0.0);
-                xs.extend(positive.iter().step_by(step));
-                if xs.last().is_some_and(|x| *x < last) {
-                    xs.push(last);
-                }
-            }
-            let points = xs
-                .into_iter()
-                .map(|x| {
-                    let above = (sorted.len() - sorted.partition_point(|v| *v <= x)) as u64;
-                    let (low, high) = wilson(above, n);
-                    ExceedancePoint {
-                        x,
-                        p: above as f64 / n as f64,
-                        low,
-                        high,
-                    }
-                })
-                .collect();
-            Exceedance {
-                node: d.node.clone(),
-                points,
-            }
+        .map(|(d, values)| Exceedance {
+            node: d.node.clone(),
+            points: curve(values),
         })
         .collect()
 }

@@ -69,7 +69,7 @@ pub fn tonnes(v: f64) -> String {
         format!("{v:.0} t")
     } else if a >= 1.0 {
         format!("{v:.1} t")
-    } else if a == 0.0 {
+    } else if a < 0.005 {
         "0 t".into()
     } else {
         format!("{v:.2} t")
@@ -575,6 +575,176 @@ pub fn graph(nodes: &[GraphNode], edges: &[GraphEdge], scenario: &str) -> anyhow
         }
         legend.draw(&Text::new("0%", (245, 42), (FONT, 12)))?;
         legend.draw(&Text::new("100%", (480, 42), (FONT, 12)))?;
+        Ok(())
+    })
+}
+
+/// Exceedance curves of several scenarios, one panel per demand node.
+pub fn compare_exceedance(
+    panels: &[super::data::CurvePanel],
+    trials: u64,
+) -> anyhow::Result<Vec<u8>> {
+    let (w, h) = grid_size(panels.len());
+    render(w, h, |root| {
+        root.fill(&WHITE)?;
+        let (top, body) = root.split_vertically(50);
+        top.titled(
+            "probability that total shortfall exceeds x, per alternative (same shock draws)",
+            (FONT, 22),
+        )?;
+        let (rows, cols) = grid(panels.len());
+        let ymin = (0.5 / trials.max(1) as f64).min(0.5);
+        for ((node, series), area) in panels.iter().zip(body.split_evenly((rows, cols))) {
+            let xmax = series
+                .iter()
+                .flat_map(|(_, c)| c.iter().map(|p| p.x))
+                .fold(0.0, f64::max)
+                .max(1.0)
+                * 1.03;
+            let mut chart = ChartBuilder::on(&area)
+                .caption(node.as_str(), (FONT, 17))
+                .margin(12)
+                .x_label_area_size(42)
+                .y_label_area_size(70)
+                .build_cartesian_2d(0.0..xmax, (ymin..1.0).log_scale())?;
+            chart
+                .configure_mesh()
+                .x_desc("x: total shortfall, t")
+                .y_desc("P(shortfall > x)")
+                .x_label_formatter(&|x| tonnes(*x))
+                .y_label_formatter(&|y| {
+                    if *y >= 0.01 {
+                        format!("{:.0}%", 100.0 * y)
+                    } else {
+                        format!("{:.2}%", 100.0 * y)
+                    }
+                })
+                .label_style((FONT, 13))
+                .axis_desc_style((FONT, 14))
+                .draw()?;
+            let mut any = false;
+            for (i, (name, pts)) in series.iter().enumerate() {
+                let colour = PALETTE[i % PALETTE.len()];
+                let line: Vec<(f64, f64)> = pts
+                    .iter()
+                    .filter(|p| p.p > 0.0)
+                    .map(|p| (p.x, p.p))
+                    .collect();
+                if line.is_empty() {
+                    continue;
+                }
+                any = true;
+                chart
+                    .draw_series(LineSeries::new(line, colour.stroke_width(3)))?
+                    .label(name.clone())
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 22, y)], colour.stroke_width(3))
+                    });
+            }
+            if any {
+                chart
+                    .configure_series_labels()
+                    .position(SeriesLabelPosition::UpperRight)
+                    .background_style(WHITE.mix(0.9))
+                    .border_style(BLACK.mix(0.4))
+                    .label_font((FONT, 12))
+                    .draw()?;
+            } else {
+                chart.draw_series(std::iter::once(Text::new(
+                    "no shortfall in any alternative",
+                    (xmax * 0.2, 0.1),
+                    (FONT, 16),
+                )))?;
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Mean paired difference in total shortfall with its 95% interval, per demand node and
+/// alternative.
+pub fn compare_diffs(c: &crate::compare::Comparison) -> anyhow::Result<Vec<u8>> {
+    let nodes: Vec<String> = c
+        .alternatives
+        .first()
+        .map(|a| a.demand.iter().map(|d| d.node.clone()).collect())
+        .unwrap_or_default();
+    let (w, h) = grid_size(nodes.len());
+    let alts = c.alternatives.len().max(1);
+    render(w, h, |root| {
+        root.fill(&WHITE)?;
+        let (top, body) = root.split_vertically(50);
+        top.titled(
+            &format!(
+                "paired difference in mean total shortfall vs {} (alternative - base, 95% CI)",
+                c.base
+            ),
+            (FONT, 20),
+        )?;
+        let (rows, cols) = grid(nodes.len());
+        for (node, area) in nodes.iter().zip(body.split_evenly((rows, cols))) {
+            let diffs: Vec<&crate::compare::NodeDiff> = c
+                .alternatives
+                .iter()
+                .filter_map(|a| a.demand.iter().find(|d| &d.node == node))
+                .collect();
+            let lo = diffs.iter().map(|d| d.ci95_low).fold(0.0, f64::min);
+            let hi = diffs.iter().map(|d| d.ci95_high).fold(0.0, f64::max);
+            let pad = if hi - lo < 1e-6 { 1.0 } else { (hi - lo) * 0.1 };
+            let names: Vec<String> = c.alternatives.iter().map(|a| a.scenario.clone()).collect();
+            let mut chart = ChartBuilder::on(&area)
+                .caption(node.as_str(), (FONT, 17))
+                .margin(12)
+                .x_label_area_size(42)
+                .y_label_area_size(230)
+                .build_cartesian_2d((lo - pad)..(hi + pad), (0..alts as i32).into_segmented())?;
+            chart
+                .configure_mesh()
+                .disable_y_mesh()
+                .light_line_style(WHITE)
+                .y_labels(alts)
+                .y_label_formatter(&|v| match v {
+                    SegmentValue::CenterOf(i) => names
+                        .get((alts as i32 - 1 - *i) as usize)
+                        .cloned()
+                        .unwrap_or_default(),
+                    _ => String::new(),
+                })
+                .x_label_formatter(&|x| tonnes(*x))
+                .x_desc("mean difference in total shortfall, t")
+                .label_style((FONT, 12))
+                .axis_desc_style((FONT, 14))
+                .draw()?;
+            chart.draw_series(std::iter::once(PathElement::new(
+                vec![
+                    (0.0, SegmentValue::Exact(0)),
+                    (0.0, SegmentValue::Exact(alts as i32)),
+                ],
+                BLACK.stroke_width(1),
+            )))?;
+            for (i, d) in diffs.iter().enumerate() {
+                let r = alts as i32 - 1 - i as i32;
+                let colour = if d.mean_diff <= 0.0 {
+                    PALETTE[2]
+                } else {
+                    VERMILLION
+                };
+                chart.draw_series(std::iter::once(Rectangle::new(
+                    [
+                        (0.0, SegmentValue::Exact(r)),
+                        (d.mean_diff, SegmentValue::Exact(r + 1)),
+                    ],
+                    colour.mix(0.8).filled(),
+                )))?;
+                chart.draw_series(std::iter::once(PathElement::new(
+                    vec![
+                        (d.ci95_low, SegmentValue::CenterOf(r)),
+                        (d.ci95_high, SegmentValue::CenterOf(r)),
+                    ],
+                    BLACK.stroke_width(2),
+                )))?;
+            }
+        }
         Ok(())
     })
 }

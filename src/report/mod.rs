@@ -217,6 +217,88 @@ pub fn index_html(s: &Summary, charts: &[Chart]) -> String {
     h
 }
 
+/// The charts and page of `supplyshock compare`: overlaid exceedance curves and the paired
+/// differences. `columns[s][d]` holds scenario s's per-trial shortfall at the base's demand
+/// node d (empty where the scenario lacks the node).
+pub fn compare_files(
+    c: &crate::compare::Comparison,
+    names: &[String],
+    nodes: &[String],
+    columns: &[Vec<Vec<f64>>],
+) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
+    let panels: Vec<data::CurvePanel> = nodes
+        .iter()
+        .enumerate()
+        .map(|(d, node)| {
+            let series = names
+                .iter()
+                .zip(columns)
+                .map(|(name, cols)| (name.clone(), data::curve(&cols[d])))
+                .collect();
+            (node.clone(), series)
+        })
+        .collect();
+    let charts = [
+        (
+            "01-exceedance-overlay.png",
+            "Exceedance curves of each alternative",
+            "For each demand node, the probability that total shortfall exceeds x under each alternative, all run on the same shock draws. A curve below and left of the base's is better.",
+            draw::compare_exceedance(&panels, c.trials)?,
+        ),
+        (
+            "02-paired-differences.png",
+            "Paired differences",
+            "Mean over trials of (alternative - base) total shortfall, with the 95% confidence interval from the paired differences; green: the alternative has less shortfall.",
+            draw::compare_diffs(c)?,
+        ),
+    ];
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>compare: {}</title><style>body{{font-family:sans-serif;max-width:1500px;margin:2em auto;padding:0 1em}}table{{border-collapse:collapse}}td,th{{border:1px solid #bbb;padding:4px 8px;text-align:right}}td:first-child,td:nth-child(2),th{{text-align:left}}img{{max-width:100%}}</style></head><body>\n<h1>Alternatives against {}</h1>\n<p>{} trials each, seed {}, common random numbers.</p>\n<table><tr><th>alternative</th><th>node</th><th>base mean</th><th>alt mean</th><th>mean diff [95% CI]</th><th>diff P95</th><th>diff CVaR95</th><th>P(better)</th></tr>\n",
+        esc(&c.base),
+        esc(&c.base),
+        c.trials,
+        c.seed
+    );
+    for a in &c.alternatives {
+        for d in &a.demand {
+            let _ = writeln!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} [{}, {}]</td><td>{}</td><td>{}</td><td>{:.1}%</td></tr>",
+                esc(&a.scenario),
+                esc(&d.node),
+                num(d.base_mean),
+                num(d.alt_mean),
+                num(d.mean_diff),
+                num(d.ci95_low),
+                num(d.ci95_high),
+                num(d.diff_p95),
+                num(d.diff_cvar95),
+                100.0 * d.prob_better
+            );
+        }
+    }
+    h.push_str("</table>\n");
+    for (file, title, about, _) in &charts {
+        let _ = write!(
+            h,
+            "<h2>{}</h2>\n<p>{}</p>\n<img src=\"{}\" alt=\"{}\">\n",
+            esc(title),
+            esc(about),
+            file,
+            esc(title)
+        );
+    }
+    h.push_str("</body></html>\n");
+    let mut out: Vec<(String, Vec<u8>)> = charts
+        .into_iter()
+        .map(|(f, _, _, png)| (f.to_string(), png))
+        .collect();
+    out.push(("index.html".to_string(), h.into_bytes()));
+    Ok(out)
+}
+
 /// Every file of the report folder: the charts and index.html.
 pub fn files(input: &ReportInput) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     let charts = charts(input)?;

@@ -1,0 +1,282 @@
+//! Changing a scenario by path: `--set PATH=VALUE` for sweeps, and variant files that name a base
+//! scenario and the settings that differ from it.
+//!
+//! A path names one value in the scenario file:
+//!
+//! | path | addresses |
+//! |---|---|
+//! | `scenario.KEY` | a key of `[scenario]`, e.g. `scenario.policy` |
+//! | `regime.KEY` | a key of `[regime]` |
+//! | `node.ID.KEY...` | a key of the node with that id, e.g. `node.us_auto.cover`, `node.us_auto.stockpile.periods` |
+//! | `edge.FROM->TO.KEY` | a key of an edge, e.g. `edge.cn_mag->us_auto.share` |
+//! | `outage.ID.KEY...` | an outage by `id` (default `outage:NODE`), e.g. `outage:my_lynas.p_fail` |
+//! | `delay.ID.KEY...` | a delay by `id` (default `delay:NODE`) |
+//! | `restriction.ID.KEY...`, `tariff.ID.KEY...` | by `id`, e.g. `restriction.cn-controls-episode.when.p_start.tension` |
+//!
+//! Missing tables along the path are created, so `node.eu_ind.stockpile.periods=3` adds a
+//! stockpile. Values are TOML: numbers, strings in quotes, `true`/`false`, inline tables and
+//! arrays.
+
+use std::path::Path;
+
+use anyhow::{Context as _, bail};
+use toml::{Table, Value};
+
+/// One `PATH=VALUE` setting.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Setting {
+    /// Dotted path.
+    pub path: String,
+    /// Value to put there.
+    pub value: Value,
+}
+
+/// Parses a TOML value written on the command line or in a variant file.
+pub fn parse_value(text: &str) -> anyhow::Result<Value> {
+    let doc: Table = toml::from_str(&format!("v = {text}")).map_err(|e| {
+        anyhow::anyhow!(
+            "`{text}` is not a TOML value ({}); quote strings, e.g. \"fixed\"",
+            e.message()
+        )
+    })?;
+    doc.get("v").cloned().context("empty value")
+}
+
+/// Splits `a,b,{ x = 1, y = 2 }` on the commas outside braces, brackets and quotes.
+pub fn split_values(text: &str) -> Vec<String> {
+    let (mut out, mut cur, mut depth, mut quote) = (Vec::new(), String::new(), 0i32, None);
+    for c in text.chars() {
+        match (c, quote) {
+            ('"' | '\'', None) => quote = Some(c),
+            (q, Some(open)) if q == open => quote = None,
+            ('{' | '[', None) => depth += 1,
+            ('}' | ']', None) => depth -= 1,
+            (',', None) if depth == 0 => {
+                out.push(cur.trim().to_string());
+                cur.clear();
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(c);
+    }
+    if !cur.trim().is_empty() {
+        out.push(cur.trim().to_string());
+    }
+    out
+}
+
+/// Parses `PATH=v1,v2,...` into the path and its values.
+pub fn parse_sweep(arg: &str) -> anyhow::Result<(String, Vec<Value>)> {
+    let (path, values) = arg.split_once('=').with_context(|| {
+        format!("--set `{arg}`: write PATH=VALUE[,VALUE...], e.g. --set node.us_auto.cover=1,2,3")
+    })?;
+    let values: Vec<Value> = split_values(values)
+        .iter()
+        .map(|v| parse_value(v).with_context(|| format!("--set {path}")))
+        .collect::<anyhow::Result<_>>()?;
+    if values.is_empty() {
+        bail!("--set {path}: give at least one value");
+    }
+    Ok((path.trim().to_string(), values))
+}
+
+/// The id of an array entry as paths name it.
+fn entry_id(kind: &str, entry: &Table) -> Option<String> {
+    let get = |k: &str| entry.get(k).and_then(Value::as_str).map(str::to_string);
+    match kind {
+        "node" | "restriction" | "tariff" => get("id"),
+        "edge" => Some(format!("{}->{}", get("from")?, get("to")?)),
+        "outage" | "delay" => get("id").or_else(|| Some(format!("{kind}:{}", get("node")?))),
+        _ => None,
+    }
+}
+
+/// Applies one setting to a parsed scenario document.
+pub fn apply(doc: &mut Table, s: &Setting) -> anyhow::Result<()> {
+    let parts: Vec<&str> = s.path.split('.').collect();
+    let bad = |why: String| anyhow::anyhow!("--set {}: {why}", s.path);
+    let (table, rest): (&mut Table, &[&str]) = match parts.as_slice() {
+        [section @ ("scenario" | "regime"), rest @ ..] if !rest.is_empty() => {
+            let t = doc
+                .entry(section.to_string())
+                .or_insert_with(|| Value::Table(Table::new()));
+            (
+                t.as_table_mut()
+                    .ok_or_else(|| bad(format!("`{section}` is not a table")))?,
+                rest,
+            )
+        }
+        [
+            kind @ ("node" | "edge" | "outage" | "delay" | "restriction" | "tariff"),
+            id,
+            rest @ ..,
+        ] if !rest.is_empty() => {
+            let arr = doc
+                .get_mut(*kind)
+                .and_then(Value::as_array_mut)
+                .ok_or_else(|| bad(format!("the scenario has no [[{kind}]] tables")))?;
+            let known: Vec<String> = arr
+                .iter()
+                .filter_map(|v| v.as_table().and_then(|t| entry_id(kind, t)))
+                .collect();
+            let entry = arr
+                .iter_mut()
+                .filter_map(Value::as_table_mut)
+                .find(|t| entry_id(kind, t).as_deref() == Some(*id))
+                .ok_or_else(|| {
+                    bad(format!(
+                        "no {kind} `{id}`; the {kind}s are: {}",
+                        known.join(", ")
+                    ))
+                })?;
+            (entry, rest)
+        }
+        _ => {
+            return Err(bad(
+                "a path starts with scenario., regime., node.ID., edge.FROM->TO., outage.ID., delay.ID., restriction.ID. or tariff.ID. and names a key"
+                    .into(),
+            ));
+        }
+    };
+    let mut t = table;
+    for (i, key) in rest.iter().enumerate() {
+        if i + 1 == rest.len() {
+            t.insert(key.to_string(), s.value.clone());
+            return Ok(());
+        }
+        let next = t
+            .entry(key.to_string())
+            .or_insert_with(|| Value::Table(Table::new()));
+        t = next
+            .as_table_mut()
+            .ok_or_else(|| bad(format!("`{key}` holds a value, not a table")))?;
+    }
+    Ok(())
+}
+
+/// Scenario text with settings applied; `name` names the result in messages.
+pub fn apply_all(text: &str, settings: &[Setting], name: &str) -> anyhow::Result<String> {
+    let mut doc: Table =
+        toml::from_str(text).map_err(|e| anyhow::anyhow!("invalid scenario {name}: {e}"))?;
+    for s in settings {
+        apply(&mut doc, s)?;
+    }
+    Ok(toml::to_string(&doc)?)
+}
+
+/// The `[variant]` table of a variant file.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VariantFile {
+    variant: Variant,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Variant {
+    /// Base scenario, relative to the variant file.
+    base: String,
+    /// Name of the variant.
+    name: String,
+    /// What question it answers.
+    #[serde(default)]
+    description: String,
+    /// Path = value settings.
+    #[serde(default)]
+    set: Table,
+}
+
+/// If `text` is a variant file (a `[variant]` table naming a base scenario and settings), returns
+/// the scenario text it stands for; otherwise returns `None`.
+pub fn resolve(text: &str, path: &Path) -> anyhow::Result<Option<String>> {
+    let Ok(doc) = toml::from_str::<Table>(text) else {
+        return Ok(None);
+    };
+    if !doc.contains_key("variant") {
+        return Ok(None);
+    }
+    let shown = path.display();
+    let v: VariantFile =
+        toml::from_str(text).map_err(|e| anyhow::anyhow!("invalid variant {shown}: {e}"))?;
+    let base = path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(&v.variant.base);
+    let base_text = std::fs::read_to_string(&base)
+        .with_context(|| format!("variant {shown}: cannot read its base scenario {} (`base` is relative to the variant file)", base.display()))?;
+    let mut settings: Vec<Setting> = v
+        .variant
+        .set
+        .into_iter()
+        .map(|(path, value)| Setting { path, value })
+        .collect();
+    settings.push(Setting {
+        path: "scenario.name".into(),
+        value: Value::String(v.variant.name),
+    });
+    if !v.variant.description.is_empty() {
+        settings.push(Setting {
+            path: "scenario.description".into(),
+            value: Value::String(v.variant.description),
+        });
+    }
+    let out = apply_all(&base_text, &settings, &base.display().to_string())
+        .with_context(|| format!("variant {shown}"))?;
+    Ok(Some(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_values_outside_brackets() {
+        assert_eq!(split_values("1,2, 3"), vec!["1", "2", "3"]);
+        assert_eq!(
+            split_values("{ dist = \"uniform\", low = 1, high = 2 },4"),
+            vec!["{ dist = \"uniform\", low = 1, high = 2 }", "4"]
+        );
+        assert_eq!(split_values("\"a,b\",[1, 2]"), vec!["\"a,b\"", "[1, 2]"]);
+    }
+
+    #[test]
+    fn sets_values_by_path() {
+        let text = "[scenario]\nname = \"x\"\n\n[[node]]\nid = \"a\"\ncapacity = 1\n\n[[edge]]\nfrom = \"a\"\nto = \"b\"\n\n[[outage]]\nnode = \"a\"\np_fail = 0.1\n";
+        let set = |p: &str, v: &str| Setting {
+            path: p.into(),
+            value: parse_value(v).unwrap(),
+        };
+        let out = apply_all(
+            text,
+            &[
+                set("node.a.capacity", "5"),
+                set("node.a.stockpile.periods", "3"),
+                set("edge.a->b.share", "0.5"),
+                set("outage:a.p_fail", "0.2"),
+                set("scenario.policy", "\"flexible\""),
+            ]
+            .into_iter()
+            .filter(|s| !s.path.starts_with("outage:"))
+            .chain([set("outage.outage:a.p_fail", "0.2")])
+            .collect::<Vec<_>>(),
+            "t",
+        )
+        .unwrap();
+        let doc: Table = toml::from_str(&out).unwrap();
+        assert_eq!(doc["node"][0]["capacity"].as_integer(), Some(5));
+        assert_eq!(doc["node"][0]["stockpile"]["periods"].as_integer(), Some(3));
+        assert_eq!(doc["edge"][0]["share"].as_float(), Some(0.5));
+        assert_eq!(doc["outage"][0]["p_fail"].as_float(), Some(0.2));
+        assert_eq!(doc["scenario"]["policy"].as_str(), Some("flexible"));
+        let err = apply_all(text, &[set("node.zz.capacity", "1")], "t")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("no node `zz`") && err.contains("the nodes are: a"),
+            "{err}"
+        );
+        assert!(parse_sweep("node.a.capacity").is_err());
+        assert_eq!(parse_sweep("node.a.capacity=1,2").unwrap().1.len(), 2);
+    }
+}
