@@ -81,6 +81,13 @@ pub struct RunArgs {
     /// Print summary.json to standard output instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// Add batches of --trials trials until the 95% CI of each demand node's mean total shortfall
+    /// is within this fraction of the mean (e.g. 0.05), or --max-trials is reached.
+    #[arg(long, value_name = "FRACTION")]
+    pub precision: Option<f64>,
+    /// Most trials to run with --precision.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub max_trials: u64,
     /// Skip the PNG report.
     #[arg(long)]
     pub no_report: bool,
@@ -242,8 +249,30 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
         progress: !args.quiet && !args.json && std::io::stderr().is_terminal(),
     };
     let started = Instant::now();
-    let result = engine::run(&m, &opts)?;
+    let result = match args.precision {
+        Some(_) if args.shard.is_some() => anyhow::bail!(
+            "--precision cannot be combined with --shard: a shard's size is fixed by --trials"
+        ),
+        Some(p) => engine::run_to_precision(&m, &opts, p, args.max_trials)?,
+        None => engine::run(&m, &opts)?,
+    };
+    let trials = result.trials;
     let sim_secs = started.elapsed().as_secs_f64();
+    if let Some(p) = args.precision {
+        let reached = result.worst_relative_half_width();
+        if !args.quiet && !args.json {
+            let verdict = if reached <= p {
+                "reached"
+            } else {
+                "not reached (raise --max-trials)"
+            };
+            eprintln!(
+                "precision {:.2}% {verdict}: {:.2}% after {trials} trials",
+                100.0 * p,
+                100.0 * reached
+            );
+        }
+    }
     let info = serde_json::json!({
         "scenario_file": name,
         "threads": args.threads,
@@ -376,6 +405,11 @@ fn write_results(
     info: serde_json::Value,
 ) -> anyhow::Result<()> {
     let s = summary::summarise(m, result);
+    if !quiet {
+        for w in &s.warnings {
+            eprintln!("warning: {w}");
+        }
+    }
     let summary_bytes = output::summary_json(&s)?;
     let csv = output::trials_csv(m, result)?;
     output::write_all(

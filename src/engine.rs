@@ -50,6 +50,9 @@ pub struct RunResult {
     pub words: usize,
     /// `occurred[trial * words + i / 64]` bit `i % 64`: shock i was active in the trial.
     pub occurred: Vec<u64>,
+    /// `magnitude[trial * stride + i]`: how much of shock i the trial drew (see
+    /// [`Scratch::magnitude`]); `stride` is the number of shocks, at least 1.
+    pub magnitude: Vec<f32>,
     /// Counts of the delivered fraction, `hist[(d * periods + t) * BINS + bin]`.
     pub hist: Vec<u32>,
 }
@@ -58,6 +61,46 @@ impl RunResult {
     /// Outcomes of trial `k` (0-based within this run).
     pub fn trial(&self, k: usize) -> &[DemandOutcome] {
         &self.outcomes[k * self.demand_nodes..(k + 1) * self.demand_nodes]
+    }
+
+    /// Appends the trials of `next`, which must follow this run's trials directly.
+    pub fn append(&mut self, next: RunResult) {
+        debug_assert_eq!(next.first_trial, self.first_trial + self.trials);
+        self.trials += next.trials;
+        self.outcomes.extend(next.outcomes);
+        self.occurred.extend(next.occurred);
+        self.magnitude.extend(next.magnitude);
+        for (a, b) in self.hist.iter_mut().zip(&next.hist) {
+            *a += b;
+        }
+    }
+
+    /// The largest relative half-width of the 95% confidence interval of the mean total
+    /// shortfall over the demand nodes (nodes without shortfall count as exact).
+    pub fn worst_relative_half_width(&self) -> f64 {
+        let n = self.trials as f64;
+        (0..self.demand_nodes)
+            .map(|d| {
+                let v: Vec<f64> = (0..self.trials as usize)
+                    .map(|k| self.trial(k)[d].shortfall)
+                    .collect();
+                let mean = v.iter().sum::<f64>() / n;
+                if mean <= 0.0 || n < 2.0 {
+                    return if mean > 0.0 { f64::INFINITY } else { 0.0 };
+                }
+                let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1.0);
+                1.959_963_984_540_054 * (var / n).sqrt() / mean
+            })
+            .fold(0.0, f64::max)
+    }
+
+    /// Entries of `magnitude` per trial (the number of shocks, at least 1).
+    pub fn stride(&self) -> usize {
+        if self.trials == 0 {
+            1
+        } else {
+            self.magnitude.len() / self.trials as usize
+        }
     }
 
     /// Whether shock `i` occurred in trial `k`.
@@ -75,6 +118,43 @@ pub fn run(m: &Model, opts: &RunOptions) -> anyhow::Result<RunResult> {
     Ok(pool.install(|| run_in_pool(m, opts)))
 }
 
+/// Runs batches of `opts.trials` trials until the 95% confidence interval of every demand node's
+/// mean total shortfall is within `relative` of the mean, or `max_trials` are done. Batches are
+/// fixed trial ranges, so the same inputs stop at the same trial count with the same result.
+pub fn run_to_precision(
+    m: &Model,
+    opts: &RunOptions,
+    relative: f64,
+    max_trials: u64,
+) -> anyhow::Result<RunResult> {
+    anyhow::ensure!(
+        relative > 0.0 && relative.is_finite(),
+        "--precision must be a positive fraction, e.g. 0.05 for 5%"
+    );
+    m.check_trials(max_trials)
+        .map_err(|e| anyhow::anyhow!("--max-trials: {e}"))?;
+    let mut r = run(
+        m,
+        &RunOptions {
+            trials: opts.trials.min(max_trials),
+            ..opts.clone()
+        },
+    )?;
+    while r.trials < max_trials && r.worst_relative_half_width() > relative {
+        let more = opts.trials.min(max_trials - r.trials);
+        let next = run(
+            m,
+            &RunOptions {
+                first_trial: opts.first_trial + r.trials,
+                trials: more,
+                ..opts.clone()
+            },
+        )?;
+        r.append(next);
+    }
+    Ok(r)
+}
+
 fn run_in_pool(m: &Model, opts: &RunOptions) -> RunResult {
     let n = opts.trials as usize;
     let dn = m.demand.len();
@@ -82,6 +162,9 @@ fn run_in_pool(m: &Model, opts: &RunOptions) -> RunResult {
     let tt = m.periods;
     let mut outcomes = vec![DemandOutcome::default(); n * dn];
     let mut occurred = vec![0u64; n * words];
+    let ns = m.shocks.len();
+    let stride = ns.max(1);
+    let mut magnitude = vec![0f32; n * stride];
     let bar = if opts.progress {
         let b = ProgressBar::with_draw_target(Some(opts.trials), ProgressDrawTarget::stderr());
         b.set_style(
@@ -97,11 +180,15 @@ fn run_in_pool(m: &Model, opts: &RunOptions) -> RunResult {
 
     let hist = outcomes
         .par_chunks_mut(CHUNK * dn.max(1))
-        .zip(occurred.par_chunks_mut(CHUNK * words))
+        .zip(
+            occurred
+                .par_chunks_mut(CHUNK * words)
+                .zip(magnitude.par_chunks_mut(CHUNK * stride)),
+        )
         .enumerate()
         .fold(
             || (Scratch::new(m), vec![0u32; dn * tt * BINS]),
-            |(mut scratch, mut hist), (c, (outs, occ))| {
+            |(mut scratch, mut hist), (c, (outs, (occ, mags)))| {
                 let base = opts.first_trial + (c * CHUNK) as u64;
                 let count = occ.len() / words;
                 for k in 0..count {
@@ -114,6 +201,7 @@ fn run_in_pool(m: &Model, opts: &RunOptions) -> RunResult {
                         &mut occ[k * words..(k + 1) * words],
                         &mut NoObserver,
                     );
+                    mags[k * stride..k * stride + ns].copy_from_slice(&scratch.magnitude);
                     for (i, f) in scratch.frac.iter().enumerate() {
                         let bin = (f64::from(*f) * (BINS - 1) as f64).round() as usize;
                         hist[i * BINS + bin.min(BINS - 1)] += 1;
@@ -142,6 +230,7 @@ fn run_in_pool(m: &Model, opts: &RunOptions) -> RunResult {
         outcomes,
         words,
         occurred,
+        magnitude,
         hist,
     }
 }

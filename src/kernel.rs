@@ -136,6 +136,9 @@ pub struct Scratch {
     pub frac: Vec<f32>,
     /// First period any shock is active, or `usize::MAX`.
     pub first_shock: usize,
+    /// Per shock, how much of it the trial drew: capacity-periods lost (outages), periods of
+    /// slip (delays), blocked-fraction-periods (restrictions) or rate-periods (tariffs).
+    pub magnitude: Vec<f32>,
 }
 
 impl Scratch {
@@ -173,6 +176,7 @@ impl Scratch {
             shortfall: vec![0.0; d],
             frac: vec![0.0; d * t],
             first_shock: usize::MAX,
+            magnitude: vec![0.0; m.shocks.len()],
         }
     }
 }
@@ -249,6 +253,7 @@ fn sample_timeline(m: &Model, seed: u64, trial: u64, s: &mut Scratch, occurred: 
     for (i, shock) in m.shocks.iter().enumerate() {
         let mut rng = stream_rng(seed, trial, shock.stream);
         let mut first = usize::MAX;
+        let mut mag = 0.0f64;
         match &shock.kind {
             ShockKind::Markov {
                 node,
@@ -280,6 +285,7 @@ fn sample_timeline(m: &Model, seed: u64, trial: u64, s: &mut Scratch, occurred: 
                             s.node_factor[t * nn + n] *= 1.0 - sev;
                             s.node_touched[t] = true;
                             first = first.min(t);
+                            mag += sev;
                         }
                         let g = s.regime[t] as usize;
                         if up {
@@ -307,6 +313,7 @@ fn sample_timeline(m: &Model, seed: u64, trial: u64, s: &mut Scratch, occurred: 
                                 s.node_touched[k] = true;
                             }
                             first = first.min(t);
+                            mag += sev * (end - t) as f64;
                             t = end;
                             up = true;
                         }
@@ -335,6 +342,7 @@ fn sample_timeline(m: &Model, seed: u64, trial: u64, s: &mut Scratch, occurred: 
                         s.node_touched[k] = true;
                     }
                     first = first.min(start);
+                    mag += sev * (end - start) as f64;
                     t = end;
                 }
             }
@@ -348,6 +356,7 @@ fn sample_timeline(m: &Model, seed: u64, trial: u64, s: &mut Scratch, occurred: 
                 let d = delay.sample(&mut rng).max(0.0).round() as i64;
                 let r = ramp.sample(&mut rng).max(0.0).round() as i64;
                 let online = nominal.saturating_add(d);
+                mag = d as f64;
                 for t in 0..tt {
                     let k = t as i64;
                     let f = if k < online {
@@ -386,6 +395,7 @@ fn sample_timeline(m: &Model, seed: u64, trial: u64, s: &mut Scratch, occurred: 
                         let v = if since < lag as u64 { sev } else { licensed };
                         if v > 0.0 {
                             first = first.min(t);
+                            mag += v;
                             touched[t] = true;
                             for &e in edges {
                                 allow[t * ne + e as usize] *= 1.0 - v;
@@ -409,6 +419,7 @@ fn sample_timeline(m: &Model, seed: u64, trial: u64, s: &mut Scratch, occurred: 
                     }
                     let mul = (1.0 + r).powf(-elasticity);
                     first = first.min(a);
+                    mag += r * (b - a) as f64;
                     for t in a..b {
                         touched[t] = true;
                         for &e in edges {
@@ -419,6 +430,7 @@ fn sample_timeline(m: &Model, seed: u64, trial: u64, s: &mut Scratch, occurred: 
                 });
             }
         }
+        s.magnitude[i] = mag as f32;
         if first < tt {
             occurred[i / 64] |= 1 << (i % 64);
             // Tariffs cost money but cut no supply: they do not start the survival clock.

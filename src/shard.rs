@@ -74,6 +74,7 @@ pub struct ShardFile {
     words: usize,
     outcomes: Vec<DemandOutcome>,
     occurred: Vec<u64>,
+    magnitude: Vec<f32>,
     hist: Vec<u32>,
 }
 
@@ -100,6 +101,7 @@ impl ShardFile {
             words: r.words,
             outcomes: r.outcomes,
             occurred: r.occurred,
+            magnitude: r.magnitude,
             hist: r.hist,
         }
     }
@@ -199,6 +201,7 @@ pub fn merge(mut shards: Vec<ShardFile>) -> anyhow::Result<(String, String, RunR
     let mut hist = vec![0u32; first.hist.len()];
     let mut outcomes = Vec::with_capacity(total as usize * dn);
     let mut occurred = Vec::with_capacity(total as usize * words);
+    let mut magnitude = Vec::new();
     for s in shards {
         ensure!(
             s.hist.len() == hist.len(),
@@ -211,6 +214,7 @@ pub fn merge(mut shards: Vec<ShardFile>) -> anyhow::Result<(String, String, RunR
         }
         outcomes.extend(s.outcomes);
         occurred.extend(s.occurred);
+        magnitude.extend(s.magnitude);
     }
     Ok((
         text,
@@ -223,6 +227,7 @@ pub fn merge(mut shards: Vec<ShardFile>) -> anyhow::Result<(String, String, RunR
             outcomes,
             words,
             occurred,
+            magnitude,
             hist,
         },
     ))

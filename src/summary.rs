@@ -42,6 +42,34 @@ pub struct Summary {
     pub nodes: Vec<NodeSummary>,
     /// Every edge, with its mean flow in the worst 5% of trials.
     pub edges: Vec<EdgeSummary>,
+    /// Figures that rest on too few trials to be trusted.
+    pub warnings: Vec<String>,
+}
+
+/// Fewest trials beyond a tail percentile for it to be reported without a warning.
+pub const MIN_TAIL_TRIALS: f64 = 10.0;
+
+/// Warnings for tail figures that rest on fewer than [`MIN_TAIL_TRIALS`] trials.
+fn tail_warnings(trials: u64, demand: &[DemandSummary]) -> Vec<String> {
+    let short: Vec<&str> = demand
+        .iter()
+        .filter(|d| d.shortfall_t.prob_any > 0.0)
+        .map(|d| d.node.as_str())
+        .collect();
+    if short.is_empty() {
+        return Vec::new();
+    }
+    [(0.99, "p99, var99 and cvar99"), (0.999, "p999")]
+        .iter()
+        .filter(|(p, _)| (1.0 - p) * (trials as f64) < MIN_TAIL_TRIALS)
+        .map(|(p, what)| {
+            format!(
+                "{what} of {} rest on fewer than {MIN_TAIL_TRIALS} trials beyond them ({trials} trials): run at least {} trials to trust them",
+                short.join(", "),
+                (MIN_TAIL_TRIALS / (1.0 - p)).round()
+            )
+        })
+        .collect()
 }
 
 /// Total shortfall with and without one shock.
@@ -63,6 +91,10 @@ pub struct Driver {
     pub p95_with: Option<f64>,
     /// 95th percentile of trials without it.
     pub p95_without: Option<f64>,
+    /// Spearman rank correlation between how much of the shock a trial drew (capacity-periods
+    /// lost, months of slip, blocked-fraction-months or rate-months) and the shortfall; null
+    /// when either does not vary.
+    pub rank_correlation: Option<f64>,
 }
 
 /// A node and how much it constrained the worst trials.
@@ -166,6 +198,37 @@ pub struct Dist {
     pub max: f64,
     /// Probability that the value is above zero.
     pub prob_any: f64,
+    /// 95% confidence intervals of the percentiles, from order statistics:
+    /// `[value at rank l, value at rank u]` with l, u = np -/+ 1.96 sqrt(np(1 - p)).
+    pub percentile_ci95: PercentileCi,
+}
+
+/// Confidence intervals of percentiles.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PercentileCi {
+    /// Of p50.
+    pub p50: [f64; 2],
+    /// Of p90.
+    pub p90: [f64; 2],
+    /// Of p95 (= var95).
+    pub p95: [f64; 2],
+    /// Of p99 (= var99).
+    pub p99: [f64; 2],
+    /// Of p999.
+    pub p999: [f64; 2],
+}
+
+/// 95% confidence interval of the p-quantile of sorted values, from order statistics.
+pub fn quantile_ci(sorted: &[f64], p: f64) -> [f64; 2] {
+    let n = sorted.len();
+    if n == 0 {
+        return [f64::NAN, f64::NAN];
+    }
+    let np = n as f64 * p;
+    let half = 1.959_963_984_540_054 * (np * (1.0 - p)).sqrt();
+    let lo = ((np - half).floor() as i64).clamp(1, n as i64) as usize;
+    let hi = ((np + half).ceil() as i64 + 1).clamp(1, n as i64) as usize;
+    [sorted[lo - 1], sorted[hi - 1]]
 }
 
 /// Probability of exceeding a threshold.
@@ -272,6 +335,13 @@ impl Dist {
             cvar99: tail_mean(&sorted, 0.99),
             max: sorted.last().copied().unwrap_or(f64::NAN),
             prob_any: values.iter().filter(|v| **v > 0.0).count() as f64 / n,
+            percentile_ci95: PercentileCi {
+                p50: quantile_ci(&sorted, 0.5),
+                p90: quantile_ci(&sorted, 0.9),
+                p95: quantile_ci(&sorted, 0.95),
+                p99: quantile_ci(&sorted, 0.99),
+                p999: quantile_ci(&sorted, 0.999),
+            },
         }
     }
 }
@@ -313,6 +383,41 @@ fn hist_quantile(counts: &[u32], p: f64) -> f64 {
     1.0
 }
 
+/// Ranks with ties averaged (1-based).
+fn ranks(v: &[f64]) -> Vec<f64> {
+    let mut idx: Vec<usize> = (0..v.len()).collect();
+    idx.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
+    let mut r = vec![0.0; v.len()];
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j + 1 < idx.len() && v[idx[j + 1]] == v[idx[i]] {
+            j += 1;
+        }
+        let avg = (i + j) as f64 / 2.0 + 1.0;
+        for &k in &idx[i..=j] {
+            r[k] = avg;
+        }
+        i = j + 1;
+    }
+    r
+}
+
+/// Spearman rank correlation (Pearson correlation of tie-averaged ranks); `None` if either
+/// side is constant.
+pub fn spearman(a: &[f64], b: &[f64]) -> Option<f64> {
+    let (ra, rb) = (ranks(a), ranks(b));
+    let n = ra.len() as f64;
+    let (ma, mb) = (ra.iter().sum::<f64>() / n, rb.iter().sum::<f64>() / n);
+    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
+    for (x, y) in ra.iter().zip(&rb) {
+        sab += (x - ma) * (y - mb);
+        saa += (x - ma) * (x - ma);
+        sbb += (y - mb) * (y - mb);
+    }
+    (saa > 0.0 && sbb > 0.0).then(|| sab / (saa * sbb).sqrt())
+}
+
 /// Shocks ranked by the difference in `metric` between trials with and without them.
 fn drivers(m: &Model, r: &RunResult, metric: &[f64]) -> Vec<Driver> {
     let n = metric.len();
@@ -347,6 +452,12 @@ fn drivers(m: &Model, r: &RunResult, metric: &[f64]) -> Vec<Driver> {
                 },
                 p95_with: p95(&mut with),
                 p95_without: p95(&mut without),
+                rank_correlation: {
+                    let ns = r.stride();
+                    let mags: Vec<f64> =
+                        (0..n).map(|k| f64::from(r.magnitude[k * ns + i])).collect();
+                    spearman(&mags, metric)
+                },
             }
         })
         .collect();
@@ -368,7 +479,7 @@ pub fn summarise(m: &Model, r: &RunResult) -> Summary {
 pub fn summarise_with(m: &Model, r: &RunResult, tail: &TailProfile) -> Summary {
     let n = r.trials as usize;
     let tt = m.periods;
-    let demand = m
+    let demand: Vec<DemandSummary> = m
         .demand
         .iter()
         .enumerate()
@@ -468,7 +579,9 @@ pub fn summarise_with(m: &Model, r: &RunResult, tail: &TailProfile) -> Summary {
             tail_flow: tail.edge_flow[e],
         })
         .collect();
+    let warnings = tail_warnings(r.trials, &demand);
     Summary {
+        warnings,
         drivers: drivers(m, r, &totals),
         nodes,
         edges,
@@ -498,6 +611,25 @@ mod tests {
         assert_eq!(quantile(&v, 1.0), 100.0);
         assert_eq!(tail_mean(&v, 0.95), 98.0); // mean of 96..=100
         assert_eq!(tail_mean(&v, 0.99), 100.0);
+    }
+
+    #[test]
+    fn order_statistic_intervals_cover_the_quantile() {
+        let v: Vec<f64> = (1..=1000).map(f64::from).collect();
+        let [lo, hi] = quantile_ci(&v, 0.95);
+        // np = 950, 1.96 sqrt(950 * 0.05) = 13.5: ranks 936 and 965.
+        assert_eq!((lo, hi), (936.0, 965.0));
+        assert!(lo <= quantile(&v, 0.95) && quantile(&v, 0.95) <= hi);
+        let [lo, hi] = quantile_ci(&v[..10], 0.999);
+        assert_eq!((lo, hi), (9.0, 10.0));
+    }
+
+    #[test]
+    fn spearman_of_monotone_and_tied_data() {
+        assert_eq!(spearman(&[1.0, 2.0, 3.0], &[10.0, 20.0, 30.0]), Some(1.0));
+        assert_eq!(spearman(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]), Some(-1.0));
+        assert_eq!(spearman(&[1.0, 1.0, 1.0], &[3.0, 2.0, 1.0]), None);
+        assert_eq!(ranks(&[5.0, 1.0, 5.0, 2.0]), vec![3.5, 1.0, 3.5, 2.0]);
     }
 
     #[test]

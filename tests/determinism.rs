@@ -58,3 +58,67 @@ fn a_mitigation_sees_the_same_shocks() {
         assert_eq!(a.occurred, b.occurred);
     }
 }
+
+#[test]
+fn precision_runs_stop_at_the_same_trial_count_with_the_same_result() {
+    let m = model(supplyshock::DEFAULT_SCENARIO);
+    let opts = RunOptions {
+        seed: 5,
+        first_trial: 0,
+        trials: 2_000,
+        threads: 2,
+        progress: false,
+    };
+    let a = engine::run_to_precision(&m, &opts, 0.05, 200_000).unwrap();
+    let b = engine::run_to_precision(
+        &m,
+        &RunOptions {
+            threads: 1,
+            ..opts.clone()
+        },
+        0.05,
+        200_000,
+    )
+    .unwrap();
+    assert_eq!(a.trials % 2_000, 0);
+    assert!(
+        a.trials > 2_000,
+        "the first batch should not be precise enough"
+    );
+    assert!(a.worst_relative_half_width() <= 0.05);
+    assert_eq!(a.trials, b.trials);
+    assert_eq!(a.outcomes, b.outcomes);
+    // Batches are the trials of one run of that size.
+    let one = run(&m, a.trials, 5, 2);
+    assert_eq!(one.outcomes, a.outcomes);
+    assert_eq!(one.hist, a.hist);
+    assert_eq!(one.magnitude, a.magnitude);
+    // A cap stops it early.
+    let capped = engine::run_to_precision(&m, &opts, 0.0001, 6_000).unwrap();
+    assert_eq!(capped.trials, 6_000);
+}
+
+#[test]
+fn a_scenario_without_shocks_runs_every_trial() {
+    let text = r#"
+[scenario]
+name = "calm"
+periods = 3
+start = "2027-01"
+
+[[node]]
+id = "mine"
+kind = "mine"
+country = "AA"
+capacity = 1
+
+[[node]]
+id = "d"
+kind = "demand"
+country = "AA"
+demand = 2
+"#;
+    let text = format!("{text}\n[[edge]]\nfrom = \"mine\"\nto = \"d\"\n");
+    let r = run(&model(&text), 1_000, 1, 3);
+    assert!((0..1_000).all(|k| r.trial(k)[0].shortfall == 3.0));
+}
