@@ -31,6 +31,8 @@ pub enum Command {
     Bench(BenchArgs),
     /// Compare alternatives with the base on the same shock draws (common random numbers).
     Compare(CompareArgs),
+    /// Run a scenario over a grid of settings, e.g. --set node.us_auto.cover=1,2,3.
+    Sweep(SweepArgs),
     /// Merge the output folders of `run --shard I/N` into the result of one run.
     Merge {
         /// Shard output folders, in any order.
@@ -122,6 +124,35 @@ pub struct CompareArgs {
     pub json: bool,
 }
 
+/// Options of `supplyshock sweep`.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// Scenario or variant file (default: the built-in scenario).
+    pub scenario: Option<PathBuf>,
+    /// PATH=v1,v2,... (repeat for a grid). Paths: scenario.KEY, node.ID.KEY,
+    /// edge.FROM->TO.KEY, outage.ID.KEY, delay.ID.KEY, restriction.ID.KEY, tariff.ID.KEY.
+    #[arg(long = "set", required = true, value_name = "PATH=VALUES")]
+    pub sets: Vec<String>,
+    /// Trials per grid point (default: the scenario's `trials`).
+    #[arg(long, short = 'n')]
+    pub trials: Option<u64>,
+    /// Master seed shared by all points (default: the scenario's `seed`).
+    #[arg(long, short = 's')]
+    pub seed: Option<u64>,
+    /// Worker threads (default: one per core). Results do not depend on it.
+    #[arg(long, short = 'j', default_value_t = 0)]
+    pub threads: usize,
+    /// Output folder.
+    #[arg(long, short = 'o', default_value = "supplyshock-sweep")]
+    pub out: PathBuf,
+    /// No table.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+    /// Print sweep.json to standard output instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Options of `supplyshock bench`.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -187,6 +218,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Run(args) => run_scenario(args),
         Command::Compare(args) => run_compare(args),
+        Command::Sweep(args) => run_sweep(args),
         Command::Merge {
             dirs,
             out,
@@ -316,6 +348,83 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
     )?;
     if !args.quiet && !args.json {
         println!("{:.2} s for {} trials", sim_secs, trials);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
+    let (text, name, base) = load_scenario_text(args.scenario.as_deref())?;
+    let sets = args
+        .sets
+        .iter()
+        .map(|a| crate::variant::parse_sweep(a))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let trials = args.trials.unwrap_or(base.trials);
+    let seed = args.seed.unwrap_or(base.seed);
+    let points = crate::sweep::grid(&sets);
+    // Build every point's model before running any, so a bad path or value fails fast.
+    let models = points
+        .iter()
+        .map(|settings| {
+            let label: Vec<String> = settings
+                .iter()
+                .map(|s| format!("{}={}", s.path, crate::sweep::show(&s.value)))
+                .collect();
+            let shown = format!("{name} with --set {}", label.join(" --set "));
+            let t = crate::variant::apply_all(&text, settings, &name)?;
+            let m = model::compile_str(&t, &shown)?;
+            m.check_trials(trials).map_err(anyhow::Error::msg)?;
+            Ok(m)
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut out_points = Vec::with_capacity(points.len());
+    for (settings, m) in points.iter().zip(&models) {
+        let r = engine::run(
+            m,
+            &RunOptions {
+                seed,
+                first_trial: 0,
+                trials,
+                threads: args.threads,
+                progress: false,
+            },
+        )?;
+        out_points.push(crate::sweep::Point {
+            values: settings
+                .iter()
+                .map(|s| crate::sweep::show(&s.value))
+                .collect(),
+            demand: crate::sweep::metrics(m, &r),
+        });
+    }
+    let s = crate::sweep::Sweep {
+        scenario: base.name.clone(),
+        seed,
+        trials,
+        paths: sets.iter().map(|s| s.0.clone()).collect(),
+        points: out_points,
+    };
+    let mut json = serde_json::to_vec_pretty(&s)?;
+    json.push(b'\n');
+    output::write_all(
+        &args.out,
+        &[
+            ("sweep.json".to_string(), json.clone()),
+            ("sweep.csv".to_string(), crate::sweep::to_csv(&s)?),
+            ("sweep.png".to_string(), report::sweep_png(&s)?),
+        ],
+    )
+    .with_context(|| format!("writing the sweep to {}", args.out.display()))?;
+    let mut stdout = std::io::stdout().lock();
+    if args.json {
+        stdout.write_all(&json)?;
+    } else if !args.quiet {
+        write!(stdout, "{}", crate::sweep::table(&s))?;
+        writeln!(
+            stdout,
+            "results in {}/ (sweep.json, sweep.csv, sweep.png)",
+            args.out.display()
+        )?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -20,6 +20,7 @@ pub mod report;
 pub mod scenario;
 pub mod shard;
 pub mod summary;
+pub mod sweep;
 pub mod variant;
 
 /// The built-in default scenario: the rare-earth magnet chain as of late 2026.

@@ -200,3 +200,39 @@ fn compare_writes_paired_results_and_charts() {
         assert!(out.join(f).exists(), "{f}");
     }
 }
+
+#[test]
+fn sweep_writes_a_table_and_a_chart() {
+    let out = tmp("cli-sweep");
+    let o = bin()
+        .args([
+            "sweep",
+            "--set",
+            "node.us_auto.cover=0.5,3",
+            "--trials",
+            "300",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let csv = std::fs::read_to_string(out.join("sweep.csv")).unwrap();
+    assert!(csv.starts_with("node.us_auto.cover,node,mean_t"), "{csv}");
+    assert_eq!(csv.lines().count(), 1 + 2 * 6);
+    assert!(out.join("sweep.png").exists() && out.join("sweep.json").exists());
+    let o = bin()
+        .args([
+            "sweep",
+            "--set",
+            "node.nope.cover=1",
+            "--trials",
+            "10",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no node `nope`"));
+}

@@ -77,3 +77,35 @@ fn a_changed_shock_is_reported_as_unmatched() {
     let c = compare::compare((&b, &run(&b, 100, 3, 0)), &[(&a, &run(&a, 100, 3, 0))]);
     assert_eq!(c.alternatives[0].unmatched_shocks, vec!["ban".to_string()]);
 }
+
+#[test]
+fn sweeping_a_stockpile_lowers_the_shortfall_monotonically() {
+    use supplyshock::{sweep, variant};
+    let sets = vec![variant::parse_sweep("node.d.stockpile.periods=0,1,2,4").unwrap()];
+    let means: Vec<f64> = sweep::grid(&sets)
+        .iter()
+        .map(|settings| {
+            let m = model(&variant::apply_all(BASE, settings, "base").unwrap());
+            sweep::metrics(&m, &run(&m, 5_000, 9, 0))[0].mean
+        })
+        .collect();
+    // Same shock draws at every point: a bigger stockpile can only help, trial by trial.
+    assert!(means.windows(2).all(|w| w[1] <= w[0]), "{means:?}");
+    assert!(means[3] < 0.5 * means[0], "{means:?}");
+}
+
+#[test]
+fn a_bad_sweep_path_names_what_exists() {
+    use supplyshock::variant;
+    let sets = variant::parse_sweep("node.dd.cover=1").unwrap();
+    let settings = supplyshock::sweep::grid(&[sets]);
+    let err = variant::apply_all(BASE, &settings[0], "base")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("--set node.dd.cover")
+            && err.contains("no node `dd`")
+            && err.contains("mine, d"),
+        "{err}"
+    );
+}

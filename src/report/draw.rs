@@ -748,3 +748,130 @@ pub fn compare_diffs(c: &crate::compare::Comparison) -> anyhow::Result<Vec<u8>> 
         Ok(())
     })
 }
+
+/// Key metrics against the swept value: one panel per demand node, the mean with its 95%
+/// interval and the P95, over the grid points.
+pub fn sweep(s: &crate::sweep::Sweep) -> anyhow::Result<Vec<u8>> {
+    let nodes: Vec<String> = s
+        .points
+        .first()
+        .map(|p| p.demand.iter().map(|d| d.node.clone()).collect())
+        .unwrap_or_default();
+    let (w, h) = grid_size(nodes.len());
+    // A single numeric path is drawn on its own scale; otherwise points are evenly spaced.
+    let numeric: Option<Vec<f64>> = if s.paths.len() == 1 {
+        s.points
+            .iter()
+            .map(|p| p.values[0].parse::<f64>().ok())
+            .collect()
+    } else {
+        None
+    };
+    let xs: Vec<f64> = numeric
+        .clone()
+        .unwrap_or_else(|| (0..s.points.len()).map(|i| i as f64).collect());
+    let labels: Vec<String> = s.points.iter().map(|p| p.values.join(", ")).collect();
+    render(w, h, |root| {
+        root.fill(&WHITE)?;
+        let (top, body) = root.split_vertically(50);
+        top.titled(
+            &format!(
+                "{}: total shortfall against {}",
+                s.scenario,
+                s.paths.join(" x ")
+            ),
+            (FONT, 22),
+        )?;
+        let (rows, cols) = grid(nodes.len());
+        for (d, area) in body
+            .split_evenly((rows, cols))
+            .into_iter()
+            .enumerate()
+            .take(nodes.len())
+        {
+            let get = |f: &dyn Fn(&crate::sweep::Metrics) -> f64| -> Vec<f64> {
+                s.points.iter().map(|p| f(&p.demand[d])).collect()
+            };
+            let (mean, lo, hi, p95) = (
+                get(&|m| m.mean),
+                get(&|m| m.ci95_low),
+                get(&|m| m.ci95_high),
+                get(&|m| m.p95),
+            );
+            let (xmin, xmax) = xs
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+                    (a.min(*x), b.max(*x))
+                });
+            let span = (xmax - xmin).max(1e-9);
+            let ymax = p95
+                .iter()
+                .chain(&hi)
+                .fold(0.0, |a: f64, b| a.max(*b))
+                .max(1.0)
+                * 1.1;
+            let mut chart = ChartBuilder::on(&area)
+                .caption(nodes[d].as_str(), (FONT, 17))
+                .margin(12)
+                .x_label_area_size(42)
+                .y_label_area_size(70)
+                .build_cartesian_2d((xmin - 0.05 * span)..(xmax + 0.05 * span), 0.0..ymax)?;
+            let x_desc = s.paths.join(", ");
+            chart
+                .configure_mesh()
+                .light_line_style(WHITE)
+                .x_labels(if numeric.is_some() {
+                    8
+                } else {
+                    labels.len().min(12)
+                })
+                .x_label_formatter(&|x| match &numeric {
+                    Some(_) => format!("{x}"),
+                    None => labels
+                        .get(x.round().max(0.0) as usize)
+                        .cloned()
+                        .unwrap_or_default(),
+                })
+                .y_label_formatter(&|y| tonnes(*y))
+                .x_desc(x_desc)
+                .y_desc("total shortfall, t")
+                .label_style((FONT, 12))
+                .axis_desc_style((FONT, 14))
+                .draw()?;
+            let mut band: Vec<(f64, f64)> = xs.iter().copied().zip(hi.iter().copied()).collect();
+            band.extend(xs.iter().copied().zip(lo.iter().copied()).rev());
+            chart.draw_series(std::iter::once(Polygon::new(band, BLUE_.mix(0.2).filled())))?;
+            chart
+                .draw_series(LineSeries::new(
+                    xs.iter().copied().zip(mean.iter().copied()),
+                    BLUE_.stroke_width(3),
+                ))?
+                .label("mean (band: 95% CI)")
+                .legend(|(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], BLUE_.stroke_width(3))
+                });
+            chart
+                .draw_series(LineSeries::new(
+                    xs.iter().copied().zip(p95.iter().copied()),
+                    VERMILLION.stroke_width(2),
+                ))?
+                .label("P95")
+                .legend(|(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], VERMILLION.stroke_width(2))
+                });
+            chart.draw_series(
+                xs.iter()
+                    .zip(&mean)
+                    .map(|(x, y)| Circle::new((*x, *y), 3, BLUE_.filled())),
+            )?;
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperRight)
+                .background_style(WHITE.mix(0.9))
+                .border_style(BLACK.mix(0.4))
+                .label_font((FONT, 12))
+                .draw()?;
+        }
+        Ok(())
+    })
+}

@@ -299,6 +299,11 @@ pub fn compare_files(
     Ok(out)
 }
 
+/// The chart of a sweep.
+pub fn sweep_png(s: &crate::sweep::Sweep) -> anyhow::Result<Vec<u8>> {
+    draw::sweep(s)
+}
+
 /// Every file of the report folder: the charts and index.html.
 pub fn files(input: &ReportInput) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     let charts = charts(input)?;
