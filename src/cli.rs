@@ -60,29 +60,49 @@ pub enum Command {
     },
 }
 
-/// Options of `supplyshock run`.
+/// Options shared by `run`, `compare` and `sweep`.
 #[derive(Debug, Args)]
-pub struct RunArgs {
-    /// Scenario file (default: the built-in scenarios/rare-earths-2026.toml).
-    pub scenario: Option<PathBuf>,
-    /// Number of trials (default: the scenario's `trials`).
+pub struct Common {
+    /// Number of trials (default: the (base) scenario's `trials`).
     #[arg(long, short = 'n')]
     pub trials: Option<u64>,
-    /// Master seed (default: the scenario's `seed`).
+    /// Master seed (default: the (base) scenario's `seed`).
     #[arg(long, short = 's')]
     pub seed: Option<u64>,
     /// Worker threads (default: one per core). Results do not depend on it.
     #[arg(long, short = 'j', default_value_t = 0)]
     pub threads: usize,
-    /// Output folder.
-    #[arg(long, short = 'o', default_value = "supplyshock-out")]
-    pub out: PathBuf,
+    /// Output folder (default: supplyshock-out for run, supplyshock-compare, supplyshock-sweep).
+    #[arg(long, short = 'o')]
+    pub out: Option<PathBuf>,
     /// No progress bar and no table.
     #[arg(long, short = 'q')]
     pub quiet: bool,
-    /// Print summary.json to standard output instead of the table.
+    /// Print the JSON result to standard output instead of the table.
     #[arg(long)]
     pub json: bool,
+}
+
+impl Common {
+    /// The output folder, or `default`.
+    fn out_or(&self, default: &str) -> PathBuf {
+        self.out.clone().unwrap_or_else(|| PathBuf::from(default))
+    }
+
+    /// Whether to draw a progress bar.
+    fn progress(&self) -> bool {
+        !self.quiet && !self.json && std::io::stderr().is_terminal()
+    }
+}
+
+/// Options of `supplyshock run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Scenario file (default: the built-in scenarios/rare-earths-2026.toml).
+    pub scenario: Option<PathBuf>,
+    /// Trials, seed, threads and output.
+    #[command(flatten)]
+    pub common: Common,
     /// Add batches of --trials trials until the 95% CI of each demand node's mean total shortfall
     /// is within this fraction of the mean (e.g. 0.05), or --max-trials is reached.
     #[arg(long, value_name = "FRACTION")]
@@ -104,24 +124,9 @@ pub struct CompareArgs {
     /// The base scenario, then one or more alternatives (scenario or variant files).
     #[arg(required = true, num_args = 2..)]
     pub scenarios: Vec<PathBuf>,
-    /// Number of trials of each run (default: the base scenario's `trials`).
-    #[arg(long, short = 'n')]
-    pub trials: Option<u64>,
-    /// Master seed shared by all runs (default: the base scenario's `seed`).
-    #[arg(long, short = 's')]
-    pub seed: Option<u64>,
-    /// Worker threads (default: one per core). Results do not depend on it.
-    #[arg(long, short = 'j', default_value_t = 0)]
-    pub threads: usize,
-    /// Output folder.
-    #[arg(long, short = 'o', default_value = "supplyshock-compare")]
-    pub out: PathBuf,
-    /// No progress bar and no table.
-    #[arg(long, short = 'q')]
-    pub quiet: bool,
-    /// Print compare.json to standard output instead of the table.
-    #[arg(long)]
-    pub json: bool,
+    /// Trials, seed, threads and output (default folder: supplyshock-compare).
+    #[command(flatten)]
+    pub common: Common,
 }
 
 /// Options of `supplyshock sweep`.
@@ -133,24 +138,9 @@ pub struct SweepArgs {
     /// edge.FROM->TO.KEY, outage.ID.KEY, delay.ID.KEY, restriction.ID.KEY, tariff.ID.KEY.
     #[arg(long = "set", required = true, value_name = "PATH=VALUES")]
     pub sets: Vec<String>,
-    /// Trials per grid point (default: the scenario's `trials`).
-    #[arg(long, short = 'n')]
-    pub trials: Option<u64>,
-    /// Master seed shared by all points (default: the scenario's `seed`).
-    #[arg(long, short = 's')]
-    pub seed: Option<u64>,
-    /// Worker threads (default: one per core). Results do not depend on it.
-    #[arg(long, short = 'j', default_value_t = 0)]
-    pub threads: usize,
-    /// Output folder.
-    #[arg(long, short = 'o', default_value = "supplyshock-sweep")]
-    pub out: PathBuf,
-    /// No table.
-    #[arg(long, short = 'q')]
-    pub quiet: bool,
-    /// Print sweep.json to standard output instead of the table.
-    #[arg(long)]
-    pub json: bool,
+    /// Trials per grid point, seed, threads and output (default folder: supplyshock-sweep).
+    #[command(flatten)]
+    pub common: Common,
 }
 
 /// Options of `supplyshock bench`.
@@ -269,16 +259,17 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let out = args.common.out_or("supplyshock-out");
     let (text, name, m) = load_scenario_text(args.scenario.as_deref())?;
-    let total = args.trials.unwrap_or(m.trials);
+    let total = args.common.trials.unwrap_or(m.trials);
     m.check_trials(total).map_err(anyhow::Error::msg)?;
     let (first_trial, trials) = args.shard.map_or((0, total), |s| s.range(total));
     let opts = RunOptions {
-        seed: args.seed.unwrap_or(m.seed),
+        seed: args.common.seed.unwrap_or(m.seed),
         first_trial,
         trials,
-        threads: args.threads,
-        progress: !args.quiet && !args.json && std::io::stderr().is_terminal(),
+        threads: args.common.threads,
+        progress: args.common.progress(),
     };
     let started = Instant::now();
     let result = match args.precision {
@@ -292,7 +283,7 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
     let sim_secs = started.elapsed().as_secs_f64();
     if let Some(p) = args.precision {
         let reached = result.worst_relative_half_width();
-        if !args.quiet && !args.json {
+        if !args.common.quiet && !args.common.json {
             let verdict = if reached <= p {
                 "reached"
             } else {
@@ -307,7 +298,7 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     let info = serde_json::json!({
         "scenario_file": name,
-        "threads": args.threads,
+        "threads": args.common.threads,
         "simulation_seconds": sim_secs,
         "trials_per_second": trials as f64 / sim_secs.max(1e-9),
         "version": env!("CARGO_PKG_VERSION"),
@@ -316,15 +307,15 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
         let csv = output::trials_csv(&m, &result)?;
         let file = ShardFile::new(&text, &name, sh, total, result).to_bytes()?;
         output::write_all(
-            &args.out,
+            &out,
             &[
                 (shard::SHARD_FILE, file),
                 ("trials.csv", csv),
                 ("run-info.json", serde_json::to_vec_pretty(&info)?),
             ],
         )
-        .with_context(|| format!("writing shard results to {}", args.out.display()))?;
-        if !args.quiet {
+        .with_context(|| format!("writing shard results to {}", out.display()))?;
+        if !args.common.quiet {
             println!(
                 "shard {}/{}: trials {}..{} of {} written to {}/; combine the shards with `supplyshock merge DIR... --out DIR`",
                 sh.index,
@@ -332,7 +323,7 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
                 first_trial,
                 first_trial + trials,
                 total,
-                args.out.display()
+                out.display()
             );
         }
         return Ok(ExitCode::SUCCESS);
@@ -340,27 +331,28 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
     write_results(
         &m,
         &result,
-        &args.out,
-        args.json,
-        args.quiet,
+        &out,
+        args.common.json,
+        args.common.quiet,
         !args.no_report,
         info,
     )?;
-    if !args.quiet && !args.json {
+    if !args.common.quiet && !args.common.json {
         println!("{:.2} s for {} trials", sim_secs, trials);
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn run_sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
+    let out = args.common.out_or("supplyshock-sweep");
     let (text, name, base) = load_scenario_text(args.scenario.as_deref())?;
     let sets = args
         .sets
         .iter()
         .map(|a| crate::variant::parse_sweep(a))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let trials = args.trials.unwrap_or(base.trials);
-    let seed = args.seed.unwrap_or(base.seed);
+    let trials = args.common.trials.unwrap_or(base.trials);
+    let seed = args.common.seed.unwrap_or(base.seed);
     let points = crate::sweep::grid(&sets);
     // Build every point's model before running any, so a bad path or value fails fast.
     let models = points
@@ -385,7 +377,7 @@ fn run_sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
                 seed,
                 first_trial: 0,
                 trials,
-                threads: args.threads,
+                threads: args.common.threads,
                 progress: false,
             },
         )?;
@@ -407,37 +399,38 @@ fn run_sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
     let mut json = serde_json::to_vec_pretty(&s)?;
     json.push(b'\n');
     output::write_all(
-        &args.out,
+        &out,
         &[
             ("sweep.json".to_string(), json.clone()),
             ("sweep.csv".to_string(), crate::sweep::to_csv(&s)?),
             ("sweep.png".to_string(), report::sweep_png(&s)?),
         ],
     )
-    .with_context(|| format!("writing the sweep to {}", args.out.display()))?;
+    .with_context(|| format!("writing the sweep to {}", out.display()))?;
     let mut stdout = std::io::stdout().lock();
-    if args.json {
+    if args.common.json {
         stdout.write_all(&json)?;
-    } else if !args.quiet {
+    } else if !args.common.quiet {
         write!(stdout, "{}", crate::sweep::table(&s))?;
         writeln!(
             stdout,
             "results in {}/ (sweep.json, sweep.csv, sweep.png)",
-            args.out.display()
+            out.display()
         )?;
     }
     Ok(ExitCode::SUCCESS)
 }
 
 fn run_compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
+    let out = args.common.out_or("supplyshock-compare");
     let loaded = args
         .scenarios
         .iter()
         .map(|p| load_scenario_text(Some(p)))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let base = &loaded[0].2;
-    let trials = args.trials.unwrap_or(base.trials);
-    let seed = args.seed.unwrap_or(base.seed);
+    let trials = args.common.trials.unwrap_or(base.trials);
+    let seed = args.common.seed.unwrap_or(base.seed);
     for (_, name, m) in &loaded {
         m.check_trials(trials)
             .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
@@ -449,8 +442,8 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
                 seed,
                 first_trial: 0,
                 trials,
-                threads: args.threads,
-                progress: !args.quiet && !args.json && std::io::stderr().is_terminal(),
+                threads: args.common.threads,
+                progress: args.common.progress(),
             };
             engine::run(m, &opts)
         })
@@ -478,25 +471,25 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let mut json = serde_json::to_vec_pretty(&c)?;
     json.push(b'\n');
     output::write_all(
-        &args.out,
+        &out,
         &[
             ("compare.json", json.clone()),
             ("compare.csv", crate::compare::to_csv(&c)?),
         ],
     )
-    .with_context(|| format!("writing the comparison to {}", args.out.display()))?;
-    let rdir = args.out.join("report");
+    .with_context(|| format!("writing the comparison to {}", out.display()))?;
+    let rdir = out.join("report");
     output::write_all(&rdir, &report::compare_files(&c, &names, &nodes, &columns)?)
         .with_context(|| format!("writing the report to {}", rdir.display()))?;
     let mut stdout = std::io::stdout().lock();
-    if args.json {
+    if args.common.json {
         stdout.write_all(&json)?;
-    } else if !args.quiet {
+    } else if !args.common.quiet {
         write!(stdout, "{}", crate::compare::table(&c))?;
         writeln!(
             stdout,
             "\nresults in {}/ (compare.json, compare.csv, report/index.html)",
-            args.out.display()
+            out.display()
         )?;
     }
     Ok(ExitCode::SUCCESS)
