@@ -90,18 +90,33 @@ pub fn grid_size(n: usize) -> (u32, u32) {
     (PANEL.0 * cols as u32, PANEL.1 * rows as u32 + 50)
 }
 
-/// Shortfall histograms, one panel per demand node.
-pub fn histograms(hists: &[Histogram], scenario: &str) -> anyhow::Result<Vec<u8>> {
-    let (w, h) = grid_size(hists.len());
+/// Draws one panel per item, in a grid of two columns under a title.
+fn grid_chart<T>(
+    items: &[T],
+    title: &str,
+    title_size: u32,
+    mut f: impl FnMut(&T, &Area) -> DrawResult,
+) -> anyhow::Result<Vec<u8>> {
+    let (w, h) = grid_size(items.len());
     render(w, h, |root| {
         root.fill(&WHITE)?;
         let (top, body) = root.split_vertically(50);
-        top.titled(
-            &format!("{scenario}: distribution of total shortfall per demand node"),
-            (FONT, 26),
-        )?;
-        let (rows, cols) = grid(hists.len());
-        for (hist, area) in hists.iter().zip(body.split_evenly((rows, cols))) {
+        top.titled(title, (FONT, title_size))?;
+        let (rows, cols) = grid(items.len());
+        for (item, area) in items.iter().zip(body.split_evenly((rows, cols))) {
+            f(item, &area)?;
+        }
+        Ok(())
+    })
+}
+
+/// Shortfall histograms, one panel per demand node.
+pub fn histograms(hists: &[Histogram], scenario: &str) -> anyhow::Result<Vec<u8>> {
+    grid_chart(
+        hists,
+        &format!("{scenario}: distribution of total shortfall per demand node"),
+        26,
+        |hist, area| {
             let share = |v: f64| {
                 if hist.demand_t > 0.0 {
                     100.0 * v / hist.demand_t
@@ -125,7 +140,7 @@ pub fn histograms(hists: &[Histogram], scenario: &str) -> anyhow::Result<Vec<u8>
                 .max(1e-9)
                 * 1.03;
             let ymax = hist.bins.iter().map(|b| b.2).max().unwrap_or(1).max(1) as f64 * 1.2;
-            let mut chart = ChartBuilder::on(&area)
+            let mut chart = ChartBuilder::on(area)
                 .caption(caption, (FONT, 17))
                 .margin(12)
                 .x_label_area_size(42)
@@ -150,7 +165,7 @@ pub fn histograms(hists: &[Histogram], scenario: &str) -> anyhow::Result<Vec<u8>
                     (xmax * 0.3, ymax * 0.5),
                     (FONT, 18),
                 )))?;
-                continue;
+                return Ok(());
             }
             chart.draw_series(
                 hist.bins.iter().map(|(lo, hi, c)| {
@@ -192,9 +207,9 @@ pub fn histograms(hists: &[Histogram], scenario: &str) -> anyhow::Result<Vec<u8>
                 (xmax * 0.02, ymax * 0.97),
                 (FONT, 12).into_font().color(&BLACK.mix(0.7)),
             )))?;
-        }
-        Ok(())
-    })
+            Ok(())
+        },
+    )
 }
 
 /// Loss-exceedance curves on one chart, x in % of demand, log probability.
@@ -305,18 +320,18 @@ pub fn exceedance(
 
 /// Fan charts of the delivered fraction over time, one panel per demand node.
 pub fn fans(demand: &[DemandSummary], scenario: &str) -> anyhow::Result<Vec<u8>> {
-    let (w, h) = grid_size(demand.len());
-    render(w, h, |root| {
-        root.fill(&WHITE)?;
-        let (top, body) = root.split_vertically(50);
-        top.titled(&format!("{scenario}: delivered share of demand by month (bands: P5-P95, P25-P75; line: median)"), (FONT, 22))?;
-        let (rows, cols) = grid(demand.len());
-        for (d, area) in demand.iter().zip(body.split_evenly((rows, cols))) {
+    grid_chart(
+        demand,
+        &format!(
+            "{scenario}: delivered share of demand by month (bands: P5-P95, P25-P75; line: median)"
+        ),
+        22,
+        |d, area| {
             let n = d.bands.len();
             let lo = d.bands.iter().map(|b| b.p5).fold(1.0, f64::min);
             let ymin = ((lo * 10.0).floor() / 10.0).clamp(0.0, 0.9);
             let months: Vec<String> = d.bands.iter().map(|b| b.month.clone()).collect();
-            let mut chart = ChartBuilder::on(&area)
+            let mut chart = ChartBuilder::on(area)
                 .caption(d.node.as_str(), (FONT, 17))
                 .margin(12)
                 .x_label_area_size(42)
@@ -351,9 +366,9 @@ pub fn fans(demand: &[DemandSummary], scenario: &str) -> anyhow::Result<Vec<u8>>
                 (0..n).map(|t| (t as f64, b[t].p50)),
                 BLACK.stroke_width(2),
             ))?;
-        }
-        Ok(())
-    })
+            Ok(())
+        },
+    )
 }
 
 /// Tornado of shock effects on the total shortfall, largest effect on top.
@@ -584,24 +599,19 @@ pub fn compare_exceedance(
     panels: &[super::data::CurvePanel],
     trials: u64,
 ) -> anyhow::Result<Vec<u8>> {
-    let (w, h) = grid_size(panels.len());
-    render(w, h, |root| {
-        root.fill(&WHITE)?;
-        let (top, body) = root.split_vertically(50);
-        top.titled(
-            "probability that total shortfall exceeds x, per alternative (same shock draws)",
-            (FONT, 22),
-        )?;
-        let (rows, cols) = grid(panels.len());
-        let ymin = (0.5 / trials.max(1) as f64).min(0.5);
-        for ((node, series), area) in panels.iter().zip(body.split_evenly((rows, cols))) {
+    let ymin = (0.5 / trials.max(1) as f64).min(0.5);
+    grid_chart(
+        panels,
+        "probability that total shortfall exceeds x, per alternative (same shock draws)",
+        22,
+        |(node, series): &super::data::CurvePanel, area| {
             let xmax = series
                 .iter()
                 .flat_map(|(_, c)| c.iter().map(|p| p.x))
                 .fold(0.0, f64::max)
                 .max(1.0)
                 * 1.03;
-            let mut chart = ChartBuilder::on(&area)
+            let mut chart = ChartBuilder::on(area)
                 .caption(node.as_str(), (FONT, 17))
                 .margin(12)
                 .x_label_area_size(42)
@@ -631,7 +641,7 @@ pub fn compare_exceedance(
                     .map(|p| (p.x, p.p))
                     .collect();
                 if line.is_empty() {
-                    continue;
+                    return Ok(());
                 }
                 any = true;
                 chart
@@ -656,9 +666,9 @@ pub fn compare_exceedance(
                     (FONT, 16),
                 )))?;
             }
-        }
-        Ok(())
-    })
+            Ok(())
+        },
+    )
 }
 
 /// Mean paired difference in total shortfall with its 95% interval, per demand node and
@@ -669,20 +679,15 @@ pub fn compare_diffs(c: &crate::compare::Comparison) -> anyhow::Result<Vec<u8>> 
         .first()
         .map(|a| a.demand.iter().map(|d| d.node.clone()).collect())
         .unwrap_or_default();
-    let (w, h) = grid_size(nodes.len());
     let alts = c.alternatives.len().max(1);
-    render(w, h, |root| {
-        root.fill(&WHITE)?;
-        let (top, body) = root.split_vertically(50);
-        top.titled(
-            &format!(
-                "paired difference in mean total shortfall vs {} (alternative - base, 95% CI)",
-                c.base
-            ),
-            (FONT, 20),
-        )?;
-        let (rows, cols) = grid(nodes.len());
-        for (node, area) in nodes.iter().zip(body.split_evenly((rows, cols))) {
+    grid_chart(
+        &nodes,
+        &format!(
+            "paired difference in mean total shortfall vs {} (alternative - base, 95% CI)",
+            c.base
+        ),
+        20,
+        |node, area| {
             let diffs: Vec<&crate::compare::NodeDiff> = c
                 .alternatives
                 .iter()
@@ -692,7 +697,7 @@ pub fn compare_diffs(c: &crate::compare::Comparison) -> anyhow::Result<Vec<u8>> 
             let hi = diffs.iter().map(|d| d.ci95_high).fold(0.0, f64::max);
             let pad = if hi - lo < 1e-6 { 1.0 } else { (hi - lo) * 0.1 };
             let names: Vec<String> = c.alternatives.iter().map(|a| a.scenario.clone()).collect();
-            let mut chart = ChartBuilder::on(&area)
+            let mut chart = ChartBuilder::on(area)
                 .caption(node.as_str(), (FONT, 17))
                 .margin(12)
                 .x_label_area_size(42)
@@ -744,9 +749,9 @@ pub fn compare_diffs(c: &crate::compare::Comparison) -> anyhow::Result<Vec<u8>> 
                     BLACK.stroke_width(2),
                 )))?;
             }
-        }
-        Ok(())
-    })
+            Ok(())
+        },
+    )
 }
 
 /// Key metrics against the swept value: one panel per demand node, the mean with its 95%
@@ -757,7 +762,6 @@ pub fn sweep(s: &crate::sweep::Sweep) -> anyhow::Result<Vec<u8>> {
         .first()
         .map(|p| p.demand.iter().map(|d| d.node.clone()).collect())
         .unwrap_or_default();
-    let (w, h) = grid_size(nodes.len());
     // A single numeric path is drawn on its own scale; otherwise points are evenly spaced.
     let numeric: Option<Vec<f64>> = if s.paths.len() == 1 {
         s.points
@@ -771,107 +775,93 @@ pub fn sweep(s: &crate::sweep::Sweep) -> anyhow::Result<Vec<u8>> {
         .clone()
         .unwrap_or_else(|| (0..s.points.len()).map(|i| i as f64).collect());
     let labels: Vec<String> = s.points.iter().map(|p| p.values.join(", ")).collect();
-    render(w, h, |root| {
-        root.fill(&WHITE)?;
-        let (top, body) = root.split_vertically(50);
-        top.titled(
-            &format!(
-                "{}: total shortfall against {}",
-                s.scenario,
-                s.paths.join(" x ")
-            ),
-            (FONT, 22),
+    let title = format!(
+        "{}: total shortfall against {}",
+        s.scenario,
+        s.paths.join(" x ")
+    );
+    let index: Vec<usize> = (0..nodes.len()).collect();
+    grid_chart(&index, &title, 22, |&d, area| {
+        let get = |f: &dyn Fn(&crate::sweep::Metrics) -> f64| -> Vec<f64> {
+            s.points.iter().map(|p| f(&p.demand[d])).collect()
+        };
+        let (mean, lo, hi, p95) = (
+            get(&|m| m.mean),
+            get(&|m| m.ci95_low),
+            get(&|m| m.ci95_high),
+            get(&|m| m.p95),
+        );
+        let (xmin, xmax) = xs
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+                (a.min(*x), b.max(*x))
+            });
+        let span = (xmax - xmin).max(1e-9);
+        let ymax = p95
+            .iter()
+            .chain(&hi)
+            .fold(0.0, |a: f64, b| a.max(*b))
+            .max(1.0)
+            * 1.1;
+        let mut chart = ChartBuilder::on(area)
+            .caption(nodes[d].as_str(), (FONT, 17))
+            .margin(12)
+            .x_label_area_size(42)
+            .y_label_area_size(70)
+            .build_cartesian_2d((xmin - 0.05 * span)..(xmax + 0.05 * span), 0.0..ymax)?;
+        let x_desc = s.paths.join(", ");
+        chart
+            .configure_mesh()
+            .light_line_style(WHITE)
+            .x_labels(if numeric.is_some() {
+                8
+            } else {
+                labels.len().min(12)
+            })
+            .x_label_formatter(&|x| match &numeric {
+                Some(_) => format!("{x}"),
+                None => labels
+                    .get(x.round().max(0.0) as usize)
+                    .cloned()
+                    .unwrap_or_default(),
+            })
+            .y_label_formatter(&|y| tonnes(*y))
+            .x_desc(x_desc)
+            .y_desc("total shortfall, t")
+            .label_style((FONT, 12))
+            .axis_desc_style((FONT, 14))
+            .draw()?;
+        let mut band: Vec<(f64, f64)> = xs.iter().copied().zip(hi.iter().copied()).collect();
+        band.extend(xs.iter().copied().zip(lo.iter().copied()).rev());
+        chart.draw_series(std::iter::once(Polygon::new(band, BLUE_.mix(0.2).filled())))?;
+        chart
+            .draw_series(LineSeries::new(
+                xs.iter().copied().zip(mean.iter().copied()),
+                BLUE_.stroke_width(3),
+            ))?
+            .label("mean (band: 95% CI)")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE_.stroke_width(3)));
+        chart
+            .draw_series(LineSeries::new(
+                xs.iter().copied().zip(p95.iter().copied()),
+                VERMILLION.stroke_width(2),
+            ))?
+            .label("P95")
+            .legend(|(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], VERMILLION.stroke_width(2))
+            });
+        chart.draw_series(
+            xs.iter()
+                .zip(&mean)
+                .map(|(x, y)| Circle::new((*x, *y), 3, BLUE_.filled())),
         )?;
-        let (rows, cols) = grid(nodes.len());
-        for (d, area) in body
-            .split_evenly((rows, cols))
-            .into_iter()
-            .enumerate()
-            .take(nodes.len())
-        {
-            let get = |f: &dyn Fn(&crate::sweep::Metrics) -> f64| -> Vec<f64> {
-                s.points.iter().map(|p| f(&p.demand[d])).collect()
-            };
-            let (mean, lo, hi, p95) = (
-                get(&|m| m.mean),
-                get(&|m| m.ci95_low),
-                get(&|m| m.ci95_high),
-                get(&|m| m.p95),
-            );
-            let (xmin, xmax) = xs
-                .iter()
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
-                    (a.min(*x), b.max(*x))
-                });
-            let span = (xmax - xmin).max(1e-9);
-            let ymax = p95
-                .iter()
-                .chain(&hi)
-                .fold(0.0, |a: f64, b| a.max(*b))
-                .max(1.0)
-                * 1.1;
-            let mut chart = ChartBuilder::on(&area)
-                .caption(nodes[d].as_str(), (FONT, 17))
-                .margin(12)
-                .x_label_area_size(42)
-                .y_label_area_size(70)
-                .build_cartesian_2d((xmin - 0.05 * span)..(xmax + 0.05 * span), 0.0..ymax)?;
-            let x_desc = s.paths.join(", ");
-            chart
-                .configure_mesh()
-                .light_line_style(WHITE)
-                .x_labels(if numeric.is_some() {
-                    8
-                } else {
-                    labels.len().min(12)
-                })
-                .x_label_formatter(&|x| match &numeric {
-                    Some(_) => format!("{x}"),
-                    None => labels
-                        .get(x.round().max(0.0) as usize)
-                        .cloned()
-                        .unwrap_or_default(),
-                })
-                .y_label_formatter(&|y| tonnes(*y))
-                .x_desc(x_desc)
-                .y_desc("total shortfall, t")
-                .label_style((FONT, 12))
-                .axis_desc_style((FONT, 14))
-                .draw()?;
-            let mut band: Vec<(f64, f64)> = xs.iter().copied().zip(hi.iter().copied()).collect();
-            band.extend(xs.iter().copied().zip(lo.iter().copied()).rev());
-            chart.draw_series(std::iter::once(Polygon::new(band, BLUE_.mix(0.2).filled())))?;
-            chart
-                .draw_series(LineSeries::new(
-                    xs.iter().copied().zip(mean.iter().copied()),
-                    BLUE_.stroke_width(3),
-                ))?
-                .label("mean (band: 95% CI)")
-                .legend(|(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], BLUE_.stroke_width(3))
-                });
-            chart
-                .draw_series(LineSeries::new(
-                    xs.iter().copied().zip(p95.iter().copied()),
-                    VERMILLION.stroke_width(2),
-                ))?
-                .label("P95")
-                .legend(|(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], VERMILLION.stroke_width(2))
-                });
-            chart.draw_series(
-                xs.iter()
-                    .zip(&mean)
-                    .map(|(x, y)| Circle::new((*x, *y), 3, BLUE_.filled())),
-            )?;
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .background_style(WHITE.mix(0.9))
-                .border_style(BLACK.mix(0.4))
-                .label_font((FONT, 12))
-                .draw()?;
-        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK.mix(0.4))
+            .label_font((FONT, 12))
+            .draw()?;
         Ok(())
     })
 }
