@@ -52,6 +52,7 @@ pub fn render(w: u32, h: u32, f: impl FnOnce(&Area) -> DrawResult) -> anyhow::Re
         let mut enc = png::Encoder::new(&mut out, w, h);
         enc.set_color(png::ColorType::Rgb);
         enc.set_depth(png::BitDepth::Eight);
+        enc.set_compression(png::Compression::Fast);
         let mut writer = enc.write_header()?;
         writer.write_image_data(&buf)?;
     }

@@ -104,36 +104,56 @@ pub fn charts(input: &ReportInput) -> anyhow::Result<Vec<Chart>> {
     let name = s.scenario.as_str();
     let (overall, bars) = data::tornado(input);
     let (nodes, edges) = data::graph(input);
+    // The charts are independent: draw them in parallel.
+    let ((hist, exceed), (fans, (tornado, graph))) = rayon::join(
+        || {
+            rayon::join(
+                || draw::histograms(&data::histograms(input), name),
+                || draw::exceedance(&data::exceedance(input), &s.demand, s.trials, name),
+            )
+        },
+        || {
+            rayon::join(
+                || draw::fans(&s.demand, name),
+                || {
+                    rayon::join(
+                        || draw::tornado(overall, &bars, name),
+                        || draw::graph(&nodes, &edges, name),
+                    )
+                },
+            )
+        },
+    );
     Ok(vec![
         Chart {
             file: "01-shortfall-histograms.png",
             title: "Shortfall distribution per demand node",
             about: "Histogram of each demand node's total shortfall over the horizon, over the trials that had one (the share of trials with none is in the panel title). Vertical lines: the mean over all trials, VaR95 (the shortfall exceeded in 5% of trials) and CVaR95 (the mean of the worst 5%).",
-            png: draw::histograms(&data::histograms(input), name)?,
+            png: hist?,
         },
         Chart {
             file: "02-loss-exceedance.png",
             title: "Loss-exceedance curves",
             about: "For each demand node, the probability (log scale) that its total shortfall exceeds x% of its demand. Read across at 1% to find the 1-in-100 shortfall; the shaded band is the 95% confidence interval of each probability from the finite number of trials.",
-            png: draw::exceedance(&data::exceedance(input), &s.demand, s.trials, name)?,
+            png: exceed?,
         },
         Chart {
             file: "03-delivered-fan-charts.png",
             title: "Delivered share of demand over time",
             about: "Month by month, the distribution over trials of the share of demand delivered: the median (line), the middle half of trials (dark band, P25-P75) and 90% of trials (light band, P5-P95). A band that dips shows when shortages bite and how fast supply recovers.",
-            png: draw::fans(&s.demand, name)?,
+            png: fans?,
         },
         Chart {
             file: "04-drivers.png",
             title: "Drivers of the shortfall",
             about: "For each shock, the mean total shortfall over all demand nodes in trials where it occurred against trials where it did not, with the number of trials in each group; largest effect first. A wide orange bar marks a shock that drives the shortfall. Shocks are correlated through the regime, so effects overlap.",
-            png: draw::tornado(overall, &bars, name)?,
+            png: tornado?,
         },
         Chart {
             file: "05-supply-graph.png",
             title: "Supply graph and critical nodes",
             about: "The network by stage. Circle area follows capacity (demand nodes: monthly demand); colour and percentage give how often the node was down or the binding constraint in a month with a shortfall, in the worst 5% of trials; line width follows the mean flow in those trials.",
-            png: draw::graph(&nodes, &edges, name)?,
+            png: graph?,
         },
     ])
 }
