@@ -7,20 +7,21 @@ use std::ops::Range;
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
     /// The file could not be read.
-    #[error("cannot read scenario file {path}: {source}")]
+    #[error("cannot read scenario file {path}: {error}")]
     Read {
         /// File named by the user.
         path: String,
-        /// Underlying error.
-        source: std::io::Error,
+        /// Underlying error (shown in this message, so not chained).
+        error: std::io::Error,
     },
     /// The TOML is malformed or a value has the wrong type or range (toml's own rendering).
-    #[error("invalid scenario {path}: {source}")]
+    #[error("invalid scenario {path}: {error}")]
     Parse {
         /// File name.
         path: String,
-        /// toml's error, which shows the line, column and a caret.
-        source: Box<toml::de::Error>,
+        /// toml's error, which shows the line, column and a caret (shown in this message, so
+        /// not chained).
+        error: Box<toml::de::Error>,
     },
     /// The file parsed, but its contents do not make a valid model.
     #[error("{0}")]

@@ -345,9 +345,9 @@ pub fn load(path: &std::path::Path) -> Result<Model, ScenarioError> {
 
 /// Reads a scenario or variant file: the scenario text it stands for and the compiled model.
 pub fn load_text(path: &std::path::Path) -> Result<(String, Model), ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+    let text = std::fs::read_to_string(path).map_err(|error| ScenarioError::Read {
         path: path.display().to_string(),
-        source,
+        error,
     })?;
     match crate::variant::resolve(&text, path).map_err(ScenarioError::Variant)? {
         Some(resolved) => {
@@ -366,9 +366,9 @@ pub fn load_text(path: &std::path::Path) -> Result<(String, Model), ScenarioErro
 
 /// Parses and compiles scenario text; `path` names it in errors.
 pub fn compile_str(text: &str, path: &str) -> Result<Model, ScenarioError> {
-    let raw = scenario::parse(text).map_err(|source| ScenarioError::Parse {
+    let raw = scenario::parse(text).map_err(|error| ScenarioError::Parse {
         path: path.to_string(),
-        source: Box::new(source),
+        error: Box::new(error),
     })?;
     Compiler { path, text }
         .compile(raw)

@@ -422,19 +422,27 @@ impl<'de> Deserialize<'de> for Finite {
     }
 }
 
-/// A finite number >= 0.
+/// Largest tonnage, price or rate a scenario may give: far above any real market, small enough
+/// that sums over trials and periods stay exact enough.
+pub const MAX_QUANTITY: f64 = 1e15;
+
+/// A finite number >= 0 and at most [`MAX_QUANTITY`].
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct NonNeg(pub f64);
 
 impl<'de> Deserialize<'de> for NonNeg {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = f64::deserialize(d)?;
-        if v.is_finite() && v >= 0.0 {
-            Ok(NonNeg(v))
-        } else {
+        if !(v.is_finite() && v >= 0.0) {
             Err(D::Error::custom(format!(
                 "expected a finite number >= 0 (tonnes, prices and rates cannot be negative), got {v}"
             )))
+        } else if v > MAX_QUANTITY {
+            Err(D::Error::custom(format!(
+                "{v:e} is beyond any plausible tonnage or price (at most {MAX_QUANTITY:e}); check the units"
+            )))
+        } else {
+            Ok(NonNeg(v))
         }
     }
 }

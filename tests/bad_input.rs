@@ -171,6 +171,10 @@ fn nan_and_infinity() {
 #[test]
 fn absurd_sizes() {
     fails(
+        &GOOD.replace("demand = 8", "demand = 1e300"),
+        &["line 22", "beyond any plausible", "units"],
+    );
+    fails(
         &GOOD.replace("periods = 12", "periods = 100000"),
         &["line 3", "between 1 and 1200"],
     );
