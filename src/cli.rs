@@ -166,6 +166,17 @@ pub struct BenchArgs {
     pub seed: u64,
 }
 
+/// Fails early (before any trial runs) when the output folder cannot be one.
+fn check_out(out: &Path) -> anyhow::Result<()> {
+    if out.exists() && !out.is_dir() {
+        anyhow::bail!(
+            "--out {}: exists and is not a folder; choose another --out",
+            out.display()
+        );
+    }
+    Ok(())
+}
+
 /// Loads the named scenario, or the built-in default.
 pub fn load_scenario(path: Option<&Path>) -> anyhow::Result<Model> {
     Ok(load_scenario_text(path)?.2)
@@ -195,7 +206,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate { scenario } => {
             let m = load_scenario(scenario.as_deref())?;
             println!(
-                "{}: valid ({} nodes, {} edges, {} demand nodes, {} shocks, {} periods from {})",
+                "{}: valid ({} nodes, {} edges, {} demand node(s), {} shock(s), {} periods from {})",
                 m.name,
                 m.nodes.len(),
                 m.edges.len(),
@@ -260,6 +271,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
     let out = args.common.out_or("supplyshock-out");
+    check_out(&out)?;
     let (text, name, m) = load_scenario_text(args.scenario.as_deref())?;
     let total = args.common.trials.unwrap_or(m.trials);
     m.check_trials(total).map_err(anyhow::Error::msg)?;
@@ -298,7 +310,7 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     let info = serde_json::json!({
         "scenario_file": name,
-        "threads": args.common.threads,
+        "threads": if args.common.threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { args.common.threads },
         "simulation_seconds": sim_secs,
         "trials_per_second": trials as f64 / sim_secs.max(1e-9),
         "version": env!("CARGO_PKG_VERSION"),
@@ -345,6 +357,7 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
 
 fn run_sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
     let out = args.common.out_or("supplyshock-sweep");
+    check_out(&out)?;
     let (text, name, base) = load_scenario_text(args.scenario.as_deref())?;
     let sets = args
         .sets
@@ -423,6 +436,7 @@ fn run_sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
 
 fn run_compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let out = args.common.out_or("supplyshock-compare");
+    check_out(&out)?;
     let loaded = args
         .scenarios
         .iter()
@@ -454,6 +468,13 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
         .zip(&results[1..])
         .collect();
     let c = crate::compare::compare((base, &results[0]), &alts);
+    if let Some(a) = c.alternatives.iter().find(|a| a.demand.is_empty()) {
+        anyhow::bail!(
+            "{} shares no demand node (by id) with the base {}: nothing to compare",
+            a.scenario,
+            c.base
+        );
+    }
     let nodes: Vec<String> = (0..base.demand.len())
         .map(|d| base.demand_id(d).to_string())
         .collect();
@@ -523,6 +544,9 @@ fn write_results(
         ],
     )
     .with_context(|| format!("writing results to {}", out.display()))?;
+    if !with_report {
+        output::remove_stale(&out.join("report"), &report::FILES)?;
+    }
     if with_report {
         let rdir = out.join("report");
         let files = report::files(&report::input_from_run(s.clone(), result))?;

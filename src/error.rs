@@ -15,7 +15,9 @@ pub enum ScenarioError {
         error: std::io::Error,
     },
     /// The TOML is malformed or a value has the wrong type or range (toml's own rendering).
-    #[error("invalid scenario {path}: {error}")]
+    #[error(
+        "invalid scenario {path}: {error}help: fix the key or value at that line; scenarios/README.md documents every key"
+    )]
     Parse {
         /// File name.
         path: String,

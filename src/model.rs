@@ -350,11 +350,13 @@ pub fn load_text(path: &std::path::Path) -> Result<(String, Model), ScenarioErro
         error,
     })?;
     match crate::variant::resolve(&text, path).map_err(ScenarioError::Variant)? {
-        Some(resolved) => {
-            let m = compile_str(
-                &resolved,
-                &format!("{} (with its settings applied to its base)", path.display()),
-            )?;
+        Some((resolved, base)) => {
+            let name = format!(
+                "{} (base of variant {}, with its settings)",
+                base.display(),
+                path.display()
+            );
+            let m = compile_str(&resolved, &name)?;
             Ok((resolved, m))
         }
         None => {
@@ -381,6 +383,15 @@ struct Compiler<'a> {
 }
 
 type Res<T> = Result<T, Diagnostic>;
+
+/// "this one is 1.5" or "this one ranges over 0.2..1.5".
+fn shown_range(lo: f64, hi: f64) -> String {
+    if lo == hi {
+        format!("this one is {lo}")
+    } else {
+        format!("this one ranges over {lo}..{hi}")
+    }
+}
 
 /// A sum rounded to six decimals for messages (0.8999999999999999 reads as 0.9).
 fn tidy(x: f64) -> f64 {
@@ -1288,7 +1299,14 @@ impl Compiler<'_> {
     fn prob(&self, p: &Spanned<Param>, states: &[String], key: &str) -> Res<RParam> {
         let (lo, hi) = p.get_ref().support();
         if !(lo >= 0.0 && hi <= 1.0) {
-            return self.err(Some(p.span()), format!("`{key}` is a probability, so every value must lie between 0 and 1 (this one ranges over {lo}..{hi})"), format!("give `{key}` as a per-period probability, e.g. {key} = 0.02"));
+            return self.err(
+                Some(p.span()),
+                format!(
+                    "`{key}` is a probability, so every value must lie between 0 and 1 ({})",
+                    shown_range(lo, hi)
+                ),
+                format!("give `{key}` as a probability between 0 and 1, e.g. {key} = 0.02"),
+            );
         }
         self.param(p, states, key)
     }
@@ -1339,7 +1357,7 @@ impl Compiler<'_> {
     fn fraction_dist(&self, d: &Spanned<Dist>, key: &str) -> Res<Dist> {
         let (lo, hi) = d.get_ref().support();
         if !(lo >= 0.0 && hi <= 1.0) {
-            return self.err(Some(d.span()), format!("`{key}` is a fraction, so every value must lie between 0 and 1 (this one ranges over {lo}..{hi})"), format!("use a fraction, e.g. {key} = 0.5, or a distribution bounded by 0 and 1 (beta, pert, uniform)"));
+            return self.err(Some(d.span()), format!("`{key}` is a fraction, so every value must lie between 0 and 1 ({})", shown_range(lo, hi)), format!("use a fraction, e.g. {key} = 0.5, or a distribution bounded by 0 and 1 (beta, pert, uniform)"));
         }
         Ok(d.get_ref().clone())
     }

@@ -121,6 +121,22 @@ fn num(v: f64) -> String {
     }
 }
 
+/// Removes the named files from `dir` (those that exist), then `dir` if it is left empty: used
+/// so that a run without a report does not leave an earlier run's report beside its results.
+pub fn remove_stale(dir: &Path, names: &[&str]) -> anyhow::Result<()> {
+    for name in names {
+        let p = dir.join(name);
+        if p.exists() {
+            std::fs::remove_file(&p)
+                .with_context(|| format!("cannot remove the stale {}", p.display()))?;
+        }
+    }
+    if dir.is_dir() && std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_none()) {
+        let _ = std::fs::remove_dir(dir);
+    }
+    Ok(())
+}
+
 /// Writes named files into `dir` all-or-nothing: each is written to a temporary file first and
 /// renamed into place only when all have been written.
 pub fn write_all<S: AsRef<str>>(dir: &Path, files: &[(S, Vec<u8>)]) -> anyhow::Result<()> {

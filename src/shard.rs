@@ -172,6 +172,25 @@ pub fn merge(mut shards: Vec<ShardFile>) -> anyhow::Result<(String, String, RunR
             s.count
         );
     }
+    for w in shards.windows(2) {
+        if w[0].index == w[1].index {
+            bail!(
+                "shard {}/{} was given twice; pass every shard folder exactly once",
+                w[0].index,
+                w[0].count
+            );
+        }
+    }
+    let missing: Vec<String> = (1..=first.count)
+        .filter(|i| !shards.iter().any(|s| s.index == *i))
+        .map(|i| format!("{i}/{}", first.count))
+        .collect();
+    if !missing.is_empty() {
+        bail!(
+            "shards missing: {}; pass every shard folder of the run",
+            missing.join(", ")
+        );
+    }
     let mut next = 0u64;
     for s in &shards {
         if s.first_trial != next {

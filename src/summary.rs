@@ -59,7 +59,7 @@ fn tail_warnings(trials: u64, demand: &[DemandSummary]) -> Vec<String> {
     if short.is_empty() {
         return Vec::new();
     }
-    [(0.99, "p99, var99 and cvar99"), (0.999, "p999")]
+    [(0.95, "p95, var95 and cvar95"), (0.99, "p99, var99 and cvar99"), (0.999, "p999")]
         .iter()
         .filter(|(p, _)| (1.0 - p) * (trials as f64) < MIN_TAIL_TRIALS)
         .map(|(p, what)| {

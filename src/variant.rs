@@ -82,8 +82,13 @@ pub fn parse_sweep(arg: &str) -> anyhow::Result<(String, Vec<Value>)> {
 }
 
 /// The id of an array entry as paths name it.
-fn entry_id(kind: &str, entry: &Table) -> Option<String> {
-    let get = |k: &str| entry.get(k).and_then(Value::as_str).map(str::to_string);
+fn entry_id(kind: &str, entry: &toml_edit::Table) -> Option<String> {
+    let get = |k: &str| {
+        entry
+            .get(k)
+            .and_then(toml_edit::Item::as_str)
+            .map(str::to_string)
+    };
     match kind {
         "node" | "restriction" | "tariff" => get("id"),
         "edge" => Some(format!("{}->{}", get("from")?, get("to")?)),
@@ -92,17 +97,26 @@ fn entry_id(kind: &str, entry: &Table) -> Option<String> {
     }
 }
 
-/// Applies one setting to a parsed scenario document.
-pub fn apply(doc: &mut Table, s: &Setting) -> anyhow::Result<()> {
+/// A value in toml_edit's form.
+fn edit_value(v: &Value) -> anyhow::Result<toml_edit::Value> {
+    let doc: toml_edit::DocumentMut = format!("v = {v}").parse()?;
+    doc.get("v")
+        .and_then(|i| i.as_value())
+        .cloned()
+        .context("empty value")
+}
+
+/// Applies one setting to a scenario document. Only the set value changes: every other line
+/// keeps its place, so errors in the result point at the lines of the original file.
+pub fn apply(doc: &mut toml_edit::DocumentMut, s: &Setting) -> anyhow::Result<()> {
     let parts: Vec<&str> = s.path.split('.').collect();
     let bad = |why: String| anyhow::anyhow!("--set {}: {why}", s.path);
-    let (table, rest): (&mut Table, &[&str]) = match parts.as_slice() {
+    let root = doc.as_table_mut();
+    let (table, rest): (&mut dyn toml_edit::TableLike, &[&str]) = match parts.as_slice() {
         [section @ ("scenario" | "regime"), rest @ ..] if !rest.is_empty() => {
-            let t = doc
-                .entry(section.to_string())
-                .or_insert_with(|| Value::Table(Table::new()));
+            let item = root.entry(section).or_insert(toml_edit::table());
             (
-                t.as_table_mut()
+                item.as_table_like_mut()
                     .ok_or_else(|| bad(format!("`{section}` is not a table")))?,
                 rest,
             )
@@ -112,17 +126,13 @@ pub fn apply(doc: &mut Table, s: &Setting) -> anyhow::Result<()> {
             id,
             rest @ ..,
         ] if !rest.is_empty() => {
-            let arr = doc
-                .get_mut(*kind)
-                .and_then(Value::as_array_mut)
+            let arr = root
+                .get_mut(kind)
+                .and_then(toml_edit::Item::as_array_of_tables_mut)
                 .ok_or_else(|| bad(format!("the scenario has no [[{kind}]] tables")))?;
-            let known: Vec<String> = arr
-                .iter()
-                .filter_map(|v| v.as_table().and_then(|t| entry_id(kind, t)))
-                .collect();
+            let known: Vec<String> = arr.iter().filter_map(|t| entry_id(kind, t)).collect();
             let entry = arr
                 .iter_mut()
-                .filter_map(Value::as_table_mut)
                 .find(|t| entry_id(kind, t).as_deref() == Some(*id))
                 .ok_or_else(|| {
                     bad(format!(
@@ -142,27 +152,36 @@ pub fn apply(doc: &mut Table, s: &Setting) -> anyhow::Result<()> {
     let mut t = table;
     for (i, key) in rest.iter().enumerate() {
         if i + 1 == rest.len() {
-            t.insert(key.to_string(), s.value.clone());
+            t.insert(key, toml_edit::Item::Value(edit_value(&s.value)?));
             return Ok(());
         }
+        if t.get(key).is_none() {
+            t.insert(
+                key,
+                toml_edit::Item::Value(
+                    toml_edit::Value::InlineTable(toml_edit::InlineTable::new()),
+                ),
+            );
+        }
         let next = t
-            .entry(key.to_string())
-            .or_insert_with(|| Value::Table(Table::new()));
+            .get_mut(key)
+            .ok_or_else(|| bad(format!("cannot create `{key}`")))?;
         t = next
-            .as_table_mut()
+            .as_table_like_mut()
             .ok_or_else(|| bad(format!("`{key}` holds a value, not a table")))?;
     }
     Ok(())
 }
 
-/// Scenario text with settings applied; `name` names the result in messages.
+/// Scenario text with settings applied; `name` names it in messages. Lines keep their places.
 pub fn apply_all(text: &str, settings: &[Setting], name: &str) -> anyhow::Result<String> {
-    let mut doc: Table =
-        toml::from_str(text).map_err(|e| anyhow::anyhow!("invalid scenario {name}: {e}"))?;
+    let mut doc: toml_edit::DocumentMut = text
+        .parse()
+        .map_err(|e| anyhow::anyhow!("invalid scenario {name}: {e}"))?;
     for s in settings {
         apply(&mut doc, s)?;
     }
-    Ok(toml::to_string(&doc)?)
+    Ok(doc.to_string())
 }
 
 /// The `[variant]` table of a variant file.
@@ -188,8 +207,9 @@ struct Variant {
 }
 
 /// If `text` is a variant file (a `[variant]` table naming a base scenario and settings), returns
-/// the scenario text it stands for; otherwise returns `None`.
-pub fn resolve(text: &str, path: &Path) -> anyhow::Result<Option<String>> {
+/// the scenario text it stands for and the base's path (its lines keep their places); otherwise
+/// returns `None`.
+pub fn resolve(text: &str, path: &Path) -> anyhow::Result<Option<(String, std::path::PathBuf)>> {
     let Ok(doc) = toml::from_str::<Table>(text) else {
         return Ok(None);
     };
@@ -223,7 +243,7 @@ pub fn resolve(text: &str, path: &Path) -> anyhow::Result<Option<String>> {
     }
     let out = apply_all(&base_text, &settings, &base.display().to_string())
         .with_context(|| format!("variant {shown}"))?;
-    Ok(Some(out))
+    Ok(Some((out, base)))
 }
 
 #[cfg(test)]
@@ -264,6 +284,10 @@ mod tests {
         )
         .unwrap();
         let doc: Table = toml::from_str(&out).unwrap();
+        // Lines keep their places: the capacity is still the line after the node's id.
+        let lines: Vec<&str> = out.lines().collect();
+        let id = lines.iter().position(|l| *l == "id = \"a\"").unwrap();
+        assert_eq!(lines[id + 1], "capacity = 5");
         assert_eq!(doc["node"][0]["capacity"].as_integer(), Some(5));
         assert_eq!(doc["node"][0]["stockpile"]["periods"].as_integer(), Some(3));
         assert_eq!(doc["edge"][0]["share"].as_float(), Some(0.5));

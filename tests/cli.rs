@@ -236,3 +236,82 @@ fn sweep_writes_a_table_and_a_chart() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no node `nope`"));
 }
+
+#[test]
+fn review_edge_cases() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    // A run without a report removes the previous run's report instead of leaving it stale.
+    let out = tmp("cli-stale");
+    assert!(
+        bin()
+            .args(["run", "--trials", "50", "--quiet", "--out"])
+            .arg(&out)
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(out.join("report/index.html").exists());
+    assert!(
+        bin()
+            .args(["run", "--trials", "60", "--quiet", "--no-report", "--out"])
+            .arg(&out)
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(!out.join("report").exists());
+    // An empty shard of a tiny run is fine.
+    let o = bin()
+        .args(["run", "--trials", "3", "--shard", "1/5", "--quiet", "--out"])
+        .arg(tmp("cli-empty-shard"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Alternatives without a demand node in common cannot be compared.
+    let o = bin()
+        .arg("compare")
+        .arg(dir.join("teach-embargo.toml"))
+        .arg(dir.join("teach-late-plant.toml"))
+        .args(["--trials", "10", "--out"])
+        .arg(tmp("cli-nothing"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no demand node"));
+    // A bad value in a variant is reported at its line in the base file.
+    let variant = tmp("cli-variant").with_extension("toml");
+    std::fs::write(&variant, format!("[variant]\nbase = {:?}\nname = \"v\"\n[variant.set]\n\"restriction.cn-controls-episode.severity\" = 1.5\n", dir.join("rare-earths-2026.toml"))).unwrap();
+    let o = bin().arg("validate").arg(&variant).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    let base = std::fs::read_to_string(dir.join("rare-earths-2026.toml")).unwrap();
+    let line = base
+        .lines()
+        .position(|l| l.starts_with("id = \"cn-controls-episode\""))
+        .unwrap()
+        + 1;
+    // The severity line of that restriction, a few lines below its id.
+    let sev = base
+        .lines()
+        .skip(line)
+        .position(|l| l.starts_with("severity ="))
+        .unwrap()
+        + line
+        + 1;
+    assert!(
+        err.contains(&format!("line {sev},"))
+            && err.contains("severity = 1.5")
+            && err.contains("base of variant"),
+        "{err}"
+    );
+    // A file where the output folder should be fails before any trial runs.
+    let file = tmp("cli-out-file");
+    std::fs::write(&file, "x").unwrap();
+    let o = bin()
+        .args(["run", "--trials", "10", "--out"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a folder"));
+}

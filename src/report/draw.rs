@@ -77,6 +77,13 @@ pub fn tonnes(v: f64) -> String {
     }
 }
 
+/// A number with at most four decimals and no trailing zeros: 0.30000000000000004 -> "0.3".
+pub fn short(x: f64) -> String {
+    let s = format!("{x:.4}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" { "0".into() } else { s.to_string() }
+}
+
 fn grid(n: usize) -> (usize, usize) {
     let cols = if n > 1 { 2 } else { 1 };
     (n.div_ceil(cols), cols)
@@ -141,9 +148,21 @@ pub fn histograms(hists: &[Histogram], scenario: &str) -> anyhow::Result<Vec<u8>
                 .max(1e-9)
                 * 1.03;
             let ymax = hist.bins.iter().map(|b| b.2).max().unwrap_or(1).max(1) as f64 * 1.2;
+            if hist.bins.is_empty() {
+                // Nothing to draw: say so instead of an empty frame.
+                let (w, h) = area.dim_in_pixel();
+                area.draw(&Text::new(caption, (20, 12), (FONT, 17)))?;
+                area.draw(&Text::new(
+                    format!("no trial had a shortfall ({} trials)", hist.trials),
+                    (w as i32 / 2 - 150, h as i32 / 2),
+                    (FONT, 18),
+                ))?;
+                return Ok(());
+            }
             let mut chart = ChartBuilder::on(area)
                 .caption(caption, (FONT, 17))
                 .margin(12)
+                .margin_right(36)
                 .x_label_area_size(42)
                 .y_label_area_size(62)
                 .build_cartesian_2d(0.0..xmax, 0.0..ymax)?;
@@ -151,8 +170,10 @@ pub fn histograms(hists: &[Histogram], scenario: &str) -> anyhow::Result<Vec<u8>
                 .configure_mesh()
                 .light_line_style(WHITE)
                 .x_desc(format!(
-                    "total shortfall over the horizon, t (demand {})",
-                    tonnes(hist.demand_t)
+                    "total shortfall over the horizon, t (demand {}; {} of {} trials had none, not drawn)",
+                    tonnes(hist.demand_t),
+                    hist.zero_trials,
+                    hist.trials
                 ))
                 .y_desc("trials")
                 .y_label_formatter(&|y| format!("{y:.0}"))
@@ -160,14 +181,6 @@ pub fn histograms(hists: &[Histogram], scenario: &str) -> anyhow::Result<Vec<u8>
                 .label_style((FONT, 13))
                 .axis_desc_style((FONT, 14))
                 .draw()?;
-            if hist.bins.is_empty() {
-                chart.draw_series(std::iter::once(Text::new(
-                    "no trial had a shortfall",
-                    (xmax * 0.3, ymax * 0.5),
-                    (FONT, 18),
-                )))?;
-                return Ok(());
-            }
             chart.draw_series(
                 hist.bins.iter().map(|(lo, hi, c)| {
                     Rectangle::new([(*lo, 0.0), (*hi, *c as f64)], SKY.filled())
@@ -199,15 +212,6 @@ pub fn histograms(hists: &[Histogram], scenario: &str) -> anyhow::Result<Vec<u8>
                 .border_style(BLACK.mix(0.4))
                 .label_font((FONT, 13))
                 .draw()?;
-            let note = format!(
-                "{} of {} trials without shortfall not shown",
-                hist.zero_trials, hist.trials
-            );
-            chart.draw_series(std::iter::once(Text::new(
-                note,
-                (xmax * 0.02, ymax * 0.97),
-                (FONT, 12).into_font().color(&BLACK.mix(0.7)),
-            )))?;
             Ok(())
         },
     )
@@ -636,6 +640,8 @@ pub fn compare_exceedance(
             let mut any = false;
             for (i, (name, pts)) in series.iter().enumerate() {
                 let colour = PALETTE[i % PALETTE.len()];
+                // Later alternatives thinner, so that identical curves still show every colour.
+                let width = (7u32.saturating_sub(2 * i as u32)).max(1);
                 let line: Vec<(f64, f64)> = pts
                     .iter()
                     .filter(|p| p.p > 0.0)
@@ -646,10 +652,10 @@ pub fn compare_exceedance(
                 }
                 any = true;
                 chart
-                    .draw_series(LineSeries::new(line, colour.stroke_width(3)))?
+                    .draw_series(LineSeries::new(line, colour.stroke_width(width)))?
                     .label(name.clone())
                     .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 22, y)], colour.stroke_width(3))
+                        PathElement::new(vec![(x, y), (x + 22, y)], colour.stroke_width(width))
                     });
             }
             if any {
@@ -673,7 +679,7 @@ pub fn compare_exceedance(
 }
 
 /// Mean paired difference in total shortfall with its 95% interval, per demand node and
-/// alternative.
+/// alternative: one bar per alternative, named above it.
 pub fn compare_diffs(c: &crate::compare::Comparison) -> anyhow::Result<Vec<u8>> {
     let nodes: Vec<String> = c
         .alternatives
@@ -681,101 +687,116 @@ pub fn compare_diffs(c: &crate::compare::Comparison) -> anyhow::Result<Vec<u8>> 
         .map(|a| a.demand.iter().map(|d| d.node.clone()).collect())
         .unwrap_or_default();
     let alts = c.alternatives.len().max(1);
-    grid_chart(
-        &nodes,
-        &format!(
-            "paired difference in mean total shortfall vs {} (alternative - base, 95% CI)",
-            c.base
-        ),
-        20,
-        |node, area| {
-            let diffs: Vec<&crate::compare::NodeDiff> = c
-                .alternatives
-                .iter()
-                .filter_map(|a| a.demand.iter().find(|d| &d.node == node))
-                .collect();
-            let lo = diffs.iter().map(|d| d.ci95_low).fold(0.0, f64::min);
-            let hi = diffs.iter().map(|d| d.ci95_high).fold(0.0, f64::max);
-            let pad = if hi - lo < 1e-6 { 1.0 } else { (hi - lo) * 0.1 };
-            let names: Vec<String> = c.alternatives.iter().map(|a| a.scenario.clone()).collect();
-            let mut chart = ChartBuilder::on(area)
-                .caption(node.as_str(), (FONT, 17))
-                .margin(12)
-                .x_label_area_size(42)
-                .y_label_area_size(230)
-                .build_cartesian_2d((lo - pad)..(hi + pad), (0..alts as i32).into_segmented())?;
-            chart
-                .configure_mesh()
-                .disable_y_mesh()
-                .light_line_style(WHITE)
-                .y_labels(alts)
-                .y_label_formatter(&|v| match v {
-                    SegmentValue::CenterOf(i) => names
-                        .get((alts as i32 - 1 - *i) as usize)
-                        .cloned()
-                        .unwrap_or_default(),
-                    _ => String::new(),
-                })
-                .x_label_formatter(&|x| tonnes(*x))
-                .x_desc("mean difference in total shortfall, t")
-                .label_style((FONT, 12))
-                .axis_desc_style((FONT, 14))
-                .draw()?;
-            chart.draw_series(std::iter::once(PathElement::new(
-                vec![
-                    (0.0, SegmentValue::Exact(0)),
-                    (0.0, SegmentValue::Exact(alts as i32)),
-                ],
-                BLACK.stroke_width(1),
+    let title = format!(
+        "paired difference in mean total shortfall vs {} (alternative - base, 95% CI)",
+        c.base
+    );
+    grid_chart(&nodes, &title, 20, |node, area| {
+        let diffs: Vec<(&str, &crate::compare::NodeDiff)> = c
+            .alternatives
+            .iter()
+            .filter_map(|a| {
+                a.demand
+                    .iter()
+                    .find(|d| &d.node == node)
+                    .map(|d| (a.scenario.as_str(), d))
+            })
+            .collect();
+        let lo = diffs.iter().map(|d| d.1.ci95_low).fold(0.0, f64::min);
+        let hi = diffs.iter().map(|d| d.1.ci95_high).fold(0.0, f64::max);
+        let pad = if hi - lo < 1e-6 { 1.0 } else { (hi - lo) * 0.1 };
+        let (xmin, xmax) = (lo - pad, hi + pad);
+        let mut chart = ChartBuilder::on(area)
+            .caption(node.as_str(), (FONT, 17))
+            .margin(16)
+            .x_label_area_size(42)
+            .y_label_area_size(8)
+            .build_cartesian_2d(xmin..xmax, 0.0..alts as f64)?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .disable_y_axis()
+            .light_line_style(WHITE)
+            .x_label_formatter(&|x| tonnes(*x))
+            .x_desc("mean difference in total shortfall, t")
+            .label_style((FONT, 12))
+            .axis_desc_style((FONT, 14))
+            .draw()?;
+        chart.draw_series(std::iter::once(PathElement::new(
+            vec![(0.0, 0.0), (0.0, alts as f64)],
+            BLACK.stroke_width(1),
+        )))?;
+        for (i, (name, d)) in diffs.iter().enumerate() {
+            // The first alternative on top.
+            let r = (alts - 1 - i) as f64;
+            let colour = if d.mean_diff <= 0.0 {
+                PALETTE[2]
+            } else {
+                VERMILLION
+            };
+            chart.draw_series(std::iter::once(Rectangle::new(
+                [(0.0, r + 0.15), (d.mean_diff, r + 0.6)],
+                colour.mix(0.8).filled(),
             )))?;
-            for (i, d) in diffs.iter().enumerate() {
-                let r = alts as i32 - 1 - i as i32;
-                let colour = if d.mean_diff <= 0.0 {
-                    PALETTE[2]
-                } else {
-                    VERMILLION
-                };
-                chart.draw_series(std::iter::once(Rectangle::new(
-                    [
-                        (0.0, SegmentValue::Exact(r)),
-                        (d.mean_diff, SegmentValue::Exact(r + 1)),
-                    ],
-                    colour.mix(0.8).filled(),
-                )))?;
+            chart.draw_series(std::iter::once(PathElement::new(
+                vec![(d.ci95_low, r + 0.375), (d.ci95_high, r + 0.375)],
+                BLACK.stroke_width(2),
+            )))?;
+            for x in [d.ci95_low, d.ci95_high] {
                 chart.draw_series(std::iter::once(PathElement::new(
-                    vec![
-                        (d.ci95_low, SegmentValue::CenterOf(r)),
-                        (d.ci95_high, SegmentValue::CenterOf(r)),
-                    ],
+                    vec![(x, r + 0.3), (x, r + 0.45)],
                     BLACK.stroke_width(2),
                 )))?;
             }
-            Ok(())
-        },
-    )
+            let label = format!(
+                "{name}: {} [{}, {}]",
+                tonnes(d.mean_diff),
+                tonnes(d.ci95_low),
+                tonnes(d.ci95_high)
+            );
+            chart.draw_series(std::iter::once(Text::new(
+                label,
+                (xmin + (xmax - xmin) * 0.01, r + 0.92),
+                (FONT, 12),
+            )))?;
+        }
+        Ok(())
+    })
 }
 
-/// Key metrics against the swept value: one panel per demand node, the mean with its 95%
-/// interval and the P95, over the grid points.
+/// Key metrics against the first swept path: one panel per demand node, one colour per
+/// combination of the other paths, the mean with its 95% interval (band) and the P95 (thin).
 pub fn sweep(s: &crate::sweep::Sweep) -> anyhow::Result<Vec<u8>> {
     let nodes: Vec<String> = s
         .points
         .first()
         .map(|p| p.demand.iter().map(|d| d.node.clone()).collect())
         .unwrap_or_default();
-    // A single numeric path is drawn on its own scale; otherwise points are evenly spaced.
-    let numeric: Option<Vec<f64>> = if s.paths.len() == 1 {
-        s.points
-            .iter()
-            .map(|p| p.values[0].parse::<f64>().ok())
-            .collect()
-    } else {
-        None
+    // x: the first path's value, on its own scale when numeric, else evenly spaced.
+    let firsts: Vec<String> = s.points.iter().map(|p| p.values[0].clone()).collect();
+    let mut distinct: Vec<String> = Vec::new();
+    for v in &firsts {
+        if !distinct.contains(v) {
+            distinct.push(v.clone());
+        }
+    }
+    let numeric = firsts.iter().all(|v| v.parse::<f64>().is_ok());
+    let x_of = |v: &str| {
+        if numeric {
+            v.parse::<f64>().unwrap_or(0.0)
+        } else {
+            distinct.iter().position(|d| d == v).unwrap_or(0) as f64
+        }
     };
-    let xs: Vec<f64> = numeric
-        .clone()
-        .unwrap_or_else(|| (0..s.points.len()).map(|i| i as f64).collect());
-    let labels: Vec<String> = s.points.iter().map(|p| p.values.join(", ")).collect();
+    // Series: one per combination of the other paths' values.
+    let mut series: Vec<(String, Vec<usize>)> = Vec::new();
+    for (i, p) in s.points.iter().enumerate() {
+        let key = p.values[1..].join(", ");
+        match series.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => v.push(i),
+            None => series.push((key, vec![i])),
+        }
+    }
     let title = format!(
         "{}: total shortfall against {}",
         s.scenario,
@@ -783,85 +804,92 @@ pub fn sweep(s: &crate::sweep::Sweep) -> anyhow::Result<Vec<u8>> {
     );
     let index: Vec<usize> = (0..nodes.len()).collect();
     grid_chart(&index, &title, 22, |&d, area| {
-        let get = |f: &dyn Fn(&crate::sweep::Metrics) -> f64| -> Vec<f64> {
-            s.points.iter().map(|p| f(&p.demand[d])).collect()
-        };
-        let (mean, lo, hi, p95) = (
-            get(&|m| m.mean),
-            get(&|m| m.ci95_low),
-            get(&|m| m.ci95_high),
-            get(&|m| m.p95),
-        );
+        let xs: Vec<f64> = firsts.iter().map(|v| x_of(v)).collect();
         let (xmin, xmax) = xs
             .iter()
             .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
                 (a.min(*x), b.max(*x))
             });
         let span = (xmax - xmin).max(1e-9);
-        let ymax = p95
+        let ymax = s
+            .points
             .iter()
-            .chain(&hi)
-            .fold(0.0, |a: f64, b| a.max(*b))
+            .map(|p| p.demand[d].p95.max(p.demand[d].ci95_high))
+            .fold(0.0, f64::max)
             .max(1.0)
-            * 1.1;
+            * 1.25;
         let mut chart = ChartBuilder::on(area)
             .caption(nodes[d].as_str(), (FONT, 17))
-            .margin(12)
+            .margin(16)
             .x_label_area_size(42)
             .y_label_area_size(70)
             .build_cartesian_2d((xmin - 0.05 * span)..(xmax + 0.05 * span), 0.0..ymax)?;
-        let x_desc = s.paths.join(", ");
         chart
             .configure_mesh()
             .light_line_style(WHITE)
-            .x_labels(if numeric.is_some() {
-                8
-            } else {
-                labels.len().min(12)
-            })
-            .x_label_formatter(&|x| match &numeric {
-                Some(_) => format!("{x}"),
-                None => labels
-                    .get(x.round().max(0.0) as usize)
-                    .cloned()
-                    .unwrap_or_default(),
+            .x_labels(if numeric { 8 } else { distinct.len().min(12) })
+            .x_label_formatter(&|x| {
+                if numeric {
+                    short(*x)
+                } else {
+                    distinct
+                        .get(x.round().max(0.0) as usize)
+                        .cloned()
+                        .unwrap_or_default()
+                }
             })
             .y_label_formatter(&|y| tonnes(*y))
-            .x_desc(x_desc)
+            .x_desc(s.paths[0].as_str())
             .y_desc("total shortfall, t")
             .label_style((FONT, 12))
             .axis_desc_style((FONT, 14))
             .draw()?;
-        let mut band: Vec<(f64, f64)> = xs.iter().copied().zip(hi.iter().copied()).collect();
-        band.extend(xs.iter().copied().zip(lo.iter().copied()).rev());
-        chart.draw_series(std::iter::once(Polygon::new(band, BLUE_.mix(0.2).filled())))?;
-        chart
-            .draw_series(LineSeries::new(
-                xs.iter().copied().zip(mean.iter().copied()),
-                BLUE_.stroke_width(3),
-            ))?
-            .label("mean (band: 95% CI)")
-            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE_.stroke_width(3)));
-        chart
-            .draw_series(LineSeries::new(
-                xs.iter().copied().zip(p95.iter().copied()),
-                VERMILLION.stroke_width(2),
-            ))?
-            .label("P95")
-            .legend(|(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], VERMILLION.stroke_width(2))
-            });
-        chart.draw_series(
-            xs.iter()
-                .zip(&mean)
-                .map(|(x, y)| Circle::new((*x, *y), 3, BLUE_.filled())),
-        )?;
+        for (k, (key, idx)) in series.iter().enumerate() {
+            let colour = PALETTE[k % PALETTE.len()];
+            let pts: Vec<(f64, &crate::sweep::Metrics)> = idx
+                .iter()
+                .map(|&i| (xs[i], &s.points[i].demand[d]))
+                .collect();
+            let mut band: Vec<(f64, f64)> = pts.iter().map(|(x, m)| (*x, m.ci95_high)).collect();
+            band.extend(pts.iter().rev().map(|(x, m)| (*x, m.ci95_low)));
+            chart.draw_series(std::iter::once(Polygon::new(
+                band,
+                colour.mix(0.2).filled(),
+            )))?;
+            let name = if key.is_empty() {
+                String::new()
+            } else {
+                format!("{key}: ")
+            };
+            chart
+                .draw_series(LineSeries::new(
+                    pts.iter().map(|(x, m)| (*x, m.mean)),
+                    colour.stroke_width(3),
+                ))?
+                .label(format!("{name}mean (band: 95% CI)"))
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(3))
+                });
+            chart
+                .draw_series(LineSeries::new(
+                    pts.iter().map(|(x, m)| (*x, m.p95)),
+                    colour.stroke_width(1),
+                ))?
+                .label(format!("{name}P95"))
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(1))
+                });
+            chart.draw_series(
+                pts.iter()
+                    .map(|(x, m)| Circle::new((*x, m.mean), 3, colour.filled())),
+            )?;
+        }
         chart
             .configure_series_labels()
             .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK.mix(0.4))
-            .label_font((FONT, 12))
+            .background_style(WHITE.mix(0.6))
+            .border_style(BLACK.mix(0.3))
+            .label_font((FONT, 11))
             .draw()?;
         Ok(())
     })

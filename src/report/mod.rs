@@ -16,6 +16,16 @@ use crate::engine::RunResult;
 use crate::summary::Summary;
 pub use data::ReportInput;
 
+/// Every file a run's report folder holds.
+pub const FILES: [&str; 6] = [
+    "01-shortfall-histograms.png",
+    "02-loss-exceedance.png",
+    "03-delivered-fan-charts.png",
+    "04-drivers.png",
+    "05-supply-graph.png",
+    "index.html",
+];
+
 /// One chart of the report.
 #[derive(Clone, Debug)]
 pub struct Chart {
@@ -165,6 +175,16 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
+/// Readable dollars: 251_200_000 -> "$251.2M".
+fn usd(v: f64) -> String {
+    match v.abs() {
+        a if a >= 1e9 => format!("${:.1}B", v / 1e9),
+        a if a >= 1e6 => format!("${:.1}M", v / 1e6),
+        a if a >= 1e3 => format!("${:.1}k", v / 1e3),
+        _ => format!("${v:.0}"),
+    }
+}
+
 fn num(v: f64) -> String {
     draw::tonnes(v)
 }
@@ -181,19 +201,22 @@ pub fn index_html(s: &Summary, charts: &[Chart]) -> String {
     );
     let _ = write!(
         h,
-        "<h2>Run</h2>\n<ul><li>{} trials, seed {}</li><li>horizon: {} months from {}</li><li>allocation policy: {:?}</li></ul>\n",
+        "<h2>Run</h2>\n<ul><li>{} trials, seed {}</li><li>horizon: {} months from {}</li><li>allocation policy: {}</li></ul>\n",
         s.trials,
         s.seed,
         s.periods,
         esc(&s.start),
-        s.policy
+        match s.policy {
+            crate::scenario::Policy::Fixed => "fixed contracts",
+            crate::scenario::Policy::Flexible => "flexible (re-routing)",
+        }
     );
-    h.push_str("<h2>Shortfall per demand node</h2>\n<table><tr><th>demand node</th><th>demand</th><th>mean shortfall [95% CI]</th><th>share of demand</th><th>P50</th><th>P95</th><th>P99</th><th>CVaR95</th><th>P(any)</th><th>worst month P95</th><th>months to recover (median)</th><th>tariff cost, mean USD</th></tr>\n");
+    h.push_str("<h2>Shortfall per demand node</h2>\n<table><tr><th>demand node</th><th>demand</th><th>mean shortfall [95% CI]</th><th>share of demand</th><th>P50</th><th>P95</th><th>P99</th><th>CVaR95</th><th>P(any)</th><th>worst month P95</th><th>months to recover (median)</th><th>tariff cost, mean</th></tr>\n");
     for d in &s.demand {
         let x = &d.shortfall_t;
         let _ = writeln!(
             h,
-            "<tr><td>{}</td><td>{}</td><td>{} [{}, {}]</td><td>{:.2}%</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}%</td><td>{:.0}%</td><td>{}</td><td>{:.3e}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{} [{}, {}]</td><td>{:.2}%</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}%</td><td>{:.0}%</td><td>{}</td><td>{}</td></tr>",
             esc(&d.node),
             num(d.demand_t),
             num(x.mean),
@@ -209,7 +232,7 @@ pub fn index_html(s: &Summary, charts: &[Chart]) -> String {
             d.time_to_recover
                 .p50
                 .map_or("-".to_string(), |v| format!("{v:.0}")),
-            d.tariff_cost_usd.mean
+            usd(d.tariff_cost_usd.mean)
         );
     }
     h.push_str("</table>\n<h2>Key assumptions: shocks and how often they occurred</h2>\n<table><tr><th>shock</th><th>kind</th><th>share of trials in which it occurred</th></tr>\n");
