@@ -574,12 +574,11 @@ pub fn graph(nodes: &[GraphNode], edges: &[GraphEdge], scenario: &str) -> anyhow
                 format!("{} {:.0}%", n.id, 100.0 * n.criticality)
             };
             let style = (FONT, 13).into_font();
-            if n.column == 4 {
-                let width = 7 * label.chars().count() as i32;
-                body.draw(&Text::new(label, (x - r - 6 - width, y - 7), style))?;
-            } else {
-                body.draw(&Text::new(label, (x + r + 5, y - 7), style))?;
-            }
+            let width = 7 * label.chars().count() as i32;
+            let left = if n.column == 4 { x - r - 6 - width } else { x + r + 5 };
+            // A light backing keeps labels readable where edges cross them.
+            body.draw(&Rectangle::new([(left - 2, y - 9), (left + width + 2, y + 8)], WHITE.mix(0.85).filled()))?;
+            body.draw(&Text::new(label, (left, y - 7), style))?;
         }
         legend.draw(&Text::new(
             "down or binding in worst 5%:",
