@@ -406,11 +406,15 @@ fn ranks(v: &[f64]) -> Vec<f64> {
 /// Spearman rank correlation (Pearson correlation of tie-averaged ranks); `None` if either
 /// side is constant.
 pub fn spearman(a: &[f64], b: &[f64]) -> Option<f64> {
-    let (ra, rb) = (ranks(a), ranks(b));
+    pearson(&ranks(a), &ranks(b))
+}
+
+/// Pearson correlation; `None` if either side is constant.
+fn pearson(ra: &[f64], rb: &[f64]) -> Option<f64> {
     let n = ra.len() as f64;
     let (ma, mb) = (ra.iter().sum::<f64>() / n, rb.iter().sum::<f64>() / n);
     let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
-    for (x, y) in ra.iter().zip(&rb) {
+    for (x, y) in ra.iter().zip(rb) {
         sab += (x - ma) * (y - mb);
         saa += (x - ma) * (x - ma);
         sbb += (y - mb) * (y - mb);
@@ -419,8 +423,9 @@ pub fn spearman(a: &[f64], b: &[f64]) -> Option<f64> {
 }
 
 /// Shocks ranked by the difference in `metric` between trials with and without them.
-fn drivers(m: &Model, r: &RunResult, metric: &[f64]) -> Vec<Driver> {
+fn drivers(m: &Model, r: &RunResult, metric: &[f64], magnitude_ranks: &[Vec<f64>]) -> Vec<Driver> {
     let n = metric.len();
+    let metric_ranks = ranks(metric);
     let mut out: Vec<Driver> = m
         .shocks
         .iter()
@@ -435,10 +440,6 @@ fn drivers(m: &Model, r: &RunResult, metric: &[f64]) -> Vec<Driver> {
                 }
             }
             let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
-            let p95 = |v: &mut Vec<f64>| {
-                v.sort_by(f64::total_cmp);
-                (!v.is_empty()).then(|| quantile(v, 0.95))
-            };
             let (mw, mo) = (mean(&with), mean(&without));
             Driver {
                 id: s.id.clone(),
@@ -450,24 +451,34 @@ fn drivers(m: &Model, r: &RunResult, metric: &[f64]) -> Vec<Driver> {
                     (Some(a), Some(b)) => a - b,
                     _ => 0.0,
                 },
-                p95_with: p95(&mut with),
-                p95_without: p95(&mut without),
-                rank_correlation: {
-                    let ns = r.stride();
-                    let mags: Vec<f64> =
-                        (0..n).map(|k| f64::from(r.magnitude[k * ns + i])).collect();
-                    spearman(&mags, metric)
-                },
+                p95_with: select_quantile(&mut with, 0.95),
+                p95_without: select_quantile(&mut without, 0.95),
+                rank_correlation: pearson(&magnitude_ranks[i], &metric_ranks),
             }
         })
         .collect();
-    out.sort_by(|a, b| {
-        b.effect
-            .abs()
-            .total_cmp(&a.effect.abs())
-            .then_with(|| a.id.cmp(&b.id))
-    });
+    out.sort_by(|a, b| b.effect.abs().total_cmp(&a.effect.abs()).then_with(|| a.id.cmp(&b.id)));
     out
+}
+
+/// The nearest-rank quantile of unsorted values, found by selection (the same value
+/// [`quantile`] gives on the sorted values); `None` if there are none.
+fn select_quantile(v: &mut [f64], p: f64) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    let n = v.len();
+    let rank = ((p * n as f64 - 1e-9).ceil() as usize).clamp(1, n);
+    let (_, x, _) = v.select_nth_unstable_by(rank - 1, f64::total_cmp);
+    Some(*x)
+}
+
+/// Tie-averaged ranks of each shock's per-trial magnitude, computed once for every metric.
+fn magnitude_ranks(m: &Model, r: &RunResult) -> Vec<Vec<f64>> {
+    let (n, ns) = (r.trials as usize, r.stride());
+    (0..m.shocks.len())
+        .map(|i| ranks(&(0..n).map(|k| f64::from(r.magnitude[k * ns + i])).collect::<Vec<_>>()))
+        .collect()
 }
 
 /// Builds the summary of a run; re-runs the worst 5% of trials to find the critical nodes.
@@ -479,6 +490,7 @@ pub fn summarise(m: &Model, r: &RunResult) -> Summary {
 pub fn summarise_with(m: &Model, r: &RunResult, tail: &TailProfile) -> Summary {
     let n = r.trials as usize;
     let tt = m.periods;
+    let mag_ranks = magnitude_ranks(m, r);
     let demand: Vec<DemandSummary> = m
         .demand
         .iter()
@@ -530,7 +542,7 @@ pub fn summarise_with(m: &Model, r: &RunResult, tail: &TailProfile) -> Summary {
                 time_to_recover: Durations::of((0..n).map(|k| r.trial(k)[d].recover)),
                 tariff_cost_usd: Dist::of(&col(&|o| o.tariff)),
                 bands,
-                drivers: drivers(m, r, &short),
+                drivers: drivers(m, r, &short, &mag_ranks),
             }
         })
         .collect();
@@ -582,7 +594,7 @@ pub fn summarise_with(m: &Model, r: &RunResult, tail: &TailProfile) -> Summary {
     let warnings = tail_warnings(r.trials, &demand);
     Summary {
         warnings,
-        drivers: drivers(m, r, &totals),
+        drivers: drivers(m, r, &totals, &mag_ranks),
         nodes,
         edges,
         schema_version: SCHEMA_VERSION,
