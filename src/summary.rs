@@ -255,6 +255,8 @@ pub struct Durations {
     pub p50: Option<f64>,
     /// 95th percentile.
     pub p95: Option<f64>,
+    /// 95% confidence intervals of p5, p50 and p95 (order statistics), when defined.
+    pub percentile_ci95: Option<[[f64; 2]; 3]>,
 }
 
 /// Delivered-fraction percentiles in one period.
@@ -272,6 +274,9 @@ pub struct Band {
     pub p75: f64,
     /// 95th percentile.
     pub p95: f64,
+    /// 95% confidence intervals of p5, p25, p50, p75 and p95 (order statistics on the
+    /// histogram; resolution 0.0025).
+    pub percentile_ci95: [[f64; 2]; 5],
 }
 
 /// How often a shock occurred.
@@ -356,6 +361,7 @@ impl Durations {
                 p5: None,
                 p50: None,
                 p95: None,
+                percentile_ci95: None,
             };
         }
         v.sort_by(f64::total_cmp);
@@ -365,14 +371,13 @@ impl Durations {
             p5: Some(quantile(&v, 0.05)),
             p50: Some(quantile(&v, 0.5)),
             p95: Some(quantile(&v, 0.95)),
+            percentile_ci95: Some([quantile_ci(&v, 0.05), quantile_ci(&v, 0.5), quantile_ci(&v, 0.95)]),
         }
     }
 }
 
-/// Quantile of a delivered-fraction histogram.
-fn hist_quantile(counts: &[u32], p: f64) -> f64 {
-    let total: u64 = counts.iter().map(|&c| u64::from(c)).sum();
-    let rank = ((p * total as f64 - 1e-9).ceil() as u64).clamp(1, total.max(1));
+/// Value of the bin holding the `rank`-th smallest count (1-based) of a histogram.
+fn hist_rank(counts: &[u32], rank: u64) -> f64 {
     let mut acc = 0u64;
     for (b, c) in counts.iter().enumerate() {
         acc += u64::from(*c);
@@ -381,6 +386,25 @@ fn hist_quantile(counts: &[u32], p: f64) -> f64 {
         }
     }
     1.0
+}
+
+/// 95% confidence interval of a histogram quantile, from order statistics (as [`quantile_ci`]).
+fn hist_quantile_ci(counts: &[u32], p: f64) -> [f64; 2] {
+    let n: u64 = counts.iter().map(|&c| u64::from(c)).sum();
+    if n == 0 {
+        return [f64::NAN, f64::NAN];
+    }
+    let np = n as f64 * p;
+    let half = 1.959_963_984_540_054 * (np * (1.0 - p)).sqrt();
+    let lo = ((np - half).floor() as i64).clamp(1, n as i64) as u64;
+    let hi = ((np + half).ceil() as i64 + 1).clamp(1, n as i64) as u64;
+    [hist_rank(counts, lo), hist_rank(counts, hi)]
+}
+
+/// Quantile of a delivered-fraction histogram (nearest rank).
+fn hist_quantile(counts: &[u32], p: f64) -> f64 {
+    let total: u64 = counts.iter().map(|&c| u64::from(c)).sum();
+    hist_rank(counts, ((p * total as f64 - 1e-9).ceil() as u64).clamp(1, total.max(1)))
 }
 
 /// Ranks with ties averaged (1-based).
@@ -526,6 +550,7 @@ pub fn summarise_with(m: &Model, r: &RunResult, tail: &TailProfile) -> Summary {
                         p50: hist_quantile(h, 0.5),
                         p75: hist_quantile(h, 0.75),
                         p95: hist_quantile(h, 0.95),
+                        percentile_ci95: [0.05, 0.25, 0.5, 0.75, 0.95].map(|p| hist_quantile_ci(h, p)),
                     }
                 })
                 .collect();
