@@ -371,7 +371,11 @@ impl Durations {
             p5: Some(quantile(&v, 0.05)),
             p50: Some(quantile(&v, 0.5)),
             p95: Some(quantile(&v, 0.95)),
-            percentile_ci95: Some([quantile_ci(&v, 0.05), quantile_ci(&v, 0.5), quantile_ci(&v, 0.95)]),
+            percentile_ci95: Some([
+                quantile_ci(&v, 0.05),
+                quantile_ci(&v, 0.5),
+                quantile_ci(&v, 0.95),
+            ]),
         }
     }
 }
@@ -404,7 +408,10 @@ fn hist_quantile_ci(counts: &[u32], p: f64) -> [f64; 2] {
 /// Quantile of a delivered-fraction histogram (nearest rank).
 fn hist_quantile(counts: &[u32], p: f64) -> f64 {
     let total: u64 = counts.iter().map(|&c| u64::from(c)).sum();
-    hist_rank(counts, ((p * total as f64 - 1e-9).ceil() as u64).clamp(1, total.max(1)))
+    hist_rank(
+        counts,
+        ((p * total as f64 - 1e-9).ceil() as u64).clamp(1, total.max(1)),
+    )
 }
 
 /// Ranks with ties averaged (1-based).
@@ -481,7 +488,12 @@ fn drivers(m: &Model, r: &RunResult, metric: &[f64], magnitude_ranks: &[Vec<f64>
             }
         })
         .collect();
-    out.sort_by(|a, b| b.effect.abs().total_cmp(&a.effect.abs()).then_with(|| a.id.cmp(&b.id)));
+    out.sort_by(|a, b| {
+        b.effect
+            .abs()
+            .total_cmp(&a.effect.abs())
+            .then_with(|| a.id.cmp(&b.id))
+    });
     out
 }
 
@@ -501,7 +513,13 @@ fn select_quantile(v: &mut [f64], p: f64) -> Option<f64> {
 fn magnitude_ranks(m: &Model, r: &RunResult) -> Vec<Vec<f64>> {
     let (n, ns) = (r.trials as usize, r.stride());
     (0..m.shocks.len())
-        .map(|i| ranks(&(0..n).map(|k| f64::from(r.magnitude[k * ns + i])).collect::<Vec<_>>()))
+        .map(|i| {
+            ranks(
+                &(0..n)
+                    .map(|k| f64::from(r.magnitude[k * ns + i]))
+                    .collect::<Vec<_>>(),
+            )
+        })
         .collect()
 }
 
@@ -550,7 +568,8 @@ pub fn summarise_with(m: &Model, r: &RunResult, tail: &TailProfile) -> Summary {
                         p50: hist_quantile(h, 0.5),
                         p75: hist_quantile(h, 0.75),
                         p95: hist_quantile(h, 0.95),
-                        percentile_ci95: [0.05, 0.25, 0.5, 0.75, 0.95].map(|p| hist_quantile_ci(h, p)),
+                        percentile_ci95: [0.05, 0.25, 0.5, 0.75, 0.95]
+                            .map(|p| hist_quantile_ci(h, p)),
                     }
                 })
                 .collect();

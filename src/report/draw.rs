@@ -186,7 +186,8 @@ pub fn histograms(hists: &[Histogram], scenario: &str) -> anyhow::Result<Vec<u8>
                     Rectangle::new([(*lo, 0.0), (*hi, *c as f64)], SKY.filled())
                 }),
             )?;
-            for (value, label, colour) in [
+            // Each marker is labelled beside its line, staggered so that labels never meet.
+            for (k, (value, label, colour)) in [
                 (hist.mean, format!("mean {}", tonnes(hist.mean)), BLACK),
                 (hist.var95, format!("VaR95 {}", tonnes(hist.var95)), ORANGE),
                 (
@@ -194,24 +195,31 @@ pub fn histograms(hists: &[Histogram], scenario: &str) -> anyhow::Result<Vec<u8>
                     format!("CVaR95 {}", tonnes(hist.cvar95)),
                     VERMILLION,
                 ),
-            ] {
-                chart
-                    .draw_series(std::iter::once(PathElement::new(
-                        vec![(value, 0.0), (value, ymax)],
-                        colour.stroke_width(2),
-                    )))?
-                    .label(label)
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2))
-                    });
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                chart.draw_series(std::iter::once(PathElement::new(
+                    vec![(value, 0.0), (value, ymax)],
+                    colour.stroke_width(2),
+                )))?;
+                let right = value > xmax * 0.8;
+                let anchor = plotters::style::text_anchor::Pos::new(
+                    if right {
+                        plotters::style::text_anchor::HPos::Right
+                    } else {
+                        plotters::style::text_anchor::HPos::Left
+                    },
+                    plotters::style::text_anchor::VPos::Top,
+                );
+                let style = (FONT, 13).into_font().color(&colour).pos(anchor);
+                let dx = xmax * 0.008 * if right { -1.0 } else { 1.0 };
+                chart.draw_series(std::iter::once(Text::new(
+                    label,
+                    (value + dx, ymax * (0.98 - 0.07 * k as f64)),
+                    style,
+                )))?;
             }
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .background_style(WHITE.mix(0.9))
-                .border_style(BLACK.mix(0.4))
-                .label_font((FONT, 13))
-                .draw()?;
             Ok(())
         },
     )
@@ -379,8 +387,8 @@ pub fn fans(demand: &[DemandSummary], scenario: &str) -> anyhow::Result<Vec<u8>>
 /// Tornado of shock effects on the total shortfall, largest effect on top.
 pub fn tornado(overall: f64, bars: &[TornadoBar], scenario: &str) -> anyhow::Result<Vec<u8>> {
     let n = bars.len();
-    // One blank row at the bottom holds the legend.
-    let rows = n as i32 + 1;
+    // Two blank rows at the bottom hold the legend.
+    let rows = n as i32 + 2;
     let h = 150 + 42 * rows as u32;
     render(1400, h, |root| {
         root.fill(&WHITE)?;
@@ -412,7 +420,7 @@ pub fn tornado(overall: f64, bars: &[TornadoBar], scenario: &str) -> anyhow::Res
             .light_line_style(WHITE)
             .y_labels(rows as usize)
             .y_label_formatter(&|v| match v {
-                SegmentValue::CenterOf(r) if *r >= 1 => ids
+                SegmentValue::CenterOf(r) if *r >= 2 => ids
                     .get((rows - 1 - r) as usize)
                     .cloned()
                     .unwrap_or_default(),
@@ -457,7 +465,7 @@ pub fn tornado(overall: f64, bars: &[TornadoBar], scenario: &str) -> anyhow::Res
         chart
             .draw_series(std::iter::once(PathElement::new(
                 vec![
-                    (overall, SegmentValue::Exact(1)),
+                    (overall, SegmentValue::Exact(2)),
                     (overall, SegmentValue::Exact(rows)),
                 ],
                 BLACK.stroke_width(2),
@@ -575,9 +583,16 @@ pub fn graph(nodes: &[GraphNode], edges: &[GraphEdge], scenario: &str) -> anyhow
             };
             let style = (FONT, 13).into_font();
             let width = 7 * label.chars().count() as i32;
-            let left = if n.column == 4 { x - r - 6 - width } else { x + r + 5 };
+            let left = if n.column == 4 {
+                x - r - 6 - width
+            } else {
+                x + r + 5
+            };
             // A light backing keeps labels readable where edges cross them.
-            body.draw(&Rectangle::new([(left - 2, y - 9), (left + width + 2, y + 8)], WHITE.mix(0.85).filled()))?;
+            body.draw(&Rectangle::new(
+                [(left - 2, y - 9), (left + width + 2, y + 8)],
+                WHITE.mix(0.85).filled(),
+            ))?;
             body.draw(&Text::new(label, (left, y - 7), style))?;
         }
         legend.draw(&Text::new(
