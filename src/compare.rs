@@ -9,10 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::RunResult;
 use crate::model::Model;
-use crate::summary::{quantile, tail_mean};
-
-/// 97.5% quantile of the standard normal distribution.
-const Z975: f64 = 1.959_963_984_540_054;
+use crate::summary::{Z975, mean_var, quantile, tail_mean};
 
 /// The result of `supplyshock compare`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -85,17 +82,6 @@ pub fn column(m: &Model, r: &RunResult, id: &str) -> Option<Vec<f64>> {
             .map(|k| r.trial(k)[d].shortfall)
             .collect(),
     )
-}
-
-fn mean_var(v: &[f64]) -> (f64, f64) {
-    let n = v.len() as f64;
-    let mean = v.iter().sum::<f64>() / n;
-    let var = if v.len() > 1 {
-        v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1.0)
-    } else {
-        0.0
-    };
-    (mean, var)
 }
 
 fn sorted(v: &[f64]) -> Vec<f64> {

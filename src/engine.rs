@@ -84,12 +84,11 @@ impl RunResult {
                 let v: Vec<f64> = (0..self.trials as usize)
                     .map(|k| self.trial(k)[d].shortfall)
                     .collect();
-                let mean = v.iter().sum::<f64>() / n;
+                let (mean, var) = crate::summary::mean_var(&v);
                 if mean <= 0.0 || n < 2.0 {
                     return if mean > 0.0 { f64::INFINITY } else { 0.0 };
                 }
-                let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1.0);
-                1.959_963_984_540_054 * (var / n).sqrt() / mean
+                crate::summary::Z975 * (var / n).sqrt() / mean
             })
             .fold(0.0, f64::max)
     }

@@ -225,7 +225,7 @@ pub fn quantile_ci(sorted: &[f64], p: f64) -> [f64; 2] {
         return [f64::NAN, f64::NAN];
     }
     let np = n as f64 * p;
-    let half = 1.959_963_984_540_054 * (np * (1.0 - p)).sqrt();
+    let half = Z975 * (np * (1.0 - p)).sqrt();
     let lo = ((np - half).floor() as i64).clamp(1, n as i64) as usize;
     let hi = ((np + half).ceil() as i64 + 1).clamp(1, n as i64) as usize;
     [sorted[lo - 1], sorted[hi - 1]]
@@ -290,6 +290,21 @@ pub struct ShockSummary {
     pub probability: f64,
 }
 
+/// 97.5% quantile of the standard normal distribution: 95% intervals are mean -/+ Z975 se.
+pub const Z975: f64 = 1.959_963_984_540_054;
+
+/// Mean and sample variance (0 for fewer than two values), summed in order.
+pub fn mean_var(v: &[f64]) -> (f64, f64) {
+    let n = v.len() as f64;
+    let mean = v.iter().sum::<f64>() / n;
+    let var = if v.len() > 1 {
+        v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1.0)
+    } else {
+        0.0
+    };
+    (mean, var)
+}
+
 /// Nearest-rank quantile of sorted values: the smallest value with at least `p` of the values
 /// at or below it.
 pub fn quantile(sorted: &[f64], p: f64) -> f64 {
@@ -312,14 +327,9 @@ impl Dist {
     /// Statistics of `values` (in trial order).
     pub fn of(values: &[f64]) -> Dist {
         let n = values.len() as f64;
-        let mean = values.iter().sum::<f64>() / n;
-        let var = if values.len() > 1 {
-            values.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1.0)
-        } else {
-            0.0
-        };
+        let (mean, var) = mean_var(values);
         let sd = var.sqrt();
-        let half = 1.959_963_984_540_054 * sd / n.sqrt();
+        let half = Z975 * sd / n.sqrt();
         let mut sorted = values.to_vec();
         sorted.sort_by(f64::total_cmp);
         let q = |p| quantile(&sorted, p);
@@ -399,7 +409,7 @@ fn hist_quantile_ci(counts: &[u32], p: f64) -> [f64; 2] {
         return [f64::NAN, f64::NAN];
     }
     let np = n as f64 * p;
-    let half = 1.959_963_984_540_054 * (np * (1.0 - p)).sqrt();
+    let half = Z975 * (np * (1.0 - p)).sqrt();
     let lo = ((np - half).floor() as i64).clamp(1, n as i64) as u64;
     let hi = ((np + half).ceil() as i64 + 1).clamp(1, n as i64) as u64;
     [hist_rank(counts, lo), hist_rank(counts, hi)]

@@ -110,7 +110,7 @@ pub fn wilson(k: u64, n: u64) -> (f64, f64) {
     if n == 0 {
         return (0.0, 1.0);
     }
-    let (n, p, z) = (n as f64, k as f64 / n as f64, 1.959_963_984_540_054);
+    let (n, p, z) = (n as f64, k as f64 / n as f64, crate::summary::Z975);
     let denom = 1.0 + z * z / n;
     let centre = (p + z * z / (2.0 * n)) / denom;
     let half = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt() / denom;
