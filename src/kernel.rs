@@ -581,9 +581,358 @@ fn episode_len(len: &Length, a: usize, tt: usize, regime: &[u8], rng: &mut Trial
     }
 }
 
+/// One period of one trial. The scratch is split into slices of its fields first, so that the
+/// compiler can keep their addresses and lengths in registers through the passes.
+#[inline(always)]
+fn step_period(
+    m: &Model,
+    s: &mut Scratch,
+    out: &mut [DemandOutcome],
+    t: usize,
+    flexible: bool,
+    cost_on: &mut bool,
+) {
+    let (nn, ne, tt) = (m.nodes.len(), m.edges.len(), m.periods);
+    let Scratch {
+        allow_touched: allow_touched_,
+        asked: asked_,
+        asked_prev: asked_prev_,
+        base: base_,
+        cap: cap_,
+        cost_in: cost_in_,
+        delivered: delivered_,
+        edge_allow: edge_allow_,
+        edge_rate: edge_rate_,
+        edge_wmul: edge_wmul_,
+        frac: frac_,
+        lost: lost_,
+        need: need_,
+        node_factor: node_factor_,
+        node_touched: node_touched_,
+        order: order_,
+        out: out_,
+        plan: plan_,
+        recv: recv_,
+        ship: ship_,
+        short_run: short_run_,
+        shortfall: shortfall_,
+        spare: spare_,
+        stock: stock_,
+        stockpile: stockpile_,
+        tariff_touched: tariff_touched_,
+        want: want_,
+        weight: weight_,
+        first_shock,
+        ..
+    } = s;
+    let allow_touched_: &mut [_] = allow_touched_;
+    let asked_: &mut [_] = asked_;
+    let asked_prev_: &mut [_] = asked_prev_;
+    let base_: &mut [_] = base_;
+    let cap_: &mut [_] = cap_;
+    let cost_in_: &mut [_] = cost_in_;
+    let delivered_: &mut [_] = delivered_;
+    let edge_allow_: &mut [_] = edge_allow_;
+    let edge_rate_: &mut [_] = edge_rate_;
+    let edge_wmul_: &mut [_] = edge_wmul_;
+    let frac_: &mut [_] = frac_;
+    let lost_: &mut [_] = lost_;
+    let need_: &mut [_] = need_;
+    let node_factor_: &mut [_] = node_factor_;
+    let node_touched_: &mut [_] = node_touched_;
+    let order_: &mut [_] = order_;
+    let out_: &mut [_] = out_;
+    let plan_: &mut [_] = plan_;
+    let recv_: &mut [_] = recv_;
+    let ship_: &mut [_] = ship_;
+    let short_run_: &mut [_] = short_run_;
+    let shortfall_: &mut [_] = shortfall_;
+    let spare_: &mut [_] = spare_;
+    let stock_: &mut [_] = stock_;
+    let stockpile_: &mut [_] = stockpile_;
+    let tariff_touched_: &mut [_] = tariff_touched_;
+    let want_: &mut [_] = want_;
+    let weight_: &mut [_] = weight_;
+    let first_shock = *first_shock;
+    let fac = &node_factor_[t * nn..(t + 1) * nn];
+    let allow = &edge_allow_[t * ne..(t + 1) * ne];
+    let rate = &edge_rate_[t * ne..(t + 1) * ne];
+
+    let restricted = allow_touched_[t];
+    let touched = node_touched_[t];
+    let tariffed = tariff_touched_[t];
+    *cost_on |= tariffed;
+
+    // Tariffs shift buyers' shares towards untariffed suppliers (and back once they end).
+    if tariffed || (t > 0 && tariff_touched_[t - 1]) {
+        let wmul = &edge_wmul_[t * ne..(t + 1) * ne];
+        for &n in &m.tariff_buyers {
+            let n = n as usize;
+            let (a, b) = (m.in_off[n] as usize, m.in_off[n + 1] as usize);
+            let mut sum = 0.0;
+            for e in a..b {
+                weight_[e] = m.edges[e].share * wmul[e];
+                sum += weight_[e];
+            }
+            if sum > 0.0 {
+                for e in a..b {
+                    weight_[e] /= sum;
+                }
+            }
+        }
+    }
+
+    // Pass 1: orders, buyers first.
+    want_.fill(0.0);
+    let mut di = m.demand.len();
+    for n in (0..nn).rev() {
+        let node = &m.hot[n];
+        // `used`: input for this period's output or demand; the rest of `need` refills stock.
+        let (need, used) = match node.kind {
+            Kind::Demand => {
+                di -= 1;
+                let dem = m.demand[di].per_period[t];
+                cap_[n] = f64::INFINITY;
+                (dem + (m.demand[di].cover * dem - stock_[n]).max(0.0), dem)
+            }
+            kind => {
+                let cap = if touched {
+                    node.capacity * fac[n]
+                } else {
+                    node.capacity
+                };
+                cap_[n] = cap;
+                let plan = want_[n].min(cap);
+                plan_[n] = plan;
+                if kind == Kind::Mine {
+                    (0.0, 0.0)
+                } else {
+                    let target = node.stock0 + asked_prev_[n] * node.inv_yield;
+                    let used = plan * node.inv_yield;
+                    ((used + target - stock_[n]).max(0.0), used)
+                }
+            }
+        };
+        need_[n] = need;
+        for e in m.in_off[n] as usize..m.in_off[n + 1] as usize {
+            let o = need * weight_[e];
+            order_[e] = o;
+            base_[e] = used * weight_[e];
+            want_[m.edges[e].src as usize] += o;
+        }
+    }
+
+    // Pass 2: production and shipping, suppliers first.
+    let mut di = 0usize;
+    for n in 0..nn {
+        let node = &m.hot[n];
+        let (ia, ib) = (m.in_off[n] as usize, m.in_off[n + 1] as usize);
+        let mut recv = 0.0;
+        for e in ia..ib {
+            recv += ship_[e];
+        }
+        // Flexible policy: re-order a gap from suppliers with spare output.
+        let gap = need_[n] - recv;
+        if gap > EPS * need_[n].max(1.0) {
+            if flexible && short_run_[n] >= m.reroute_lag {
+                let mut left = gap;
+                let mut asked = 0.0;
+                for e in ia..ib {
+                    let edge = &m.edges[e];
+                    // Restricted routes cannot carry re-routed volume.
+                    if !edge.reroute || allow[e] < 1.0 {
+                        continue;
+                    }
+                    let src = edge.src as usize;
+                    let x = left.min(spare_[src]);
+                    if x > 0.0 {
+                        ship_[e] += x;
+                        spare_[src] -= x;
+                        out_[src] += x;
+                        if m.hot[src].kind != Kind::Mine {
+                            stock_[src] = (stock_[src] - x * m.hot[src].inv_yield).max(0.0);
+                        }
+                        recv += x;
+                        left -= x;
+                    }
+                    // The supplier learns of re-routed demand: what it served, and what is still
+                    // missing up to its idle capacity. Next period it stocks inputs for both.
+                    if m.hot[src].kind != Kind::Mine {
+                        let a = (left - asked)
+                            .max(0.0)
+                            .min((cap_[src] - out_[src]).max(0.0));
+                        asked_[src] += x.max(0.0) + a;
+                        asked += a;
+                    }
+                    if left <= 0.0 {
+                        break;
+                    }
+                }
+            }
+            short_run_[n] = short_run_[n].saturating_add(1);
+        } else {
+            short_run_[n] = 0;
+        }
+        recv_[n] = recv;
+
+        // Tariff cost carried into this node's stock (average cost per input tonne).
+        let avail = stock_[n] + recv;
+        if *cost_on && node.tariffed {
+            let mut money = cost_in_[n] * stock_[n];
+            for e in ia..ib {
+                let src = m.edges[e].src as usize;
+                let per_t = m.hot[src].price * rate[e] + cost_in_[src] * m.hot[src].inv_yield;
+                money += ship_[e] * per_t;
+            }
+            cost_in_[n] = if avail > 0.0 { money / avail } else { 0.0 };
+        }
+
+        if node.kind == Kind::Demand {
+            let dn = &m.demand[di];
+            let dem = dn.per_period[t];
+            let from_stock = dem.min(avail);
+            stock_[n] = avail - from_stock;
+            let mut gap = dem - from_stock;
+            if gap > 0.0 && stockpile_[di] > 0.0 {
+                let r = gap.min(stockpile_[di]).min(dn.max_release);
+                stockpile_[di] -= r;
+                gap -= r;
+            }
+            if gap <= EPS * dem {
+                gap = 0.0;
+            }
+            delivered_[di] = dem - gap;
+            shortfall_[di] = gap;
+            let o = &mut out[di];
+            o.tariff += cost_in_[n] * from_stock;
+            o.shortfall += gap;
+            let frac = if dem > 0.0 { (dem - gap) / dem } else { 1.0 };
+            frac_[di * tt + t] = frac as f32;
+            if gap > 0.0 {
+                if gap > o.worst {
+                    o.worst = gap;
+                }
+                if (1.0 - frac) as f32 > o.worst_frac {
+                    o.worst_frac = (1.0 - frac) as f32;
+                }
+                if o.first_short == NONE {
+                    o.first_short = t as u16;
+                    if first_shock <= t {
+                        o.survive = (t - first_shock) as u16;
+                    }
+                }
+            } else if o.first_short != NONE && o.recover == NONE {
+                o.recover = (t - o.first_short as usize) as u16;
+            }
+            di += 1;
+        } else {
+            let y = node.yield_;
+            let mine = node.kind == Kind::Mine;
+            let mut made = if mine {
+                plan_[n]
+            } else {
+                plan_[n].min(avail * y)
+            };
+            if !mine {
+                stock_[n] = (avail - made * node.inv_yield).max(0.0);
+            }
+            // Ship: orders in full, else offtakes first and the rest pro rata.
+            let (oa, ob) = (m.out_off[n] as usize, m.out_off[n + 1] as usize);
+            let wanted = want_[n];
+            let full = made >= wanted * (1.0 - 1e-12);
+            let ratio = if wanted > 0.0 { made / wanted } else { 0.0 };
+            if !full && node.has_offtake {
+                let mut rem = made;
+                let mut unmet = 0.0;
+                for &e in &m.out_edges[oa..ob] {
+                    let e = e as usize;
+                    let a = order_[e].min(m.edges[e].offtake * made);
+                    ship_[e] = a;
+                    rem -= a;
+                    unmet += order_[e] - a;
+                }
+                if unmet > 0.0 && rem > 0.0 {
+                    let k = (rem / unmet).min(1.0);
+                    for &e in &m.out_edges[oa..ob] {
+                        let e = e as usize;
+                        ship_[e] += (order_[e] - ship_[e]) * k;
+                    }
+                }
+            } else {
+                for &e in &m.out_edges[oa..ob] {
+                    let e = e as usize;
+                    ship_[e] = if full { order_[e] } else { order_[e] * ratio };
+                }
+            }
+            // Export restrictions withhold part of the allocation.
+            if restricted {
+                let mut withheld = 0.0;
+                let mut offer = 0.0;
+                for &e in &m.out_edges[oa..ob] {
+                    let e = e as usize;
+                    if allow[e] >= 1.0 {
+                        continue;
+                    }
+                    // The allowed fraction of current use passes; stock refills do not.
+                    let blocked = ship_[e] - allow[e] * ship_[e].min(base_[e]);
+                    if blocked > 0.0 {
+                        ship_[e] -= blocked;
+                        if m.edges[e].blocked_domestic {
+                            offer += blocked;
+                        } else {
+                            withheld += blocked;
+                        }
+                    }
+                }
+                if offer > 0.0 {
+                    let mut unmet = 0.0;
+                    for &e in &m.out_edges[oa..ob] {
+                        let e = e as usize;
+                        if m.edges[e].domestic {
+                            unmet += (order_[e] - ship_[e]).max(0.0);
+                        }
+                    }
+                    let give = offer.min(unmet);
+                    if give > 0.0 {
+                        for &e in &m.out_edges[oa..ob] {
+                            let e = e as usize;
+                            if m.edges[e].domestic {
+                                ship_[e] += give * (order_[e] - ship_[e]).max(0.0) / unmet;
+                            }
+                        }
+                    }
+                    withheld += offer - give;
+                }
+                if withheld > 0.0 {
+                    made -= withheld;
+                    if !mine {
+                        stock_[n] += withheld * node.inv_yield;
+                    }
+                }
+            }
+            out_[n] = made;
+            let room = cap_[n] - made;
+            spare_[n] = if mine { room } else { room.min(stock_[n] * y) }.max(0.0);
+        }
+    }
+
+    asked_prev_.copy_from_slice(asked_);
+    asked_.fill(0.0);
+
+    // Stock caps: input beyond the cap is lost.
+    for n in 0..nn {
+        let c = m.hot[n].stock_cap;
+        let excess = stock_[n] - c;
+        lost_[n] = excess.max(0.0);
+        if excess > 0.0 {
+            stock_[n] = c;
+        }
+    }
+}
+
 /// Steps the periods of one trial over the sampled timeline.
 fn step_periods<O: Observer>(m: &Model, s: &mut Scratch, out: &mut [DemandOutcome], obs: &mut O) {
-    let (nn, ne, tt) = (m.nodes.len(), m.edges.len(), m.periods);
+    let tt = m.periods;
     let flexible = m.policy == Policy::Flexible;
     // Tariff costs are tracked from the first period with an active tariff.
     let mut cost_on = false;
@@ -610,280 +959,7 @@ fn step_periods<O: Observer>(m: &Model, s: &mut Scratch, out: &mut [DemandOutcom
     }
 
     for t in 0..tt {
-        let fac = &s.node_factor[t * nn..(t + 1) * nn];
-        let allow = &s.edge_allow[t * ne..(t + 1) * ne];
-        let rate = &s.edge_rate[t * ne..(t + 1) * ne];
-
-        let restricted = s.allow_touched[t];
-        let touched = s.node_touched[t];
-        let tariffed = s.tariff_touched[t];
-        cost_on |= tariffed;
-
-        // Tariffs shift buyers' shares towards untariffed suppliers (and back once they end).
-        if tariffed || (t > 0 && s.tariff_touched[t - 1]) {
-            let wmul = &s.edge_wmul[t * ne..(t + 1) * ne];
-            for &n in &m.tariff_buyers {
-                let n = n as usize;
-                let (a, b) = (m.in_off[n] as usize, m.in_off[n + 1] as usize);
-                let mut sum = 0.0;
-                for e in a..b {
-                    s.weight[e] = m.edges[e].share * wmul[e];
-                    sum += s.weight[e];
-                }
-                if sum > 0.0 {
-                    for e in a..b {
-                        s.weight[e] /= sum;
-                    }
-                }
-            }
-        }
-
-        // Pass 1: orders, buyers first.
-        s.want.fill(0.0);
-        let mut di = m.demand.len();
-        for n in (0..nn).rev() {
-            let node = &m.hot[n];
-            // `used`: input for this period's output or demand; the rest of `need` refills stock.
-            let (need, used) = match node.kind {
-                Kind::Demand => {
-                    di -= 1;
-                    let dem = m.demand[di].per_period[t];
-                    s.cap[n] = f64::INFINITY;
-                    (dem + (m.demand[di].cover * dem - s.stock[n]).max(0.0), dem)
-                }
-                kind => {
-                    let cap = if touched {
-                        node.capacity * fac[n]
-                    } else {
-                        node.capacity
-                    };
-                    s.cap[n] = cap;
-                    let plan = s.want[n].min(cap);
-                    s.plan[n] = plan;
-                    if kind == Kind::Mine {
-                        (0.0, 0.0)
-                    } else {
-                        let target = node.stock0 + s.asked_prev[n] * node.inv_yield;
-                        let used = plan * node.inv_yield;
-                        ((used + target - s.stock[n]).max(0.0), used)
-                    }
-                }
-            };
-            s.need[n] = need;
-            for e in m.in_off[n] as usize..m.in_off[n + 1] as usize {
-                let o = need * s.weight[e];
-                s.order[e] = o;
-                s.base[e] = used * s.weight[e];
-                s.want[m.edges[e].src as usize] += o;
-            }
-        }
-
-        // Pass 2: production and shipping, suppliers first.
-        let mut di = 0usize;
-        for n in 0..nn {
-            let node = &m.hot[n];
-            let (ia, ib) = (m.in_off[n] as usize, m.in_off[n + 1] as usize);
-            let mut recv = 0.0;
-            for e in ia..ib {
-                recv += s.ship[e];
-            }
-            // Flexible policy: re-order a gap from suppliers with spare output.
-            let gap = s.need[n] - recv;
-            if gap > EPS * s.need[n].max(1.0) {
-                if flexible && s.short_run[n] >= m.reroute_lag {
-                    let mut left = gap;
-                    let mut asked = 0.0;
-                    for e in ia..ib {
-                        let edge = &m.edges[e];
-                        // Restricted routes cannot carry re-routed volume.
-                        if !edge.reroute || allow[e] < 1.0 {
-                            continue;
-                        }
-                        let src = edge.src as usize;
-                        let x = left.min(s.spare[src]);
-                        if x > 0.0 {
-                            s.ship[e] += x;
-                            s.spare[src] -= x;
-                            s.out[src] += x;
-                            if m.hot[src].kind != Kind::Mine {
-                                s.stock[src] = (s.stock[src] - x * m.hot[src].inv_yield).max(0.0);
-                            }
-                            recv += x;
-                            left -= x;
-                        }
-                        // The supplier learns of re-routed demand: what it served, and what is still
-                        // missing up to its idle capacity. Next period it stocks inputs for both.
-                        if m.hot[src].kind != Kind::Mine {
-                            let a = (left - asked)
-                                .max(0.0)
-                                .min((s.cap[src] - s.out[src]).max(0.0));
-                            s.asked[src] += x.max(0.0) + a;
-                            asked += a;
-                        }
-                        if left <= 0.0 {
-                            break;
-                        }
-                    }
-                }
-                s.short_run[n] = s.short_run[n].saturating_add(1);
-            } else {
-                s.short_run[n] = 0;
-            }
-            s.recv[n] = recv;
-
-            // Tariff cost carried into this node's stock (average cost per input tonne).
-            let avail = s.stock[n] + recv;
-            if cost_on && node.tariffed {
-                let mut money = s.cost_in[n] * s.stock[n];
-                for e in ia..ib {
-                    let src = m.edges[e].src as usize;
-                    let per_t = m.hot[src].price * rate[e] + s.cost_in[src] * m.hot[src].inv_yield;
-                    money += s.ship[e] * per_t;
-                }
-                s.cost_in[n] = if avail > 0.0 { money / avail } else { 0.0 };
-            }
-
-            if node.kind == Kind::Demand {
-                let dn = &m.demand[di];
-                let dem = dn.per_period[t];
-                let from_stock = dem.min(avail);
-                s.stock[n] = avail - from_stock;
-                let mut gap = dem - from_stock;
-                if gap > 0.0 && s.stockpile[di] > 0.0 {
-                    let r = gap.min(s.stockpile[di]).min(dn.max_release);
-                    s.stockpile[di] -= r;
-                    gap -= r;
-                }
-                if gap <= EPS * dem {
-                    gap = 0.0;
-                }
-                s.delivered[di] = dem - gap;
-                s.shortfall[di] = gap;
-                let o = &mut out[di];
-                o.tariff += s.cost_in[n] * from_stock;
-                o.shortfall += gap;
-                let frac = if dem > 0.0 { (dem - gap) / dem } else { 1.0 };
-                s.frac[di * tt + t] = frac as f32;
-                if gap > 0.0 {
-                    if gap > o.worst {
-                        o.worst = gap;
-                    }
-                    if (1.0 - frac) as f32 > o.worst_frac {
-                        o.worst_frac = (1.0 - frac) as f32;
-                    }
-                    if o.first_short == NONE {
-                        o.first_short = t as u16;
-                        if s.first_shock <= t {
-                            o.survive = (t - s.first_shock) as u16;
-                        }
-                    }
-                } else if o.first_short != NONE && o.recover == NONE {
-                    o.recover = (t - o.first_short as usize) as u16;
-                }
-                di += 1;
-            } else {
-                let y = node.yield_;
-                let mine = node.kind == Kind::Mine;
-                let mut made = if mine {
-                    s.plan[n]
-                } else {
-                    s.plan[n].min(avail * y)
-                };
-                if !mine {
-                    s.stock[n] = (avail - made * node.inv_yield).max(0.0);
-                }
-                // Ship: orders in full, else offtakes first and the rest pro rata.
-                let (oa, ob) = (m.out_off[n] as usize, m.out_off[n + 1] as usize);
-                let wanted = s.want[n];
-                let full = made >= wanted * (1.0 - 1e-12);
-                let ratio = if wanted > 0.0 { made / wanted } else { 0.0 };
-                if !full && node.has_offtake {
-                    let mut rem = made;
-                    let mut unmet = 0.0;
-                    for &e in &m.out_edges[oa..ob] {
-                        let e = e as usize;
-                        let a = s.order[e].min(m.edges[e].offtake * made);
-                        s.ship[e] = a;
-                        rem -= a;
-                        unmet += s.order[e] - a;
-                    }
-                    if unmet > 0.0 && rem > 0.0 {
-                        let k = (rem / unmet).min(1.0);
-                        for &e in &m.out_edges[oa..ob] {
-                            let e = e as usize;
-                            s.ship[e] += (s.order[e] - s.ship[e]) * k;
-                        }
-                    }
-                } else {
-                    for &e in &m.out_edges[oa..ob] {
-                        let e = e as usize;
-                        s.ship[e] = if full { s.order[e] } else { s.order[e] * ratio };
-                    }
-                }
-                // Export restrictions withhold part of the allocation.
-                if restricted {
-                    let mut withheld = 0.0;
-                    let mut offer = 0.0;
-                    for &e in &m.out_edges[oa..ob] {
-                        let e = e as usize;
-                        if allow[e] >= 1.0 {
-                            continue;
-                        }
-                        // The allowed fraction of current use passes; stock refills do not.
-                        let blocked = s.ship[e] - allow[e] * s.ship[e].min(s.base[e]);
-                        if blocked > 0.0 {
-                            s.ship[e] -= blocked;
-                            if m.edges[e].blocked_domestic {
-                                offer += blocked;
-                            } else {
-                                withheld += blocked;
-                            }
-                        }
-                    }
-                    if offer > 0.0 {
-                        let mut unmet = 0.0;
-                        for &e in &m.out_edges[oa..ob] {
-                            let e = e as usize;
-                            if m.edges[e].domestic {
-                                unmet += (s.order[e] - s.ship[e]).max(0.0);
-                            }
-                        }
-                        let give = offer.min(unmet);
-                        if give > 0.0 {
-                            for &e in &m.out_edges[oa..ob] {
-                                let e = e as usize;
-                                if m.edges[e].domestic {
-                                    s.ship[e] += give * (s.order[e] - s.ship[e]).max(0.0) / unmet;
-                                }
-                            }
-                        }
-                        withheld += offer - give;
-                    }
-                    if withheld > 0.0 {
-                        made -= withheld;
-                        if !mine {
-                            s.stock[n] += withheld * node.inv_yield;
-                        }
-                    }
-                }
-                s.out[n] = made;
-                let room = s.cap[n] - made;
-                s.spare[n] = if mine { room } else { room.min(s.stock[n] * y) }.max(0.0);
-            }
-        }
-
-        std::mem::swap(&mut s.asked, &mut s.asked_prev);
-        s.asked.fill(0.0);
-
-        // Stock caps: input beyond the cap is lost.
-        for n in 0..nn {
-            let c = m.hot[n].stock_cap;
-            let excess = s.stock[n] - c;
-            s.lost[n] = excess.max(0.0);
-            if excess > 0.0 {
-                s.stock[n] = c;
-            }
-        }
+        step_period(m, s, out, t, flexible, &mut cost_on);
         obs.period(t, m, s);
     }
 
