@@ -937,7 +937,7 @@ fn step_periods<O: Observer>(m: &Model, s: &mut Scratch, out: &mut [DemandOutcom
     // Tariff costs are tracked from the first period with an active tariff.
     let mut cost_on = false;
 
-    for (n, node) in m.nodes.iter().enumerate() {
+    for (n, node) in m.hot.iter().enumerate() {
         s.stock[n] = node.stock0;
         s.cost_in[n] = 0.0;
         s.short_run[n] = 0;
@@ -963,10 +963,9 @@ fn step_periods<O: Observer>(m: &Model, s: &mut Scratch, out: &mut [DemandOutcom
         obs.period(t, m, s);
     }
 
-    for (d, o) in out.iter_mut().enumerate() {
+    for o in out.iter_mut() {
         if o.first_short != NONE && o.recover == NONE {
             o.recover = (tt - o.first_short as usize) as u16;
         }
-        let _ = d;
     }
 }

@@ -31,21 +31,10 @@ pub struct Node {
     pub country: u16,
     /// Output capacity per period in tonnes (infinite for demand nodes).
     pub capacity: f64,
-    /// Output per tonne of input.
-    pub yield_: f64,
-    /// 1 / yield.
-    pub inv_yield: f64,
-    /// Initial input stock, also the safety stock it re-orders towards.
-    pub stock0: f64,
-    /// Largest input stock.
-    pub stock_cap: f64,
-    /// Output price, USD per tonne.
-    pub price: f64,
-    /// Whether any out-edge carries an offtake share.
-    pub has_offtake: bool,
 }
 
-/// The fields of a node the kernel reads every period, packed together.
+/// The fields of a node the kernel reads every period, packed together ([`Model::hot`]); the
+/// flow parameters (yield, stocks, price) live only here.
 #[derive(Clone, Copy, Debug)]
 pub struct Hot {
     /// Output capacity per period (infinite for demand nodes).
@@ -471,6 +460,7 @@ impl Compiler<'_> {
         let mut index: HashMap<&str, usize> = HashMap::new();
         let mut countries: Vec<String> = Vec::new();
         let mut nodes = Vec::with_capacity(raw.nodes.len());
+        let mut hot_of: Vec<Hot> = Vec::with_capacity(raw.nodes.len());
         for (i, n) in raw.nodes.iter().enumerate() {
             let id = n.id.get_ref().as_str();
             if id.is_empty() {
@@ -584,12 +574,17 @@ impl Compiler<'_> {
                 kind: n.kind,
                 country: country as u16,
                 capacity,
+            });
+            hot_of.push(Hot {
+                capacity,
                 yield_,
                 inv_yield: 1.0 / yield_,
                 stock0,
                 stock_cap,
                 price: n.price.map_or(0.0, |p| p.0),
+                kind: n.kind,
                 has_offtake: false,
+                tariffed: false,
             });
         }
 
@@ -810,7 +805,7 @@ impl Compiler<'_> {
                     "make the `offtake` values on the edges out of this node add up to at most 1",
                 );
             }
-            nodes[s].has_offtake = sum > 0.0;
+            hot_of[s].has_offtake = sum > 0.0;
         }
 
         // Demand.
@@ -1176,19 +1171,12 @@ impl Compiler<'_> {
                 }
             }
         }
-        let hot = nodes_sorted
+        let hot: Vec<Hot> = order
             .iter()
             .zip(&tariffed)
-            .map(|(n, &tariffed)| Hot {
-                capacity: n.capacity,
-                yield_: n.yield_,
-                inv_yield: n.inv_yield,
-                stock0: n.stock0,
-                stock_cap: n.stock_cap,
-                price: n.price,
-                kind: n.kind,
-                has_offtake: n.has_offtake,
+            .map(|(&i, &tariffed)| Hot {
                 tariffed,
+                ..hot_of[i]
             })
             .collect();
 

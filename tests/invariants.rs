@@ -224,7 +224,8 @@ impl Observer for Checker {
                 s.out[n]
             );
             if node.kind != Kind::Mine {
-                let expect = self.prev_stock[n] + s.recv[n] - s.out[n] / node.yield_ - s.lost[n];
+                let expect =
+                    self.prev_stock[n] + s.recv[n] - s.out[n] / m.hot[n].yield_ - s.lost[n];
                 assert!(
                     close(s.stock[n], expect, self.prev_stock[n] + s.recv[n]),
                     "stock balance broken at {} in period {t}: {} vs {expect}",
@@ -266,7 +267,7 @@ proptest! {
         for trial in 0..20 {
             let mut c = Checker { prev_stock: Vec::new(), checked: 0 };
             // Initial stocks, as the kernel sets them.
-            c.prev_stock = m.nodes.iter().map(|n| n.stock0).collect();
+            c.prev_stock = m.hot.iter().map(|n| n.stock0).collect();
             for dn in &m.demand {
                 c.prev_stock[dn.node as usize] = dn.cover * dn.per_period[0];
             }
