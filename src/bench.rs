@@ -74,21 +74,8 @@ impl Throughput {
 pub fn kernel_throughput(m: &Model, seed: u64, trials: u64) -> Throughput {
     let mut scratch = Scratch::new(m);
     let mut out = vec![DemandOutcome::default(); m.demand.len()];
-    let mut occ = vec![0u64; m.shocks.len().div_ceil(64).max(1)];
-    for k in 0..(trials / 10).max(1) {
-        run_trial(
-            m,
-            seed,
-            k,
-            &mut scratch,
-            &mut out,
-            &mut occ,
-            &mut NoObserver,
-        );
-    }
-    let before = allocations();
-    let start = Instant::now();
-    for k in 0..trials {
+    let mut occ = vec![0u64; m.shock_words()];
+    let mut trial = |k: u64| {
         run_trial(
             m,
             seed,
@@ -99,6 +86,14 @@ pub fn kernel_throughput(m: &Model, seed: u64, trials: u64) -> Throughput {
             &mut NoObserver,
         );
         std::hint::black_box(&out);
+    };
+    for k in 0..(trials / 10).max(1) {
+        trial(k);
+    }
+    let before = allocations();
+    let start = Instant::now();
+    for k in 0..trials {
+        trial(k);
     }
     let seconds = start.elapsed().as_secs_f64();
     let allocations = match (before, allocations()) {

@@ -160,7 +160,7 @@ pub fn run_to_precision(
 fn run_in_pool(m: &Model, opts: &RunOptions) -> RunResult {
     let n = opts.trials as usize;
     let dn = m.demand.len();
-    let words = m.shocks.len().div_ceil(64).max(1);
+    let words = m.shock_words();
     let tt = m.periods;
     let mut outcomes = vec![DemandOutcome::default(); n * dn];
     let mut occurred = vec![0u64; n * words];

@@ -290,6 +290,11 @@ impl Model {
         format!("{:04}-{:02}", m0.div_euclid(12), m0.rem_euclid(12) + 1)
     }
 
+    /// 64-bit words of one trial's shock flags (at least 1).
+    pub fn shock_words(&self) -> usize {
+        self.shocks.len().div_ceil(64).max(1)
+    }
+
     /// Node index of a demand node.
     pub fn demand_id(&self, d: usize) -> &str {
         &self.nodes[self.demand[d].node as usize].id

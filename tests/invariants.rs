@@ -263,7 +263,7 @@ proptest! {
         let m = model(&text);
         let mut scratch = Scratch::new(&m);
         let mut out = vec![DemandOutcome::default(); m.demand.len()];
-        let mut occ = vec![0u64; m.shocks.len().div_ceil(64).max(1)];
+        let mut occ = vec![0u64; m.shock_words()];
         for trial in 0..20 {
             let mut c = Checker { prev_stock: Vec::new(), checked: 0 };
             // Initial stocks, as the kernel sets them.
