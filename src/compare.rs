@@ -77,11 +77,7 @@ pub struct NodeDiff {
 /// Per-trial total shortfall of the demand node `id`, if the model has it.
 pub fn column(m: &Model, r: &RunResult, id: &str) -> Option<Vec<f64>> {
     let d = (0..m.demand.len()).find(|&d| m.demand_id(d) == id)?;
-    Some(
-        (0..r.trials as usize)
-            .map(|k| r.trial(k)[d].shortfall)
-            .collect(),
-    )
+    Some(r.shortfalls(d))
 }
 
 fn sorted(v: &[f64]) -> Vec<f64> {

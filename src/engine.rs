@@ -81,10 +81,7 @@ impl RunResult {
         let n = self.trials as f64;
         (0..self.demand_nodes)
             .map(|d| {
-                let v: Vec<f64> = (0..self.trials as usize)
-                    .map(|k| self.trial(k)[d].shortfall)
-                    .collect();
-                let (mean, var) = crate::summary::mean_var(&v);
+                let (mean, var) = crate::summary::mean_var(&self.shortfalls(d));
                 if mean <= 0.0 || n < 2.0 {
                     return if mean > 0.0 { f64::INFINITY } else { 0.0 };
                 }
@@ -100,6 +97,20 @@ impl RunResult {
         } else {
             self.magnitude.len() / self.trials as usize
         }
+    }
+
+    /// Per-trial total shortfall of demand node `d`, in trial order.
+    pub fn shortfalls(&self, d: usize) -> Vec<f64> {
+        (0..self.trials as usize)
+            .map(|k| self.trial(k)[d].shortfall)
+            .collect()
+    }
+
+    /// Per-trial total shortfall summed over all demand nodes, in trial order.
+    pub fn total_shortfalls(&self) -> Vec<f64> {
+        (0..self.trials as usize)
+            .map(|k| self.trial(k).iter().map(|o| o.shortfall).sum())
+            .collect()
     }
 
     /// Whether shock `i` occurred in trial `k`.
@@ -293,9 +304,7 @@ pub fn tail_profile(m: &Model, r: &RunResult) -> TailProfile {
     let k = ((0.05 * n as f64 - 1e-9).ceil() as usize)
         .clamp(1, n.max(1))
         .min(n);
-    let totals: Vec<f64> = (0..n)
-        .map(|i| r.trial(i).iter().map(|o| o.shortfall).sum())
-        .collect();
+    let totals = r.total_shortfalls();
     let mut order: Vec<usize> = (0..n).collect();
     order.sort_by(|&a, &b| totals[b].total_cmp(&totals[a]).then(a.cmp(&b)));
     let mut worst: Vec<u64> = order[..k].iter().map(|&i| i as u64).collect();

@@ -552,7 +552,7 @@ pub fn summarise_with(m: &Model, r: &RunResult, tail: &TailProfile) -> Summary {
             let col = |f: &dyn Fn(&crate::kernel::DemandOutcome) -> f64| -> Vec<f64> {
                 (0..n).map(|k| f(&r.trial(k)[d])).collect()
             };
-            let short = col(&|o| o.shortfall);
+            let short = r.shortfalls(d);
             let total = dn.total;
             let share: Vec<f64> = short
                 .iter()
@@ -610,9 +610,7 @@ pub fn summarise_with(m: &Model, r: &RunResult, tail: &TailProfile) -> Summary {
             probability: (0..n).filter(|&k| r.occurred(k, i)).count() as f64 / n as f64,
         })
         .collect();
-    let totals: Vec<f64> = (0..n)
-        .map(|k| r.trial(k).iter().map(|o| o.shortfall).sum())
-        .collect();
+    let totals = r.total_shortfalls();
     let nodes = m
         .nodes
         .iter()

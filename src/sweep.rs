@@ -79,10 +79,7 @@ pub fn grid(sets: &[(String, Vec<Value>)]) -> Vec<Vec<Setting>> {
 pub fn metrics(m: &Model, r: &RunResult) -> Vec<Metrics> {
     (0..m.demand.len())
         .map(|d| {
-            let v: Vec<f64> = (0..r.trials as usize)
-                .map(|k| r.trial(k)[d].shortfall)
-                .collect();
-            let s = Dist::of(&v);
+            let s = Dist::of(&r.shortfalls(d));
             Metrics {
                 node: m.demand_id(d).to_string(),
                 mean: s.mean,

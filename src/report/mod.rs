@@ -41,13 +41,7 @@ pub struct Chart {
 
 /// The report's input from a run in memory.
 pub fn input_from_run(summary: Summary, r: &RunResult) -> ReportInput {
-    let shortfall = (0..r.demand_nodes)
-        .map(|d| {
-            (0..r.trials as usize)
-                .map(|k| r.trial(k)[d].shortfall)
-                .collect()
-        })
-        .collect();
+    let shortfall = (0..r.demand_nodes).map(|d| r.shortfalls(d)).collect();
     ReportInput { summary, shortfall }
 }
 
