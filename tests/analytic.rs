@@ -3,7 +3,7 @@
 //! 16,000 runs; the seeds are fixed, so a pass is reproducible, and a real bias of a few
 //! percent fails).
 
-use crate::common::{assert_mean_near, model, run, shortfalls, summarise};
+use crate::common::{assert_mean_near, model, run, summarise};
 
 const TWO_NODES: &str = r#"
 [scenario]
@@ -39,7 +39,7 @@ fn single_markov_outage_matches_the_transient_down_probability() {
     let expected: f64 = (0..24)
         .map(|t| 10.0 * pi * (1.0 - (1.0f64 - a - b).powi(t)))
         .sum();
-    assert_mean_near(&shortfalls(&r, 0), expected, 4.0, "markov outage");
+    assert_mean_near(&r.shortfalls(0), expected, 4.0, "markov outage");
 }
 
 fn redundant(policy: &str) -> String {
@@ -100,10 +100,10 @@ fn redundant_suppliers_fail_together_only_under_flexible_sourcing() {
     // Flexible: the survivor has spare capacity for the whole demand, so shortfall needs both
     // down: 10 * pi^2 per period in the stationary state.
     let r = run(&model(&redundant("flexible")), 40_000, 5, 0);
-    assert_mean_near(&shortfalls(&r, 0), 12.0 * 10.0 * pi * pi, 4.0, "flexible");
+    assert_mean_near(&r.shortfalls(0), 12.0 * 10.0 * pi * pi, 4.0, "flexible");
     // Fixed contracts: each supplier's half is lost while it is down.
     let r = run(&model(&redundant("fixed")), 40_000, 5, 0);
-    assert_mean_near(&shortfalls(&r, 0), 12.0 * 2.0 * 5.0 * pi, 4.0, "fixed");
+    assert_mean_near(&r.shortfalls(0), 12.0 * 2.0 * 5.0 * pi, 4.0, "fixed");
 }
 
 #[test]
@@ -112,7 +112,7 @@ fn scheduled_embargo_removes_exactly_its_blocked_volume() {
         "{TWO_NODES}\n[[restriction]]\nid = \"ban\"\ncountry = \"AA\"\nseverity = 0.6\nwhen = {{ at = 6, duration = 4 }}\n"
     );
     let (_, r, s) = summarise(&text, 200, 1);
-    assert!(shortfalls(&r, 0).iter().all(|&x| (x - 24.0).abs() < 1e-9));
+    assert!(r.shortfalls(0).iter().all(|&x| (x - 24.0).abs() < 1e-9));
     assert_eq!(s.shocks[0].probability, 1.0);
     assert_eq!(s.demand[0].time_to_survive.p50, Some(0.0));
 
@@ -122,9 +122,9 @@ fn scheduled_embargo_removes_exactly_its_blocked_volume() {
     );
     let (_, r, _) = summarise(&text, 50, 1);
     assert!(
-        shortfalls(&r, 0).iter().all(|&x| (x - 24.0).abs() < 1e-9),
+        r.shortfalls(0).iter().all(|&x| (x - 24.0).abs() < 1e-9),
         "{:?}",
-        &shortfalls(&r, 0)[..3]
+        &r.shortfalls(0)[..3]
     );
 
     // An embargo that happens with probability one half.
@@ -132,12 +132,7 @@ fn scheduled_embargo_removes_exactly_its_blocked_volume() {
         "{TWO_NODES}\n[[restriction]]\nid = \"ban\"\ncountry = \"AA\"\nseverity = 0.6\nwhen = {{ at = 6, duration = 4, probability = 0.5 }}\n"
     );
     let (_, r, _) = summarise(&text, 20_000, 3);
-    assert_mean_near(
-        &shortfalls(&r, 0),
-        12.0,
-        4.0,
-        "embargo with probability 0.5",
-    );
+    assert_mean_near(&r.shortfalls(0), 12.0, 4.0, "embargo with probability 0.5");
 }
 
 #[test]
@@ -152,14 +147,14 @@ fn flexible_sourcing_routes_around_an_embargo() {
             .replace("to = \"d\"\n", "to = \"d\"\nshare = 1\n")
     );
     let (_, r, _) = summarise(&text, 100, 1);
-    assert!(shortfalls(&r, 0).iter().all(|&x| x.abs() < 1e-9));
+    assert!(r.shortfalls(0).iter().all(|&x| x.abs() < 1e-9));
     // With a one-period re-routing lag, the first blocked period is lost.
     let lagged = text.replace(
         "policy = \"flexible\"",
         "policy = \"flexible\"\nreroute_lag = 1",
     );
     let (_, r, _) = summarise(&lagged, 100, 1);
-    assert!(shortfalls(&r, 0).iter().all(|&x| (x - 10.0).abs() < 1e-9));
+    assert!(r.shortfalls(0).iter().all(|&x| (x - 10.0).abs() < 1e-9));
 }
 
 #[test]
@@ -169,7 +164,7 @@ fn uniform_delay_and_linear_ramp() {
     );
     let (_, r, _) = summarise(&text, 20_000, 9);
     // round(U(0, 10)) has mean 5; the ramp loses 10 * (3/4 + 2/4 + 1/4) = 15.
-    assert_mean_near(&shortfalls(&r, 0), 10.0 * 5.0 + 15.0, 4.0, "delay");
+    assert_mean_near(&r.shortfalls(0), 10.0 * 5.0 + 15.0, 4.0, "delay");
 }
 
 const RATIONING: &str = r#"
@@ -267,7 +262,7 @@ when = {{ p_start = {{ calm = 0, crisis = 1 }} }}
     let expected: f64 = (1..24)
         .map(|k| 10.0 * (24 - k) as f64 * (1.0 - q).powi(k - 1) * q)
         .sum();
-    assert_mean_near(&shortfalls(&r, 0), expected, 4.0, "regime hazard");
+    assert_mean_near(&r.shortfalls(0), expected, 4.0, "regime hazard");
 }
 
 #[test]
@@ -344,7 +339,7 @@ fn a_restricted_route_cannot_be_refilled_by_reordering() {
     );
     let (_, r, _) = summarise(&text, 20, 1);
     assert!(
-        shortfalls(&r, 0)
+        r.shortfalls(0)
             .iter()
             .all(|&x| (x - 0.7 * 10.0 * 24.0).abs() < 1e-9)
     );
@@ -358,7 +353,7 @@ fn a_restricted_route_cannot_be_refilled_by_reordering() {
     );
     let (_, r, _) = summarise(&text, 20, 1);
     assert!(
-        shortfalls(&r, 0)
+        r.shortfalls(0)
             .iter()
             .all(|&x| (x - (240.0 - 10.0 - 24.0 * 5.0)).abs() < 1e-9)
     );
@@ -372,7 +367,7 @@ fn episodes_scheduled_before_the_start_count_their_lag_from_the_schedule() {
         "[[restriction]]\nid = \"r\"\ncountry = \"AA\"\nseverity = 1\nlicensing_lag = 3\nlicensed_severity = 0\nwhen = { at = -2, duration = 6 }\n",
     );
     let (_, r, _) = summarise(&text, 10, 1);
-    assert!(shortfalls(&r, 0).iter().all(|&x| (x - 10.0).abs() < 1e-9));
+    assert!(r.shortfalls(0).iter().all(|&x| (x - 10.0).abs() < 1e-9));
 }
 
 #[test]
@@ -383,7 +378,7 @@ fn an_end_hazard_reads_the_regime_from_the_episode_start() {
         "[regime]\nstates = [\"truce\", \"tension\"]\ninitial = \"truce\"\ntransition = [[0, 1], [0, 1]]\n\n[[restriction]]\nid = \"r\"\ncountry = \"AA\"\nseverity = 1\nwhen = { at = 10, p_end = { truce = 1, tension = 0 } }\n",
     );
     let (_, r, _) = summarise(&text, 10, 1);
-    assert!(shortfalls(&r, 0).iter().all(|&x| (x - 140.0).abs() < 1e-9));
+    assert!(r.shortfalls(0).iter().all(|&x| (x - 140.0).abs() < 1e-9));
 }
 
 #[test]
@@ -440,8 +435,8 @@ severity = 1
     // Short in period 0 only: the standby plant learns of the demand and stocks its input.
     let (_, r, _) = summarise(text, 10, 1);
     assert!(
-        shortfalls(&r, 0).iter().all(|&x| (x - 10.0).abs() < 1e-9),
+        r.shortfalls(0).iter().all(|&x| (x - 10.0).abs() < 1e-9),
         "{:?}",
-        &shortfalls(&r, 0)[..2]
+        &r.shortfalls(0)[..2]
     );
 }

@@ -32,19 +32,10 @@ pub fn summarise(text: &str, trials: u64, seed: u64) -> (Model, RunResult, Summa
     (m, r, s)
 }
 
-/// Per-trial total shortfall of demand node `d`.
-pub fn shortfalls(r: &RunResult, d: usize) -> Vec<f64> {
-    (0..r.trials as usize)
-        .map(|k| r.trial(k)[d].shortfall)
-        .collect()
-}
-
 /// Mean and standard error of the mean.
 pub fn mean_se(v: &[f64]) -> (f64, f64) {
-    let n = v.len() as f64;
-    let mean = v.iter().sum::<f64>() / n;
-    let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
-    (mean, (var / n).sqrt())
+    let (mean, var) = summary::mean_var(v);
+    (mean, (var / v.len() as f64).sqrt())
 }
 
 /// Asserts that the sample mean of `v` is within `z` standard errors of `expected`.
