@@ -440,3 +440,73 @@ severity = 1
         &r.shortfalls(0)[..2]
     );
 }
+
+#[test]
+fn blocked_volume_goes_to_short_domestic_buyers_or_is_withheld() {
+    // A 10 t mine rations orders of 8 + 8 to 5 + 5; a full ban on exports blocks the US half.
+    let base = r#"
+[scenario]
+name = "domestic"
+periods = 12
+start = "2027-01"
+
+[[node]]
+id = "mine"
+kind = "mine"
+country = "CN"
+capacity = 10
+
+[[node]]
+id = "cn"
+kind = "demand"
+country = "CN"
+demand = 8
+
+[[node]]
+id = "us"
+kind = "demand"
+country = "US"
+demand = 8
+
+[[edge]]
+from = "mine"
+to = "cn"
+
+[[edge]]
+from = "mine"
+to = "us"
+
+[[restriction]]
+id = "ban"
+country = "CN"
+severity = 1
+"#;
+    // Lost: the US gets nothing and China keeps its rationed 5 t.
+    let (_, r, _) = summarise(&format!("{base}blocked = \"lost\"\n"), 5, 1);
+    assert!((r.trial(0)[0].shortfall - 12.0 * 3.0).abs() < 1e-9);
+    assert!((r.trial(0)[1].shortfall - 12.0 * 8.0).abs() < 1e-9);
+    // Domestic: the blocked 5 t first fill China's unmet 3 t.
+    let (_, r, _) = summarise(&format!("{base}blocked = \"domestic\"\n"), 5, 1);
+    assert!(r.trial(0)[0].shortfall.abs() < 1e-9);
+    assert!((r.trial(0)[1].shortfall - 12.0 * 8.0).abs() < 1e-9);
+}
+
+#[test]
+fn demand_grows_at_its_annual_rate_and_reroute_false_keeps_a_supplier_out() {
+    let text = TWO_NODES.replace("demand = 10\n", "demand = 10\ngrowth = 0.12\n");
+    let (_, _, s) = summarise(&text, 5, 1);
+    let expected: f64 = (0..24).map(|t| 10.0 * 1.12f64.powf(t as f64 / 12.0)).sum();
+    assert!((s.demand[0].demand_t - expected).abs() < 1e-9);
+    // The embargo test's standby, marked reroute = false, no longer steps in.
+    let text = format!(
+        "{}\n[[node]]\nid = \"alt\"\nkind = \"mine\"\ncountry = \"CC\"\ncapacity = 10\n\n[[edge]]\nfrom = \"alt\"\nto = \"d\"\nreroute = false\n\n[[restriction]]\nid = \"ban\"\ncountry = \"AA\"\nseverity = 1\nwhen = {{ at = 6, duration = 4 }}\n",
+        TWO_NODES
+            .replace(
+                "name = \"two-nodes\"",
+                "name = \"no-reroute\"\npolicy = \"flexible\""
+            )
+            .replace("to = \"d\"\n", "to = \"d\"\nshare = 1\n")
+    );
+    let (_, r, _) = summarise(&text, 20, 1);
+    assert!(r.shortfalls(0).iter().all(|&x| (x - 40.0).abs() < 1e-9));
+}
