@@ -302,9 +302,10 @@ impl Model {
 
     /// Bytes the engine keeps per trial (per-trial results), used to refuse absurd runs.
     pub fn bytes_per_trial(&self) -> u64 {
-        (self.demand.len() * std::mem::size_of::<crate::kernel::DemandOutcome>()) as u64
-            + self.shocks.len().div_ceil(8) as u64
-            + 8
+        // Outcomes, shock magnitudes and shock flags, as the engine keeps them.
+        (self.demand.len() * std::mem::size_of::<crate::kernel::DemandOutcome>()
+            + self.shocks.len().max(1) * std::mem::size_of::<f32>()
+            + self.shock_words() * std::mem::size_of::<u64>()) as u64
     }
 
     /// Checks that `trials` fit in memory; the error names the flag to change.
