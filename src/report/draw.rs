@@ -98,6 +98,22 @@ pub fn grid_size(n: usize) -> (u32, u32) {
     (PANEL.0 * cols as u32, PANEL.1 * rows as u32 + 50)
 }
 
+/// Draws the series legend of a chart in a white box at `pos`, in text of `size` points.
+fn legend<'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, BitMapBackend<'a>, CT>,
+    pos: SeriesLabelPosition,
+    size: u32,
+) -> DrawResult {
+    chart
+        .configure_series_labels()
+        .position(pos)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK.mix(0.4))
+        .label_font((FONT, size))
+        .draw()?;
+    Ok(())
+}
+
 /// Draws one panel per item, in a grid of two columns under a title.
 fn grid_chart<T>(
     items: &[T],
@@ -308,13 +324,7 @@ pub fn exceedance(
                 });
         }
         if any {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .background_style(WHITE.mix(0.9))
-                .border_style(BLACK.mix(0.4))
-                .label_font((FONT, 15))
-                .draw()?;
+            legend(&mut chart, SeriesLabelPosition::UpperRight, 15)?;
             chart.draw_series(std::iter::once(Text::new(
                 "shaded: 95% confidence band of each curve",
                 (xmax * 0.02, ymin * 1.6),
@@ -492,13 +502,7 @@ pub fn tornado(overall: f64, bars: &[TornadoBar], scenario: &str) -> anyhow::Res
             )))?
             .label("the shock lowers the mean")
             .legend(|(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], BLUE_.filled()));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK.mix(0.4))
-            .label_font((FONT, 13))
-            .draw()?;
+        legend(&mut chart, SeriesLabelPosition::LowerRight, 13)?;
         Ok(())
     })
 }
@@ -673,13 +677,7 @@ pub fn compare_exceedance(
                     });
             }
             if any {
-                chart
-                    .configure_series_labels()
-                    .position(SeriesLabelPosition::UpperRight)
-                    .background_style(WHITE.mix(0.9))
-                    .border_style(BLACK.mix(0.4))
-                    .label_font((FONT, 12))
-                    .draw()?;
+                legend(&mut chart, SeriesLabelPosition::UpperRight, 12)?;
             } else {
                 chart.draw_series(std::iter::once(Text::new(
                     "no shortfall in any alternative",
@@ -898,13 +896,7 @@ pub fn sweep(s: &crate::sweep::Sweep) -> anyhow::Result<Vec<u8>> {
                     .map(|(x, m)| Circle::new((*x, m.mean), 3, colour.filled())),
             )?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.6))
-            .border_style(BLACK.mix(0.3))
-            .label_font((FONT, 11))
-            .draw()?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight, 11)?;
         Ok(())
     })
 }
