@@ -226,14 +226,19 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             quiet,
         } => {
-            let shards = dirs
+            check_out(&out)?;
+            let mut shards = dirs
                 .iter()
-                .map(|d| ShardFile::read(d))
+                .map(|d| Ok((ShardFile::read(d)?, d.clone())))
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            let (text, name, result) = shard::merge(shards)?;
+            shards.sort_by_key(|(s, _)| s.first_trial);
+            let ordered: Vec<PathBuf> = shards.iter().map(|(_, d)| d.clone()).collect();
+            let (text, name, result) = shard::merge(shards.into_iter().map(|(s, _)| s).collect())?;
             let m = model::compile_str(&text, &name)?;
+            let csv = output::concat_trials_csv(&out, &ordered)
+                .with_context(|| format!("writing results to {}", out.display()))?;
             let info = serde_json::json!({ "scenario_file": name, "merged_from": dirs });
-            write_results(&m, &result, &out, json, quiet, true, info)?;
+            write_results(&m, &result, &out, csv, json, quiet, true, info)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Report { dir } => {
@@ -283,14 +288,23 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
         threads: args.common.threads,
         progress: args.common.progress(),
     };
-    let started = Instant::now();
-    let result = match args.precision {
-        Some(_) if args.shard.is_some() => anyhow::bail!(
+    if args.precision.is_some() && args.shard.is_some() {
+        anyhow::bail!(
             "--precision cannot be combined with --shard: a shard's size is fixed by --trials"
-        ),
-        Some(p) => engine::run_to_precision(&m, &opts, p, args.max_trials)?,
-        None => engine::run(&m, &opts)?,
+        );
+    }
+    let started = Instant::now();
+    // trials.csv is written as the trials run, under a temporary name until every file is done.
+    let mut csv = output::TrialsCsv::create(&m, &out)
+        .with_context(|| format!("writing results to {}", out.display()))?;
+    let mut sink = |first: u64, outs: &[crate::kernel::DemandOutcome], occ: &[u64]| {
+        csv.block(first, outs, occ)
     };
+    let result = match args.precision {
+        Some(p) => engine::run_to_precision(&m, &opts, p, args.max_trials, Some(&mut sink))?,
+        None => engine::run_with(&m, &opts, Some(&mut sink))?,
+    };
+    let csv = csv.finish()?;
     let trials = result.trials;
     let sim_secs = started.elapsed().as_secs_f64();
     if let Some(p) = args.precision {
@@ -316,15 +330,14 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
         "version": env!("CARGO_PKG_VERSION"),
     });
     if let Some(sh) = args.shard {
-        let csv = output::trials_csv(&m, &result)?;
         let file = ShardFile::new(&text, &name, sh, total, result).to_bytes()?;
-        output::write_all(
+        output::write_all_staged(
             &out,
             &[
                 (shard::SHARD_FILE, file),
-                ("trials.csv", csv),
                 ("run-info.json", serde_json::to_vec_pretty(&info)?),
             ],
+            vec![csv],
         )
         .with_context(|| format!("writing shard results to {}", out.display()))?;
         if !args.common.quiet {
@@ -344,6 +357,7 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
         &m,
         &result,
         &out,
+        csv,
         args.common.json,
         args.common.quiet,
         !args.no_report,
@@ -516,12 +530,14 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Summarises a complete run, writes summary.json, trials.csv and run-info.json, and prints
-/// the table or the JSON.
+/// Summarises a complete run, writes summary.json and run-info.json, moves the staged
+/// trials.csv into place beside them, and prints the table or the JSON.
+#[allow(clippy::too_many_arguments)]
 fn write_results(
     m: &Model,
     result: &engine::RunResult,
     out: &Path,
+    trials_csv: output::Staged,
     json: bool,
     quiet: bool,
     with_report: bool,
@@ -534,14 +550,13 @@ fn write_results(
         }
     }
     let summary_bytes = output::summary_json(&s)?;
-    let csv = output::trials_csv(m, result)?;
-    output::write_all(
+    output::write_all_staged(
         out,
         &[
             ("summary.json", summary_bytes.clone()),
-            ("trials.csv", csv),
             ("run-info.json", serde_json::to_vec_pretty(&info)?),
         ],
+        vec![trials_csv],
     )
     .with_context(|| format!("writing results to {}", out.display()))?;
     if !with_report {

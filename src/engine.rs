@@ -9,11 +9,19 @@
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
-use crate::kernel::{DemandOutcome, NoObserver, Scratch, run_trial};
+use crate::kernel::{DemandOutcome, NONE, NoObserver, Scratch, run_trial};
 use crate::model::Model;
+use crate::sketch::{Counts, Sketch};
 
 /// Trials per parallel work unit.
 pub const CHUNK: usize = 256;
+/// Trials per block: the engine runs a block in parallel, then folds its secondary figures into
+/// the streamed statistics and hands its outcomes to the caller (who writes trials.csv), so
+/// that only the compact per-trial columns grow with the run. A multiple of [`CHUNK`].
+pub const BLOCK: usize = 1 << 17;
+/// Trials (by global index, from 0) whose shock magnitudes are kept for the rank correlations
+/// of the drivers; beyond them a run keeps no per-shock figures per trial.
+pub const RANK_TRIALS: u64 = 1 << 20;
 /// Bins of the delivered-fraction histograms: fractions are rounded to 1/(BINS - 1) = 0.0025.
 /// Small enough that a worker's histograms stay in its core's cache.
 pub const BINS: usize = 401;
@@ -33,7 +41,83 @@ pub struct RunOptions {
     pub progress: bool,
 }
 
-/// Outcomes of a run, in trial order.
+/// Receives each block's full outcomes in trial order: (index of its first trial, outcomes
+/// `[trial * demand_nodes + d]`, shock flags `[trial * words + i / 64]`).
+pub type BlockSink<'a> = dyn FnMut(u64, &[DemandOutcome], &[u64]) -> anyhow::Result<()> + Send + 'a;
+
+/// The secondary figures of one demand node over all trials, streamed (see [`crate::sketch`]).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DemandStreams {
+    /// Largest single-period shortfall, tonnes.
+    pub worst: Sketch,
+    /// Largest single-period shortfall as a fraction of that period's demand.
+    pub worst_frac: Sketch,
+    /// Tariff cost, USD.
+    pub tariff: Sketch,
+    /// Periods from the first shock to the first shortfall, in trials that have both.
+    pub survive: Counts,
+    /// Periods to recover, in trials with a shortfall.
+    pub recover: Counts,
+}
+
+impl DemandStreams {
+    fn new(periods: usize) -> DemandStreams {
+        DemandStreams {
+            worst: Sketch::new(),
+            worst_frac: Sketch::new(),
+            tariff: Sketch::new(),
+            survive: Counts::new(periods + 1),
+            recover: Counts::new(periods + 1),
+        }
+    }
+
+    /// Adds what `other` has seen.
+    pub fn merge(&mut self, other: &DemandStreams) {
+        self.worst.merge(&other.worst);
+        self.worst_frac.merge(&other.worst_frac);
+        self.tariff.merge(&other.tariff);
+        self.survive.merge(&other.survive);
+        self.recover.merge(&other.recover);
+    }
+
+    /// Folds in demand node `d`'s outcomes of a block.
+    fn add_block(&mut self, outs: &[DemandOutcome], dn: usize, d: usize) {
+        let node = || outs.iter().skip(d).step_by(dn);
+        let DemandStreams {
+            worst,
+            worst_frac,
+            tariff,
+            survive,
+            recover,
+        } = self;
+        rayon::join(
+            || node().for_each(|o| worst.add(o.worst)),
+            || {
+                rayon::join(
+                    || node().for_each(|o| worst_frac.add(f64::from(o.worst_frac))),
+                    || {
+                        for o in node() {
+                            tariff.add(o.tariff);
+                            if o.survive != NONE {
+                                survive.add(usize::from(o.survive));
+                            }
+                            if o.recover != NONE {
+                                recover.add(usize::from(o.recover));
+                            }
+                        }
+                    },
+                )
+            },
+        );
+    }
+}
+
+/// What a run keeps: compact per-trial columns in trial order, and streamed statistics.
+///
+/// Per trial it keeps each demand node's total shortfall (as f32: 4 bytes) and the shock flags
+/// (8 bytes per 64 shocks); per-shock magnitudes only for trials below [`RANK_TRIALS`]. The
+/// secondary figures live in [`DemandStreams`] and the per-period delivered fractions in
+/// histograms, so ten million trials of a six-market scenario need about 320 MB.
 #[derive(Clone, Debug)]
 pub struct RunResult {
     /// Master seed.
@@ -44,32 +128,33 @@ pub struct RunResult {
     pub trials: u64,
     /// Demand nodes per trial.
     pub demand_nodes: usize,
-    /// `outcomes[trial * demand_nodes + d]`.
-    pub outcomes: Vec<DemandOutcome>,
+    /// `shortfall[trial * demand_nodes + d]`: total shortfall of demand node d, tonnes.
+    pub shortfall: Vec<f32>,
     /// 64-bit words of shock flags per trial.
     pub words: usize,
     /// `occurred[trial * words + i / 64]` bit `i % 64`: shock i was active in the trial.
     pub occurred: Vec<u64>,
     /// `magnitude[trial * stride + i]`: how much of shock i the trial drew (see
-    /// [`Scratch::magnitude`]); `stride` is the number of shocks, at least 1.
+    /// [`Scratch::magnitude`]), for the first [`RunResult::rank_trials`] trials of the run;
+    /// `stride` is the number of shocks, at least 1.
     pub magnitude: Vec<f32>,
+    /// Secondary figures per demand node.
+    pub streams: Vec<DemandStreams>,
     /// Counts of the delivered fraction, `hist[(d * periods + t) * BINS + bin]`.
     pub hist: Vec<u32>,
 }
 
 impl RunResult {
-    /// Outcomes of trial `k` (0-based within this run).
-    pub fn trial(&self, k: usize) -> &[DemandOutcome] {
-        &self.outcomes[k * self.demand_nodes..(k + 1) * self.demand_nodes]
-    }
-
     /// Appends the trials of `next`, which must follow this run's trials directly.
     pub fn append(&mut self, next: RunResult) {
         debug_assert_eq!(next.first_trial, self.first_trial + self.trials);
         self.trials += next.trials;
-        self.outcomes.extend(next.outcomes);
+        self.shortfall.extend(next.shortfall);
         self.occurred.extend(next.occurred);
         self.magnitude.extend(next.magnitude);
+        for (a, b) in self.streams.iter_mut().zip(&next.streams) {
+            a.merge(b);
+        }
         for (a, b) in self.hist.iter_mut().zip(&next.hist) {
             *a += b;
         }
@@ -92,24 +177,37 @@ impl RunResult {
 
     /// Entries of `magnitude` per trial (the number of shocks, at least 1).
     pub fn stride(&self) -> usize {
-        if self.trials == 0 {
-            1
-        } else {
-            self.magnitude.len() / self.trials as usize
-        }
+        (self.magnitude.len().max(1) / self.rank_trials().max(1)).max(1)
+    }
+
+    /// Trials of the run (a prefix) whose shock magnitudes are kept: those below
+    /// [`RANK_TRIALS`].
+    pub fn rank_trials(&self) -> usize {
+        rank_trials(self.first_trial, self.trials)
+    }
+
+    /// Total shortfall of demand node `d` in trial `k` (0-based within this run).
+    pub fn shortfall(&self, k: usize, d: usize) -> f64 {
+        f64::from(self.shortfall[k * self.demand_nodes + d])
     }
 
     /// Per-trial total shortfall of demand node `d`, in trial order.
     pub fn shortfalls(&self, d: usize) -> Vec<f64> {
         (0..self.trials as usize)
-            .map(|k| self.trial(k)[d].shortfall)
+            .map(|k| self.shortfall(k, d))
             .collect()
     }
 
     /// Per-trial total shortfall summed over all demand nodes, in trial order.
     pub fn total_shortfalls(&self) -> Vec<f64> {
+        let dn = self.demand_nodes;
         (0..self.trials as usize)
-            .map(|k| self.trial(k).iter().map(|o| o.shortfall).sum())
+            .map(|k| {
+                self.shortfall[k * dn..(k + 1) * dn]
+                    .iter()
+                    .map(|&x| f64::from(x))
+                    .sum()
+            })
             .collect()
     }
 
@@ -119,8 +217,22 @@ impl RunResult {
     }
 }
 
+/// Trials of `[first, first + trials)` whose global index is below [`RANK_TRIALS`].
+fn rank_trials(first: u64, trials: u64) -> usize {
+    RANK_TRIALS.saturating_sub(first).min(trials) as usize
+}
+
 /// Runs `opts.trials` trials of `m`.
 pub fn run(m: &Model, opts: &RunOptions) -> anyhow::Result<RunResult> {
+    run_with(m, opts, None)
+}
+
+/// Runs `opts.trials` trials of `m`, handing each block's full outcomes to `sink`.
+pub fn run_with(
+    m: &Model,
+    opts: &RunOptions,
+    sink: Option<&mut BlockSink>,
+) -> anyhow::Result<RunResult> {
     // An empty run is allowed (a shard of a tiny run can be empty); sizes are checked above it.
     if opts.trials > 0 {
         m.check_trials(opts.trials).map_err(anyhow::Error::msg)?;
@@ -128,7 +240,7 @@ pub fn run(m: &Model, opts: &RunOptions) -> anyhow::Result<RunResult> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads)
         .build()?;
-    Ok(pool.install(|| run_in_pool(m, opts)))
+    pool.install(|| run_in_pool(m, opts, sink))
 }
 
 /// Runs batches of `opts.trials` trials until the 95% confidence interval of every demand node's
@@ -139,6 +251,7 @@ pub fn run_to_precision(
     opts: &RunOptions,
     relative: f64,
     max_trials: u64,
+    mut sink: Option<&mut BlockSink>,
 ) -> anyhow::Result<RunResult> {
     anyhow::ensure!(
         relative > 0.0 && relative.is_finite(),
@@ -146,106 +259,157 @@ pub fn run_to_precision(
     );
     m.check_trials(max_trials)
         .map_err(|e| anyhow::anyhow!("--max-trials: {e}"))?;
-    let mut r = run(
+    let mut r = run_with(
         m,
         &RunOptions {
             trials: opts.trials.min(max_trials),
             ..opts.clone()
         },
+        sink.as_deref_mut(),
     )?;
     while r.trials < max_trials && r.worst_relative_half_width() > relative {
         let more = opts.trials.min(max_trials - r.trials);
-        let next = run(
+        let next = run_with(
             m,
             &RunOptions {
                 first_trial: opts.first_trial + r.trials,
                 trials: more,
                 ..opts.clone()
             },
+            sink.as_deref_mut(),
         )?;
         r.append(next);
     }
     Ok(r)
 }
 
-fn run_in_pool(m: &Model, opts: &RunOptions) -> RunResult {
+fn progress_bar(opts: &RunOptions) -> ProgressBar {
+    if !opts.progress {
+        return ProgressBar::hidden();
+    }
+    let b = ProgressBar::with_draw_target(Some(opts.trials), ProgressDrawTarget::stderr());
+    b.set_style(
+        ProgressStyle::with_template(
+            "{spinner} {pos}/{len} trials [{elapsed_precise}] {wide_bar} {per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    b
+}
+
+fn run_in_pool(
+    m: &Model,
+    opts: &RunOptions,
+    mut sink: Option<&mut BlockSink>,
+) -> anyhow::Result<RunResult> {
     let n = opts.trials as usize;
     let dn = m.demand.len();
     let words = m.shock_words();
     let tt = m.periods;
-    let mut outcomes = vec![DemandOutcome::default(); n * dn];
-    let mut occurred = vec![0u64; n * words];
     let ns = m.shocks.len();
     let stride = ns.max(1);
-    let mut magnitude = vec![0f32; n * stride];
-    let bar = if opts.progress {
-        let b = ProgressBar::with_draw_target(Some(opts.trials), ProgressDrawTarget::stderr());
-        b.set_style(
-            ProgressStyle::with_template(
-                "{spinner} {pos}/{len} trials [{elapsed_precise}] {wide_bar} {per_sec} eta {eta}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        b
-    } else {
-        ProgressBar::hidden()
-    };
+    let kept = rank_trials(opts.first_trial, opts.trials);
+    let mut shortfall = vec![0f32; n * dn];
+    let mut occurred = vec![0u64; n * words];
+    let mut magnitude = vec![0f32; kept * stride];
+    let mut streams = vec![DemandStreams::new(tt); dn];
+    let mut hist = vec![0u32; dn * tt * BINS];
+    let mut block = vec![DemandOutcome::default(); n.min(BLOCK) * dn];
+    let bar = progress_bar(opts);
 
-    let hist = outcomes
-        .par_chunks_mut(CHUNK * dn.max(1))
-        .zip(
-            occurred
-                .par_chunks_mut(CHUNK * words)
-                .zip(magnitude.par_chunks_mut(CHUNK * stride)),
-        )
-        .enumerate()
-        .fold(
-            || (Scratch::new(m), vec![0u32; dn * tt * BINS]),
-            |(mut scratch, mut hist), (c, (outs, (occ, mags)))| {
-                let base = opts.first_trial + (c * CHUNK) as u64;
-                let count = occ.len() / words;
-                for k in 0..count {
-                    run_trial(
-                        m,
-                        opts.seed,
-                        base + k as u64,
-                        &mut scratch,
-                        &mut outs[k * dn..(k + 1) * dn],
-                        &mut occ[k * words..(k + 1) * words],
-                        &mut NoObserver,
-                    );
-                    mags[k * stride..k * stride + ns].copy_from_slice(&scratch.magnitude);
-                    for (i, f) in scratch.frac.iter().enumerate() {
-                        let bin = (f64::from(*f) * (BINS - 1) as f64).round() as usize;
-                        hist[i * BINS + bin.min(BINS - 1)] += 1;
+    for b0 in (0..n).step_by(BLOCK) {
+        let bn = (n - b0).min(BLOCK);
+        let outs = &mut block[..bn * dn];
+        let occ = &mut occurred[b0 * words..(b0 + bn) * words];
+        // This block's kept magnitudes, cut into the same chunks as the trials.
+        let (lo, hi) = (b0.min(kept), (b0 + bn).min(kept));
+        let mut mags_left = &mut magnitude[lo * stride..hi * stride];
+        let mut mag_chunks = Vec::with_capacity(bn.div_ceil(CHUNK));
+        for _ in 0..bn.div_ceil(CHUNK) {
+            let take = (CHUNK * stride).min(mags_left.len());
+            let (head, tail) = std::mem::take(&mut mags_left).split_at_mut(take);
+            mag_chunks.push(head);
+            mags_left = tail;
+        }
+        let block_hist = outs
+            .par_chunks_mut(CHUNK * dn.max(1))
+            .zip(occ.par_chunks_mut(CHUNK * words))
+            .zip(mag_chunks.into_par_iter())
+            .enumerate()
+            .fold(
+                || (Scratch::new(m), vec![0u32; dn * tt * BINS]),
+                |(mut scratch, mut hist), (c, ((outs, occ), mags))| {
+                    let base = opts.first_trial + (b0 + c * CHUNK) as u64;
+                    let count = occ.len() / words;
+                    for k in 0..count {
+                        run_trial(
+                            m,
+                            opts.seed,
+                            base + k as u64,
+                            &mut scratch,
+                            &mut outs[k * dn..(k + 1) * dn],
+                            &mut occ[k * words..(k + 1) * words],
+                            &mut NoObserver,
+                        );
+                        if let Some(mag) = mags.get_mut(k * stride..k * stride + ns) {
+                            mag.copy_from_slice(&scratch.magnitude);
+                        }
+                        for (i, f) in scratch.frac.iter().enumerate() {
+                            let bin = (f64::from(*f) * (BINS - 1) as f64).round() as usize;
+                            hist[i * BINS + bin.min(BINS - 1)] += 1;
+                        }
                     }
+                    bar.inc(count as u64);
+                    (scratch, hist)
+                },
+            )
+            .map(|(_, h)| h)
+            .reduce(
+                || vec![0u32; dn * tt * BINS],
+                |mut a, b| {
+                    for (x, y) in a.iter_mut().zip(&b) {
+                        *x += y;
+                    }
+                    a
+                },
+            );
+        for (x, y) in hist.iter_mut().zip(&block_hist) {
+            *x += y;
+        }
+        let outs = &block[..bn * dn];
+        shortfall[b0 * dn..(b0 + bn) * dn]
+            .par_chunks_mut(CHUNK * dn.max(1))
+            .zip(outs.par_chunks(CHUNK * dn.max(1)))
+            .for_each(|(s, o)| {
+                for (s, o) in s.iter_mut().zip(o) {
+                    *s = o.shortfall as f32;
                 }
-                bar.inc(count as u64);
-                (scratch, hist)
-            },
-        )
-        .map(|(_, h)| h)
-        .reduce(
-            || vec![0u32; dn * tt * BINS],
-            |mut a, b| {
-                for (x, y) in a.iter_mut().zip(&b) {
-                    *x += y;
-                }
-                a
-            },
-        );
+            });
+        streams
+            .par_iter_mut()
+            .enumerate()
+            .for_each(|(d, s)| s.add_block(outs, dn, d));
+        if let Some(sink) = sink.as_deref_mut() {
+            sink(
+                opts.first_trial + b0 as u64,
+                outs,
+                &occurred[b0 * words..(b0 + bn) * words],
+            )?;
+        }
+    }
     bar.finish_and_clear();
-    RunResult {
+    Ok(RunResult {
         seed: opts.seed,
         first_trial: opts.first_trial,
         trials: opts.trials,
         demand_nodes: dn,
-        outcomes,
+        shortfall,
         words,
         occurred,
         magnitude,
+        streams,
         hist,
-    }
+    })
 }
 
 /// Where the worst trials' shortfall comes from: nodes that were down or binding while demand

@@ -19,6 +19,7 @@ pub mod output;
 pub mod report;
 pub mod scenario;
 pub mod shard;
+pub mod sketch;
 pub mod summary;
 pub mod sweep;
 pub mod variant;

@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
-use crate::engine::RunResult;
 use crate::model::Model;
 use crate::summary::Summary;
 
@@ -21,9 +20,43 @@ pub fn summary_json(s: &Summary) -> anyhow::Result<Vec<u8>> {
     Ok(v)
 }
 
-/// trials.csv bytes: one row per trial with per-demand-node totals and shock flags.
-pub fn trials_csv(m: &Model, r: &RunResult) -> anyhow::Result<Vec<u8>> {
-    let mut w = csv::Writer::from_writer(Vec::new());
+/// A file written under a temporary name in its output folder, to be renamed into place by
+/// [`write_all_staged`] together with the rest of a run's files; removed if never moved.
+#[derive(Debug)]
+pub struct Staged {
+    tmp: PathBuf,
+    name: String,
+}
+
+impl Staged {
+    /// Creates `dir/.NAME.tmp-PID` (and `dir`).
+    fn create(dir: &Path, name: &str) -> anyhow::Result<(Staged, std::fs::File)> {
+        ensure_dir(dir)?;
+        let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+        let f = std::fs::File::create(&tmp)
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        Ok((
+            Staged {
+                tmp,
+                name: name.to_string(),
+            },
+            f,
+        ))
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        // Gone already once it has been renamed into place.
+        let _ = std::fs::remove_file(&self.tmp);
+    }
+}
+
+/// Rows of trials.csv processed per parallel formatting task.
+const CSV_ROWS: usize = 4096;
+
+/// The header line of trials.csv.
+pub fn trials_csv_header(m: &Model) -> anyhow::Result<Vec<u8>> {
     let mut header = vec!["trial".to_string()];
     for d in 0..m.demand.len() {
         let id = m.demand_id(d);
@@ -31,30 +64,144 @@ pub fn trials_csv(m: &Model, r: &RunResult) -> anyhow::Result<Vec<u8>> {
             header.push(format!("{id}.{col}"));
         }
     }
-    for s in &m.shocks {
-        header.push(format!("shock.{}", s.id));
+    for sh in &m.shocks {
+        header.push(format!("shock.{}", sh.id));
     }
+    let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record(&header)?;
-    let mut row: Vec<String> = Vec::with_capacity(header.len());
-    for k in 0..r.trials as usize {
-        row.clear();
-        row.push((r.first_trial + k as u64).to_string());
-        for o in r.trial(k) {
-            row.push(o.shortfall.to_string());
-            row.push(o.worst.to_string());
-            row.push(if o.first_short == crate::kernel::NONE {
-                String::new()
-            } else {
-                m.month_label(o.first_short as usize)
-            });
-            row.push(o.tariff.to_string());
-        }
-        for i in 0..m.shocks.len() {
-            row.push(if r.occurred(k, i) { "1" } else { "0" }.to_string());
-        }
-        w.write_record(&row)?;
-    }
     w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// trials.csv rows of consecutive trials from `first`: outcomes `[trial * demand_nodes + d]`
+/// and shock flags `[trial * words + i / 64]`, formatted in parallel.
+pub fn trials_csv_rows(
+    m: &Model,
+    first: u64,
+    outs: &[crate::kernel::DemandOutcome],
+    occurred: &[u64],
+) -> anyhow::Result<Vec<u8>> {
+    use rayon::prelude::*;
+    let (dn, words) = (m.demand.len(), m.shock_words());
+    let trials = occurred.len() / words;
+    let parts: Vec<anyhow::Result<Vec<u8>>> = (0..trials.div_ceil(CSV_ROWS))
+        .into_par_iter()
+        .map(|c| {
+            let mut w = csv::WriterBuilder::new()
+                .has_headers(false)
+                .from_writer(Vec::with_capacity(CSV_ROWS * 128));
+            let mut field = String::new();
+            let mut put = |w: &mut csv::Writer<Vec<u8>>, x: &dyn std::fmt::Display| {
+                field.clear();
+                let _ = write!(field, "{x}");
+                w.write_field(&field)
+            };
+            for k in c * CSV_ROWS..((c + 1) * CSV_ROWS).min(trials) {
+                put(&mut w, &(first + k as u64))?;
+                for o in &outs[k * dn..(k + 1) * dn] {
+                    put(&mut w, &o.shortfall)?;
+                    put(&mut w, &o.worst)?;
+                    if o.first_short == crate::kernel::NONE {
+                        w.write_field("")?;
+                    } else {
+                        put(&mut w, &m.month_label(o.first_short as usize))?;
+                    }
+                    put(&mut w, &o.tariff)?;
+                }
+                for i in 0..m.shocks.len() {
+                    let on = occurred[k * words + i / 64] >> (i % 64) & 1 == 1;
+                    w.write_field(if on { "1" } else { "0" })?;
+                }
+                w.write_record(None::<&[u8]>)?;
+            }
+            w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))
+        })
+        .collect();
+    let mut bytes = Vec::new();
+    for p in parts {
+        bytes.extend_from_slice(&p?);
+    }
+    Ok(bytes)
+}
+
+/// trials.csv, written as the trials run: one row per trial with per-demand-node figures and
+/// shock flags. Rows of a block are formatted in parallel and written in trial order.
+pub struct TrialsCsv<'m> {
+    m: &'m Model,
+    file: std::io::BufWriter<std::fs::File>,
+    staged: Staged,
+}
+
+impl<'m> TrialsCsv<'m> {
+    /// Starts trials.csv in `dir` (under a temporary name) and writes its header.
+    pub fn create(m: &'m Model, dir: &Path) -> anyhow::Result<TrialsCsv<'m>> {
+        let (staged, f) = Staged::create(dir, "trials.csv")?;
+        let mut t = TrialsCsv {
+            m,
+            file: std::io::BufWriter::with_capacity(1 << 20, f),
+            staged,
+        };
+        let bytes = trials_csv_header(m)?;
+        t.write(&bytes)?;
+        Ok(t)
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> anyhow::Result<()> {
+        self.file
+            .write_all(bytes)
+            .with_context(|| format!("cannot write {}", self.staged.tmp.display()))
+    }
+
+    /// Appends the rows of a block of trials (see [`crate::engine::BlockSink`]).
+    pub fn block(
+        &mut self,
+        first: u64,
+        outs: &[crate::kernel::DemandOutcome],
+        occurred: &[u64],
+    ) -> anyhow::Result<()> {
+        let bytes = trials_csv_rows(self.m, first, outs, occurred)?;
+        self.write(&bytes)
+    }
+
+    /// Completes the file; [`write_all_staged`] moves it into place.
+    pub fn finish(mut self) -> anyhow::Result<Staged> {
+        let tmp = self.staged.tmp.clone();
+        self.file
+            .flush()
+            .and_then(|_| self.file.get_ref().sync_all())
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        Ok(self.staged)
+    }
+}
+
+/// trials.csv of a merged run: the shards' files in trial order, with one header.
+pub fn concat_trials_csv(out: &Path, shard_dirs: &[PathBuf]) -> anyhow::Result<Staged> {
+    use std::io::BufRead as _;
+    let (staged, f) = Staged::create(out, "trials.csv")?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+    for (i, dir) in shard_dirs.iter().enumerate() {
+        let path = dir.join("trials.csv");
+        let mut r =
+            std::io::BufReader::new(std::fs::File::open(&path).with_context(|| {
+                format!("cannot read {} (every shard writes one)", path.display())
+            })?);
+        let mut header = Vec::new();
+        r.read_until(b'\n', &mut header)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        if i == 0 {
+            w.write_all(&header)?;
+        }
+        std::io::copy(&mut r, &mut w).with_context(|| {
+            format!(
+                "cannot copy {} into {}",
+                path.display(),
+                staged.tmp.display()
+            )
+        })?;
+    }
+    w.flush()
+        .and_then(|_| w.get_ref().sync_all())
+        .with_context(|| format!("cannot write {}", staged.tmp.display()))?;
+    Ok(staged)
 }
 
 /// The readable table printed after a run.
@@ -140,6 +287,10 @@ pub fn remove_stale(dir: &Path, names: &[&str]) -> anyhow::Result<()> {
 /// Writes named files into `dir` all-or-nothing: each is written to a temporary file first and
 /// renamed into place only when all have been written.
 pub fn write_all<S: AsRef<str>>(dir: &Path, files: &[(S, Vec<u8>)]) -> anyhow::Result<()> {
+    write_all_staged(dir, files, Vec::new())
+}
+
+fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
     if dir.exists() && !dir.is_dir() {
         anyhow::bail!(
             "--out {}: exists and is not a folder; choose another --out",
@@ -147,7 +298,17 @@ pub fn write_all<S: AsRef<str>>(dir: &Path, files: &[(S, Vec<u8>)]) -> anyhow::R
         );
     }
     std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create output folder {} (--out)", dir.display()))?;
+        .with_context(|| format!("cannot create output folder {} (--out)", dir.display()))
+}
+
+/// [`write_all`], with files already written under temporary names in `dir` (such as a
+/// streamed trials.csv) moved into place along with the others.
+pub fn write_all_staged<S: AsRef<str>>(
+    dir: &Path,
+    files: &[(S, Vec<u8>)],
+    already: Vec<Staged>,
+) -> anyhow::Result<()> {
+    ensure_dir(dir)?;
     let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
     let result = (|| -> anyhow::Result<()> {
         for (name, bytes) in files {
@@ -167,6 +328,9 @@ pub fn write_all<S: AsRef<str>>(dir: &Path, files: &[(S, Vec<u8>)]) -> anyhow::R
             let _ = std::fs::remove_file(tmp);
         }
         return Err(e);
+    }
+    for s in &already {
+        staged.push((s.tmp.clone(), dir.join(&s.name)));
     }
     for (tmp, dst) in &staged {
         std::fs::rename(tmp, dst)

@@ -1,22 +1,22 @@
 //! Splitting a run into shards and merging them back.
 //!
-//! Shard I of N runs the trials `[(I-1) T / N, I T / N)` of a run of T trials and saves their raw
-//! outcomes with the scenario text. Since every trial's random streams depend only on
-//! (seed, trial index), merging the shards gives exactly the outcomes, and so exactly the
-//! summary.json and trials.csv, of one run of all T trials.
+//! Shard I of N runs the trials `[(I-1) T / N, I T / N)` of a run of T trials and saves what a
+//! run keeps (per-trial columns, streamed statistics, histograms) with the scenario text, beside
+//! its own trials.csv. Since every trial's random streams depend only on (seed, trial index),
+//! and the streamed statistics merge exactly, merging the shards gives exactly the summary.json
+//! and trials.csv of one run of all T trials.
 
 use std::path::Path;
 
 use anyhow::{Context as _, bail, ensure};
 use serde::{Deserialize, Serialize};
 
-use crate::engine::RunResult;
-use crate::kernel::DemandOutcome;
+use crate::engine::{DemandStreams, RunResult};
 use crate::model::stream_key;
 
 /// File name of a shard's raw results inside its output folder.
 pub const SHARD_FILE: &str = "shard.bin";
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 /// Which part of a run a shard is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,13 +68,15 @@ pub struct ShardFile {
     pub index: u64,
     /// Of how many.
     pub count: u64,
-    first_trial: u64,
+    /// First trial of the shard.
+    pub first_trial: u64,
     trials: u64,
     demand_nodes: usize,
     words: usize,
-    outcomes: Vec<DemandOutcome>,
+    shortfall: Vec<f32>,
     occurred: Vec<u64>,
     magnitude: Vec<f32>,
+    streams: Vec<DemandStreams>,
     hist: Vec<u32>,
 }
 
@@ -99,9 +101,10 @@ impl ShardFile {
             trials: r.trials,
             demand_nodes: r.demand_nodes,
             words: r.words,
-            outcomes: r.outcomes,
+            shortfall: r.shortfall,
             occurred: r.occurred,
             magnitude: r.magnitude,
+            streams: r.streams,
             hist: r.hist,
         }
     }
@@ -217,13 +220,15 @@ pub fn merge(mut shards: Vec<ShardFile>) -> anyhow::Result<(String, String, RunR
         first.demand_nodes,
         first.words,
     );
+    let first_index = first.index;
     let mut hist = vec![0u32; first.hist.len()];
-    let mut outcomes = Vec::with_capacity(total as usize * dn);
+    let mut streams = first.streams.clone();
+    let mut shortfall = Vec::with_capacity(total as usize * dn);
     let mut occurred = Vec::with_capacity(total as usize * words);
     let mut magnitude = Vec::new();
     for s in shards {
         ensure!(
-            s.hist.len() == hist.len(),
+            s.hist.len() == hist.len() && s.streams.len() == streams.len(),
             "shard {}/{} has a different shape",
             s.index,
             s.count
@@ -231,7 +236,12 @@ pub fn merge(mut shards: Vec<ShardFile>) -> anyhow::Result<(String, String, RunR
         for (a, b) in hist.iter_mut().zip(&s.hist) {
             *a += b;
         }
-        outcomes.extend(s.outcomes);
+        if s.index != first_index {
+            for (a, b) in streams.iter_mut().zip(&s.streams) {
+                a.merge(b);
+            }
+        }
+        shortfall.extend(s.shortfall);
         occurred.extend(s.occurred);
         magnitude.extend(s.magnitude);
     }
@@ -243,10 +253,11 @@ pub fn merge(mut shards: Vec<ShardFile>) -> anyhow::Result<(String, String, RunR
             first_trial: 0,
             trials: total,
             demand_nodes: dn,
-            outcomes,
+            shortfall,
             words,
             occurred,
             magnitude,
+            streams,
             hist,
         },
     ))

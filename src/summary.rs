@@ -1,14 +1,17 @@
 //! Aggregation of per-trial outcomes into the documented `summary.json` schema.
 //!
-//! Every figure is computed serially in trial order from the kept outcomes, so the summary
-//! depends only on the scenario, the seed and the trial count.
+//! Figures of the total shortfall are computed from the kept per-trial columns in trial order;
+//! secondary figures come from the streamed statistics, which merge exactly. Either way the
+//! summary depends only on the scenario, the seed and the trial count.
 
 use serde::{Deserialize, Serialize};
 
+use rayon::prelude::*;
+
 use crate::engine::{BINS, RunResult, TailProfile, tail_profile};
-use crate::kernel::NONE;
 use crate::model::Model;
 use crate::scenario::{Kind, Policy};
+use crate::sketch::{Counts, Sketch};
 
 /// Version of the summary.json schema; bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -218,17 +221,34 @@ pub struct PercentileCi {
     pub p999: [f64; 2],
 }
 
-/// 95% confidence interval of the p-quantile of sorted values, from order statistics.
-pub fn quantile_ci(sorted: &[f64], p: f64) -> [f64; 2] {
-    let n = sorted.len();
-    if n == 0 {
-        return [f64::NAN, f64::NAN];
-    }
+/// 1-based ranks bounding the 95% confidence interval of the p-quantile of `n` values, from
+/// order statistics: np -/+ 1.96 sqrt(np(1 - p)), widened to whole ranks; `n` must be positive.
+pub fn ci_ranks(n: u64, p: f64) -> (u64, u64) {
     let np = n as f64 * p;
     let half = Z975 * (np * (1.0 - p)).sqrt();
-    let lo = ((np - half).floor() as i64).clamp(1, n as i64) as usize;
-    let hi = ((np + half).ceil() as i64 + 1).clamp(1, n as i64) as usize;
-    [sorted[lo - 1], sorted[hi - 1]]
+    let lo = ((np - half).floor() as i64).clamp(1, n as i64) as u64;
+    let hi = ((np + half).ceil() as i64 + 1).clamp(1, n as i64) as u64;
+    (lo, hi)
+}
+
+/// 1-based nearest rank of the p-quantile of `n` values: the smallest rank with at least `p`
+/// of the values at or below it.
+pub fn nearest_rank(n: u64, p: f64) -> u64 {
+    ((p * n as f64 - 1e-9).ceil() as u64).clamp(1, n.max(1))
+}
+
+/// Number of values in the worst `1 - alpha` of `n` (at least 1).
+fn tail_count(n: u64, alpha: f64) -> u64 {
+    (((1.0 - alpha) * n as f64 - 1e-9).ceil() as u64).clamp(1, n.max(1))
+}
+
+/// 95% confidence interval of the p-quantile of sorted values, from order statistics.
+pub fn quantile_ci(sorted: &[f64], p: f64) -> [f64; 2] {
+    if sorted.is_empty() {
+        return [f64::NAN, f64::NAN];
+    }
+    let (lo, hi) = ci_ranks(sorted.len() as u64, p);
+    [sorted[lo as usize - 1], sorted[hi as usize - 1]]
 }
 
 /// Probability of exceeding a threshold.
@@ -311,60 +331,142 @@ pub fn quantile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
-    let n = sorted.len();
-    let rank = (p * n as f64 - 1e-9).ceil() as usize;
-    sorted[rank.clamp(1, n) - 1]
+    sorted[nearest_rank(sorted.len() as u64, p) as usize - 1]
 }
 
 /// Mean of the largest `ceil((1 - alpha) * n)` values (expected shortfall).
 pub fn tail_mean(sorted: &[f64], alpha: f64) -> f64 {
     let n = sorted.len();
-    let k = (((1.0 - alpha) * n as f64 - 1e-9).ceil() as usize).clamp(1, n.max(1));
-    sorted[n - k..].iter().sum::<f64>() / k as f64
+    let k = tail_count(n as u64, alpha) as usize;
+    sorted[n.saturating_sub(k)..].iter().sum::<f64>() / k as f64
 }
 
-impl Dist {
-    /// Statistics of `values` (in trial order).
-    pub fn of(values: &[f64]) -> Dist {
-        let n = values.len() as f64;
-        let (mean, var) = mean_var(values);
-        let sd = var.sqrt();
-        let half = Z975 * sd / n.sqrt();
-        let mut sorted = values.to_vec();
-        sorted.sort_by(f64::total_cmp);
-        let q = |p| quantile(&sorted, p);
-        Dist {
-            mean,
-            sd,
-            ci95_low: mean - half,
-            ci95_high: mean + half,
+/// The percentile fields of a [`Dist`], read through `at(rank)` (1-based) over `n` values.
+struct Percentiles {
+    p5: f64,
+    p50: f64,
+    p90: f64,
+    p95: f64,
+    p99: f64,
+    p999: f64,
+    ci: PercentileCi,
+}
+
+impl Percentiles {
+    fn of(n: u64, at: impl Fn(u64) -> f64) -> Percentiles {
+        let q = |p| {
+            if n == 0 {
+                f64::NAN
+            } else {
+                at(nearest_rank(n, p))
+            }
+        };
+        let ci = |p| {
+            if n == 0 {
+                return [f64::NAN, f64::NAN];
+            }
+            let (lo, hi) = ci_ranks(n, p);
+            [at(lo), at(hi)]
+        };
+        Percentiles {
             p5: q(0.05),
             p50: q(0.5),
             p90: q(0.9),
             p95: q(0.95),
             p99: q(0.99),
             p999: q(0.999),
-            var95: q(0.95),
-            cvar95: tail_mean(&sorted, 0.95),
-            var99: q(0.99),
-            cvar99: tail_mean(&sorted, 0.99),
-            max: sorted.last().copied().unwrap_or(f64::NAN),
-            prob_any: values.iter().filter(|v| **v > 0.0).count() as f64 / n,
-            percentile_ci95: PercentileCi {
-                p50: quantile_ci(&sorted, 0.5),
-                p90: quantile_ci(&sorted, 0.9),
-                p95: quantile_ci(&sorted, 0.95),
-                p99: quantile_ci(&sorted, 0.99),
-                p999: quantile_ci(&sorted, 0.999),
+            ci: PercentileCi {
+                p50: ci(0.5),
+                p90: ci(0.9),
+                p95: ci(0.95),
+                p99: ci(0.99),
+                p999: ci(0.999),
             },
         }
     }
 }
 
+impl Dist {
+    /// Statistics of `values` (in trial order).
+    pub fn of(values: &[f64]) -> Dist {
+        let mut sorted = values.to_vec();
+        sorted.par_sort_unstable_by(f64::total_cmp);
+        Dist::of_sorted(values, &sorted)
+    }
+
+    /// Statistics of `values` (in trial order) and the same values sorted.
+    pub fn of_sorted(values: &[f64], sorted: &[f64]) -> Dist {
+        let n = values.len() as f64;
+        let (mean, var) = mean_var(values);
+        let pc = Percentiles::of(sorted.len() as u64, |r| sorted[r as usize - 1]);
+        Dist::assemble(
+            n,
+            mean,
+            var,
+            pc,
+            [tail_mean(sorted, 0.95), tail_mean(sorted, 0.99)],
+            sorted.last().copied().unwrap_or(f64::NAN),
+            values.iter().filter(|v| **v > 0.0).count() as f64 / n,
+        )
+    }
+
+    /// Statistics of a streamed quantity: mean, standard deviation, maximum and probability
+    /// are exact; percentiles and tail means are within [`Sketch::RELATIVE_ERROR`].
+    pub fn of_sketch(s: &Sketch) -> Dist {
+        let n = s.count;
+        let (mean, var) = s.mean_var();
+        let tail = |alpha| {
+            let k = tail_count(n, alpha);
+            s.top_sum(k) / k as f64
+        };
+        Dist::assemble(
+            n as f64,
+            mean,
+            var,
+            Percentiles::of(n, |r| s.at_rank(r)),
+            [tail(0.95), tail(0.99)],
+            if n == 0 { f64::NAN } else { s.max },
+            (n - s.zeros) as f64 / n as f64,
+        )
+    }
+
+    fn assemble(
+        n: f64,
+        mean: f64,
+        var: f64,
+        pc: Percentiles,
+        [cvar95, cvar99]: [f64; 2],
+        max: f64,
+        prob_any: f64,
+    ) -> Dist {
+        let sd = var.sqrt();
+        let half = Z975 * sd / n.sqrt();
+        Dist {
+            mean,
+            sd,
+            ci95_low: mean - half,
+            ci95_high: mean + half,
+            p5: pc.p5,
+            p50: pc.p50,
+            p90: pc.p90,
+            p95: pc.p95,
+            p99: pc.p99,
+            p999: pc.p999,
+            var95: pc.p95,
+            cvar95,
+            var99: pc.p99,
+            cvar99,
+            max,
+            prob_any,
+            percentile_ci95: pc.ci,
+        }
+    }
+}
+
 impl Durations {
-    fn of(values: impl Iterator<Item = u16>) -> Durations {
-        let mut v: Vec<f64> = values.filter(|x| *x != NONE).map(f64::from).collect();
-        if v.is_empty() {
+    fn of(c: &Counts) -> Durations {
+        let n = c.total();
+        if n == 0 {
             return Durations {
                 trials: 0,
                 mean: None,
@@ -374,18 +476,19 @@ impl Durations {
                 percentile_ci95: None,
             };
         }
-        v.sort_by(f64::total_cmp);
+        let at = |r| c.at_rank(r) as f64;
+        let q = |p| at(nearest_rank(n, p));
+        let ci = |p| {
+            let (lo, hi) = ci_ranks(n, p);
+            [at(lo), at(hi)]
+        };
         Durations {
-            trials: v.len() as u64,
-            mean: Some(v.iter().sum::<f64>() / v.len() as f64),
-            p5: Some(quantile(&v, 0.05)),
-            p50: Some(quantile(&v, 0.5)),
-            p95: Some(quantile(&v, 0.95)),
-            percentile_ci95: Some([
-                quantile_ci(&v, 0.05),
-                quantile_ci(&v, 0.5),
-                quantile_ci(&v, 0.95),
-            ]),
+            trials: n,
+            mean: Some(c.mean()),
+            p5: Some(q(0.05)),
+            p50: Some(q(0.5)),
+            p95: Some(q(0.95)),
+            percentile_ci95: Some([ci(0.05), ci(0.5), ci(0.95)]),
         }
     }
 }
@@ -408,36 +511,32 @@ fn hist_quantile_ci(counts: &[u32], p: f64) -> [f64; 2] {
     if n == 0 {
         return [f64::NAN, f64::NAN];
     }
-    let np = n as f64 * p;
-    let half = Z975 * (np * (1.0 - p)).sqrt();
-    let lo = ((np - half).floor() as i64).clamp(1, n as i64) as u64;
-    let hi = ((np + half).ceil() as i64 + 1).clamp(1, n as i64) as u64;
+    let (lo, hi) = ci_ranks(n, p);
     [hist_rank(counts, lo), hist_rank(counts, hi)]
 }
 
 /// Quantile of a delivered-fraction histogram (nearest rank).
 fn hist_quantile(counts: &[u32], p: f64) -> f64 {
     let total: u64 = counts.iter().map(|&c| u64::from(c)).sum();
-    hist_rank(
-        counts,
-        ((p * total as f64 - 1e-9).ceil() as u64).clamp(1, total.max(1)),
-    )
+    hist_rank(counts, nearest_rank(total, p))
 }
 
-/// Ranks with ties averaged (1-based).
-fn ranks(v: &[f64]) -> Vec<f64> {
-    let mut idx: Vec<usize> = (0..v.len()).collect();
-    idx.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
+/// Ranks with ties averaged (1-based), as f32: exact (multiples of 0.5) for up to 2^23 values,
+/// and half the memory of f64 for the rank sample of a large run.
+fn ranks(v: &[f64]) -> Vec<f32> {
+    debug_assert!(v.len() <= 1 << 23);
+    let mut idx: Vec<u32> = (0..v.len() as u32).collect();
+    idx.sort_unstable_by(|&a, &b| v[a as usize].total_cmp(&v[b as usize]));
     let mut r = vec![0.0; v.len()];
     let mut i = 0;
     while i < idx.len() {
         let mut j = i;
-        while j + 1 < idx.len() && v[idx[j + 1]] == v[idx[i]] {
+        while j + 1 < idx.len() && v[idx[j + 1] as usize] == v[idx[i] as usize] {
             j += 1;
         }
-        let avg = (i + j) as f64 / 2.0 + 1.0;
+        let avg = ((i + j) as f64 / 2.0 + 1.0) as f32;
         for &k in &idx[i..=j] {
-            r[k] = avg;
+            r[k as usize] = avg;
         }
         i = j + 1;
     }
@@ -451,11 +550,13 @@ pub fn spearman(a: &[f64], b: &[f64]) -> Option<f64> {
 }
 
 /// Pearson correlation; `None` if either side is constant.
-fn pearson(ra: &[f64], rb: &[f64]) -> Option<f64> {
+fn pearson(ra: &[f32], rb: &[f32]) -> Option<f64> {
     let n = ra.len() as f64;
-    let (ma, mb) = (ra.iter().sum::<f64>() / n, rb.iter().sum::<f64>() / n);
+    let sum = |v: &[f32]| v.iter().map(|&x| f64::from(x)).sum::<f64>();
+    let (ma, mb) = (sum(ra) / n, sum(rb) / n);
     let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
-    for (x, y) in ra.iter().zip(rb) {
+    for (&x, &y) in ra.iter().zip(rb) {
+        let (x, y) = (f64::from(x), f64::from(y));
         sab += (x - ma) * (y - mb);
         saa += (x - ma) * (x - ma);
         sbb += (y - mb) * (y - mb);
@@ -463,37 +564,83 @@ fn pearson(ra: &[f64], rb: &[f64]) -> Option<f64> {
     (saa > 0.0 && sbb > 0.0).then(|| sab / (saa * sbb).sqrt())
 }
 
+/// Trial indices sorted by `values`, ties by index.
+fn argsort(values: &[f64]) -> Vec<u32> {
+    let mut order: Vec<u32> = (0..values.len() as u32).collect();
+    order.par_sort_unstable_by(|&a, &b| {
+        values[a as usize]
+            .total_cmp(&values[b as usize])
+            .then(a.cmp(&b))
+    });
+    order
+}
+
 /// Shocks ranked by the difference in `metric` between trials with and without them.
-fn drivers(m: &Model, r: &RunResult, metric: &[f64], magnitude_ranks: &[Vec<f64>]) -> Vec<Driver> {
-    let n = metric.len();
-    let metric_ranks = ranks(metric);
+/// `order` sorts `metric`; rank correlations use the first `magnitude_ranks[i].len()` trials.
+fn drivers(
+    m: &Model,
+    r: &RunResult,
+    metric: &[f64],
+    order: &[u32],
+    magnitude_ranks: &[Vec<f32>],
+) -> Vec<Driver> {
+    let kept = magnitude_ranks.first().map_or(0, Vec::len);
+    let metric_ranks = ranks(&metric[..kept]);
     let mut out: Vec<Driver> = m
         .shocks
         .iter()
         .enumerate()
+        .collect::<Vec<_>>()
+        .into_par_iter()
         .map(|(i, s)| {
-            let (mut with, mut without): (Vec<f64>, Vec<f64>) = (Vec::new(), Vec::new());
-            for (k, v) in metric.iter().enumerate().take(n) {
+            // The kept columns are in trial order, so plain sums in that order are reproducible.
+            let (mut sum_with, mut sum_without, mut n_with) = (0.0, 0.0, 0u64);
+            for (k, v) in metric.iter().enumerate() {
                 if r.occurred(k, i) {
-                    with.push(*v)
+                    sum_with += v;
+                    n_with += 1;
                 } else {
-                    without.push(*v)
+                    sum_without += v;
                 }
             }
-            let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
-            let (mw, mo) = (mean(&with), mean(&without));
+            let n_without = metric.len() as u64 - n_with;
+            let mean = |s: f64, n: u64| (n > 0).then(|| s / n as f64);
+            let (mw, mo) = (mean(sum_with, n_with), mean(sum_without, n_without));
+            // The nearest-rank P95 of each group, counted down from the top of the sorted order.
+            let above = |n: u64| n.saturating_sub(nearest_rank(n, 0.95));
+            let (mut need_with, mut need_without) = (above(n_with), above(n_without));
+            let (mut p95_with, mut p95_without) = (None, None);
+            for &k in order.iter().rev() {
+                let k = k as usize;
+                let (need, slot, n) = if r.occurred(k, i) {
+                    (&mut need_with, &mut p95_with, n_with)
+                } else {
+                    (&mut need_without, &mut p95_without, n_without)
+                };
+                if slot.is_none() && n > 0 {
+                    if *need == 0 {
+                        *slot = Some(metric[k]);
+                    } else {
+                        *need -= 1;
+                    }
+                }
+                if (p95_with.is_some() || n_with == 0) && (p95_without.is_some() || n_without == 0)
+                {
+                    break;
+                }
+            }
             Driver {
                 id: s.id.clone(),
-                trials_with: with.len() as u64,
-                trials_without: without.len() as u64,
+                trials_with: n_with,
+                trials_without: n_without,
                 mean_with: mw,
                 mean_without: mo,
                 effect: match (mw, mo) {
                     (Some(a), Some(b)) => a - b,
                     _ => 0.0,
                 },
-                p95_with: select_quantile(&mut with, 0.95),
-                p95_without: select_quantile(&mut without, 0.95),
+                p95_with,
+                p95_without,
                 rank_correlation: pearson(&magnitude_ranks[i], &metric_ranks),
             }
         })
@@ -507,22 +654,12 @@ fn drivers(m: &Model, r: &RunResult, metric: &[f64], magnitude_ranks: &[Vec<f64>
     out
 }
 
-/// The nearest-rank quantile of unsorted values, found by selection (the same value
-/// [`quantile`] gives on the sorted values); `None` if there are none.
-fn select_quantile(v: &mut [f64], p: f64) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    let n = v.len();
-    let rank = ((p * n as f64 - 1e-9).ceil() as usize).clamp(1, n);
-    let (_, x, _) = v.select_nth_unstable_by(rank - 1, f64::total_cmp);
-    Some(*x)
-}
-
-/// Tie-averaged ranks of each shock's per-trial magnitude, computed once for every metric.
-fn magnitude_ranks(m: &Model, r: &RunResult) -> Vec<Vec<f64>> {
-    let (n, ns) = (r.trials as usize, r.stride());
+/// Tie-averaged ranks of each shock's per-trial magnitude over the trials that keep them,
+/// computed once for every metric.
+fn magnitude_ranks(m: &Model, r: &RunResult) -> Vec<Vec<f32>> {
+    let (n, ns) = (r.rank_trials(), r.stride());
     (0..m.shocks.len())
+        .into_par_iter()
         .map(|i| {
             ranks(
                 &(0..n)
@@ -549,15 +686,20 @@ pub fn summarise_with(m: &Model, r: &RunResult, tail: &TailProfile) -> Summary {
         .enumerate()
         .map(|(d, dn)| {
             let node = &m.nodes[dn.node as usize];
-            let col = |f: &dyn Fn(&crate::kernel::DemandOutcome) -> f64| -> Vec<f64> {
-                (0..n).map(|k| f(&r.trial(k)[d])).collect()
-            };
+            let st = &r.streams[d];
             let short = r.shortfalls(d);
             let total = dn.total;
-            let share: Vec<f64> = short
-                .iter()
-                .map(|s| if total > 0.0 { s / total } else { 0.0 })
-                .collect();
+            let order = argsort(&short);
+            let mut sorted: Vec<f64> = order.iter().map(|&k| short[k as usize]).collect();
+            let shortfall_t = Dist::of_sorted(&short, &sorted);
+            let drivers = drivers(m, r, &short, &order, &mag_ranks);
+            drop(order);
+            let to_share = |s: f64| if total > 0.0 { s / total } else { 0.0 };
+            let share: Vec<f64> = short.iter().map(|&s| to_share(s)).collect();
+            // Dividing by a positive constant keeps the order.
+            sorted.iter_mut().for_each(|s| *s = to_share(*s));
+            let shortfall_share = Dist::of_sorted(&share, &sorted);
+            drop((share, sorted));
             let exceedance = m
                 .thresholds
                 .iter()
@@ -587,16 +729,16 @@ pub fn summarise_with(m: &Model, r: &RunResult, tail: &TailProfile) -> Summary {
                 node: node.id.clone(),
                 label: node.label.clone(),
                 demand_t: total,
-                shortfall_t: Dist::of(&short),
-                shortfall_share: Dist::of(&share),
+                shortfall_t,
+                shortfall_share,
                 exceedance,
-                worst_period_t: Dist::of(&col(&|o| o.worst)),
-                worst_period_share: Dist::of(&col(&|o| f64::from(o.worst_frac))),
-                time_to_survive: Durations::of((0..n).map(|k| r.trial(k)[d].survive)),
-                time_to_recover: Durations::of((0..n).map(|k| r.trial(k)[d].recover)),
-                tariff_cost_usd: Dist::of(&col(&|o| o.tariff)),
+                worst_period_t: Dist::of_sketch(&st.worst),
+                worst_period_share: Dist::of_sketch(&st.worst_frac),
+                time_to_survive: Durations::of(&st.survive),
+                time_to_recover: Durations::of(&st.recover),
+                tariff_cost_usd: Dist::of_sketch(&st.tariff),
                 bands,
-                drivers: drivers(m, r, &short, &mag_ranks),
+                drivers,
             }
         })
         .collect();
@@ -646,7 +788,7 @@ pub fn summarise_with(m: &Model, r: &RunResult, tail: &TailProfile) -> Summary {
     let warnings = tail_warnings(r.trials, &demand);
     Summary {
         warnings,
-        drivers: drivers(m, r, &totals, &mag_ranks),
+        drivers: drivers(m, r, &totals, &argsort(&totals), &mag_ranks),
         nodes,
         edges,
         schema_version: SCHEMA_VERSION,

@@ -3,7 +3,7 @@
 //! 16,000 runs; the seeds are fixed, so a pass is reproducible, and a real bias of a few
 //! percent fails).
 
-use crate::common::{assert_mean_near, model, run, summarise};
+use crate::common::{assert_mean_near, first_trial, model, run, summarise};
 
 const TWO_NODES: &str = r#"
 [scenario]
@@ -202,17 +202,17 @@ to = "small"
 
 #[test]
 fn short_supply_is_rationed_pro_rata_after_offtakes() {
-    let (_, r, _) = summarise(RATIONING, 10, 1);
+    let r = first_trial(RATIONING);
     // 9 for orders of 10 and 5: 6 and 3 delivered.
-    assert!((r.trial(0)[0].shortfall - 12.0 * 4.0).abs() < 1e-9);
-    assert!((r.trial(0)[1].shortfall - 12.0 * 2.0).abs() < 1e-9);
+    assert!((r[0].shortfall - 12.0 * 4.0).abs() < 1e-9);
+    assert!((r[1].shortfall - 12.0 * 2.0).abs() < 1e-9);
     // An offtake of 0.8 for `big`: 7.2 first, then 1.8 pro rata to unmet orders 2.8 and 5.
     let text = RATIONING.replace("to = \"big\"\n", "to = \"big\"\nofftake = 0.8\n");
-    let (_, r, _) = summarise(&text, 10, 1);
+    let r = first_trial(&text);
     let big = 10.0 - 7.2 - 1.8 * 2.8 / 7.8;
     let small = 5.0 - 1.8 * 5.0 / 7.8;
-    assert!((r.trial(0)[0].shortfall - 12.0 * big).abs() < 1e-9);
-    assert!((r.trial(0)[1].shortfall - 12.0 * small).abs() < 1e-9);
+    assert!((r[0].shortfall - 12.0 * big).abs() < 1e-9);
+    assert!((r[1].shortfall - 12.0 * small).abs() < 1e-9);
 }
 
 #[test]
@@ -221,8 +221,8 @@ fn stock_buffer_delays_and_stockpile_reduces_the_shortfall() {
         "{}\n[[restriction]]\nid = \"ban\"\ncountry = \"AA\"\nseverity = 1\nwhen = {{ at = 5, duration = 4 }}\n",
         TWO_NODES.replace("demand = 10\n", "demand = 10\ncover = 2\n")
     );
-    let (_, r, s) = summarise(&text, 10, 1);
-    let o = r.trial(0)[0];
+    let (_, _, s) = summarise(&text, 10, 1);
+    let o = first_trial(&text)[0];
     // Two periods of cover against four blocked: periods 7 and 8 are short.
     assert!((o.shortfall - 20.0).abs() < 1e-9);
     assert_eq!(o.first_short, 7);
@@ -234,8 +234,8 @@ fn stock_buffer_delays_and_stockpile_reduces_the_shortfall() {
         "cover = 2\n",
         "cover = 2\nstockpile = { tonnes = 30, max_release = 5 }\n",
     );
-    let (_, r, _) = summarise(&text, 10, 1);
-    assert!((r.trial(0)[0].shortfall - 10.0).abs() < 1e-9);
+    let r = first_trial(&text);
+    assert!((r[0].shortfall - 10.0).abs() < 1e-9);
 }
 
 #[test]
@@ -310,15 +310,11 @@ to = "BB"
 rate = 1.0
 elasticity = 1
 "#;
-    let (_, r, _) = summarise(text, 5, 1);
+    let r = first_trial(text);
     // Weights 0.5/2 and 0.5 renormalise to 1/3 and 2/3: 10/3 t a period pay 100% of 1000 USD/t.
     let expected = 12.0 * 10.0 / 3.0 * 1000.0;
-    assert!(
-        (r.trial(0)[0].tariff - expected).abs() < 1e-6,
-        "{}",
-        r.trial(0)[0].tariff
-    );
-    assert_eq!(r.trial(0)[0].shortfall, 0.0);
+    assert!((r[0].tariff - expected).abs() < 1e-6, "{}", r[0].tariff);
+    assert_eq!(r[0].shortfall, 0.0);
 }
 
 fn with(base: &str, extra: &str) -> String {
@@ -482,13 +478,13 @@ country = "CN"
 severity = 1
 "#;
     // Lost: the US gets nothing and China keeps its rationed 5 t.
-    let (_, r, _) = summarise(&format!("{base}blocked = \"lost\"\n"), 5, 1);
-    assert!((r.trial(0)[0].shortfall - 12.0 * 3.0).abs() < 1e-9);
-    assert!((r.trial(0)[1].shortfall - 12.0 * 8.0).abs() < 1e-9);
+    let r = first_trial(&format!("{base}blocked = \"lost\"\n"));
+    assert!((r[0].shortfall - 12.0 * 3.0).abs() < 1e-9);
+    assert!((r[1].shortfall - 12.0 * 8.0).abs() < 1e-9);
     // Domestic: the blocked 5 t first fill China's unmet 3 t.
-    let (_, r, _) = summarise(&format!("{base}blocked = \"domestic\"\n"), 5, 1);
-    assert!(r.trial(0)[0].shortfall.abs() < 1e-9);
-    assert!((r.trial(0)[1].shortfall - 12.0 * 8.0).abs() < 1e-9);
+    let r = first_trial(&format!("{base}blocked = \"domestic\"\n"));
+    assert!(r[0].shortfall.abs() < 1e-9);
+    assert!((r[1].shortfall - 12.0 * 8.0).abs() < 1e-9);
 }
 
 #[test]

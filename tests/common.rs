@@ -47,3 +47,45 @@ pub fn assert_mean_near(v: &[f64], expected: f64, z: f64, what: &str) {
         (mean - expected).abs() / se
     );
 }
+
+/// The full outcomes of trial 0 (seed 1) of an inline scenario, straight from the kernel.
+pub fn first_trial(text: &str) -> Vec<supplyshock::kernel::DemandOutcome> {
+    use supplyshock::kernel::{DemandOutcome, NoObserver, Scratch, run_trial};
+    let m = model(text);
+    let mut out = vec![DemandOutcome::default(); m.demand.len()];
+    let mut occ = vec![0u64; m.shock_words()];
+    run_trial(
+        &m,
+        1,
+        0,
+        &mut Scratch::new(&m),
+        &mut out,
+        &mut occ,
+        &mut NoObserver,
+    );
+    out
+}
+
+/// trials.csv of a run, rebuilt from the kernel (a run keeps only compact columns).
+pub fn trials_csv(m: &Model, r: &RunResult) -> Vec<u8> {
+    use supplyshock::kernel::{DemandOutcome, NoObserver, Scratch, run_trial};
+    let (dn, words) = (m.demand.len(), m.shock_words());
+    let n = r.trials as usize;
+    let mut outs = vec![DemandOutcome::default(); n * dn];
+    let mut occ = vec![0u64; n * words];
+    let mut scratch = Scratch::new(m);
+    for k in 0..n {
+        run_trial(
+            m,
+            r.seed,
+            r.first_trial + k as u64,
+            &mut scratch,
+            &mut outs[k * dn..(k + 1) * dn],
+            &mut occ[k * words..(k + 1) * words],
+            &mut NoObserver,
+        );
+    }
+    let mut bytes = supplyshock::output::trials_csv_header(m).unwrap();
+    bytes.extend(supplyshock::output::trials_csv_rows(m, r.first_trial, &outs, &occ).unwrap());
+    bytes
+}

@@ -36,14 +36,75 @@ fn shards_reproduce_the_trials_of_one_run() {
         threads: 3,
         progress: false,
     };
-    let a = engine::run(&m, &opts(0, 300)).unwrap();
+    let mut a = engine::run(&m, &opts(0, 300)).unwrap();
     let b = engine::run(&m, &opts(300, 700)).unwrap();
-    let mut joined = a.outcomes.clone();
-    joined.extend_from_slice(&b.outcomes);
-    assert_eq!(joined, whole.outcomes);
-    let mut occ = a.occurred.clone();
-    occ.extend_from_slice(&b.occurred);
-    assert_eq!(occ, whole.occurred);
+    a.append(b);
+    assert_eq!(a.shortfall, whole.shortfall);
+    assert_eq!(a.occurred, whole.occurred);
+    assert_eq!(a.magnitude, whole.magnitude);
+    assert_eq!(a.streams, whole.streams);
+    assert_eq!(a.hist, whole.hist);
+}
+
+/// A small chain with an outage and a restriction: cheap enough for a million trials.
+const SMALL: &str = r#"
+[scenario]
+name = "small"
+periods = 12
+start = "2027-01"
+
+[[node]]
+id = "mine"
+kind = "mine"
+country = "AA"
+capacity = 10
+
+[[node]]
+id = "d"
+kind = "demand"
+country = "BB"
+demand = 9
+cover = 1
+
+[[edge]]
+from = "mine"
+to = "d"
+
+[[outage]]
+id = "flood"
+node = "mine"
+p_fail = 0.02
+p_recover = 0.3
+severity = { dist = "uniform", low = 0.2, high = 1.0 }
+
+[[restriction]]
+id = "ban"
+country = "AA"
+severity = { dist = "uniform", low = 0.0, high = 0.5 }
+when = { p_start = 0.01, duration = { dist = "uniform", low = 1, high = 4 } }
+"#;
+
+#[test]
+fn a_split_across_blocks_and_the_rank_sample_gives_the_same_summary() {
+    // More trials than one engine block and than the trials whose magnitudes are kept, so that
+    // shards cut through a block and through the rank sample.
+    let m = model(SMALL);
+    let total = engine::RANK_TRIALS + 3_000;
+    assert!(total > engine::BLOCK as u64);
+    let whole = run(&m, total, 11, 0);
+    let cut = engine::RANK_TRIALS - 1_234;
+    let opts = |first, trials| RunOptions {
+        seed: 11,
+        first_trial: first,
+        trials,
+        threads: 0,
+        progress: false,
+    };
+    let mut a = engine::run(&m, &opts(0, cut)).unwrap();
+    a.append(engine::run(&m, &opts(cut, total - cut)).unwrap());
+    assert_eq!(a.magnitude.len(), engine::RANK_TRIALS as usize * 2);
+    let bytes = |r| output::summary_json(&summary::summarise(&m, r)).unwrap();
+    assert_eq!(bytes(&a), bytes(&whole));
 }
 
 #[test]
@@ -69,7 +130,7 @@ fn precision_runs_stop_at_the_same_trial_count_with_the_same_result() {
         threads: 2,
         progress: false,
     };
-    let a = engine::run_to_precision(&m, &opts, 0.05, 200_000).unwrap();
+    let a = engine::run_to_precision(&m, &opts, 0.05, 200_000, None).unwrap();
     let b = engine::run_to_precision(
         &m,
         &RunOptions {
@@ -78,6 +139,7 @@ fn precision_runs_stop_at_the_same_trial_count_with_the_same_result() {
         },
         0.05,
         200_000,
+        None,
     )
     .unwrap();
     assert_eq!(a.trials % 2_000, 0);
@@ -87,14 +149,15 @@ fn precision_runs_stop_at_the_same_trial_count_with_the_same_result() {
     );
     assert!(a.worst_relative_half_width() <= 0.05);
     assert_eq!(a.trials, b.trials);
-    assert_eq!(a.outcomes, b.outcomes);
+    assert_eq!(a.shortfall, b.shortfall);
     // Batches are the trials of one run of that size.
     let one = run(&m, a.trials, 5, 2);
-    assert_eq!(one.outcomes, a.outcomes);
+    assert_eq!(one.shortfall, a.shortfall);
+    assert_eq!(one.streams, a.streams);
     assert_eq!(one.hist, a.hist);
     assert_eq!(one.magnitude, a.magnitude);
     // A cap stops it early.
-    let capped = engine::run_to_precision(&m, &opts, 0.0001, 6_000).unwrap();
+    let capped = engine::run_to_precision(&m, &opts, 0.0001, 6_000, None).unwrap();
     assert_eq!(capped.trials, 6_000);
 }
 
@@ -120,5 +183,5 @@ demand = 2
 "#;
     let text = format!("{text}\n[[edge]]\nfrom = \"mine\"\nto = \"d\"\n");
     let r = run(&model(&text), 1_000, 1, 3);
-    assert!((0..1_000).all(|k| r.trial(k)[0].shortfall == 3.0));
+    assert!((0..1_000).all(|k| r.shortfall(k, 0) == 3.0));
 }

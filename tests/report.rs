@@ -181,10 +181,7 @@ fn a_saved_folder_redraws_the_same_data() {
                 "summary.json",
                 supplyshock::output::summary_json(&s).unwrap(),
             ),
-            (
-                "trials.csv",
-                supplyshock::output::trials_csv(&m, &r).unwrap(),
-            ),
+            ("trials.csv", crate::common::trials_csv(&m, &r)),
         ],
     )
     .unwrap();

@@ -87,7 +87,8 @@ pub fn input_from_dir(dir: &Path) -> anyhow::Result<ReportInput> {
                     c + 1
                 )
             })?;
-            shortfall[d].push(v);
+            // A run keeps each trial's shortfall as f32; read the file the same way.
+            shortfall[d].push(f64::from(v as f32));
         }
     }
     anyhow::ensure!(
