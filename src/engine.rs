@@ -9,7 +9,8 @@
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
-use crate::kernel::{DemandOutcome, NONE, NoObserver, Scratch, run_trial};
+use crate::kernel::{DemandOutcome, NONE, Scratch, run_trial};
+use crate::lanes::{LANES, LaneScratch, run_group};
 use crate::model::Model;
 use crate::sketch::{Counts, Sketch};
 
@@ -135,7 +136,7 @@ pub struct RunResult {
     /// `occurred[trial * words + i / 64]` bit `i % 64`: shock i was active in the trial.
     pub occurred: Vec<u64>,
     /// `magnitude[trial * stride + i]`: how much of shock i the trial drew (see
-    /// [`Scratch::magnitude`]), for the first [`RunResult::rank_trials`] trials of the run;
+    /// [`crate::kernel::Scratch::magnitude`]), for the first [`RunResult::rank_trials`] trials of the run;
     /// `stride` is the number of shocks, at least 1.
     pub magnitude: Vec<f32>,
     /// Secondary figures per demand node.
@@ -198,16 +199,19 @@ impl RunResult {
             .collect()
     }
 
+    /// Total shortfall of trial `k` summed over all demand nodes.
+    pub fn total_shortfall(&self, k: usize) -> f64 {
+        let dn = self.demand_nodes;
+        self.shortfall[k * dn..(k + 1) * dn]
+            .iter()
+            .map(|&x| f64::from(x))
+            .sum()
+    }
+
     /// Per-trial total shortfall summed over all demand nodes, in trial order.
     pub fn total_shortfalls(&self) -> Vec<f64> {
-        let dn = self.demand_nodes;
         (0..self.trials as usize)
-            .map(|k| {
-                self.shortfall[k * dn..(k + 1) * dn]
-                    .iter()
-                    .map(|&x| f64::from(x))
-                    .sum()
-            })
+            .map(|k| self.total_shortfall(k))
             .collect()
     }
 
@@ -337,30 +341,34 @@ fn run_in_pool(
             .zip(mag_chunks.into_par_iter())
             .enumerate()
             .fold(
-                || (Scratch::new(m), vec![0u32; dn * tt * BINS]),
-                |(mut scratch, mut hist), (c, ((outs, occ), mags))| {
+                || (LaneScratch::new(m), vec![0u32; dn * tt * BINS]),
+                |(mut ls, mut hist), (c, ((outs, occ), mags))| {
                     let base = opts.first_trial + (b0 + c * CHUNK) as u64;
                     let count = occ.len() / words;
-                    for k in 0..count {
-                        run_trial(
-                            m,
-                            opts.seed,
-                            base + k as u64,
-                            &mut scratch,
-                            &mut outs[k * dn..(k + 1) * dn],
-                            &mut occ[k * words..(k + 1) * words],
-                            &mut NoObserver,
-                        );
-                        if let Some(mag) = mags.get_mut(k * stride..k * stride + ns) {
-                            mag.copy_from_slice(&scratch.magnitude);
-                        }
-                        for (i, f) in scratch.frac.iter().enumerate() {
-                            let bin = (f64::from(*f) * (BINS - 1) as f64).round() as usize;
-                            hist[i * BINS + bin.min(BINS - 1)] += 1;
+                    for g in (0..count).step_by(LANES) {
+                        let live = (count - g).min(LANES);
+                        // A short last group repeats its last trial in the spare lanes.
+                        let trials: [u64; LANES] =
+                            std::array::from_fn(|l| base + (g + l.min(live - 1)) as u64);
+                        run_group(m, opts.seed, &trials, &mut ls);
+                        for l in 0..live {
+                            let k = g + l;
+                            for d in 0..dn {
+                                outs[k * dn + d] = ls.outcomes[d][l];
+                            }
+                            occ[k * words..(k + 1) * words]
+                                .copy_from_slice(&ls.occurred[l * words..(l + 1) * words]);
+                            if let Some(mag) = mags.get_mut(k * stride..k * stride + ns) {
+                                mag.copy_from_slice(&ls.magnitude[l * ns..(l + 1) * ns]);
+                            }
+                            for (i, f) in ls.frac.iter().enumerate() {
+                                let bin = (f64::from(f[l]) * (BINS - 1) as f64).round() as usize;
+                                hist[i * BINS + bin.min(BINS - 1)] += 1;
+                            }
                         }
                     }
                     bar.inc(count as u64);
-                    (scratch, hist)
+                    (ls, hist)
                 },
             )
             .map(|(_, h)| h)
@@ -468,10 +476,18 @@ pub fn tail_profile(m: &Model, r: &RunResult) -> TailProfile {
     let k = ((0.05 * n as f64 - 1e-9).ceil() as usize)
         .clamp(1, n.max(1))
         .min(n);
-    let totals = r.total_shortfalls();
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|&a, &b| totals[b].total_cmp(&totals[a]).then(a.cmp(&b)));
-    let mut worst: Vec<u64> = order[..k].iter().map(|&i| i as u64).collect();
+    // Largest total first, ties by trial index: the first k in that order.
+    let mut order: Vec<u32> = (0..n as u32).collect();
+    let worse = |a: &u32, b: &u32| {
+        r.total_shortfall(*b as usize)
+            .total_cmp(&r.total_shortfall(*a as usize))
+            .then(a.cmp(b))
+    };
+    if k < n {
+        order.select_nth_unstable_by(k, worse);
+    }
+    let mut worst: Vec<u64> = order[..k].iter().map(|&i| u64::from(i)).collect();
+    drop(order);
     worst.sort_unstable();
     let (nn, ne) = (m.nodes.len(), m.edges.len());
     let per_trial: Vec<TailObserver> = worst

@@ -29,7 +29,7 @@ pub type TrialRng = Xoshiro256PlusPlus;
 const REGIME_STREAM: u64 = 0x7265_6769_6d65; // "regime"
 
 /// A relative tolerance below which a shortfall is float noise.
-const EPS: f64 = 1e-9;
+pub(crate) const EPS: f64 = 1e-9;
 
 /// Marks "no such period" in per-trial outcomes.
 pub const NONE: u16 = u16::MAX;
@@ -71,25 +71,54 @@ pub struct DemandOutcome {
     pub recover: u16,
 }
 
+/// The sampled shocks of up to `W` trials, one lane per trial: multipliers and flags per period,
+/// read by the period steps. Rows are `[t * nodes + n]` and `[t * edges + e]`; lane `l` of each
+/// holds trial `l`'s value.
+#[derive(Clone, Debug)]
+pub struct Timeline<const W: usize> {
+    /// Capacity multiplier per (period, node): outages and delays.
+    pub node_factor: Vec<[f64; W]>,
+    /// Fraction allowed through per (period, edge): export restrictions.
+    pub edge_allow: Vec<[f64; W]>,
+    /// Summed tariff rate per (period, edge).
+    pub edge_rate: Vec<[f64; W]>,
+    /// Share multiplier per (period, edge) from tariff elasticities.
+    pub edge_wmul: Vec<[f64; W]>,
+    /// Whether any node factor of period t differs from 1 (rows not touched stay all 1).
+    pub node_touched: Vec<[bool; W]>,
+    /// Whether any restriction is active in period t.
+    pub allow_touched: Vec<[bool; W]>,
+    /// Whether any tariff is active in period t.
+    pub tariff_touched: Vec<[bool; W]>,
+    /// First period any outage, delay or restriction is active, or `usize::MAX`.
+    pub first_shock: [usize; W],
+    /// Regime state of each period (of the trial being sampled).
+    regime: Vec<u8>,
+}
+
+impl<const W: usize> Timeline<W> {
+    /// Rows sized for `m`, every lane without shocks.
+    pub fn new(m: &Model) -> Timeline<W> {
+        let (n, e, t) = (m.nodes.len(), m.edges.len(), m.periods);
+        Timeline {
+            node_factor: vec![[1.0; W]; t * n],
+            edge_allow: vec![[1.0; W]; t * e],
+            edge_rate: vec![[0.0; W]; t * e],
+            edge_wmul: vec![[1.0; W]; t * e],
+            node_touched: vec![[false; W]; t],
+            allow_touched: vec![[false; W]; t],
+            tariff_touched: vec![[false; W]; t],
+            first_shock: [usize::MAX; W],
+            regime: vec![0; t],
+        }
+    }
+}
+
 /// Working memory for trials of one model; reuse it across trials.
 #[derive(Clone, Debug)]
 pub struct Scratch {
-    /// Regime state of each period.
-    pub regime: Vec<u8>,
-    /// Capacity multiplier per (period, node): outages and delays.
-    pub node_factor: Vec<f64>,
-    /// Fraction allowed through per (period, edge): export restrictions.
-    pub edge_allow: Vec<f64>,
-    /// Summed tariff rate per (period, edge).
-    pub edge_rate: Vec<f64>,
-    /// Share multiplier per (period, edge) from tariff elasticities.
-    pub edge_wmul: Vec<f64>,
-    /// Whether any node factor of period t differs from 1 (rows not touched stay all 1).
-    pub node_touched: Vec<bool>,
-    /// Whether any restriction is active in period t.
-    pub allow_touched: Vec<bool>,
-    /// Whether any tariff is active in period t.
-    pub tariff_touched: Vec<bool>,
+    /// The trial's sampled shocks.
+    pub tl: Timeline<1>,
     /// Effective capacity this period, per node.
     pub cap: Vec<f64>,
     /// Input stock per node (demand nodes: their stock of the finished good).
@@ -134,8 +163,6 @@ pub struct Scratch {
     pub shortfall: Vec<f64>,
     /// Delivered fraction of demand per (demand node, period).
     pub frac: Vec<f32>,
-    /// First period any shock is active, or `usize::MAX`.
-    pub first_shock: usize,
     /// Per shock, how much of it the trial drew: capacity-periods lost (outages), periods of
     /// slip (delays), blocked-fraction-periods (restrictions) or rate-periods (tariffs).
     pub magnitude: Vec<f32>,
@@ -146,14 +173,7 @@ impl Scratch {
     pub fn new(m: &Model) -> Scratch {
         let (n, e, t, d) = (m.nodes.len(), m.edges.len(), m.periods, m.demand.len());
         Scratch {
-            regime: vec![0; t],
-            node_factor: vec![1.0; t * n],
-            edge_allow: vec![1.0; t * e],
-            edge_rate: vec![0.0; t * e],
-            edge_wmul: vec![1.0; t * e],
-            node_touched: vec![false; t],
-            allow_touched: vec![false; t],
-            tariff_touched: vec![false; t],
+            tl: Timeline::new(m),
             cap: vec![0.0; n],
             stock: vec![0.0; n],
             want: vec![0.0; n],
@@ -175,7 +195,6 @@ impl Scratch {
             delivered: vec![0.0; d],
             shortfall: vec![0.0; d],
             frac: vec![0.0; d * t],
-            first_shock: usize::MAX,
             magnitude: vec![0.0; m.shocks.len()],
         }
     }
@@ -203,29 +222,45 @@ pub fn run_trial<O: Observer>(
     occurred: &mut [u64],
     obs: &mut O,
 ) {
-    sample_timeline(m, seed, trial, s, occurred);
+    sample_timeline(m, seed, trial, &mut s.tl, 0, occurred, &mut s.magnitude);
     step_periods(m, s, out, obs);
 }
 
-/// Fills the per-period shock arrays of `s` for one trial.
-fn sample_timeline(m: &Model, seed: u64, trial: u64, s: &mut Scratch, occurred: &mut [u64]) {
+/// Fills lane `lane` of `s` with the shocks of one trial, its occurred flags and its per-shock
+/// magnitudes.
+pub fn sample_timeline<const W: usize>(
+    m: &Model,
+    seed: u64,
+    trial: u64,
+    s: &mut Timeline<W>,
+    lane: usize,
+    occurred: &mut [u64],
+    magnitude: &mut [f32],
+) {
     let (nn, ne, tt) = (m.nodes.len(), m.edges.len(), m.periods);
+    let l = lane;
     occurred.fill(0);
-    s.first_shock = usize::MAX;
-    // Reset only the periods the previous trial touched.
+    let mut first_shock = usize::MAX;
+    // Reset only the periods the previous trial in this lane touched.
     for t in 0..tt {
-        if s.node_touched[t] {
-            s.node_factor[t * nn..(t + 1) * nn].fill(1.0);
-            s.node_touched[t] = false;
+        if s.node_touched[t][l] {
+            for f in &mut s.node_factor[t * nn..(t + 1) * nn] {
+                f[l] = 1.0;
+            }
+            s.node_touched[t][l] = false;
         }
-        if s.allow_touched[t] {
-            s.edge_allow[t * ne..(t + 1) * ne].fill(1.0);
-            s.allow_touched[t] = false;
+        if s.allow_touched[t][l] {
+            for a in &mut s.edge_allow[t * ne..(t + 1) * ne] {
+                a[l] = 1.0;
+            }
+            s.allow_touched[t][l] = false;
         }
-        if s.tariff_touched[t] {
-            s.edge_rate[t * ne..(t + 1) * ne].fill(0.0);
-            s.edge_wmul[t * ne..(t + 1) * ne].fill(1.0);
-            s.tariff_touched[t] = false;
+        if s.tariff_touched[t][l] {
+            for e in t * ne..(t + 1) * ne {
+                s.edge_rate[e][l] = 0.0;
+                s.edge_wmul[e][l] = 1.0;
+            }
+            s.tariff_touched[t][l] = false;
         }
     }
 
@@ -282,8 +317,8 @@ fn sample_timeline(m: &Model, seed: u64, trial: u64, s: &mut Scratch, occurred: 
                     }
                     while t < tt {
                         if !up {
-                            s.node_factor[t * nn + n] *= 1.0 - sev;
-                            s.node_touched[t] = true;
+                            s.node_factor[t * nn + n][l] *= 1.0 - sev;
+                            s.node_touched[t][l] = true;
                             first = first.min(t);
                             mag += sev;
                         }
@@ -309,8 +344,8 @@ fn sample_timeline(m: &Model, seed: u64, trial: u64, s: &mut Scratch, occurred: 
                                 .saturating_add(geometric(&mut rng, pr.at(0)) as usize)
                                 .min(tt);
                             for k in t..end {
-                                s.node_factor[k * nn + n] *= 1.0 - sev;
-                                s.node_touched[k] = true;
+                                s.node_factor[k * nn + n][l] *= 1.0 - sev;
+                                s.node_touched[k][l] = true;
                             }
                             first = first.min(t);
                             mag += sev * (end - t) as f64;
@@ -338,8 +373,8 @@ fn sample_timeline(m: &Model, seed: u64, trial: u64, s: &mut Scratch, occurred: 
                     let sev = severity.sample(&mut rng);
                     let end = start.saturating_add(len).min(tt);
                     for k in start..end {
-                        s.node_factor[k * nn + n] *= 1.0 - sev;
-                        s.node_touched[k] = true;
+                        s.node_factor[k * nn + n][l] *= 1.0 - sev;
+                        s.node_touched[k][l] = true;
                     }
                     first = first.min(start);
                     mag += sev * (end - start) as f64;
@@ -369,8 +404,8 @@ fn sample_timeline(m: &Model, seed: u64, trial: u64, s: &mut Scratch, occurred: 
                     if f >= 1.0 {
                         break;
                     }
-                    s.node_factor[t * nn + n] *= f;
-                    s.node_touched[t] = true;
+                    s.node_factor[t * nn + n][l] *= f;
+                    s.node_touched[t][l] = true;
                 }
                 if d >= 1 && *nominal < tt as i64 {
                     first = (*nominal).max(0) as usize;
@@ -396,9 +431,9 @@ fn sample_timeline(m: &Model, seed: u64, trial: u64, s: &mut Scratch, occurred: 
                         if v > 0.0 {
                             first = first.min(t);
                             mag += v;
-                            touched[t] = true;
+                            touched[t][l] = true;
                             for &e in edges {
-                                allow[t * ne + e as usize] *= 1.0 - v;
+                                allow[t * ne + e as usize][l] *= 1.0 - v;
                             }
                         }
                     }
@@ -421,24 +456,25 @@ fn sample_timeline(m: &Model, seed: u64, trial: u64, s: &mut Scratch, occurred: 
                     first = first.min(a);
                     mag += r * (b - a) as f64;
                     for t in a..b {
-                        touched[t] = true;
+                        touched[t][l] = true;
                         for &e in edges {
-                            rates[t * ne + e as usize] += r;
-                            wmul[t * ne + e as usize] *= mul;
+                            rates[t * ne + e as usize][l] += r;
+                            wmul[t * ne + e as usize][l] *= mul;
                         }
                     }
                 });
             }
         }
-        s.magnitude[i] = mag as f32;
+        magnitude[i] = mag as f32;
         if first < tt {
             occurred[i / 64] |= 1 << (i % 64);
             // Tariffs cost money but cut no supply: they do not start the survival clock.
             if !matches!(shock.kind, ShockKind::Tariff { .. }) {
-                s.first_shock = s.first_shock.min(first);
+                first_shock = first_shock.min(first);
             }
         }
     }
+    s.first_shock[l] = first_shock;
 }
 
 /// A regime-dependent parameter's values for one trial.
@@ -594,21 +630,15 @@ fn step_period(
 ) {
     let (nn, ne, tt) = (m.nodes.len(), m.edges.len(), m.periods);
     let Scratch {
-        allow_touched: allow_touched_,
         asked: asked_,
         asked_prev: asked_prev_,
         base: base_,
         cap: cap_,
         cost_in: cost_in_,
         delivered: delivered_,
-        edge_allow: edge_allow_,
-        edge_rate: edge_rate_,
-        edge_wmul: edge_wmul_,
         frac: frac_,
         lost: lost_,
         need: need_,
-        node_factor: node_factor_,
-        node_touched: node_touched_,
         order: order_,
         out: out_,
         plan: plan_,
@@ -619,27 +649,20 @@ fn step_period(
         spare: spare_,
         stock: stock_,
         stockpile: stockpile_,
-        tariff_touched: tariff_touched_,
         want: want_,
         weight: weight_,
-        first_shock,
+        tl,
         ..
     } = s;
-    let allow_touched_: &mut [_] = allow_touched_;
     let asked_: &mut [_] = asked_;
     let asked_prev_: &mut [_] = asked_prev_;
     let base_: &mut [_] = base_;
     let cap_: &mut [_] = cap_;
     let cost_in_: &mut [_] = cost_in_;
     let delivered_: &mut [_] = delivered_;
-    let edge_allow_: &mut [_] = edge_allow_;
-    let edge_rate_: &mut [_] = edge_rate_;
-    let edge_wmul_: &mut [_] = edge_wmul_;
     let frac_: &mut [_] = frac_;
     let lost_: &mut [_] = lost_;
     let need_: &mut [_] = need_;
-    let node_factor_: &mut [_] = node_factor_;
-    let node_touched_: &mut [_] = node_touched_;
     let order_: &mut [_] = order_;
     let out_: &mut [_] = out_;
     let plan_: &mut [_] = plan_;
@@ -650,28 +673,28 @@ fn step_period(
     let spare_: &mut [_] = spare_;
     let stock_: &mut [_] = stock_;
     let stockpile_: &mut [_] = stockpile_;
-    let tariff_touched_: &mut [_] = tariff_touched_;
     let want_: &mut [_] = want_;
     let weight_: &mut [_] = weight_;
-    let first_shock = *first_shock;
-    let fac = &node_factor_[t * nn..(t + 1) * nn];
-    let allow = &edge_allow_[t * ne..(t + 1) * ne];
-    let rate = &edge_rate_[t * ne..(t + 1) * ne];
+    let tl: &Timeline<1> = tl;
+    let first_shock = tl.first_shock[0];
+    let fac = &tl.node_factor[t * nn..(t + 1) * nn];
+    let allow = &tl.edge_allow[t * ne..(t + 1) * ne];
+    let rate = &tl.edge_rate[t * ne..(t + 1) * ne];
 
-    let restricted = allow_touched_[t];
-    let touched = node_touched_[t];
-    let tariffed = tariff_touched_[t];
+    let restricted = tl.allow_touched[t][0];
+    let touched = tl.node_touched[t][0];
+    let tariffed = tl.tariff_touched[t][0];
     *cost_on |= tariffed;
 
     // Tariffs shift buyers' shares towards untariffed suppliers (and back once they end).
-    if tariffed || (t > 0 && tariff_touched_[t - 1]) {
-        let wmul = &edge_wmul_[t * ne..(t + 1) * ne];
+    if tariffed || (t > 0 && tl.tariff_touched[t - 1][0]) {
+        let wmul = &tl.edge_wmul[t * ne..(t + 1) * ne];
         for &n in &m.tariff_buyers {
             let n = n as usize;
             let (a, b) = (m.in_off[n] as usize, m.in_off[n + 1] as usize);
             let mut sum = 0.0;
             for e in a..b {
-                weight_[e] = m.edges[e].share * wmul[e];
+                weight_[e] = m.edges[e].share * wmul[e][0];
                 sum += weight_[e];
             }
             if sum > 0.0 {
@@ -697,7 +720,7 @@ fn step_period(
             }
             kind => {
                 let cap = if touched {
-                    node.capacity * fac[n]
+                    node.capacity * fac[n][0]
                 } else {
                     node.capacity
                 };
@@ -740,7 +763,7 @@ fn step_period(
                 for e in ia..ib {
                     let edge = &m.edges[e];
                     // Restricted routes cannot carry re-routed volume.
-                    if !edge.reroute || allow[e] < 1.0 {
+                    if !edge.reroute || allow[e][0] < 1.0 {
                         continue;
                     }
                     let src = edge.src as usize;
@@ -781,7 +804,7 @@ fn step_period(
             let mut money = cost_in_[n] * stock_[n];
             for e in ia..ib {
                 let src = m.edges[e].src as usize;
-                let per_t = m.hot[src].price * rate[e] + cost_in_[src] * m.hot[src].inv_yield;
+                let per_t = m.hot[src].price * rate[e][0] + cost_in_[src] * m.hot[src].inv_yield;
                 money += ship_[e] * per_t;
             }
             cost_in_[n] = if avail > 0.0 { money / avail } else { 0.0 };
@@ -870,11 +893,11 @@ fn step_period(
                 let mut offer = 0.0;
                 for &e in &m.out_edges[oa..ob] {
                     let e = e as usize;
-                    if allow[e] >= 1.0 {
+                    if allow[e][0] >= 1.0 {
                         continue;
                     }
                     // The allowed fraction of current use passes; stock refills do not.
-                    let blocked = ship_[e] - allow[e] * ship_[e].min(base_[e]);
+                    let blocked = ship_[e] - allow[e][0] * ship_[e].min(base_[e]);
                     if blocked > 0.0 {
                         ship_[e] -= blocked;
                         if m.edges[e].blocked_domestic {

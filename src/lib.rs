@@ -14,6 +14,7 @@ pub mod dist;
 pub mod engine;
 pub mod error;
 pub mod kernel;
+pub mod lanes;
 pub mod model;
 pub mod output;
 pub mod report;

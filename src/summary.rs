@@ -315,10 +315,18 @@ pub const Z975: f64 = 1.959_963_984_540_054;
 
 /// Mean and sample variance (0 for fewer than two values), summed in order.
 pub fn mean_var(v: &[f64]) -> (f64, f64) {
-    let n = v.len() as f64;
-    let mean = v.iter().sum::<f64>() / n;
-    let var = if v.len() > 1 {
-        v.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - 1.0)
+    mean_var_by(v.len(), |k| v[k])
+}
+
+/// [`mean_var`] of `value(0..n)`.
+pub fn mean_var_by(n: usize, value: impl Fn(usize) -> f64) -> (f64, f64) {
+    let nf = n as f64;
+    let mean = (0..n).map(&value).sum::<f64>() / nf;
+    let var = if n > 1 {
+        (0..n)
+            .map(|k| (value(k) - mean) * (value(k) - mean))
+            .sum::<f64>()
+            / (nf - 1.0)
     } else {
         0.0
     };
@@ -389,24 +397,27 @@ impl Percentiles {
 impl Dist {
     /// Statistics of `values` (in trial order).
     pub fn of(values: &[f64]) -> Dist {
-        let mut sorted = values.to_vec();
-        sorted.par_sort_unstable_by(f64::total_cmp);
-        Dist::of_sorted(values, &sorted)
+        Dist::of_column(values.len(), |k| values[k], &argsort_by(values.len(), |k| values[k]))
     }
 
-    /// Statistics of `values` (in trial order) and the same values sorted.
-    pub fn of_sorted(values: &[f64], sorted: &[f64]) -> Dist {
-        let n = values.len() as f64;
-        let (mean, var) = mean_var(values);
-        let pc = Percentiles::of(sorted.len() as u64, |r| sorted[r as usize - 1]);
+    /// Statistics of `n` values, `value(k)` in trial order, given their sorted order `order`
+    /// (trial indices, ascending by value).
+    pub fn of_column(n: usize, value: impl Fn(usize) -> f64, order: &[u32]) -> Dist {
+        let sorted = |i: usize| value(order[i] as usize);
+        let (mean, var) = mean_var_by(n, &value);
+        let pc = Percentiles::of(n as u64, |r| sorted(r as usize - 1));
+        let tail = |alpha| {
+            let k = tail_count(n as u64, alpha) as usize;
+            (n.saturating_sub(k)..n).map(sorted).sum::<f64>() / k as f64
+        };
         Dist::assemble(
-            n,
+            n as f64,
             mean,
             var,
             pc,
-            [tail_mean(sorted, 0.95), tail_mean(sorted, 0.99)],
-            sorted.last().copied().unwrap_or(f64::NAN),
-            values.iter().filter(|v| **v > 0.0).count() as f64 / n,
+            [tail(0.95), tail(0.99)],
+            if n == 0 { f64::NAN } else { sorted(n - 1) },
+            (0..n).filter(|&k| value(k) > 0.0).count() as f64 / n as f64,
         )
     }
 
@@ -564,12 +575,12 @@ fn pearson(ra: &[f32], rb: &[f32]) -> Option<f64> {
     (saa > 0.0 && sbb > 0.0).then(|| sab / (saa * sbb).sqrt())
 }
 
-/// Trial indices sorted by `values`, ties by index.
-fn argsort(values: &[f64]) -> Vec<u32> {
-    let mut order: Vec<u32> = (0..values.len() as u32).collect();
+/// Indices `0..n` sorted by `value`, ties by index.
+fn argsort_by(n: usize, value: impl Fn(usize) -> f64 + Sync) -> Vec<u32> {
+    let mut order: Vec<u32> = (0..n as u32).collect();
     order.par_sort_unstable_by(|&a, &b| {
-        values[a as usize]
-            .total_cmp(&values[b as usize])
+        value(a as usize)
+            .total_cmp(&value(b as usize))
             .then(a.cmp(&b))
     });
     order
@@ -580,12 +591,13 @@ fn argsort(values: &[f64]) -> Vec<u32> {
 fn drivers(
     m: &Model,
     r: &RunResult,
-    metric: &[f64],
+    metric: &(impl Fn(usize) -> f64 + Sync),
     order: &[u32],
     magnitude_ranks: &[Vec<f32>],
 ) -> Vec<Driver> {
+    let n = order.len();
     let kept = magnitude_ranks.first().map_or(0, Vec::len);
-    let metric_ranks = ranks(&metric[..kept]);
+    let metric_ranks = ranks(&(0..kept).map(metric).collect::<Vec<_>>());
     let mut out: Vec<Driver> = m
         .shocks
         .iter()
@@ -595,7 +607,8 @@ fn drivers(
         .map(|(i, s)| {
             // The kept columns are in trial order, so plain sums in that order are reproducible.
             let (mut sum_with, mut sum_without, mut n_with) = (0.0, 0.0, 0u64);
-            for (k, v) in metric.iter().enumerate() {
+            for k in 0..n {
+                let v = metric(k);
                 if r.occurred(k, i) {
                     sum_with += v;
                     n_with += 1;
@@ -603,7 +616,7 @@ fn drivers(
                     sum_without += v;
                 }
             }
-            let n_without = metric.len() as u64 - n_with;
+            let n_without = n as u64 - n_with;
             let mean = |s: f64, n: u64| (n > 0).then(|| s / n as f64);
             let (mw, mo) = (mean(sum_with, n_with), mean(sum_without, n_without));
             // The nearest-rank P95 of each group, counted down from the top of the sorted order.
@@ -619,7 +632,7 @@ fn drivers(
                 };
                 if slot.is_none() && n > 0 {
                     if *need == 0 {
-                        *slot = Some(metric[k]);
+                        *slot = Some(metric(k));
                     } else {
                         *need -= 1;
                     }
@@ -687,26 +700,22 @@ pub fn summarise_with(m: &Model, r: &RunResult, tail: &TailProfile) -> Summary {
         .map(|(d, dn)| {
             let node = &m.nodes[dn.node as usize];
             let st = &r.streams[d];
-            let short = r.shortfalls(d);
             let total = dn.total;
-            let order = argsort(&short);
-            let mut sorted: Vec<f64> = order.iter().map(|&k| short[k as usize]).collect();
-            let shortfall_t = Dist::of_sorted(&short, &sorted);
+            let short = |k: usize| r.shortfall(k, d);
+            let order = argsort_by(n, short);
+            let shortfall_t = Dist::of_column(n, short, &order);
             let drivers = drivers(m, r, &short, &order, &mag_ranks);
-            drop(order);
-            let to_share = |s: f64| if total > 0.0 { s / total } else { 0.0 };
-            let share: Vec<f64> = short.iter().map(|&s| to_share(s)).collect();
             // Dividing by a positive constant keeps the order.
-            sorted.iter_mut().for_each(|s| *s = to_share(*s));
-            let shortfall_share = Dist::of_sorted(&share, &sorted);
-            drop((share, sorted));
+            let share = |k: usize| if total > 0.0 { short(k) / total } else { 0.0 };
+            let shortfall_share = Dist::of_column(n, share, &order);
+            drop(order);
             let exceedance = m
                 .thresholds
                 .iter()
                 .map(|&th| Exceedance {
                     threshold_share: th,
                     threshold_t: th * total,
-                    probability: short.iter().filter(|&&s| s > th * total).count() as f64
+                    probability: (0..n).filter(|&k| short(k) > th * total).count() as f64
                         / n as f64,
                 })
                 .collect();
@@ -752,7 +761,7 @@ pub fn summarise_with(m: &Model, r: &RunResult, tail: &TailProfile) -> Summary {
             probability: (0..n).filter(|&k| r.occurred(k, i)).count() as f64 / n as f64,
         })
         .collect();
-    let totals = r.total_shortfalls();
+    let total = |k: usize| r.total_shortfall(k);
     let nodes = m
         .nodes
         .iter()
@@ -788,7 +797,7 @@ pub fn summarise_with(m: &Model, r: &RunResult, tail: &TailProfile) -> Summary {
     let warnings = tail_warnings(r.trials, &demand);
     Summary {
         warnings,
-        drivers: drivers(m, r, &totals, &argsort(&totals), &mag_ranks),
+        drivers: drivers(m, r, &total, &argsort_by(n, total), &mag_ranks),
         nodes,
         edges,
         schema_version: SCHEMA_VERSION,

@@ -6,13 +6,39 @@ use serde::Serialize;
 use crate::scenario::Kind;
 use crate::summary::Summary;
 
-/// What a report is drawn from: the summary and each demand node's per-trial total shortfall.
+/// What a report is drawn from: the summary, and each demand node's shortfall histogram and
+/// exceedance curve, reduced from its per-trial total shortfall (one node at a time, so that a
+/// large run needs memory for one column only).
 #[derive(Clone, Debug)]
 pub struct ReportInput {
     /// The run's summary.
     pub summary: Summary,
-    /// `shortfall[d][trial]`, tonnes, in the order of `summary.demand`.
-    pub shortfall: Vec<Vec<f64>>,
+    /// Histogram of each demand node's total shortfall, in the order of `summary.demand`.
+    pub histograms: Vec<Histogram>,
+    /// Exceedance curve of each demand node.
+    pub exceedance: Vec<Exceedance>,
+}
+
+impl ReportInput {
+    /// Builds the input from the summary and `column(d)`: demand node d's per-trial total
+    /// shortfall, tonnes.
+    pub fn new(summary: Summary, mut column: impl FnMut(usize) -> Vec<f64>) -> ReportInput {
+        let (mut histograms, mut exceedance) = (Vec::new(), Vec::new());
+        for (i, d) in summary.demand.iter().enumerate() {
+            let mut values = column(i);
+            values.sort_unstable_by(f64::total_cmp);
+            histograms.push(histogram(d, &values));
+            exceedance.push(Exceedance {
+                node: d.node.clone(),
+                points: curve_of_sorted(&values),
+            });
+        }
+        ReportInput {
+            summary,
+            histograms,
+            exceedance,
+        }
+    }
 }
 
 /// Histogram of one demand node's total shortfall over the trials that had one.
@@ -39,41 +65,34 @@ pub struct Histogram {
 /// Bins of a histogram.
 pub const HIST_BINS: usize = 30;
 
-/// Builds the histogram of each demand node.
-pub fn histograms(input: &ReportInput) -> Vec<Histogram> {
-    input
-        .summary
-        .demand
-        .iter()
-        .zip(&input.shortfall)
-        .map(|(d, values)| {
-            let positive: Vec<f64> = values.iter().copied().filter(|v| *v > 0.0).collect();
-            let max = positive.iter().copied().fold(0.0, f64::max);
-            let mut bins = Vec::new();
-            if max > 0.0 {
-                let width = max / HIST_BINS as f64;
-                let mut counts = [0u64; HIST_BINS];
-                for v in &positive {
-                    counts[((v / width) as usize).min(HIST_BINS - 1)] += 1;
-                }
-                bins = counts
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| (i as f64 * width, (i + 1) as f64 * width, *c))
-                    .collect();
-            }
-            Histogram {
-                node: d.node.clone(),
-                demand_t: d.demand_t,
-                trials: values.len() as u64,
-                zero_trials: (values.len() - positive.len()) as u64,
-                bins,
-                mean: d.shortfall_t.mean,
-                var95: d.shortfall_t.var95,
-                cvar95: d.shortfall_t.cvar95,
-            }
-        })
-        .collect()
+/// The histogram of one demand node's per-trial total shortfall.
+pub fn histogram(d: &crate::summary::DemandSummary, values: &[f64]) -> Histogram {
+    let positive = values.iter().filter(|v| **v > 0.0);
+    let max = positive.clone().copied().fold(0.0, f64::max);
+    let n_positive = positive.clone().count();
+    let mut bins = Vec::new();
+    if max > 0.0 {
+        let width = max / HIST_BINS as f64;
+        let mut counts = [0u64; HIST_BINS];
+        for v in positive {
+            counts[((v / width) as usize).min(HIST_BINS - 1)] += 1;
+        }
+        bins = counts
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (i as f64 * width, (i + 1) as f64 * width, *c))
+            .collect();
+    }
+    Histogram {
+        node: d.node.clone(),
+        demand_t: d.demand_t,
+        trials: values.len() as u64,
+        zero_trials: (values.len() - n_positive) as u64,
+        bins,
+        mean: d.shortfall_t.mean,
+        var95: d.shortfall_t.var95,
+        cvar95: d.shortfall_t.cvar95,
+    }
 }
 
 /// One point of a loss-exceedance curve: P(shortfall > x) with its 95% Wilson interval.
@@ -121,12 +140,14 @@ pub fn wilson(k: u64, n: u64) -> (f64, f64) {
 /// The exceedance curve of per-trial values: P(value > x) at up to [`CURVE_POINTS`] values of x
 /// (0 and the observed positive values), with 95% Wilson intervals; empty if no value is above 0.
 pub fn curve(values: &[f64]) -> Vec<ExceedancePoint> {
-    let n = values.len() as u64;
-    let sorted = {
-        let mut v = values.to_vec();
-        v.sort_by(f64::total_cmp);
-        v
-    };
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable_by(f64::total_cmp);
+    curve_of_sorted(&sorted)
+}
+
+/// [`curve`] of values already sorted.
+pub fn curve_of_sorted(sorted: &[f64]) -> Vec<ExceedancePoint> {
+    let n = sorted.len() as u64;
     let positive = &sorted[sorted.partition_point(|v| *v <= 0.0)..];
     let step = positive.len().div_ceil(CURVE_POINTS).max(1);
     let mut xs: Vec<f64> = Vec::new();
@@ -147,20 +168,6 @@ pub fn curve(values: &[f64]) -> Vec<ExceedancePoint> {
                 low,
                 high,
             }
-        })
-        .collect()
-}
-
-/// Builds the exceedance curve of each demand node (only where some trial has a shortfall).
-pub fn exceedance(input: &ReportInput) -> Vec<Exceedance> {
-    input
-        .summary
-        .demand
-        .iter()
-        .zip(&input.shortfall)
-        .map(|(d, values)| Exceedance {
-            node: d.node.clone(),
-            points: curve(values),
         })
         .collect()
 }

@@ -41,8 +41,7 @@ pub struct Chart {
 
 /// The report's input from a run in memory.
 pub fn input_from_run(summary: Summary, r: &RunResult) -> ReportInput {
-    let shortfall = (0..r.demand_nodes).map(|d| r.shortfalls(d)).collect();
-    ReportInput { summary, shortfall }
+    ReportInput::new(summary, |d| r.shortfalls(d))
 }
 
 /// The report's input from a saved output folder (summary.json and trials.csv).
@@ -88,7 +87,7 @@ pub fn input_from_dir(dir: &Path) -> anyhow::Result<ReportInput> {
                 )
             })?;
             // A run keeps each trial's shortfall as f32; read the file the same way.
-            shortfall[d].push(f64::from(v as f32));
+            shortfall[d].push(v as f32);
         }
     }
     anyhow::ensure!(
@@ -100,7 +99,12 @@ pub fn input_from_dir(dir: &Path) -> anyhow::Result<ReportInput> {
         shortfall.first().map_or(0, |v| v.len()),
         summary.trials
     );
-    Ok(ReportInput { summary, shortfall })
+    Ok(ReportInput::new(summary, |d| {
+        std::mem::take(&mut shortfall[d])
+            .into_iter()
+            .map(f64::from)
+            .collect()
+    }))
 }
 
 /// Draws every chart.
@@ -113,8 +117,8 @@ pub fn charts(input: &ReportInput) -> anyhow::Result<Vec<Chart>> {
     let ((hist, exceed), (fans, (tornado, graph))) = rayon::join(
         || {
             rayon::join(
-                || draw::histograms(&data::histograms(input), name),
-                || draw::exceedance(&data::exceedance(input), &s.demand, s.trials, name),
+                || draw::histograms(&input.histograms, name),
+                || draw::exceedance(&input.exceedance, &s.demand, s.trials, name),
             )
         },
         || {
