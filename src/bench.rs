@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use crate::engine::{self, RunOptions};
-use crate::kernel::{DemandOutcome, NoObserver, Scratch, run_trial};
+use crate::engine::{self, BINS, CHUNK, RunOptions, Worker};
+use crate::kernel::DemandOutcome;
 use crate::model::Model;
 
 /// A global allocator that counts allocations; install it with `#[global_allocator]` to let
@@ -52,6 +52,8 @@ pub struct Throughput {
     pub node_periods_per_trial: u64,
     /// Heap allocations during the timed trials, if counted.
     pub allocations: Option<u64>,
+    /// Which kernel ran.
+    pub kernel: &'static str,
 }
 
 impl Throughput {
@@ -69,32 +71,43 @@ impl Throughput {
     }
 }
 
-/// Times `trials` kernel calls on one thread, with one scratch, after `trials / 10` warm-up
-/// trials; counts heap allocations in the timed part.
+/// Times `trials` trials of the engine's kernel (see [`Worker`]) on one thread, in chunks of
+/// [`CHUNK`] trials with buffers allocated beforehand, after `trials / 10` warm-up trials;
+/// counts heap allocations in the timed part.
 pub fn kernel_throughput(m: &Model, seed: u64, trials: u64) -> Throughput {
-    let mut scratch = Scratch::new(m);
-    let mut out = vec![DemandOutcome::default(); m.demand.len()];
-    let mut occ = vec![0u64; m.shock_words()];
-    let mut trial = |k: u64| {
-        run_trial(
-            m,
-            seed,
-            k,
-            &mut scratch,
-            &mut out,
-            &mut occ,
-            &mut NoObserver,
-        );
-        std::hint::black_box(&out);
+    kernel_throughput_with(m, seed, trials, Worker::new(m))
+}
+
+/// [`kernel_throughput`] with a given kernel.
+pub fn kernel_throughput_with(m: &Model, seed: u64, trials: u64, mut worker: Worker) -> Throughput {
+    let kernel = worker.name();
+    let (dn, words, stride) = (m.demand.len(), m.shock_words(), m.shocks.len().max(1));
+    let mut outs = vec![DemandOutcome::default(); CHUNK * dn];
+    let mut occ = vec![0u64; CHUNK * words];
+    let mut mags = vec![0f32; CHUNK * stride];
+    let mut hist = vec![0u32; dn * m.periods * BINS];
+    let mut run = |first: u64, n: u64| {
+        let mut k = 0;
+        while k < n {
+            let c = (n - k).min(CHUNK as u64) as usize;
+            worker.run_chunk(
+                m,
+                seed,
+                first + k,
+                &mut outs[..c * dn],
+                &mut occ[..c * words],
+                &mut mags[..c * stride],
+                &mut hist,
+            );
+            std::hint::black_box(&outs);
+            k += c as u64;
+        }
     };
-    for k in 0..(trials / 10).max(1) {
-        trial(k);
-    }
+    let warm = (trials / 10).max(1);
+    run(0, warm);
     let before = allocations();
     let start = Instant::now();
-    for k in 0..trials {
-        trial(k);
-    }
+    run(warm, trials);
     let seconds = start.elapsed().as_secs_f64();
     let allocations = match (before, allocations()) {
         (Some(a), Some(b)) => Some(b - a),
@@ -105,6 +118,7 @@ pub fn kernel_throughput(m: &Model, seed: u64, trials: u64) -> Throughput {
         seconds,
         node_periods_per_trial: (m.nodes.len() * m.periods) as u64,
         allocations,
+        kernel,
     }
 }
 
@@ -162,8 +176,9 @@ pub fn thread_ladder(max: usize) -> Vec<usize> {
     v
 }
 
-/// A readable report of a throughput measurement and a scaling run.
-pub fn report(m: &Model, tp: &Throughput, rows: &[ScalingRow], batch: u64) -> String {
+/// A readable report of throughput measurements (the engine's kernel first, then any others
+/// for comparison) and a scaling run.
+pub fn report(m: &Model, tps: &[Throughput], rows: &[ScalingRow], batch: u64) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -174,28 +189,38 @@ pub fn report(m: &Model, tp: &Throughput, rows: &[ScalingRow], batch: u64) -> St
         m.periods,
         m.shocks.len()
     );
-    let _ = writeln!(
-        s,
-        "kernel, 1 thread: {:.2} us/trial, {:.0} trials/s, {:.1} M node-periods/s",
-        tp.micros_per_trial(),
-        tp.trials_per_sec(),
-        tp.node_periods_per_sec() / 1e6
-    );
-    match tp.allocations {
-        Some(a) => {
-            let _ = writeln!(
-                s,
-                "heap allocations in {} timed trials: {a} ({:.3} per trial)",
-                tp.trials,
-                a as f64 / tp.trials as f64
-            );
+    for tp in tps {
+        let _ = writeln!(
+            s,
+            "kernel ({}), 1 thread: {:.2} us/trial, {:.0} trials/s, {:.1} M node-periods/s",
+            tp.kernel,
+            tp.micros_per_trial(),
+            tp.trials_per_sec(),
+            tp.node_periods_per_sec() / 1e6
+        );
+        match tp.allocations {
+            Some(a) => {
+                let _ = writeln!(
+                    s,
+                    "  heap allocations in {} timed trials: {a} ({:.3} per trial)",
+                    tp.trials,
+                    a as f64 / tp.trials as f64
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    s,
+                    "  heap allocations: not counted (no counting allocator installed)"
+                );
+            }
         }
-        None => {
-            let _ = writeln!(
-                s,
-                "heap allocations: not counted (no counting allocator installed)"
-            );
-        }
+    }
+    if let [fast, slow, ..] = tps {
+        let _ = writeln!(
+            s,
+            "  the engine's kernel is {:.2}x the one-trial kernel",
+            slow.seconds / slow.trials as f64 / (fast.seconds / fast.trials as f64)
+        );
     }
     if let Some(base) = rows.first() {
         let _ = writeln!(s, "engine scaling, {batch} trials (best of repeats):");

@@ -256,7 +256,15 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 anyhow::bail!("--trials and --batch must be at least 1");
             }
             m.check_trials(args.batch).map_err(anyhow::Error::msg)?;
-            let tp = crate::bench::kernel_throughput(&m, args.seed, args.trials);
+            let mut tps = vec![crate::bench::kernel_throughput(&m, args.seed, args.trials)];
+            if crate::lanes::available() {
+                tps.push(crate::bench::kernel_throughput_with(
+                    &m,
+                    args.seed,
+                    args.trials,
+                    crate::engine::Worker::single(&m),
+                ));
+            }
             let threads = if args.threads.is_empty() {
                 crate::bench::thread_ladder(
                     std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -268,7 +276,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 anyhow::bail!("--threads takes counts of at least 1, e.g. --threads 1,2,4");
             }
             let rows = crate::bench::scaling(&m, args.seed, args.batch, &threads, args.repeats)?;
-            print!("{}", crate::bench::report(&m, &tp, &rows, args.batch));
+            print!("{}", crate::bench::report(&m, &tps, &rows, args.batch));
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -9,7 +9,7 @@
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
-use crate::kernel::{DemandOutcome, NONE, Scratch, run_trial};
+use crate::kernel::{DemandOutcome, NONE, NoObserver, Scratch, run_trial};
 use crate::lanes::{LANES, LaneScratch, run_group};
 use crate::model::Model;
 use crate::sketch::{Counts, Sketch};
@@ -301,6 +301,107 @@ fn progress_bar(opts: &RunOptions) -> ProgressBar {
     b
 }
 
+/// A worker's kernel and its working memory: eight trials at a time where the processor
+/// allows (see [`crate::lanes`]), else one at a time. Both give the same bits.
+pub enum Worker {
+    /// The lane kernel.
+    Lanes(Box<LaneScratch>),
+    /// The one-trial kernel.
+    Single(Box<Scratch>),
+}
+
+impl Worker {
+    /// The fastest kernel this processor runs, with its buffers sized for `m`.
+    pub fn new(m: &Model) -> Worker {
+        if crate::lanes::available() {
+            Worker::Lanes(Box::new(LaneScratch::new(m)))
+        } else {
+            Worker::Single(Box::new(Scratch::new(m)))
+        }
+    }
+
+    /// The one-trial kernel, whatever the processor.
+    pub fn single(m: &Model) -> Worker {
+        Worker::Single(Box::new(Scratch::new(m)))
+    }
+
+    /// Which kernel this is, for reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Worker::Lanes(_) => "8 trials per step (AVX-512)",
+            Worker::Single(_) => "1 trial per step",
+        }
+    }
+
+    /// Runs consecutive trials from `base` into `outs` (`[trial * demand_nodes + d]`) and `occ`
+    /// (`[trial * words + i / 64]`), their count given by `occ`; per-shock magnitudes go into
+    /// `mags` (`[trial * max(shocks, 1) + i]`) as far as it reaches, and each trial's delivered
+    /// fractions are counted into `hist` (`[(d * periods + t) * BINS + bin]`). Allocates nothing.
+    #[allow(clippy::too_many_arguments)]
+    pub fn run_chunk(
+        &mut self,
+        m: &Model,
+        seed: u64,
+        base: u64,
+        outs: &mut [DemandOutcome],
+        occ: &mut [u64],
+        mags: &mut [f32],
+        hist: &mut [u32],
+    ) {
+        let (dn, words, ns) = (m.demand.len(), m.shock_words(), m.shocks.len());
+        let stride = ns.max(1);
+        let count = occ.len() / words;
+        let mut bin = |i: usize, f: f32| {
+            let b = (f64::from(f) * (BINS - 1) as f64).round() as usize;
+            hist[i * BINS + b.min(BINS - 1)] += 1;
+        };
+        match self {
+            Worker::Lanes(ls) => {
+                for g in (0..count).step_by(LANES) {
+                    let live = (count - g).min(LANES);
+                    // A short last group repeats its last trial in the spare lanes.
+                    let trials: [u64; LANES] =
+                        std::array::from_fn(|l| base + (g + l.min(live - 1)) as u64);
+                    run_group(m, seed, &trials, ls);
+                    for l in 0..live {
+                        let k = g + l;
+                        for d in 0..dn {
+                            outs[k * dn + d] = ls.outcomes[d][l];
+                        }
+                        occ[k * words..(k + 1) * words]
+                            .copy_from_slice(&ls.occurred[l * words..(l + 1) * words]);
+                        if let Some(mag) = mags.get_mut(k * stride..k * stride + ns) {
+                            mag.copy_from_slice(&ls.magnitude[l * ns..(l + 1) * ns]);
+                        }
+                        for (i, f) in ls.frac.iter().enumerate() {
+                            bin(i, f[l]);
+                        }
+                    }
+                }
+            }
+            Worker::Single(scratch) => {
+                for k in 0..count {
+                    run_trial(
+                        m,
+                        seed,
+                        base + k as u64,
+                        scratch,
+                        &mut outs[k * dn..(k + 1) * dn],
+                        &mut occ[k * words..(k + 1) * words],
+                        &mut NoObserver,
+                    );
+                    if let Some(mag) = mags.get_mut(k * stride..k * stride + ns) {
+                        mag.copy_from_slice(&scratch.magnitude);
+                    }
+                    for (i, f) in scratch.frac.iter().enumerate() {
+                        bin(i, *f);
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn run_in_pool(
     m: &Model,
     opts: &RunOptions,
@@ -341,34 +442,13 @@ fn run_in_pool(
             .zip(mag_chunks.into_par_iter())
             .enumerate()
             .fold(
-                || (LaneScratch::new(m), vec![0u32; dn * tt * BINS]),
-                |(mut ls, mut hist), (c, ((outs, occ), mags))| {
+                || (Worker::new(m), vec![0u32; dn * tt * BINS]),
+                |(mut worker, mut hist), (c, ((outs, occ), mags))| {
                     let base = opts.first_trial + (b0 + c * CHUNK) as u64;
                     let count = occ.len() / words;
-                    for g in (0..count).step_by(LANES) {
-                        let live = (count - g).min(LANES);
-                        // A short last group repeats its last trial in the spare lanes.
-                        let trials: [u64; LANES] =
-                            std::array::from_fn(|l| base + (g + l.min(live - 1)) as u64);
-                        run_group(m, opts.seed, &trials, &mut ls);
-                        for l in 0..live {
-                            let k = g + l;
-                            for d in 0..dn {
-                                outs[k * dn + d] = ls.outcomes[d][l];
-                            }
-                            occ[k * words..(k + 1) * words]
-                                .copy_from_slice(&ls.occurred[l * words..(l + 1) * words]);
-                            if let Some(mag) = mags.get_mut(k * stride..k * stride + ns) {
-                                mag.copy_from_slice(&ls.magnitude[l * ns..(l + 1) * ns]);
-                            }
-                            for (i, f) in ls.frac.iter().enumerate() {
-                                let bin = (f64::from(f[l]) * (BINS - 1) as f64).round() as usize;
-                                hist[i * BINS + bin.min(BINS - 1)] += 1;
-                            }
-                        }
-                    }
+                    worker.run_chunk(m, opts.seed, base, outs, occ, mags, &mut hist);
                     bar.inc(count as u64);
-                    (ls, hist)
+                    (worker, hist)
                 },
             )
             .map(|(_, h)| h)

@@ -112,6 +112,26 @@ impl<const W: usize> Timeline<W> {
             regime: vec![0; t],
         }
     }
+
+    /// Clears every lane of the periods that earlier trials touched, whole rows at a time.
+    pub fn reset(&mut self, m: &Model) {
+        let (nn, ne) = (m.nodes.len(), m.edges.len());
+        for t in 0..m.periods {
+            if self.node_touched[t].contains(&true) {
+                self.node_factor[t * nn..(t + 1) * nn].fill([1.0; W]);
+                self.node_touched[t] = [false; W];
+            }
+            if self.allow_touched[t].contains(&true) {
+                self.edge_allow[t * ne..(t + 1) * ne].fill([1.0; W]);
+                self.allow_touched[t] = [false; W];
+            }
+            if self.tariff_touched[t].contains(&true) {
+                self.edge_rate[t * ne..(t + 1) * ne].fill([0.0; W]);
+                self.edge_wmul[t * ne..(t + 1) * ne].fill([1.0; W]);
+                self.tariff_touched[t] = [false; W];
+            }
+        }
+    }
 }
 
 /// Working memory for trials of one model; reuse it across trials.
@@ -222,12 +242,13 @@ pub fn run_trial<O: Observer>(
     occurred: &mut [u64],
     obs: &mut O,
 ) {
+    s.tl.reset(m);
     sample_timeline(m, seed, trial, &mut s.tl, 0, occurred, &mut s.magnitude);
     step_periods(m, s, out, obs);
 }
 
 /// Fills lane `lane` of `s` with the shocks of one trial, its occurred flags and its per-shock
-/// magnitudes.
+/// magnitudes. The lane must be clear of earlier shocks (see [`Timeline::reset`]).
 pub fn sample_timeline<const W: usize>(
     m: &Model,
     seed: u64,
@@ -241,29 +262,6 @@ pub fn sample_timeline<const W: usize>(
     let l = lane;
     occurred.fill(0);
     let mut first_shock = usize::MAX;
-    // Reset only the periods the previous trial in this lane touched.
-    for t in 0..tt {
-        if s.node_touched[t][l] {
-            for f in &mut s.node_factor[t * nn..(t + 1) * nn] {
-                f[l] = 1.0;
-            }
-            s.node_touched[t][l] = false;
-        }
-        if s.allow_touched[t][l] {
-            for a in &mut s.edge_allow[t * ne..(t + 1) * ne] {
-                a[l] = 1.0;
-            }
-            s.allow_touched[t][l] = false;
-        }
-        if s.tariff_touched[t][l] {
-            for e in t * ne..(t + 1) * ne {
-                s.edge_rate[e][l] = 0.0;
-                s.edge_wmul[e][l] = 1.0;
-            }
-            s.tariff_touched[t][l] = false;
-        }
-    }
-
     // Regime path: holding times are geometric, so draws happen only at transitions.
     match &m.regime {
         None => s.regime.fill(0),

@@ -1,602 +1,650 @@
-//! The kernel for [`LANES`] trials at once: the engine's production path.
+//! The kernel for [`LANES`] trials at once, on processors with AVX-512: the engine's fast path.
 //!
-//! Every trial samples its own shocks (into its lane of a [`Timeline`]), then the periods of all
-//! lanes are stepped together: each per-node and per-edge quantity is an array with one entry per
-//! trial, so the same instruction advances eight trials, and the compiler turns the lane loops
-//! into vector instructions. The graph is the same for every lane; where trials differ (a short
-//! node re-routes, a restricted edge withholds) the lanes take both sides and keep their own.
+//! Every trial samples its own shocks into its lane of a [`Timeline`]; then the periods of all
+//! lanes are stepped together, each per-node and per-edge quantity held in one 512-bit vector of
+//! eight trials, so that one instruction advances eight trials. The graph is the same for every
+//! lane; where trials differ (a short node re-routes, a restricted edge withholds) every lane
+//! computes both sides and a mask keeps its own.
 //!
 //! Each lane performs exactly the floating-point operations of the one-trial kernel
-//! ([`crate::kernel::run_trial`]) in the same order, so its results are bit for bit those of
-//! that trial run alone, whatever the lane, the group or the instruction set (tests check this).
-//! The one-trial kernel stays the reference, and serves the observers (invariant tests and the
-//! tail profile).
+//! ([`crate::kernel::run_trial`]), in the same order and without fused multiply-adds, so its
+//! results are bit for bit those of that trial run alone (tests check this on every shipped and
+//! many random scenarios). The one-trial kernel stays the reference: it runs where AVX-512 is
+//! missing, and serves the observers (invariant tests and the tail profile).
 
-// Index loops over lanes and CSR ranges read more plainly than zipped iterators.
+// Index loops over CSR ranges read more plainly than zipped iterators over several arrays.
 #![allow(clippy::needless_range_loop)]
 
 use crate::kernel::{DemandOutcome, EPS, NONE, Timeline, sample_timeline};
 use crate::model::Model;
-use crate::scenario::{Kind, Policy};
 
 /// Trials stepped together.
 pub const LANES: usize = 8;
 
-type F = [f64; LANES];
-
-/// Working memory for groups of [`LANES`] trials of one model; reuse it across groups.
-#[derive(Clone, Debug)]
-pub struct LaneScratch {
-    /// The lanes' sampled shocks.
-    pub tl: Timeline<LANES>,
-    cap: Vec<F>,
-    stock: Vec<F>,
-    want: Vec<F>,
-    plan: Vec<F>,
-    need: Vec<F>,
-    out: Vec<F>,
-    spare: Vec<F>,
-    cost_in: Vec<F>,
-    asked: Vec<F>,
-    asked_prev: Vec<F>,
-    short_run: Vec<[u32; LANES]>,
-    weight: Vec<F>,
-    order: Vec<F>,
-    base: Vec<F>,
-    ship: Vec<F>,
-    stockpile: Vec<F>,
-    /// Delivered fraction of demand per (demand node, period): `frac[d * periods + t][lane]`.
-    pub frac: Vec<[f32; LANES]>,
-    /// Outcomes per demand node and lane: `outcomes[d][lane]`.
-    pub outcomes: Vec<[DemandOutcome; LANES]>,
-    /// Shock flags per lane: `occurred[lane * words + i / 64]`.
-    pub occurred: Vec<u64>,
-    /// Shock magnitudes per lane: `magnitude[lane * shocks + i]`.
-    pub magnitude: Vec<f32>,
-}
-
-impl LaneScratch {
-    /// Buffers sized for `m`.
-    pub fn new(m: &Model) -> LaneScratch {
-        let (n, e, t, d) = (m.nodes.len(), m.edges.len(), m.periods, m.demand.len());
-        let z = [0.0; LANES];
-        LaneScratch {
-            tl: Timeline::new(m),
-            cap: vec![z; n],
-            stock: vec![z; n],
-            want: vec![z; n],
-            plan: vec![z; n],
-            need: vec![z; n],
-            out: vec![z; n],
-            spare: vec![z; n],
-            cost_in: vec![z; n],
-            asked: vec![z; n],
-            asked_prev: vec![z; n],
-            short_run: vec![[0; LANES]; n],
-            weight: vec![z; e],
-            order: vec![z; e],
-            base: vec![z; e],
-            ship: vec![z; e],
-            stockpile: vec![z; d],
-            frac: vec![[0.0; LANES]; d * t],
-            outcomes: vec![[DemandOutcome::default(); LANES]; d],
-            occurred: vec![0; LANES * m.shock_words()],
-            magnitude: vec![0.0; LANES * m.shocks.len()],
-        }
-    }
-}
-
-/// Runs the trials `trials` (one per lane) of `m` under master seed `seed`; results land in
-/// `s.outcomes`, `s.frac`, `s.occurred` and `s.magnitude`.
-pub fn run_group(m: &Model, seed: u64, trials: &[u64; LANES], s: &mut LaneScratch) {
-    let (words, ns) = (m.shock_words(), m.shocks.len());
-    for (l, &trial) in trials.iter().enumerate() {
-        sample_timeline(
-            m,
-            seed,
-            trial,
-            &mut s.tl,
-            l,
-            &mut s.occurred[l * words..(l + 1) * words],
-            &mut s.magnitude[l * ns..(l + 1) * ns],
-        );
-    }
-    step_dispatch(m, s);
-}
-
-/// Steps the periods with the widest vector instructions the processor has. Every variant runs
-/// the same source, and so the same operations in each lane.
-fn step_dispatch(m: &Model, s: &mut LaneScratch) {
+/// Whether this processor runs the lane kernel.
+pub fn available() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the processor supports AVX-512F, checked just above.
-            return unsafe { step_avx512(m, s) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the processor supports AVX2, checked just above.
-            return unsafe { step_avx2(m, s) };
-        }
+        std::arch::is_x86_feature_detected!("avx512f")
     }
-    step_periods(m, s);
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-fn step_avx512(m: &Model, s: &mut LaneScratch) {
-    step_periods(m, s);
+pub use imp::{LaneScratch, run_group};
+
+/// Elsewhere the engine always takes the one-trial kernel; these only keep it compiling.
+#[cfg(not(target_arch = "x86_64"))]
+pub use fallback::{LaneScratch, run_group};
+
+#[cfg(not(target_arch = "x86_64"))]
+mod fallback {
+    use super::*;
+
+    /// Never built: [`super::available`] is false on this processor.
+    #[derive(Clone, Debug)]
+    pub struct LaneScratch {
+        /// Delivered fraction of demand per (demand node, period) and lane.
+        pub frac: Vec<[f32; LANES]>,
+        /// Outcomes per demand node and lane.
+        pub outcomes: Vec<[DemandOutcome; LANES]>,
+        /// Shock flags per lane.
+        pub occurred: Vec<u64>,
+        /// Shock magnitudes per lane.
+        pub magnitude: Vec<f32>,
+    }
+
+    impl LaneScratch {
+        /// Empty buffers.
+        pub fn new(_: &Model) -> LaneScratch {
+            LaneScratch {
+                frac: Vec::new(),
+                outcomes: Vec::new(),
+                occurred: Vec::new(),
+                magnitude: Vec::new(),
+            }
+        }
+    }
+
+    /// Unavailable here.
+    pub fn run_group(_: &Model, _: u64, _: &[u64; LANES], _: &mut LaneScratch) {
+        unreachable!("the lane kernel needs an x86-64 processor with AVX-512")
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn step_avx2(m: &Model, s: &mut LaneScratch) {
-    step_periods(m, s);
-}
+mod imp {
+    use std::arch::x86_64::*;
 
-/// Steps all periods of the lanes' trials over their sampled timelines.
-#[inline(always)]
-fn step_periods(m: &Model, s: &mut LaneScratch) {
-    let tt = m.periods;
-    let flexible = m.policy == Policy::Flexible;
-    let mut cost_on = [false; LANES];
-    let z = [0.0; LANES];
-    for (n, node) in m.hot.iter().enumerate() {
-        s.stock[n] = [node.stock0; LANES];
-        s.cost_in[n] = z;
-        s.short_run[n] = [0; LANES];
-        s.asked[n] = z;
-        s.asked_prev[n] = z;
-    }
-    for (d, dn) in m.demand.iter().enumerate() {
-        s.stock[dn.node as usize] = [dn.cover * dn.per_period.first().copied().unwrap_or(0.0); LANES];
-        s.stockpile[d] = [dn.stockpile; LANES];
-        s.outcomes[d] = [DemandOutcome {
-            first_short: NONE,
-            survive: NONE,
-            recover: NONE,
-            ..DemandOutcome::default()
-        }; LANES];
-    }
-    for (e, edge) in m.edges.iter().enumerate() {
-        s.weight[e] = [edge.share; LANES];
-    }
-    for t in 0..tt {
-        step_period(m, s, t, flexible, &mut cost_on);
-    }
-    for o in s.outcomes.iter_mut().flatten() {
-        if o.first_short != NONE && o.recover == NONE {
-            o.recover = (tt - o.first_short as usize) as u16;
-        }
-    }
-}
+    use super::*;
+    use crate::scenario::{Kind, Policy};
 
-/// One period of every lane: the one-trial kernel's `step_period`, lane by lane.
-#[inline(always)]
-fn step_period(m: &Model, s: &mut LaneScratch, t: usize, flexible: bool, cost_on: &mut [bool; LANES]) {
-    let (nn, ne, tt) = (m.nodes.len(), m.edges.len(), m.periods);
-    let LaneScratch {
-        tl,
-        cap: cap_,
-        stock: stock_,
-        want: want_,
-        plan: plan_,
-        need: need_,
-        out: out_,
-        spare: spare_,
-        cost_in: cost_in_,
-        asked: asked_,
-        asked_prev: asked_prev_,
-        short_run: short_run_,
-        weight: weight_,
-        order: order_,
-        base: base_,
-        ship: ship_,
-        stockpile: stockpile_,
-        frac: frac_,
-        outcomes,
-        ..
-    } = s;
-    let tl: &Timeline<LANES> = tl;
-    let cap_: &mut [F] = cap_;
-    let stock_: &mut [F] = stock_;
-    let want_: &mut [F] = want_;
-    let plan_: &mut [F] = plan_;
-    let need_: &mut [F] = need_;
-    let out_: &mut [F] = out_;
-    let spare_: &mut [F] = spare_;
-    let cost_in_: &mut [F] = cost_in_;
-    let asked_: &mut [F] = asked_;
-    let asked_prev_: &mut [F] = asked_prev_;
-    let short_run_: &mut [[u32; LANES]] = short_run_;
-    let weight_: &mut [F] = weight_;
-    let order_: &mut [F] = order_;
-    let base_: &mut [F] = base_;
-    let ship_: &mut [F] = ship_;
-    let stockpile_: &mut [F] = stockpile_;
-    let frac_: &mut [[f32; LANES]] = frac_;
-    let outcomes: &mut [[DemandOutcome; LANES]] = outcomes;
-    let first_shock = tl.first_shock;
-    let fac = &tl.node_factor[t * nn..(t + 1) * nn];
-    let allow = &tl.edge_allow[t * ne..(t + 1) * ne];
-    let rate = &tl.edge_rate[t * ne..(t + 1) * ne];
-    let restricted = tl.allow_touched[t];
-    let tariffed = tl.tariff_touched[t];
-    for l in 0..LANES {
-        cost_on[l] |= tariffed[l];
-    }
+    /// Eight f64 lanes.
+    #[derive(Clone, Copy)]
+    #[repr(transparent)]
+    struct V(__m512d);
+    /// One bit per lane.
+    type M = __mmask8;
 
-    // Tariffs shift buyers' shares towards untariffed suppliers (and back once they end).
-    let mut reweight = [false; LANES];
-    for l in 0..LANES {
-        reweight[l] = tariffed[l] || (t > 0 && tl.tariff_touched[t - 1][l]);
-    }
-    if reweight.contains(&true) {
-        let wmul = &tl.edge_wmul[t * ne..(t + 1) * ne];
-        for &n in &m.tariff_buyers {
-            let n = n as usize;
-            let (a, b) = (m.in_off[n] as usize, m.in_off[n + 1] as usize);
-            let mut sum = [0.0; LANES];
-            for e in a..b {
-                let share = m.edges[e].share;
-                for l in 0..LANES {
-                    sum[l] += share * wmul[e][l];
-                }
-            }
-            for e in a..b {
-                let share = m.edges[e].share;
-                let w = &mut weight_[e];
-                for l in 0..LANES {
-                    let x = share * wmul[e][l];
-                    let x = if sum[l] > 0.0 { x / sum[l] } else { x };
-                    w[l] = if reweight[l] { x } else { w[l] };
-                }
-            }
+    impl std::fmt::Debug for V {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_tuple("V").field(&to_array(*self)).finish()
         }
     }
 
-    // Pass 1: orders, buyers first.
-    want_.fill([0.0; LANES]);
-    let mut di = m.demand.len();
-    for n in (0..nn).rev() {
-        let node = &m.hot[n];
-        let mut need = [0.0; LANES];
-        let mut used = [0.0; LANES];
-        match node.kind {
-            Kind::Demand => {
-                di -= 1;
-                let dn = &m.demand[di];
-                let dem = dn.per_period[t];
-                cap_[n] = [f64::INFINITY; LANES];
-                let stock = &stock_[n];
-                for l in 0..LANES {
-                    need[l] = dem + (dn.cover * dem - stock[l]).max(0.0);
-                    used[l] = dem;
-                }
-            }
-            kind => {
-                let (f, want, stock, asked_prev) = (&fac[n], &want_[n], &stock_[n], &asked_prev_[n]);
-                let (cap, plan) = (&mut cap_[n], &mut plan_[n]);
-                for l in 0..LANES {
-                    cap[l] = node.capacity * f[l];
-                    plan[l] = want[l].min(cap[l]);
-                }
-                if kind != Kind::Mine {
-                    for l in 0..LANES {
-                        let target = node.stock0 + asked_prev[l] * node.inv_yield;
-                        used[l] = plan[l] * node.inv_yield;
-                        need[l] = (used[l] + target - stock[l]).max(0.0);
-                    }
-                }
-            }
-        }
-        need_[n] = need;
-        for e in m.in_off[n] as usize..m.in_off[n + 1] as usize {
-            let w = weight_[e];
-            let src = m.edges[e].src as usize;
-            let (order, base) = (&mut order_[e], &mut base_[e]);
-            let want = &mut want_[src];
-            for l in 0..LANES {
-                let o = need[l] * w[l];
-                order[l] = o;
-                base[l] = used[l] * w[l];
-                want[l] += o;
+    fn from_array(a: [f64; LANES]) -> V {
+        // SAFETY: __m512d is 64 bytes of eight f64, like [f64; 8].
+        V(unsafe { std::mem::transmute::<[f64; LANES], __m512d>(a) })
+    }
+
+    fn to_array(v: V) -> [f64; LANES] {
+        // SAFETY: as in `from_array`.
+        unsafe { std::mem::transmute::<__m512d, [f64; LANES]>(v.0) }
+    }
+
+    fn mask_of(b: &[bool; LANES]) -> M {
+        b.iter()
+            .enumerate()
+            .fold(0, |m, (l, &x)| m | (u8::from(x) << l))
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn splat(x: f64) -> V {
+        V(_mm512_set1_pd(x))
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn load(a: &[f64; LANES]) -> V {
+        // SAFETY: reads the 64 bytes of `a`.
+        V(unsafe { _mm512_loadu_pd(a.as_ptr()) })
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn add(a: V, b: V) -> V {
+        V(_mm512_add_pd(a.0, b.0))
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn sub(a: V, b: V) -> V {
+        V(_mm512_sub_pd(a.0, b.0))
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn mul(a: V, b: V) -> V {
+        V(_mm512_mul_pd(a.0, b.0))
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn div(a: V, b: V) -> V {
+        V(_mm512_div_pd(a.0, b.0))
+    }
+    /// `a.min(b)` for numbers (no lane is NaN).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn min(a: V, b: V) -> V {
+        V(_mm512_min_pd(a.0, b.0))
+    }
+    /// `a.max(b)` for numbers (no lane is NaN).
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn max(a: V, b: V) -> V {
+        V(_mm512_max_pd(a.0, b.0))
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn gt(a: V, b: V) -> M {
+        _mm512_cmp_pd_mask::<_CMP_GT_OQ>(a.0, b.0)
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn ge(a: V, b: V) -> M {
+        _mm512_cmp_pd_mask::<_CMP_GE_OQ>(a.0, b.0)
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn lt(a: V, b: V) -> M {
+        _mm512_cmp_pd_mask::<_CMP_LT_OQ>(a.0, b.0)
+    }
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn le(a: V, b: V) -> M {
+        _mm512_cmp_pd_mask::<_CMP_LE_OQ>(a.0, b.0)
+    }
+    /// Per lane: `if m { a } else { b }`.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn sel(m: M, a: V, b: V) -> V {
+        V(_mm512_mask_blend_pd(m, b.0, a.0))
+    }
+    /// Each lane rounded to f32, as `x as f32`.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn to_f32(a: V) -> [f32; LANES] {
+        // SAFETY: __m256 is 32 bytes of eight f32, like [f32; 8].
+        unsafe { std::mem::transmute::<__m256, [f32; LANES]>(_mm512_cvtpd_ps(a.0)) }
+    }
+
+    /// Working memory for groups of [`LANES`] trials of one model; reuse it across groups.
+    #[derive(Clone, Debug)]
+    pub struct LaneScratch {
+        /// The lanes' sampled shocks.
+        pub tl: Timeline<LANES>,
+        cap: Vec<V>,
+        stock: Vec<V>,
+        want: Vec<V>,
+        plan: Vec<V>,
+        need: Vec<V>,
+        out: Vec<V>,
+        spare: Vec<V>,
+        cost_in: Vec<V>,
+        asked: Vec<V>,
+        asked_prev: Vec<V>,
+        short_run: Vec<V>,
+        weight: Vec<V>,
+        order: Vec<V>,
+        base: Vec<V>,
+        ship: Vec<V>,
+        stockpile: Vec<V>,
+        shortfall: Vec<V>,
+        worst: Vec<V>,
+        tariff: Vec<V>,
+        /// Delivered fraction of demand per (demand node, period): `frac[d * periods + t][lane]`.
+        pub frac: Vec<[f32; LANES]>,
+        /// Outcomes per demand node and lane: `outcomes[d][lane]`.
+        pub outcomes: Vec<[DemandOutcome; LANES]>,
+        /// Shock flags per lane: `occurred[lane * words + i / 64]`.
+        pub occurred: Vec<u64>,
+        /// Shock magnitudes per lane: `magnitude[lane * shocks + i]`.
+        pub magnitude: Vec<f32>,
+    }
+
+    impl LaneScratch {
+        /// Buffers sized for `m`.
+        pub fn new(m: &Model) -> LaneScratch {
+            let (n, e, t, d) = (m.nodes.len(), m.edges.len(), m.periods, m.demand.len());
+            let z = from_array([0.0; LANES]);
+            LaneScratch {
+                tl: Timeline::new(m),
+                cap: vec![z; n],
+                stock: vec![z; n],
+                want: vec![z; n],
+                plan: vec![z; n],
+                need: vec![z; n],
+                out: vec![z; n],
+                spare: vec![z; n],
+                cost_in: vec![z; n],
+                asked: vec![z; n],
+                asked_prev: vec![z; n],
+                short_run: vec![z; n],
+                weight: vec![z; e],
+                order: vec![z; e],
+                base: vec![z; e],
+                ship: vec![z; e],
+                stockpile: vec![z; d],
+                shortfall: vec![z; d],
+                worst: vec![z; d],
+                tariff: vec![z; d],
+                frac: vec![[0.0; LANES]; d * t],
+                outcomes: vec![[DemandOutcome::default(); LANES]; d],
+                occurred: vec![0; LANES * m.shock_words()],
+                magnitude: vec![0.0; LANES * m.shocks.len()],
             }
         }
     }
 
-    // Pass 2: production and shipping, suppliers first.
-    let mut di = 0usize;
-    for n in 0..nn {
-        let node = &m.hot[n];
-        let (ia, ib) = (m.in_off[n] as usize, m.in_off[n + 1] as usize);
-        let mut recv = [0.0; LANES];
-        for e in ia..ib {
-            let ship = &ship_[e];
-            for l in 0..LANES {
-                recv[l] += ship[l];
-            }
+    /// Runs the trials `trials` (one per lane) of `m` under master seed `seed`; results land in
+    /// `s.outcomes`, `s.frac`, `s.occurred` and `s.magnitude`. Needs AVX-512 (see
+    /// [`super::available`]); panics without it.
+    pub fn run_group(m: &Model, seed: u64, trials: &[u64; LANES], s: &mut LaneScratch) {
+        assert!(super::available(), "the lane kernel needs AVX-512");
+        let (words, ns) = (m.shock_words(), m.shocks.len());
+        s.tl.reset(m);
+        for (l, &trial) in trials.iter().enumerate() {
+            sample_timeline(
+                m,
+                seed,
+                trial,
+                &mut s.tl,
+                l,
+                &mut s.occurred[l * words..(l + 1) * words],
+                &mut s.magnitude[l * ns..(l + 1) * ns],
+            );
         }
-        let need = need_[n];
-        let mut short = [false; LANES];
-        let mut left = [0.0; LANES];
-        for l in 0..LANES {
-            let gap = need[l] - recv[l];
-            short[l] = gap > EPS * need[l].max(1.0);
-            if flexible && short[l] && short_run_[n][l] >= m.reroute_lag {
-                left[l] = gap;
-            }
+        // SAFETY: AVX-512F is present, checked above.
+        unsafe { step_periods(m, s) };
+    }
+
+    /// Steps all periods of the lanes' trials over their sampled timelines.
+    #[target_feature(enable = "avx512f")]
+    fn step_periods(m: &Model, s: &mut LaneScratch) {
+        let tt = m.periods;
+        let flexible = m.policy == Policy::Flexible;
+        let mut cost_on: M = 0;
+        let z = splat(0.0);
+        for (n, node) in m.hot.iter().enumerate() {
+            s.stock[n] = splat(node.stock0);
+            s.cost_in[n] = z;
+            s.short_run[n] = z;
+            s.asked[n] = z;
+            s.asked_prev[n] = z;
         }
-        // Flexible policy: re-order a gap from suppliers with spare output. A lane with nothing
-        // left to re-order changes nothing below, as the one-trial kernel's early exit.
-        if left.iter().any(|&x| x > 0.0) {
-            let mut asked = [0.0; LANES];
-            for e in ia..ib {
-                let edge = &m.edges[e];
-                if !edge.reroute {
-                    continue;
+        for (d, dn) in m.demand.iter().enumerate() {
+            s.stock[dn.node as usize] =
+                splat(dn.cover * dn.per_period.first().copied().unwrap_or(0.0));
+            s.stockpile[d] = splat(dn.stockpile);
+            s.shortfall[d] = z;
+            s.worst[d] = z;
+            s.tariff[d] = z;
+            s.outcomes[d] = [DemandOutcome {
+                first_short: NONE,
+                survive: NONE,
+                recover: NONE,
+                ..DemandOutcome::default()
+            }; LANES];
+        }
+        for (e, edge) in m.edges.iter().enumerate() {
+            s.weight[e] = splat(edge.share);
+        }
+        for t in 0..tt {
+            step_period(m, s, t, flexible, &mut cost_on);
+        }
+        for d in 0..m.demand.len() {
+            let (short, worst, tariff) = (
+                to_array(s.shortfall[d]),
+                to_array(s.worst[d]),
+                to_array(s.tariff[d]),
+            );
+            for (l, o) in s.outcomes[d].iter_mut().enumerate() {
+                o.shortfall = short[l];
+                o.worst = worst[l];
+                o.tariff = tariff[l];
+                if o.first_short != NONE && o.recover == NONE {
+                    o.recover = (tt - o.first_short as usize) as u16;
                 }
-                let src = edge.src as usize;
-                let src_node = &m.hot[src];
-                let stocked = src_node.kind != Kind::Mine;
-                let iy = src_node.inv_yield;
-                let (allow, ship) = (&allow[e], &mut ship_[e]);
-                for l in 0..LANES {
-                    // Restricted routes cannot carry re-routed volume.
-                    let ok = allow[l] >= 1.0 && left[l] > 0.0;
-                    let x = if ok { left[l].min(spare_[src][l]) } else { 0.0 };
-                    let pos = x > 0.0;
-                    ship[l] = if pos { ship[l] + x } else { ship[l] };
-                    spare_[src][l] = if pos { spare_[src][l] - x } else { spare_[src][l] };
-                    out_[src][l] = if pos { out_[src][l] + x } else { out_[src][l] };
-                    recv[l] = if pos { recv[l] + x } else { recv[l] };
-                    left[l] = if pos { left[l] - x } else { left[l] };
-                    if stocked {
-                        let st = stock_[src][l];
-                        stock_[src][l] = if pos { (st - x * iy).max(0.0) } else { st };
-                        let a = (left[l] - asked[l])
-                            .max(0.0)
-                            .min((cap_[src][l] - out_[src][l]).max(0.0));
-                        let add = x.max(0.0) + a;
-                        asked_[src][l] = if ok { asked_[src][l] + add } else { asked_[src][l] };
-                        asked[l] = if ok { asked[l] + a } else { asked[l] };
-                    }
-                }
             }
         }
-        let short_run = &mut short_run_[n];
-        for l in 0..LANES {
-            short_run[l] = if short[l] {
-                short_run[l].saturating_add(1)
+    }
+
+    /// One period of every lane: the one-trial kernel's `step_period`, eight trials wide.
+    #[target_feature(enable = "avx512f")]
+    fn step_period(m: &Model, s: &mut LaneScratch, t: usize, flexible: bool, cost_on: &mut M) {
+        let (nn, ne, tt) = (m.nodes.len(), m.edges.len(), m.periods);
+        let (zero, one) = (splat(0.0), splat(1.0));
+        let LaneScratch {
+            tl,
+            cap: cap_,
+            stock: stock_,
+            want: want_,
+            plan: plan_,
+            need: need_,
+            out: out_,
+            spare: spare_,
+            cost_in: cost_in_,
+            asked: asked_,
+            asked_prev: asked_prev_,
+            short_run: short_run_,
+            weight: weight_,
+            order: order_,
+            base: base_,
+            ship: ship_,
+            stockpile: stockpile_,
+            shortfall: shortfall_,
+            worst: worst_,
+            tariff: tariff_,
+            frac: frac_,
+            outcomes,
+            ..
+        } = s;
+        let tl: &Timeline<LANES> = tl;
+        let fac = &tl.node_factor[t * nn..(t + 1) * nn];
+        let allow = &tl.edge_allow[t * ne..(t + 1) * ne];
+        let rate = &tl.edge_rate[t * ne..(t + 1) * ne];
+        let restricted = mask_of(&tl.allow_touched[t]);
+        let tariffed = mask_of(&tl.tariff_touched[t]);
+        *cost_on |= tariffed;
+
+        // Tariffs shift buyers' shares towards untariffed suppliers (and back once they end).
+        let reweight = tariffed
+            | if t > 0 {
+                mask_of(&tl.tariff_touched[t - 1])
             } else {
                 0
             };
-        }
-
-        // Tariff cost carried into this node's stock (average cost per input tonne).
-        let mut avail = [0.0; LANES];
-        for l in 0..LANES {
-            avail[l] = stock_[n][l] + recv[l];
-        }
-        if node.tariffed && cost_on.contains(&true) {
-            let mut money = [0.0; LANES];
-            for l in 0..LANES {
-                money[l] = cost_in_[n][l] * stock_[n][l];
-            }
-            for e in ia..ib {
-                let src = m.edges[e].src as usize;
-                let (price, iy) = (m.hot[src].price, m.hot[src].inv_yield);
-                for l in 0..LANES {
-                    let per_t = price * rate[e][l] + cost_in_[src][l] * iy;
-                    money[l] += ship_[e][l] * per_t;
+        if reweight != 0 {
+            let wmul = &tl.edge_wmul[t * ne..(t + 1) * ne];
+            for &n in &m.tariff_buyers {
+                let n = n as usize;
+                let (a, b) = (m.in_off[n] as usize, m.in_off[n + 1] as usize);
+                let mut sum = zero;
+                for e in a..b {
+                    sum = add(sum, mul(splat(m.edges[e].share), load(&wmul[e])));
                 }
-            }
-            let cost_in = &mut cost_in_[n];
-            for l in 0..LANES {
-                let c = if avail[l] > 0.0 {
-                    money[l] / avail[l]
-                } else {
-                    0.0
-                };
-                cost_in[l] = if cost_on[l] { c } else { cost_in[l] };
+                let pos = gt(sum, zero);
+                for e in a..b {
+                    let x = mul(splat(m.edges[e].share), load(&wmul[e]));
+                    let x = sel(pos, div(x, sum), x);
+                    weight_[e] = sel(reweight, x, weight_[e]);
+                }
             }
         }
 
-        if node.kind == Kind::Demand {
-            let dn = &m.demand[di];
-            let dem = dn.per_period[t];
-            for l in 0..LANES {
-                let from_stock = dem.min(avail[l]);
-                stock_[n][l] = avail[l] - from_stock;
-                let mut gap = dem - from_stock;
-                let pile = &mut stockpile_[di][l];
-                if gap > 0.0 && *pile > 0.0 {
-                    let r = gap.min(*pile).min(dn.max_release);
-                    *pile -= r;
-                    gap -= r;
+        // Pass 1: orders, buyers first.
+        want_.fill(zero);
+        let mut di = m.demand.len();
+        for n in (0..nn).rev() {
+            let node = &m.hot[n];
+            let (need, used) = match node.kind {
+                Kind::Demand => {
+                    di -= 1;
+                    let dn = &m.demand[di];
+                    let dem = dn.per_period[t];
+                    cap_[n] = splat(f64::INFINITY);
+                    let need = add(splat(dem), max(sub(splat(dn.cover * dem), stock_[n]), zero));
+                    (need, splat(dem))
                 }
-                if gap <= EPS * dem {
-                    gap = 0.0;
-                }
-                let o = &mut outcomes[di][l];
-                o.tariff += cost_in_[n][l] * from_stock;
-                o.shortfall += gap;
-                let frac = if dem > 0.0 { (dem - gap) / dem } else { 1.0 };
-                frac_[di * tt + t][l] = frac as f32;
-                if gap > 0.0 {
-                    if gap > o.worst {
-                        o.worst = gap;
-                    }
-                    if (1.0 - frac) as f32 > o.worst_frac {
-                        o.worst_frac = (1.0 - frac) as f32;
-                    }
-                    if o.first_short == NONE {
-                        o.first_short = t as u16;
-                        if first_shock[l] <= t {
-                            o.survive = (t - first_shock[l]) as u16;
-                        }
-                    }
-                } else if o.first_short != NONE && o.recover == NONE {
-                    o.recover = (t - o.first_short as usize) as u16;
-                }
-            }
-            di += 1;
-        } else {
-            let (y, iy) = (node.yield_, node.inv_yield);
-            let mine = node.kind == Kind::Mine;
-            let mut made = plan_[n];
-            if !mine {
-                let stock = &mut stock_[n];
-                for l in 0..LANES {
-                    made[l] = made[l].min(avail[l] * y);
-                    stock[l] = (avail[l] - made[l] * iy).max(0.0);
-                }
-            }
-            // Ship: orders in full, else offtakes first and the rest pro rata.
-            let outs = &m.out_edges[m.out_off[n] as usize..m.out_off[n + 1] as usize];
-            let wanted = want_[n];
-            let mut full = [false; LANES];
-            let mut ratio = [0.0; LANES];
-            for l in 0..LANES {
-                full[l] = made[l] >= wanted[l] * (1.0 - 1e-12);
-                ratio[l] = if wanted[l] > 0.0 {
-                    made[l] / wanted[l]
-                } else {
-                    0.0
-                };
-            }
-            if node.has_offtake {
-                let mut rem = made;
-                let mut unmet = [0.0; LANES];
-                for &e in outs {
-                    let e = e as usize;
-                    let off = m.edges[e].offtake;
-                    let (ship, order) = (&mut ship_[e], &order_[e]);
-                    for l in 0..LANES {
-                        let a = order[l].min(off * made[l]);
-                        ship[l] = if full[l] { order[l] } else { a };
-                        rem[l] = if full[l] { rem[l] } else { rem[l] - a };
-                        unmet[l] = if full[l] {
-                            unmet[l]
-                        } else {
-                            unmet[l] + (order[l] - a)
-                        };
-                    }
-                }
-                let mut k = [0.0; LANES];
-                let mut spread = [false; LANES];
-                for l in 0..LANES {
-                    spread[l] = !full[l] && unmet[l] > 0.0 && rem[l] > 0.0;
-                    k[l] = (rem[l] / unmet[l]).min(1.0);
-                }
-                if spread.contains(&true) {
-                    for &e in outs {
-                        let e = e as usize;
-                        let (ship, order) = (&mut ship_[e], &order_[e]);
-                        for l in 0..LANES {
-                            let x = ship[l] + (order[l] - ship[l]) * k[l];
-                            ship[l] = if spread[l] { x } else { ship[l] };
-                        }
-                    }
-                }
-            } else {
-                // Multipliers: 1 for a lane that ships in full, else its ratio.
-                let mut mult = [0.0; LANES];
-                for l in 0..LANES {
-                    mult[l] = if full[l] { 1.0 } else { ratio[l] };
-                }
-                for &e in outs {
-                    let e = e as usize;
-                    let (ship, order) = (&mut ship_[e], &order_[e]);
-                    for l in 0..LANES {
-                        ship[l] = order[l] * mult[l];
-                    }
-                }
-            }
-            // Export restrictions withhold part of the allocation.
-            if restricted.contains(&true) {
-                let mut withheld = [0.0; LANES];
-                let mut offer = [0.0; LANES];
-                for &e in outs {
-                    let e = e as usize;
-                    let into = if m.edges[e].blocked_domestic {
-                        &mut offer
+                kind => {
+                    let cap = mul(splat(node.capacity), load(&fac[n]));
+                    cap_[n] = cap;
+                    let plan = min(want_[n], cap);
+                    plan_[n] = plan;
+                    if kind == Kind::Mine {
+                        (zero, zero)
                     } else {
-                        &mut withheld
-                    };
-                    let (ship, base, allow) = (&mut ship_[e], &base_[e], &allow[e]);
-                    for l in 0..LANES {
-                        // The allowed fraction of current use passes; stock refills do not.
-                        let blocked = ship[l] - allow[l] * ship[l].min(base[l]);
-                        let cut = allow[l] < 1.0 && blocked > 0.0;
-                        ship[l] = if cut { ship[l] - blocked } else { ship[l] };
-                        into[l] = if cut { into[l] + blocked } else { into[l] };
+                        let iy = splat(node.inv_yield);
+                        let target = add(splat(node.stock0), mul(asked_prev_[n], iy));
+                        let used = mul(plan, iy);
+                        (max(sub(add(used, target), stock_[n]), zero), used)
                     }
                 }
-                if offer.iter().any(|&x| x > 0.0) {
-                    let mut unmet = [0.0; LANES];
-                    for &e in outs {
-                        let e = e as usize;
-                        if m.edges[e].domestic {
-                            for l in 0..LANES {
-                                unmet[l] += (order_[e][l] - ship_[e][l]).max(0.0);
-                            }
-                        }
-                    }
-                    let mut give = [0.0; LANES];
-                    for l in 0..LANES {
-                        give[l] = offer[l].min(unmet[l]);
-                    }
-                    for &e in outs {
-                        let e = e as usize;
-                        if m.edges[e].domestic {
-                            let (ship, order) = (&mut ship_[e], &order_[e]);
-                            for l in 0..LANES {
-                                let x = ship[l] + give[l] * (order[l] - ship[l]).max(0.0) / unmet[l];
-                                ship[l] = if offer[l] > 0.0 && give[l] > 0.0 {
-                                    x
-                                } else {
-                                    ship[l]
-                                };
-                            }
-                        }
-                    }
-                    for l in 0..LANES {
-                        let w = withheld[l] + (offer[l] - give[l]);
-                        withheld[l] = if offer[l] > 0.0 { w } else { withheld[l] };
-                    }
-                }
-                for l in 0..LANES {
-                    let w = withheld[l] > 0.0;
-                    made[l] = if w { made[l] - withheld[l] } else { made[l] };
-                    if !mine {
-                        let st = stock_[n][l];
-                        stock_[n][l] = if w { st + withheld[l] * iy } else { st };
-                    }
-                }
-            }
-            out_[n] = made;
-            let (spare, cap, stock) = (&mut spare_[n], &cap_[n], &stock_[n]);
-            if mine {
-                for l in 0..LANES {
-                    spare[l] = (cap[l] - made[l]).max(0.0);
-                }
-            } else {
-                for l in 0..LANES {
-                    spare[l] = (cap[l] - made[l]).min(stock[l] * y).max(0.0);
-                }
+            };
+            need_[n] = need;
+            for e in m.in_off[n] as usize..m.in_off[n + 1] as usize {
+                let w = weight_[e];
+                let o = mul(need, w);
+                order_[e] = o;
+                base_[e] = mul(used, w);
+                let src = m.edges[e].src as usize;
+                want_[src] = add(want_[src], o);
             }
         }
-    }
 
-    asked_prev_.copy_from_slice(asked_);
-    asked_.fill([0.0; LANES]);
+        // Pass 2: production and shipping, suppliers first.
+        let mut di = 0usize;
+        for n in 0..nn {
+            let node = &m.hot[n];
+            let (ia, ib) = (m.in_off[n] as usize, m.in_off[n + 1] as usize);
+            let mut recv = zero;
+            for ship in &ship_[ia..ib] {
+                recv = add(recv, *ship);
+            }
+            let need = need_[n];
+            let gap = sub(need, recv);
+            let short = gt(gap, mul(splat(EPS), max(need, one)));
+            // Flexible policy: re-order a gap from suppliers with spare output. A lane with
+            // nothing left to re-order changes nothing below, as the one-trial kernel's early exit.
+            let reroute = if flexible {
+                short & ge(short_run_[n], splat(m.reroute_lag as f64))
+            } else {
+                0
+            };
+            if reroute != 0 {
+                let mut left = sel(reroute, gap, zero);
+                let mut asked = zero;
+                for e in ia..ib {
+                    let edge = &m.edges[e];
+                    if !edge.reroute {
+                        continue;
+                    }
+                    let src = edge.src as usize;
+                    let src_node = &m.hot[src];
+                    // Restricted routes cannot carry re-routed volume.
+                    let ok = ge(load(&allow[e]), one) & gt(left, zero);
+                    let x = sel(ok, min(left, spare_[src]), zero);
+                    let pos = gt(x, zero);
+                    ship_[e] = sel(pos, add(ship_[e], x), ship_[e]);
+                    spare_[src] = sel(pos, sub(spare_[src], x), spare_[src]);
+                    out_[src] = sel(pos, add(out_[src], x), out_[src]);
+                    recv = sel(pos, add(recv, x), recv);
+                    left = sel(pos, sub(left, x), left);
+                    if src_node.kind != Kind::Mine {
+                        let st = max(sub(stock_[src], mul(x, splat(src_node.inv_yield))), zero);
+                        stock_[src] = sel(pos, st, stock_[src]);
+                        let a = min(
+                            max(sub(left, asked), zero),
+                            max(sub(cap_[src], out_[src]), zero),
+                        );
+                        asked_[src] = sel(ok, add(asked_[src], add(max(x, zero), a)), asked_[src]);
+                        asked = sel(ok, add(asked, a), asked);
+                    }
+                }
+            }
+            short_run_[n] = sel(short, add(short_run_[n], one), zero);
 
-    // Stock caps: input beyond the cap is lost.
-    for n in 0..nn {
-        let c = m.hot[n].stock_cap;
-        let stock = &mut stock_[n];
-        for l in 0..LANES {
-            stock[l] = if stock[l] - c > 0.0 { c } else { stock[l] };
+            // Tariff cost carried into this node's stock (average cost per input tonne).
+            let avail = add(stock_[n], recv);
+            if node.tariffed && *cost_on != 0 {
+                let mut money = mul(cost_in_[n], stock_[n]);
+                for e in ia..ib {
+                    let src = m.edges[e].src as usize;
+                    let per_t = add(
+                        mul(splat(m.hot[src].price), load(&rate[e])),
+                        mul(cost_in_[src], splat(m.hot[src].inv_yield)),
+                    );
+                    money = add(money, mul(ship_[e], per_t));
+                }
+                let c = sel(gt(avail, zero), div(money, avail), zero);
+                cost_in_[n] = sel(*cost_on, c, cost_in_[n]);
+            }
+
+            if node.kind == Kind::Demand {
+                let dn = &m.demand[di];
+                let dem_t = dn.per_period[t];
+                let dem = splat(dem_t);
+                let from_stock = min(dem, avail);
+                stock_[n] = sub(avail, from_stock);
+                let mut gap = sub(dem, from_stock);
+                let pile = stockpile_[di];
+                let release = gt(gap, zero) & gt(pile, zero);
+                let r = min(min(gap, pile), splat(dn.max_release));
+                stockpile_[di] = sel(release, sub(pile, r), pile);
+                gap = sel(release, sub(gap, r), gap);
+                gap = sel(le(gap, splat(EPS * dem_t)), zero, gap);
+                tariff_[di] = add(tariff_[di], mul(cost_in_[n], from_stock));
+                shortfall_[di] = add(shortfall_[di], gap);
+                worst_[di] = sel(gt(gap, worst_[di]), gap, worst_[di]);
+                let frac = if dem_t > 0.0 {
+                    div(sub(dem, gap), dem)
+                } else {
+                    one
+                };
+                frac_[di * tt + t] = to_f32(frac);
+                let (gaps, lost) = (to_array(gap), to_f32(sub(one, frac)));
+                for (l, o) in outcomes[di].iter_mut().enumerate() {
+                    if gaps[l] > 0.0 {
+                        if lost[l] > o.worst_frac {
+                            o.worst_frac = lost[l];
+                        }
+                        if o.first_short == NONE {
+                            o.first_short = t as u16;
+                            let first_shock = tl.first_shock[l];
+                            if first_shock <= t {
+                                o.survive = (t - first_shock) as u16;
+                            }
+                        }
+                    } else if o.first_short != NONE && o.recover == NONE {
+                        o.recover = (t - o.first_short as usize) as u16;
+                    }
+                }
+                di += 1;
+            } else {
+                let (y, iy) = (splat(node.yield_), splat(node.inv_yield));
+                let mine = node.kind == Kind::Mine;
+                let mut made = plan_[n];
+                if !mine {
+                    made = min(made, mul(avail, y));
+                    stock_[n] = max(sub(avail, mul(made, iy)), zero);
+                }
+                // Ship: orders in full, else offtakes first and the rest pro rata.
+                let outs = &m.out_edges[m.out_off[n] as usize..m.out_off[n + 1] as usize];
+                let wanted = want_[n];
+                let full = ge(made, mul(wanted, splat(1.0 - 1e-12)));
+                let ratio = sel(gt(wanted, zero), div(made, wanted), zero);
+                if node.has_offtake {
+                    let mut rem = made;
+                    let mut unmet = zero;
+                    for &e in outs {
+                        let e = e as usize;
+                        let order = order_[e];
+                        let a = min(order, mul(splat(m.edges[e].offtake), made));
+                        ship_[e] = sel(full, order, a);
+                        rem = sel(full, rem, sub(rem, a));
+                        unmet = sel(full, unmet, add(unmet, sub(order, a)));
+                    }
+                    let spread = !full & gt(unmet, zero) & gt(rem, zero);
+                    if spread != 0 {
+                        let k = min(div(rem, unmet), one);
+                        for &e in outs {
+                            let e = e as usize;
+                            let x = add(ship_[e], mul(sub(order_[e], ship_[e]), k));
+                            ship_[e] = sel(spread, x, ship_[e]);
+                        }
+                    }
+                } else {
+                    // A lane shipping in full multiplies by 1, which changes nothing.
+                    let mult = sel(full, one, ratio);
+                    for &e in outs {
+                        let e = e as usize;
+                        ship_[e] = mul(order_[e], mult);
+                    }
+                }
+                // Export restrictions withhold part of the allocation.
+                if restricted != 0 {
+                    let mut withheld = zero;
+                    let mut offer = zero;
+                    for &e in outs {
+                        let e = e as usize;
+                        let al = load(&allow[e]);
+                        let ship = ship_[e];
+                        // The allowed fraction of current use passes; stock refills do not.
+                        let blocked = sub(ship, mul(al, min(ship, base_[e])));
+                        let cut = lt(al, one) & gt(blocked, zero);
+                        ship_[e] = sel(cut, sub(ship, blocked), ship);
+                        if m.edges[e].blocked_domestic {
+                            offer = sel(cut, add(offer, blocked), offer);
+                        } else {
+                            withheld = sel(cut, add(withheld, blocked), withheld);
+                        }
+                    }
+                    let offering = gt(offer, zero);
+                    if offering != 0 {
+                        let mut unmet = zero;
+                        for &e in outs {
+                            let e = e as usize;
+                            if m.edges[e].domestic {
+                                unmet = add(unmet, max(sub(order_[e], ship_[e]), zero));
+                            }
+                        }
+                        let give = min(offer, unmet);
+                        let giving = offering & gt(give, zero);
+                        for &e in outs {
+                            let e = e as usize;
+                            if m.edges[e].domestic {
+                                let x = add(
+                                    ship_[e],
+                                    div(mul(give, max(sub(order_[e], ship_[e]), zero)), unmet),
+                                );
+                                ship_[e] = sel(giving, x, ship_[e]);
+                            }
+                        }
+                        withheld = sel(offering, add(withheld, sub(offer, give)), withheld);
+                    }
+                    let w = gt(withheld, zero);
+                    made = sel(w, sub(made, withheld), made);
+                    if !mine {
+                        stock_[n] = sel(w, add(stock_[n], mul(withheld, iy)), stock_[n]);
+                    }
+                }
+                out_[n] = made;
+                let room = sub(cap_[n], made);
+                spare_[n] = if mine {
+                    max(room, zero)
+                } else {
+                    max(min(room, mul(stock_[n], y)), zero)
+                };
+            }
+        }
+
+        asked_prev_.copy_from_slice(asked_);
+        asked_.fill(zero);
+
+        // Stock caps: input beyond the cap is lost.
+        for (stock, node) in stock_.iter_mut().zip(&m.hot) {
+            let c = splat(node.stock_cap);
+            *stock = sel(gt(sub(*stock, c), zero), c, *stock);
         }
     }
 }

@@ -397,7 +397,11 @@ impl Percentiles {
 impl Dist {
     /// Statistics of `values` (in trial order).
     pub fn of(values: &[f64]) -> Dist {
-        Dist::of_column(values.len(), |k| values[k], &argsort_by(values.len(), |k| values[k]))
+        Dist::of_column(
+            values.len(),
+            |k| values[k],
+            &argsort_by(values.len(), |k| values[k]),
+        )
     }
 
     /// Statistics of `n` values, `value(k)` in trial order, given their sorted order `order`

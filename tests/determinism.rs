@@ -185,3 +185,63 @@ demand = 2
     let r = run(&model(&text), 1_000, 1, 3);
     assert!((0..1_000).all(|k| r.shortfall(k, 0) == 3.0));
 }
+
+/// Everything a chunk of trials produces, with floats as bits (so that 0.0 and -0.0 differ).
+fn chunk_bits(
+    m: &supplyshock::model::Model,
+    mut worker: engine::Worker,
+    trials: usize,
+) -> Vec<u64> {
+    let (dn, words, stride) = (m.demand.len(), m.shock_words(), m.shocks.len().max(1));
+    let mut outs = vec![supplyshock::kernel::DemandOutcome::default(); trials * dn];
+    let mut occ = vec![0u64; trials * words];
+    let mut mags = vec![0f32; trials * stride];
+    let mut hist = vec![0u32; dn * m.periods * engine::BINS];
+    worker.run_chunk(m, 77, 1_000, &mut outs, &mut occ, &mut mags, &mut hist);
+    let mut bits = occ;
+    for o in &outs {
+        bits.extend([o.shortfall.to_bits(), o.worst.to_bits(), o.tariff.to_bits()]);
+        bits.extend(
+            [
+                o.worst_frac.to_bits(),
+                o.first_short.into(),
+                o.survive.into(),
+                o.recover.into(),
+            ]
+            .map(u64::from),
+        );
+    }
+    bits.extend(mags.iter().map(|x| u64::from(x.to_bits())));
+    bits.extend(hist.iter().map(|&c| u64::from(c)));
+    bits
+}
+
+#[test]
+fn the_lane_kernel_gives_the_one_trial_kernels_bits() {
+    if !supplyshock::lanes::available() {
+        eprintln!("this processor has no AVX-512: the engine runs the one-trial kernel only");
+        return;
+    }
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut models: Vec<_> = (0..40).map(|seed| model(&random_scenario(seed))).collect();
+    for entry in std::fs::read_dir(&dir)
+        .unwrap()
+        .chain(std::fs::read_dir(dir.join("what-if")).unwrap())
+    {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|x| x == "toml") {
+            models.push(supplyshock::model::load(&path).unwrap_or_else(|e| panic!("{e}")));
+        }
+    }
+    assert!(models.len() > 50);
+    for m in &models {
+        // 203 trials: the last group of eight is short.
+        let lanes = chunk_bits(m, engine::Worker::new(m), 203);
+        let single = chunk_bits(m, engine::Worker::single(m), 203);
+        assert!(
+            lanes == single,
+            "lane and one-trial kernels differ on {}",
+            m.name
+        );
+    }
+}

@@ -123,10 +123,10 @@ pub fn random_scenario(seed: u64) -> String {
                 s.push('\n');
             }
             // A standby supplier now and then.
-            if let Some(extra) = prev.iter().find(|p| !sup.contains(p)) {
-                if g.random_bool(0.5) {
-                    let _ = writeln!(s, "[[edge]]\nfrom = \"{extra}\"\nto = \"{buyer}\"\n");
-                }
+            if let Some(extra) = prev.iter().find(|p| !sup.contains(p))
+                && g.random_bool(0.5)
+            {
+                let _ = writeln!(s, "[[edge]]\nfrom = \"{extra}\"\nto = \"{buyer}\"\n");
             }
         }
     }
