@@ -19,7 +19,7 @@ use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 use crate::dist::{Dist, geometric, unit};
-use crate::model::{Length, MAX_STATES, Model, RParam, ShockKind, Start, Timing};
+use crate::model::{Length, MAX_STATES, Model, NO_SLOT, RParam, ShockKind, Start, Timing};
 use crate::scenario::{Initial, Kind, Policy};
 
 /// The random generator of one trial's stream.
@@ -72,11 +72,12 @@ pub struct DemandOutcome {
 }
 
 /// The sampled shocks of up to `W` trials, one lane per trial: multipliers and flags per period,
-/// read by the period steps. Rows are `[t * nodes + n]` and `[t * edges + e]`; lane `l` of each
-/// holds trial `l`'s value.
+/// read by the period steps. Rows are `[t * columns + column]`, with columns only for the nodes
+/// and edges that shocks can touch (see [`crate::model::Slots`]); lane `l` of each holds trial
+/// `l`'s value. Read them through [`Timeline::factor`] and its siblings.
 #[derive(Clone, Debug)]
 pub struct Timeline<const W: usize> {
-    /// Capacity multiplier per (period, node): outages and delays.
+    /// Capacity multiplier per (period, node column): outages and delays.
     pub node_factor: Vec<[f64; W]>,
     /// Fraction allowed through per (period, edge): export restrictions.
     pub edge_allow: Vec<[f64; W]>,
@@ -99,12 +100,12 @@ pub struct Timeline<const W: usize> {
 impl<const W: usize> Timeline<W> {
     /// Rows sized for `m`, every lane without shocks.
     pub fn new(m: &Model) -> Timeline<W> {
-        let (n, e, t) = (m.nodes.len(), m.edges.len(), m.periods);
+        let (sl, t) = (&m.slots, m.periods);
         Timeline {
-            node_factor: vec![[1.0; W]; t * n],
-            edge_allow: vec![[1.0; W]; t * e],
-            edge_rate: vec![[0.0; W]; t * e],
-            edge_wmul: vec![[1.0; W]; t * e],
+            node_factor: vec![[1.0; W]; t * sl.nodes],
+            edge_allow: vec![[1.0; W]; t * sl.allows],
+            edge_rate: vec![[0.0; W]; t * sl.tariffs],
+            edge_wmul: vec![[1.0; W]; t * sl.tariffs],
             node_touched: vec![[false; W]; t],
             allow_touched: vec![[false; W]; t],
             tariff_touched: vec![[false; W]; t],
@@ -115,21 +116,57 @@ impl<const W: usize> Timeline<W> {
 
     /// Clears every lane of the periods that earlier trials touched, whole rows at a time.
     pub fn reset(&mut self, m: &Model) {
-        let (nn, ne) = (m.nodes.len(), m.edges.len());
+        let sl = &m.slots;
         for t in 0..m.periods {
             if self.node_touched[t].contains(&true) {
-                self.node_factor[t * nn..(t + 1) * nn].fill([1.0; W]);
+                self.node_factor[t * sl.nodes..(t + 1) * sl.nodes].fill([1.0; W]);
                 self.node_touched[t] = [false; W];
             }
             if self.allow_touched[t].contains(&true) {
-                self.edge_allow[t * ne..(t + 1) * ne].fill([1.0; W]);
+                self.edge_allow[t * sl.allows..(t + 1) * sl.allows].fill([1.0; W]);
                 self.allow_touched[t] = [false; W];
             }
             if self.tariff_touched[t].contains(&true) {
-                self.edge_rate[t * ne..(t + 1) * ne].fill([0.0; W]);
-                self.edge_wmul[t * ne..(t + 1) * ne].fill([1.0; W]);
+                self.edge_rate[t * sl.tariffs..(t + 1) * sl.tariffs].fill([0.0; W]);
+                self.edge_wmul[t * sl.tariffs..(t + 1) * sl.tariffs].fill([1.0; W]);
                 self.tariff_touched[t] = [false; W];
             }
+        }
+    }
+
+    /// Capacity multipliers of node `n` in period `t`.
+    #[inline(always)]
+    pub fn factor(&self, m: &Model, t: usize, n: usize) -> [f64; W] {
+        match m.slots.node[n] {
+            NO_SLOT => [1.0; W],
+            k => self.node_factor[t * m.slots.nodes + k as usize],
+        }
+    }
+
+    /// Allowed fractions of edge `e` in period `t`.
+    #[inline(always)]
+    pub fn allow(&self, m: &Model, t: usize, e: usize) -> [f64; W] {
+        match m.slots.allow[e] {
+            NO_SLOT => [1.0; W],
+            k => self.edge_allow[t * m.slots.allows + k as usize],
+        }
+    }
+
+    /// Tariff rates of edge `e` in period `t`.
+    #[inline(always)]
+    pub fn rate(&self, m: &Model, t: usize, e: usize) -> [f64; W] {
+        match m.slots.tariff[e] {
+            NO_SLOT => [0.0; W],
+            k => self.edge_rate[t * m.slots.tariffs + k as usize],
+        }
+    }
+
+    /// Share multipliers of edge `e` in period `t`.
+    #[inline(always)]
+    pub fn wmul(&self, m: &Model, t: usize, e: usize) -> [f64; W] {
+        match m.slots.tariff[e] {
+            NO_SLOT => [1.0; W],
+            k => self.edge_wmul[t * m.slots.tariffs + k as usize],
         }
     }
 }
@@ -258,7 +295,9 @@ pub fn sample_timeline<const W: usize>(
     occurred: &mut [u64],
     magnitude: &mut [f32],
 ) {
-    let (nn, ne, tt) = (m.nodes.len(), m.edges.len(), m.periods);
+    let tt = m.periods;
+    let sl = &m.slots;
+    let (sn, sa, st) = (sl.nodes, sl.allows, sl.tariffs);
     let l = lane;
     occurred.fill(0);
     let mut first_shock = usize::MAX;
@@ -295,7 +334,7 @@ pub fn sample_timeline<const W: usize>(
                 initial,
                 severity,
             } => {
-                let n = *node as usize;
+                let n = sl.node[*node as usize] as usize;
                 let pf = ParamVals::sample(p_fail, &mut rng);
                 let pr = ParamVals::sample(p_recover, &mut rng);
                 let r0 = s.regime.first().copied().unwrap_or(0) as usize;
@@ -315,7 +354,7 @@ pub fn sample_timeline<const W: usize>(
                     }
                     while t < tt {
                         if !up {
-                            s.node_factor[t * nn + n][l] *= 1.0 - sev;
+                            s.node_factor[t * sn + n][l] *= 1.0 - sev;
                             s.node_touched[t][l] = true;
                             first = first.min(t);
                             mag += sev;
@@ -342,7 +381,7 @@ pub fn sample_timeline<const W: usize>(
                                 .saturating_add(geometric(&mut rng, pr.at(0)) as usize)
                                 .min(tt);
                             for k in t..end {
-                                s.node_factor[k * nn + n][l] *= 1.0 - sev;
+                                s.node_factor[k * sn + n][l] *= 1.0 - sev;
                                 s.node_touched[k][l] = true;
                             }
                             first = first.min(t);
@@ -359,7 +398,7 @@ pub fn sample_timeline<const W: usize>(
                 duration,
                 severity,
             } => {
-                let n = *node as usize;
+                let n = sl.node[*node as usize] as usize;
                 let pe = ParamVals::sample(p_event, &mut rng);
                 let mut t = 0usize;
                 while t < tt {
@@ -371,7 +410,7 @@ pub fn sample_timeline<const W: usize>(
                     let sev = severity.sample(&mut rng);
                     let end = start.saturating_add(len).min(tt);
                     for k in start..end {
-                        s.node_factor[k * nn + n][l] *= 1.0 - sev;
+                        s.node_factor[k * sn + n][l] *= 1.0 - sev;
                         s.node_touched[k][l] = true;
                     }
                     first = first.min(start);
@@ -385,7 +424,7 @@ pub fn sample_timeline<const W: usize>(
                 delay,
                 ramp,
             } => {
-                let n = *node as usize;
+                let n = sl.node[*node as usize] as usize;
                 let d = delay.sample(&mut rng).max(0.0).round() as i64;
                 let r = ramp.sample(&mut rng).max(0.0).round() as i64;
                 let online = nominal.saturating_add(d);
@@ -402,7 +441,7 @@ pub fn sample_timeline<const W: usize>(
                     if f >= 1.0 {
                         break;
                     }
-                    s.node_factor[t * nn + n][l] *= f;
+                    s.node_factor[t * sn + n][l] *= f;
                     s.node_touched[t][l] = true;
                 }
                 if d >= 1 && *nominal < tt as i64 {
@@ -431,7 +470,7 @@ pub fn sample_timeline<const W: usize>(
                             mag += v;
                             touched[t][l] = true;
                             for &e in edges {
-                                allow[t * ne + e as usize][l] *= 1.0 - v;
+                                allow[t * sa + sl.allow[e as usize] as usize][l] *= 1.0 - v;
                             }
                         }
                     }
@@ -456,8 +495,8 @@ pub fn sample_timeline<const W: usize>(
                     for t in a..b {
                         touched[t][l] = true;
                         for &e in edges {
-                            rates[t * ne + e as usize][l] += r;
-                            wmul[t * ne + e as usize][l] *= mul;
+                            rates[t * st + sl.tariff[e as usize] as usize][l] += r;
+                            wmul[t * st + sl.tariff[e as usize] as usize][l] *= mul;
                         }
                     }
                 });
@@ -626,7 +665,7 @@ fn step_period(
     flexible: bool,
     cost_on: &mut bool,
 ) {
-    let (nn, ne, tt) = (m.nodes.len(), m.edges.len(), m.periods);
+    let (nn, tt) = (m.nodes.len(), m.periods);
     let Scratch {
         asked: asked_,
         asked_prev: asked_prev_,
@@ -675,9 +714,7 @@ fn step_period(
     let weight_: &mut [_] = weight_;
     let tl: &Timeline<1> = tl;
     let first_shock = tl.first_shock[0];
-    let fac = &tl.node_factor[t * nn..(t + 1) * nn];
-    let allow = &tl.edge_allow[t * ne..(t + 1) * ne];
-    let rate = &tl.edge_rate[t * ne..(t + 1) * ne];
+    let allow = |e: usize| tl.allow(m, t, e)[0];
 
     let restricted = tl.allow_touched[t][0];
     let touched = tl.node_touched[t][0];
@@ -686,13 +723,12 @@ fn step_period(
 
     // Tariffs shift buyers' shares towards untariffed suppliers (and back once they end).
     if tariffed || (t > 0 && tl.tariff_touched[t - 1][0]) {
-        let wmul = &tl.edge_wmul[t * ne..(t + 1) * ne];
         for &n in &m.tariff_buyers {
             let n = n as usize;
             let (a, b) = (m.in_off[n] as usize, m.in_off[n + 1] as usize);
             let mut sum = 0.0;
             for e in a..b {
-                weight_[e] = m.edges[e].share * wmul[e][0];
+                weight_[e] = m.edges[e].share * tl.wmul(m, t, e)[0];
                 sum += weight_[e];
             }
             if sum > 0.0 {
@@ -718,7 +754,7 @@ fn step_period(
             }
             kind => {
                 let cap = if touched {
-                    node.capacity * fac[n][0]
+                    node.capacity * tl.factor(m, t, n)[0]
                 } else {
                     node.capacity
                 };
@@ -761,7 +797,7 @@ fn step_period(
                 for e in ia..ib {
                     let edge = &m.edges[e];
                     // Restricted routes cannot carry re-routed volume.
-                    if !edge.reroute || allow[e][0] < 1.0 {
+                    if !edge.reroute || allow(e) < 1.0 {
                         continue;
                     }
                     let src = edge.src as usize;
@@ -802,7 +838,8 @@ fn step_period(
             let mut money = cost_in_[n] * stock_[n];
             for e in ia..ib {
                 let src = m.edges[e].src as usize;
-                let per_t = m.hot[src].price * rate[e][0] + cost_in_[src] * m.hot[src].inv_yield;
+                let per_t =
+                    m.hot[src].price * tl.rate(m, t, e)[0] + cost_in_[src] * m.hot[src].inv_yield;
                 money += ship_[e] * per_t;
             }
             cost_in_[n] = if avail > 0.0 { money / avail } else { 0.0 };
@@ -891,11 +928,12 @@ fn step_period(
                 let mut offer = 0.0;
                 for &e in &m.out_edges[oa..ob] {
                     let e = e as usize;
-                    if allow[e][0] >= 1.0 {
+                    let allow = allow(e);
+                    if allow >= 1.0 {
                         continue;
                     }
                     // The allowed fraction of current use passes; stock refills do not.
-                    let blocked = ship_[e] - allow[e][0] * ship_[e].min(base_[e]);
+                    let blocked = ship_[e] - allow * ship_[e].min(base_[e]);
                     if blocked > 0.0 {
                         ship_[e] -= blocked;
                         if m.edges[e].blocked_domestic {

@@ -80,6 +80,7 @@ mod imp {
     use std::arch::x86_64::*;
 
     use super::*;
+    use crate::model::NO_SLOT;
     use crate::scenario::{Kind, Policy};
 
     /// Eight f64 lanes.
@@ -332,7 +333,7 @@ mod imp {
     /// One period of every lane: the one-trial kernel's `step_period`, eight trials wide.
     #[target_feature(enable = "avx512f")]
     fn step_period(m: &Model, s: &mut LaneScratch, t: usize, flexible: bool, cost_on: &mut M) {
-        let (nn, ne, tt) = (m.nodes.len(), m.edges.len(), m.periods);
+        let (nn, tt) = (m.nodes.len(), m.periods);
         let (zero, one) = (splat(0.0), splat(1.0));
         let LaneScratch {
             tl,
@@ -360,9 +361,6 @@ mod imp {
             ..
         } = s;
         let tl: &Timeline<LANES> = tl;
-        let fac = &tl.node_factor[t * nn..(t + 1) * nn];
-        let allow = &tl.edge_allow[t * ne..(t + 1) * ne];
-        let rate = &tl.edge_rate[t * ne..(t + 1) * ne];
         let restricted = mask_of(&tl.allow_touched[t]);
         let tariffed = mask_of(&tl.tariff_touched[t]);
         *cost_on |= tariffed;
@@ -375,17 +373,16 @@ mod imp {
                 0
             };
         if reweight != 0 {
-            let wmul = &tl.edge_wmul[t * ne..(t + 1) * ne];
             for &n in &m.tariff_buyers {
                 let n = n as usize;
                 let (a, b) = (m.in_off[n] as usize, m.in_off[n + 1] as usize);
                 let mut sum = zero;
                 for e in a..b {
-                    sum = add(sum, mul(splat(m.edges[e].share), load(&wmul[e])));
+                    sum = add(sum, mul(splat(m.edges[e].share), load(&tl.wmul(m, t, e))));
                 }
                 let pos = gt(sum, zero);
                 for e in a..b {
-                    let x = mul(splat(m.edges[e].share), load(&wmul[e]));
+                    let x = mul(splat(m.edges[e].share), load(&tl.wmul(m, t, e)));
                     let x = sel(pos, div(x, sum), x);
                     weight_[e] = sel(reweight, x, weight_[e]);
                 }
@@ -407,7 +404,7 @@ mod imp {
                     (need, splat(dem))
                 }
                 kind => {
-                    let cap = mul(splat(node.capacity), load(&fac[n]));
+                    let cap = mul(splat(node.capacity), load(&tl.factor(m, t, n)));
                     cap_[n] = cap;
                     let plan = min(want_[n], cap);
                     plan_[n] = plan;
@@ -462,22 +459,25 @@ mod imp {
                     let src = edge.src as usize;
                     let src_node = &m.hot[src];
                     // Restricted routes cannot carry re-routed volume.
-                    let ok = ge(load(&allow[e]), one) & gt(left, zero);
-                    let x = sel(ok, min(left, spare_[src]), zero);
+                    let ok = ge(load(&tl.allow(m, t, e)), one) & gt(left, zero);
+                    // Values are carried in registers: reloading a lane-masked store stalls.
+                    let (spare, out) = (spare_[src], out_[src]);
+                    let x = sel(ok, min(left, spare), zero);
                     let pos = gt(x, zero);
-                    ship_[e] = sel(pos, add(ship_[e], x), ship_[e]);
-                    spare_[src] = sel(pos, sub(spare_[src], x), spare_[src]);
-                    out_[src] = sel(pos, add(out_[src], x), out_[src]);
+                    let ship = ship_[e];
+                    ship_[e] = sel(pos, add(ship, x), ship);
+                    spare_[src] = sel(pos, sub(spare, x), spare);
+                    let out = sel(pos, add(out, x), out);
+                    out_[src] = out;
                     recv = sel(pos, add(recv, x), recv);
                     left = sel(pos, sub(left, x), left);
                     if src_node.kind != Kind::Mine {
-                        let st = max(sub(stock_[src], mul(x, splat(src_node.inv_yield))), zero);
-                        stock_[src] = sel(pos, st, stock_[src]);
-                        let a = min(
-                            max(sub(left, asked), zero),
-                            max(sub(cap_[src], out_[src]), zero),
-                        );
-                        asked_[src] = sel(ok, add(asked_[src], add(max(x, zero), a)), asked_[src]);
+                        let stock = stock_[src];
+                        let st = max(sub(stock, mul(x, splat(src_node.inv_yield))), zero);
+                        stock_[src] = sel(pos, st, stock);
+                        let a = min(max(sub(left, asked), zero), max(sub(cap_[src], out), zero));
+                        let was = asked_[src];
+                        asked_[src] = sel(ok, add(was, add(max(x, zero), a)), was);
                         asked = sel(ok, add(asked, a), asked);
                     }
                 }
@@ -485,13 +485,14 @@ mod imp {
             short_run_[n] = sel(short, add(short_run_[n], one), zero);
 
             // Tariff cost carried into this node's stock (average cost per input tonne).
-            let avail = add(stock_[n], recv);
+            let mut stock = stock_[n];
+            let avail = add(stock, recv);
             if node.tariffed && *cost_on != 0 {
-                let mut money = mul(cost_in_[n], stock_[n]);
+                let mut money = mul(cost_in_[n], stock);
                 for e in ia..ib {
                     let src = m.edges[e].src as usize;
                     let per_t = add(
-                        mul(splat(m.hot[src].price), load(&rate[e])),
+                        mul(splat(m.hot[src].price), load(&tl.rate(m, t, e))),
                         mul(cost_in_[src], splat(m.hot[src].inv_yield)),
                     );
                     money = add(money, mul(ship_[e], per_t));
@@ -499,13 +500,14 @@ mod imp {
                 let c = sel(gt(avail, zero), div(money, avail), zero);
                 cost_in_[n] = sel(*cost_on, c, cost_in_[n]);
             }
+            let cost_in = cost_in_[n];
 
             if node.kind == Kind::Demand {
                 let dn = &m.demand[di];
                 let dem_t = dn.per_period[t];
                 let dem = splat(dem_t);
                 let from_stock = min(dem, avail);
-                stock_[n] = sub(avail, from_stock);
+                stock = sub(avail, from_stock);
                 let mut gap = sub(dem, from_stock);
                 let pile = stockpile_[di];
                 let release = gt(gap, zero) & gt(pile, zero);
@@ -513,7 +515,7 @@ mod imp {
                 stockpile_[di] = sel(release, sub(pile, r), pile);
                 gap = sel(release, sub(gap, r), gap);
                 gap = sel(le(gap, splat(EPS * dem_t)), zero, gap);
-                tariff_[di] = add(tariff_[di], mul(cost_in_[n], from_stock));
+                tariff_[di] = add(tariff_[di], mul(cost_in, from_stock));
                 shortfall_[di] = add(shortfall_[di], gap);
                 worst_[di] = sel(gt(gap, worst_[di]), gap, worst_[di]);
                 let frac = if dem_t > 0.0 {
@@ -546,7 +548,7 @@ mod imp {
                 let mut made = plan_[n];
                 if !mine {
                     made = min(made, mul(avail, y));
-                    stock_[n] = max(sub(avail, mul(made, iy)), zero);
+                    stock = max(sub(avail, mul(made, iy)), zero);
                 }
                 // Ship: orders in full, else offtakes first and the rest pro rata.
                 let outs = &m.out_edges[m.out_off[n] as usize..m.out_off[n + 1] as usize];
@@ -587,7 +589,10 @@ mod imp {
                     let mut offer = zero;
                     for &e in outs {
                         let e = e as usize;
-                        let al = load(&allow[e]);
+                        if m.slots.allow[e] == NO_SLOT {
+                            continue;
+                        }
+                        let al = load(&tl.allow(m, t, e));
                         let ship = ship_[e];
                         // The allowed fraction of current use passes; stock refills do not.
                         let blocked = sub(ship, mul(al, min(ship, base_[e])));
@@ -625,7 +630,7 @@ mod imp {
                     let w = gt(withheld, zero);
                     made = sel(w, sub(made, withheld), made);
                     if !mine {
-                        stock_[n] = sel(w, add(stock_[n], mul(withheld, iy)), stock_[n]);
+                        stock = sel(w, add(stock, mul(withheld, iy)), stock);
                     }
                 }
                 out_[n] = made;
@@ -633,9 +638,10 @@ mod imp {
                 spare_[n] = if mine {
                     max(room, zero)
                 } else {
-                    max(min(room, mul(stock_[n], y)), zero)
+                    max(min(room, mul(stock, y)), zero)
                 };
             }
+            stock_[n] = stock;
         }
 
         asked_prev_.copy_from_slice(asked_);

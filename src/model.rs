@@ -281,6 +281,65 @@ pub struct Model {
     /// Per node: the announced start of a planned plant (latest over its delays), before which
     /// zero capacity is the plan rather than a shock; `i64::MIN` for existing plants.
     pub planned_online: Vec<i64>,
+    /// The timeline's columns: only nodes and edges that some shock can touch have one.
+    pub slots: Slots,
+}
+
+/// Marks a node or edge without a column in the timeline.
+pub const NO_SLOT: u32 = u32::MAX;
+
+/// Columns of the shock timeline (see [`crate::kernel::Timeline`]): a node with an outage or
+/// delay, an edge under some restriction, an edge under some tariff. Everything else keeps its
+/// neutral value (capacity factor 1, allowed fraction 1, tariff rate 0) without storing it.
+#[derive(Clone, Debug, Default)]
+pub struct Slots {
+    /// Per node: its column of capacity factors, or [`NO_SLOT`].
+    pub node: Vec<u32>,
+    /// Columns of capacity factors.
+    pub nodes: usize,
+    /// Per edge: its column of allowed fractions, or [`NO_SLOT`].
+    pub allow: Vec<u32>,
+    /// Columns of allowed fractions.
+    pub allows: usize,
+    /// Per edge: its column of tariff rates and share multipliers, or [`NO_SLOT`].
+    pub tariff: Vec<u32>,
+    /// Columns of tariff rates.
+    pub tariffs: usize,
+}
+
+impl Slots {
+    fn of(n_nodes: usize, n_edges: usize, shocks: &[Shock]) -> Slots {
+        let mut s = Slots {
+            node: vec![NO_SLOT; n_nodes],
+            allow: vec![NO_SLOT; n_edges],
+            tariff: vec![NO_SLOT; n_edges],
+            ..Slots::default()
+        };
+        let take = |slot: &mut u32, count: &mut usize| {
+            if *slot == NO_SLOT {
+                *slot = *count as u32;
+                *count += 1;
+            }
+        };
+        for sh in shocks {
+            match &sh.kind {
+                ShockKind::Markov { node, .. }
+                | ShockKind::Events { node, .. }
+                | ShockKind::Delay { node, .. } => take(&mut s.node[*node as usize], &mut s.nodes),
+                ShockKind::Restriction { edges, .. } => {
+                    for &e in edges {
+                        take(&mut s.allow[e as usize], &mut s.allows);
+                    }
+                }
+                ShockKind::Tariff { edges, .. } => {
+                    for &e in edges {
+                        take(&mut s.tariff[e as usize], &mut s.tariffs);
+                    }
+                }
+            }
+        }
+        s
+    }
 }
 
 impl Model {
@@ -1186,10 +1245,12 @@ impl Compiler<'_> {
             })
             .collect();
 
+        let slots = Slots::of(n_nodes, edges_sorted.len(), &shocks);
         Ok(Model {
             hot,
             tariff_buyers,
             planned_online,
+            slots,
             name: meta.name.clone(),
             description: meta.description.clone(),
             periods: periods as usize,

@@ -235,7 +235,7 @@ impl Observer for Checker {
             }
         }
         for (e, edge) in m.edges.iter().enumerate() {
-            let allow = s.tl.edge_allow[t * ne + e][0];
+            let allow = s.tl.allow(m, t, e)[0];
             assert!(s.ship[e] >= 0.0);
             if allow == 0.0 {
                 assert_eq!(s.ship[e], 0.0, "a fully blocked edge carried volume");
