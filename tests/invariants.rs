@@ -188,7 +188,6 @@ fn close(a: f64, b: f64, scale: f64) -> bool {
 
 impl Observer for Checker {
     fn period(&mut self, t: usize, m: &Model, s: &Scratch) {
-        let ne = m.edges.len();
         for (d, dn) in m.demand.iter().enumerate() {
             let dem = dn.per_period[t];
             assert!(
