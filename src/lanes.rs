@@ -384,7 +384,13 @@ mod imp {
                 for e in a..b {
                     let x = mul(splat(m.edges[e].share), load(&tl.wmul(m, t, e)));
                     let x = sel(pos, div(x, sum), x);
-                    weight_[e] = sel(reweight, x, weight_[e]);
+                    // A whole-vector store where every lane reweights: pass 1 reads it soon,
+                    // and reading back a lane-masked store stalls.
+                    weight_[e] = if reweight == M::MAX {
+                        x
+                    } else {
+                        sel(reweight, x, weight_[e])
+                    };
                 }
             }
         }
@@ -498,8 +504,13 @@ mod imp {
                     money = add(money, mul(ship_[e], per_t));
                 }
                 let c = sel(gt(avail, zero), div(money, avail), zero);
-                cost_in_[n] = sel(*cost_on, c, cost_in_[n]);
+                cost_in_[n] = if *cost_on == M::MAX {
+                    c
+                } else {
+                    sel(*cost_on, c, cost_in_[n])
+                };
             }
+            // Read back only after a whole-vector store: a lane-masked one would stall.
             let cost_in = cost_in_[n];
 
             if node.kind == Kind::Demand {
@@ -518,7 +529,8 @@ mod imp {
                 tariff_[di] = add(tariff_[di], mul(cost_in, from_stock));
                 shortfall_[di] = add(shortfall_[di], gap);
                 worst_[di] = sel(gt(gap, worst_[di]), gap, worst_[di]);
-                let frac = if dem_t > 0.0 {
+                // Without a shortfall the fraction is dem / dem = 1 exactly.
+                let frac = if dem_t > 0.0 && gt(gap, zero) != 0 {
                     div(sub(dem, gap), dem)
                 } else {
                     one
@@ -554,7 +566,13 @@ mod imp {
                 let outs = &m.out_edges[m.out_off[n] as usize..m.out_off[n + 1] as usize];
                 let wanted = want_[n];
                 let full = ge(made, mul(wanted, splat(1.0 - 1e-12)));
-                let ratio = sel(gt(wanted, zero), div(made, wanted), zero);
+                // The ratio matters only in lanes that cannot ship in full: skip the division
+                // when there are none.
+                let ratio = if full == M::MAX {
+                    zero
+                } else {
+                    sel(gt(wanted, zero), div(made, wanted), zero)
+                };
                 if node.has_offtake {
                     let mut rem = made;
                     let mut unmet = zero;
