@@ -189,30 +189,49 @@ mod imp {
         unsafe { std::mem::transmute::<__m256, [f32; LANES]>(_mm512_cvtpd_ps(a.0)) }
     }
 
+    /// Per node, everything the period steps keep, eight lanes each: one base address for all
+    /// of a node's fields keeps the hot loops from spilling pointers.
+    #[derive(Clone, Copy, Debug)]
+    struct NodeLanes {
+        cap: V,
+        stock: V,
+        want: V,
+        plan: V,
+        need: V,
+        out: V,
+        spare: V,
+        cost_in: V,
+        asked: V,
+        asked_prev: V,
+        short_run: V,
+    }
+
+    /// Per edge: buyer-side weight, order, the part of it for current use, shipment.
+    #[derive(Clone, Copy, Debug)]
+    struct EdgeLanes {
+        weight: V,
+        order: V,
+        base: V,
+        ship: V,
+    }
+
+    /// Per demand node: strategic stockpile left and the running outcomes.
+    #[derive(Clone, Copy, Debug)]
+    struct DemandLanes {
+        stockpile: V,
+        shortfall: V,
+        worst: V,
+        tariff: V,
+    }
+
     /// Working memory for groups of [`LANES`] trials of one model; reuse it across groups.
     #[derive(Clone, Debug)]
     pub struct LaneScratch {
         /// The lanes' sampled shocks.
         pub tl: Timeline<LANES>,
-        cap: Vec<V>,
-        stock: Vec<V>,
-        want: Vec<V>,
-        plan: Vec<V>,
-        need: Vec<V>,
-        out: Vec<V>,
-        spare: Vec<V>,
-        cost_in: Vec<V>,
-        asked: Vec<V>,
-        asked_prev: Vec<V>,
-        short_run: Vec<V>,
-        weight: Vec<V>,
-        order: Vec<V>,
-        base: Vec<V>,
-        ship: Vec<V>,
-        stockpile: Vec<V>,
-        shortfall: Vec<V>,
-        worst: Vec<V>,
-        tariff: Vec<V>,
+        nodes: Vec<NodeLanes>,
+        edges: Vec<EdgeLanes>,
+        demand: Vec<DemandLanes>,
         /// Delivered fraction of demand per (demand node, period): `frac[d * periods + t][lane]`.
         pub frac: Vec<[f32; LANES]>,
         /// Outcomes per demand node and lane: `outcomes[d][lane]`.
@@ -230,25 +249,40 @@ mod imp {
             let z = from_array([0.0; LANES]);
             LaneScratch {
                 tl: Timeline::new(m),
-                cap: vec![z; n],
-                stock: vec![z; n],
-                want: vec![z; n],
-                plan: vec![z; n],
-                need: vec![z; n],
-                out: vec![z; n],
-                spare: vec![z; n],
-                cost_in: vec![z; n],
-                asked: vec![z; n],
-                asked_prev: vec![z; n],
-                short_run: vec![z; n],
-                weight: vec![z; e],
-                order: vec![z; e],
-                base: vec![z; e],
-                ship: vec![z; e],
-                stockpile: vec![z; d],
-                shortfall: vec![z; d],
-                worst: vec![z; d],
-                tariff: vec![z; d],
+                nodes: vec![
+                    NodeLanes {
+                        cap: z,
+                        stock: z,
+                        want: z,
+                        plan: z,
+                        need: z,
+                        out: z,
+                        spare: z,
+                        cost_in: z,
+                        asked: z,
+                        asked_prev: z,
+                        short_run: z,
+                    };
+                    n
+                ],
+                edges: vec![
+                    EdgeLanes {
+                        weight: z,
+                        order: z,
+                        base: z,
+                        ship: z,
+                    };
+                    e
+                ],
+                demand: vec![
+                    DemandLanes {
+                        stockpile: z,
+                        shortfall: z,
+                        worst: z,
+                        tariff: z,
+                    };
+                    d
+                ],
                 frac: vec![[0.0; LANES]; d * t],
                 outcomes: vec![[DemandOutcome::default(); LANES]; d],
                 occurred: vec![0; LANES * m.shock_words()],
@@ -286,20 +320,22 @@ mod imp {
         let flexible = m.policy == Policy::Flexible;
         let mut cost_on: M = 0;
         let z = splat(0.0);
-        for (n, node) in m.hot.iter().enumerate() {
-            s.stock[n] = splat(node.stock0);
-            s.cost_in[n] = z;
-            s.short_run[n] = z;
-            s.asked[n] = z;
-            s.asked_prev[n] = z;
+        for (nl, node) in s.nodes.iter_mut().zip(&m.hot) {
+            nl.stock = splat(node.stock0);
+            nl.cost_in = z;
+            nl.short_run = z;
+            nl.asked = z;
+            nl.asked_prev = z;
         }
         for (d, dn) in m.demand.iter().enumerate() {
-            s.stock[dn.node as usize] =
+            s.nodes[dn.node as usize].stock =
                 splat(dn.cover * dn.per_period.first().copied().unwrap_or(0.0));
-            s.stockpile[d] = splat(dn.stockpile);
-            s.shortfall[d] = z;
-            s.worst[d] = z;
-            s.tariff[d] = z;
+            s.demand[d] = DemandLanes {
+                stockpile: splat(dn.stockpile),
+                shortfall: z,
+                worst: z,
+                tariff: z,
+            };
             s.outcomes[d] = [DemandOutcome {
                 first_short: NONE,
                 survive: NONE,
@@ -307,17 +343,18 @@ mod imp {
                 ..DemandOutcome::default()
             }; LANES];
         }
-        for (e, edge) in m.edges.iter().enumerate() {
-            s.weight[e] = splat(edge.share);
+        for (el, edge) in s.edges.iter_mut().zip(&m.edges) {
+            el.weight = splat(edge.share);
         }
         for t in 0..tt {
             step_period(m, s, t, flexible, &mut cost_on);
         }
         for d in 0..m.demand.len() {
+            let dl = &s.demand[d];
             let (short, worst, tariff) = (
-                to_array(s.shortfall[d]),
-                to_array(s.worst[d]),
-                to_array(s.tariff[d]),
+                to_array(dl.shortfall),
+                to_array(dl.worst),
+                to_array(dl.tariff),
             );
             for (l, o) in s.outcomes[d].iter_mut().enumerate() {
                 o.shortfall = short[l];
@@ -337,29 +374,17 @@ mod imp {
         let (zero, one) = (splat(0.0), splat(1.0));
         let LaneScratch {
             tl,
-            cap: cap_,
-            stock: stock_,
-            want: want_,
-            plan: plan_,
-            need: need_,
-            out: out_,
-            spare: spare_,
-            cost_in: cost_in_,
-            asked: asked_,
-            asked_prev: asked_prev_,
-            short_run: short_run_,
-            weight: weight_,
-            order: order_,
-            base: base_,
-            ship: ship_,
-            stockpile: stockpile_,
-            shortfall: shortfall_,
-            worst: worst_,
-            tariff: tariff_,
+            nodes,
+            edges,
+            demand,
             frac: frac_,
             outcomes,
             ..
         } = s;
+        let (nd, ed, dm): (&mut [NodeLanes], &mut [EdgeLanes], &mut [DemandLanes]) =
+            (nodes, edges, demand);
+        let frac_: &mut [[f32; LANES]] = frac_;
+        let outcomes: &mut [[DemandOutcome; LANES]] = outcomes;
         let tl: &Timeline<LANES> = tl;
         let restricted = mask_of(&tl.allow_touched[t]);
         let tariffed = mask_of(&tl.tariff_touched[t]);
@@ -386,17 +411,19 @@ mod imp {
                     let x = sel(pos, div(x, sum), x);
                     // A whole-vector store where every lane reweights: pass 1 reads it soon,
                     // and reading back a lane-masked store stalls.
-                    weight_[e] = if reweight == M::MAX {
+                    ed[e].weight = if reweight == M::MAX {
                         x
                     } else {
-                        sel(reweight, x, weight_[e])
+                        sel(reweight, x, ed[e].weight)
                     };
                 }
             }
         }
 
         // Pass 1: orders, buyers first.
-        want_.fill(zero);
+        for nl in nd.iter_mut() {
+            nl.want = zero;
+        }
         let mut di = m.demand.len();
         for n in (0..nn).rev() {
             let node = &m.hot[n];
@@ -405,33 +432,36 @@ mod imp {
                     di -= 1;
                     let dn = &m.demand[di];
                     let dem = dn.per_period[t];
-                    cap_[n] = splat(f64::INFINITY);
-                    let need = add(splat(dem), max(sub(splat(dn.cover * dem), stock_[n]), zero));
+                    nd[n].cap = splat(f64::INFINITY);
+                    let need = add(
+                        splat(dem),
+                        max(sub(splat(dn.cover * dem), nd[n].stock), zero),
+                    );
                     (need, splat(dem))
                 }
                 kind => {
                     let cap = mul(splat(node.capacity), load(&tl.factor(m, t, n)));
-                    cap_[n] = cap;
-                    let plan = min(want_[n], cap);
-                    plan_[n] = plan;
+                    nd[n].cap = cap;
+                    let plan = min(nd[n].want, cap);
+                    nd[n].plan = plan;
                     if kind == Kind::Mine {
                         (zero, zero)
                     } else {
                         let iy = splat(node.inv_yield);
-                        let target = add(splat(node.stock0), mul(asked_prev_[n], iy));
+                        let target = add(splat(node.stock0), mul(nd[n].asked_prev, iy));
                         let used = mul(plan, iy);
-                        (max(sub(add(used, target), stock_[n]), zero), used)
+                        (max(sub(add(used, target), nd[n].stock), zero), used)
                     }
                 }
             };
-            need_[n] = need;
+            nd[n].need = need;
             for e in m.in_off[n] as usize..m.in_off[n + 1] as usize {
-                let w = weight_[e];
+                let w = ed[e].weight;
                 let o = mul(need, w);
-                order_[e] = o;
-                base_[e] = mul(used, w);
+                ed[e].order = o;
+                ed[e].base = mul(used, w);
                 let src = m.edges[e].src as usize;
-                want_[src] = add(want_[src], o);
+                nd[src].want = add(nd[src].want, o);
             }
         }
 
@@ -441,16 +471,16 @@ mod imp {
             let node = &m.hot[n];
             let (ia, ib) = (m.in_off[n] as usize, m.in_off[n + 1] as usize);
             let mut recv = zero;
-            for ship in &ship_[ia..ib] {
-                recv = add(recv, *ship);
+            for el in &ed[ia..ib] {
+                recv = add(recv, el.ship);
             }
-            let need = need_[n];
+            let need = nd[n].need;
             let gap = sub(need, recv);
             let short = gt(gap, mul(splat(EPS), max(need, one)));
             // Flexible policy: re-order a gap from suppliers with spare output. A lane with
             // nothing left to re-order changes nothing below, as the one-trial kernel's early exit.
             let reroute = if flexible {
-                short & ge(short_run_[n], splat(m.reroute_lag as f64))
+                short & ge(nd[n].short_run, splat(m.reroute_lag as f64))
             } else {
                 0
             };
@@ -467,51 +497,54 @@ mod imp {
                     // Restricted routes cannot carry re-routed volume.
                     let ok = ge(load(&tl.allow(m, t, e)), one) & gt(left, zero);
                     // Values are carried in registers: reloading a lane-masked store stalls.
-                    let (spare, out) = (spare_[src], out_[src]);
+                    let (spare, out) = (nd[src].spare, nd[src].out);
                     let x = sel(ok, min(left, spare), zero);
                     let pos = gt(x, zero);
-                    let ship = ship_[e];
-                    ship_[e] = sel(pos, add(ship, x), ship);
-                    spare_[src] = sel(pos, sub(spare, x), spare);
+                    let ship = ed[e].ship;
+                    ed[e].ship = sel(pos, add(ship, x), ship);
+                    nd[src].spare = sel(pos, sub(spare, x), spare);
                     let out = sel(pos, add(out, x), out);
-                    out_[src] = out;
+                    nd[src].out = out;
                     recv = sel(pos, add(recv, x), recv);
                     left = sel(pos, sub(left, x), left);
                     if src_node.kind != Kind::Mine {
-                        let stock = stock_[src];
+                        let stock = nd[src].stock;
                         let st = max(sub(stock, mul(x, splat(src_node.inv_yield))), zero);
-                        stock_[src] = sel(pos, st, stock);
-                        let a = min(max(sub(left, asked), zero), max(sub(cap_[src], out), zero));
-                        let was = asked_[src];
-                        asked_[src] = sel(ok, add(was, add(max(x, zero), a)), was);
+                        nd[src].stock = sel(pos, st, stock);
+                        let a = min(
+                            max(sub(left, asked), zero),
+                            max(sub(nd[src].cap, out), zero),
+                        );
+                        let was = nd[src].asked;
+                        nd[src].asked = sel(ok, add(was, add(max(x, zero), a)), was);
                         asked = sel(ok, add(asked, a), asked);
                     }
                 }
             }
-            short_run_[n] = sel(short, add(short_run_[n], one), zero);
+            nd[n].short_run = sel(short, add(nd[n].short_run, one), zero);
 
             // Tariff cost carried into this node's stock (average cost per input tonne).
-            let mut stock = stock_[n];
+            let mut stock = nd[n].stock;
             let avail = add(stock, recv);
             if node.tariffed && *cost_on != 0 {
-                let mut money = mul(cost_in_[n], stock);
+                let mut money = mul(nd[n].cost_in, stock);
                 for e in ia..ib {
                     let src = m.edges[e].src as usize;
                     let per_t = add(
                         mul(splat(m.hot[src].price), load(&tl.rate(m, t, e))),
-                        mul(cost_in_[src], splat(m.hot[src].inv_yield)),
+                        mul(nd[src].cost_in, splat(m.hot[src].inv_yield)),
                     );
-                    money = add(money, mul(ship_[e], per_t));
+                    money = add(money, mul(ed[e].ship, per_t));
                 }
                 let c = sel(gt(avail, zero), div(money, avail), zero);
-                cost_in_[n] = if *cost_on == M::MAX {
+                nd[n].cost_in = if *cost_on == M::MAX {
                     c
                 } else {
-                    sel(*cost_on, c, cost_in_[n])
+                    sel(*cost_on, c, nd[n].cost_in)
                 };
             }
             // Read back only after a whole-vector store: a lane-masked one would stall.
-            let cost_in = cost_in_[n];
+            let cost_in = nd[n].cost_in;
 
             if node.kind == Kind::Demand {
                 let dn = &m.demand[di];
@@ -520,15 +553,15 @@ mod imp {
                 let from_stock = min(dem, avail);
                 stock = sub(avail, from_stock);
                 let mut gap = sub(dem, from_stock);
-                let pile = stockpile_[di];
+                let pile = dm[di].stockpile;
                 let release = gt(gap, zero) & gt(pile, zero);
                 let r = min(min(gap, pile), splat(dn.max_release));
-                stockpile_[di] = sel(release, sub(pile, r), pile);
+                dm[di].stockpile = sel(release, sub(pile, r), pile);
                 gap = sel(release, sub(gap, r), gap);
                 gap = sel(le(gap, splat(EPS * dem_t)), zero, gap);
-                tariff_[di] = add(tariff_[di], mul(cost_in, from_stock));
-                shortfall_[di] = add(shortfall_[di], gap);
-                worst_[di] = sel(gt(gap, worst_[di]), gap, worst_[di]);
+                dm[di].tariff = add(dm[di].tariff, mul(cost_in, from_stock));
+                dm[di].shortfall = add(dm[di].shortfall, gap);
+                dm[di].worst = sel(gt(gap, dm[di].worst), gap, dm[di].worst);
                 // Without a shortfall the fraction is dem / dem = 1 exactly.
                 let frac = if dem_t > 0.0 && gt(gap, zero) != 0 {
                     div(sub(dem, gap), dem)
@@ -557,14 +590,14 @@ mod imp {
             } else {
                 let (y, iy) = (splat(node.yield_), splat(node.inv_yield));
                 let mine = node.kind == Kind::Mine;
-                let mut made = plan_[n];
+                let mut made = nd[n].plan;
                 if !mine {
                     made = min(made, mul(avail, y));
                     stock = max(sub(avail, mul(made, iy)), zero);
                 }
                 // Ship: orders in full, else offtakes first and the rest pro rata.
                 let outs = &m.out_edges[m.out_off[n] as usize..m.out_off[n + 1] as usize];
-                let wanted = want_[n];
+                let wanted = nd[n].want;
                 let full = ge(made, mul(wanted, splat(1.0 - 1e-12)));
                 // The ratio matters only in lanes that cannot ship in full: skip the division
                 // when there are none.
@@ -578,9 +611,9 @@ mod imp {
                     let mut unmet = zero;
                     for &e in outs {
                         let e = e as usize;
-                        let order = order_[e];
+                        let order = ed[e].order;
                         let a = min(order, mul(splat(m.edges[e].offtake), made));
-                        ship_[e] = sel(full, order, a);
+                        ed[e].ship = sel(full, order, a);
                         rem = sel(full, rem, sub(rem, a));
                         unmet = sel(full, unmet, add(unmet, sub(order, a)));
                     }
@@ -589,8 +622,8 @@ mod imp {
                         let k = min(div(rem, unmet), one);
                         for &e in outs {
                             let e = e as usize;
-                            let x = add(ship_[e], mul(sub(order_[e], ship_[e]), k));
-                            ship_[e] = sel(spread, x, ship_[e]);
+                            let x = add(ed[e].ship, mul(sub(ed[e].order, ed[e].ship), k));
+                            ed[e].ship = sel(spread, x, ed[e].ship);
                         }
                     }
                 } else {
@@ -598,7 +631,7 @@ mod imp {
                     let mult = sel(full, one, ratio);
                     for &e in outs {
                         let e = e as usize;
-                        ship_[e] = mul(order_[e], mult);
+                        ed[e].ship = mul(ed[e].order, mult);
                     }
                 }
                 // Export restrictions withhold part of the allocation.
@@ -611,11 +644,11 @@ mod imp {
                             continue;
                         }
                         let al = load(&tl.allow(m, t, e));
-                        let ship = ship_[e];
+                        let ship = ed[e].ship;
                         // The allowed fraction of current use passes; stock refills do not.
-                        let blocked = sub(ship, mul(al, min(ship, base_[e])));
+                        let blocked = sub(ship, mul(al, min(ship, ed[e].base)));
                         let cut = lt(al, one) & gt(blocked, zero);
-                        ship_[e] = sel(cut, sub(ship, blocked), ship);
+                        ed[e].ship = sel(cut, sub(ship, blocked), ship);
                         if m.edges[e].blocked_domestic {
                             offer = sel(cut, add(offer, blocked), offer);
                         } else {
@@ -628,7 +661,7 @@ mod imp {
                         for &e in outs {
                             let e = e as usize;
                             if m.edges[e].domestic {
-                                unmet = add(unmet, max(sub(order_[e], ship_[e]), zero));
+                                unmet = add(unmet, max(sub(ed[e].order, ed[e].ship), zero));
                             }
                         }
                         let give = min(offer, unmet);
@@ -637,10 +670,10 @@ mod imp {
                             let e = e as usize;
                             if m.edges[e].domestic {
                                 let x = add(
-                                    ship_[e],
-                                    div(mul(give, max(sub(order_[e], ship_[e]), zero)), unmet),
+                                    ed[e].ship,
+                                    div(mul(give, max(sub(ed[e].order, ed[e].ship), zero)), unmet),
                                 );
-                                ship_[e] = sel(giving, x, ship_[e]);
+                                ed[e].ship = sel(giving, x, ed[e].ship);
                             }
                         }
                         withheld = sel(offering, add(withheld, sub(offer, give)), withheld);
@@ -651,24 +684,23 @@ mod imp {
                         stock = sel(w, add(stock, mul(withheld, iy)), stock);
                     }
                 }
-                out_[n] = made;
-                let room = sub(cap_[n], made);
-                spare_[n] = if mine {
+                nd[n].out = made;
+                let room = sub(nd[n].cap, made);
+                nd[n].spare = if mine {
                     max(room, zero)
                 } else {
                     max(min(room, mul(stock, y)), zero)
                 };
             }
-            stock_[n] = stock;
+            nd[n].stock = stock;
         }
 
-        asked_prev_.copy_from_slice(asked_);
-        asked_.fill(zero);
-
         // Stock caps: input beyond the cap is lost.
-        for (stock, node) in stock_.iter_mut().zip(&m.hot) {
+        for (nl, node) in nd.iter_mut().zip(&m.hot) {
+            nl.asked_prev = nl.asked;
+            nl.asked = zero;
             let c = splat(node.stock_cap);
-            *stock = sel(gt(sub(*stock, c), zero), c, *stock);
+            nl.stock = sel(gt(sub(nl.stock, c), zero), c, nl.stock);
         }
     }
 }
