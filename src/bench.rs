@@ -2,6 +2,7 @@
 //! and parallel scaling. Used by `supplyshock bench` and by `cargo bench`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -11,17 +12,26 @@ use crate::kernel::DemandOutcome;
 use crate::model::Model;
 
 /// A global allocator that counts allocations; install it with `#[global_allocator]` to let
-/// [`kernel_throughput`] report allocations per trial.
+/// [`kernel_throughput`] report allocations per trial. Each thread counts its own, so that other
+/// threads (a thread pool winding down, say) do not disturb a measurement.
 pub struct CountingAlloc;
 
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
 static INSTALLED: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn count() {
+    INSTALLED.store(1, Ordering::Relaxed);
+    // `try_with`: a thread's counter is gone while the thread is being torn down.
+    let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
+}
 
 // SAFETY: defers every call to the system allocator; only counts.
 unsafe impl GlobalAlloc for CountingAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        INSTALLED.store(1, Ordering::Relaxed);
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        count();
         // SAFETY: same contract as the caller's.
         unsafe { System.alloc(layout) }
     }
@@ -30,15 +40,16 @@ unsafe impl GlobalAlloc for CountingAlloc {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        count();
         // SAFETY: same contract as the caller's.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
 
-/// Allocations counted so far, or `None` when [`CountingAlloc`] is not the global allocator.
+/// Allocations counted so far on this thread, or `None` when [`CountingAlloc`] is not the
+/// global allocator.
 pub fn allocations() -> Option<u64> {
-    (INSTALLED.load(Ordering::Relaxed) == 1).then(|| ALLOCATIONS.load(Ordering::Relaxed))
+    (INSTALLED.load(Ordering::Relaxed) == 1).then(|| ALLOCATIONS.with(Cell::get))
 }
 
 /// Single-thread kernel throughput.
