@@ -866,22 +866,10 @@ fn step_period(
             o.shortfall += gap;
             let frac = if dem > 0.0 { (dem - gap) / dem } else { 1.0 };
             frac_[di * tt + t] = frac as f32;
-            if gap > 0.0 {
-                if gap > o.worst {
-                    o.worst = gap;
-                }
-                if (1.0 - frac) as f32 > o.worst_frac {
-                    o.worst_frac = (1.0 - frac) as f32;
-                }
-                if o.first_short == NONE {
-                    o.first_short = t as u16;
-                    if first_shock <= t {
-                        o.survive = (t - first_shock) as u16;
-                    }
-                }
-            } else if o.first_short != NONE && o.recover == NONE {
-                o.recover = (t - o.first_short as usize) as u16;
+            if gap > o.worst {
+                o.worst = gap;
             }
+            record_period(o, t, gap, (1.0 - frac) as f32, first_shock);
             di += 1;
         } else {
             let y = node.yield_;
@@ -986,6 +974,32 @@ fn step_period(
         if excess > 0.0 {
             stock_[n] = c;
         }
+    }
+}
+
+/// Records what period `t` means for a demand node's outcome beyond the running totals: its
+/// shortfall `gap`, the share of demand that went short (`lost`, as f32) and the period of the
+/// trial's first shock. Shared by both kernels.
+#[inline(always)]
+pub(crate) fn record_period(
+    o: &mut DemandOutcome,
+    t: usize,
+    gap: f64,
+    lost: f32,
+    first_shock: usize,
+) {
+    if gap > 0.0 {
+        if lost > o.worst_frac {
+            o.worst_frac = lost;
+        }
+        if o.first_short == NONE {
+            o.first_short = t as u16;
+            if first_shock <= t {
+                o.survive = (t - first_shock) as u16;
+            }
+        }
+    } else if o.first_short != NONE && o.recover == NONE {
+        o.recover = (t - o.first_short as usize) as u16;
     }
 }
 

@@ -15,7 +15,7 @@
 // Index loops over CSR ranges read more plainly than zipped iterators over several arrays.
 #![allow(clippy::needless_range_loop)]
 
-use crate::kernel::{DemandOutcome, EPS, NONE, Timeline, sample_timeline};
+use crate::kernel::DemandOutcome;
 use crate::model::Model;
 
 /// Trials stepped together.
@@ -80,6 +80,7 @@ mod imp {
     use std::arch::x86_64::*;
 
     use super::*;
+    use crate::kernel::{EPS, NONE, Timeline, record_period, sample_timeline};
     use crate::model::NO_SLOT;
     use crate::scenario::{Kind, Policy};
 
@@ -571,20 +572,7 @@ mod imp {
                 frac_[di * tt + t] = to_f32(frac);
                 let (gaps, lost) = (to_array(gap), to_f32(sub(one, frac)));
                 for (l, o) in outcomes[di].iter_mut().enumerate() {
-                    if gaps[l] > 0.0 {
-                        if lost[l] > o.worst_frac {
-                            o.worst_frac = lost[l];
-                        }
-                        if o.first_short == NONE {
-                            o.first_short = t as u16;
-                            let first_shock = tl.first_shock[l];
-                            if first_shock <= t {
-                                o.survive = (t - first_shock) as u16;
-                            }
-                        }
-                    } else if o.first_short != NONE && o.recover == NONE {
-                        o.recover = (t - o.first_short as usize) as u16;
-                    }
+                    record_period(o, t, gaps[l], lost[l], tl.first_shock[l]);
                 }
                 di += 1;
             } else {

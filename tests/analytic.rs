@@ -3,30 +3,7 @@
 //! 16,000 runs; the seeds are fixed, so a pass is reproducible, and a real bias of a few
 //! percent fails).
 
-use crate::common::{assert_mean_near, first_trial, model, run, summarise};
-
-const TWO_NODES: &str = r#"
-[scenario]
-name = "two-nodes"
-periods = 24
-start = "2027-01"
-
-[[node]]
-id = "mine"
-kind = "mine"
-country = "AA"
-capacity = 10
-
-[[node]]
-id = "d"
-kind = "demand"
-country = "BB"
-demand = 10
-
-[[edge]]
-from = "mine"
-to = "d"
-"#;
+use crate::common::{TWO_NODES, assert_mean_near, first_trial, model, run, summarise};
 
 #[test]
 fn single_markov_outage_matches_the_transient_down_probability() {

@@ -4,6 +4,30 @@ use supplyshock::engine::{self, RunOptions, RunResult};
 use supplyshock::model::{self, Model};
 use supplyshock::summary::{self, Summary};
 
+/// A mine supplying one demand node across a border, 10 t a month each, for 24 months.
+pub const TWO_NODES: &str = r#"
+[scenario]
+name = "two-nodes"
+periods = 24
+start = "2027-01"
+
+[[node]]
+id = "mine"
+kind = "mine"
+country = "AA"
+capacity = 10
+
+[[node]]
+id = "d"
+kind = "demand"
+country = "BB"
+demand = 10
+
+[[edge]]
+from = "mine"
+to = "d"
+"#;
+
 /// Compiles an inline scenario, panicking with the rendered error if it is invalid.
 pub fn model(text: &str) -> Model {
     model::compile_str(text, "inline.toml").unwrap_or_else(|e| panic!("{e}"))

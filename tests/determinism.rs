@@ -4,7 +4,7 @@
 use supplyshock::engine::{self, RunOptions};
 use supplyshock::{output, summary};
 
-use crate::common::{model, run};
+use crate::common::{TWO_NODES, model, run};
 use crate::invariants::random_scenario;
 
 fn summary_bytes(text: &str, trials: u64, threads: usize) -> Vec<u8> {
@@ -46,30 +46,8 @@ fn shards_reproduce_the_trials_of_one_run() {
     assert_eq!(a.hist, whole.hist);
 }
 
-/// A small chain with an outage and a restriction: cheap enough for a million trials.
-const SMALL: &str = r#"
-[scenario]
-name = "small"
-periods = 12
-start = "2027-01"
-
-[[node]]
-id = "mine"
-kind = "mine"
-country = "AA"
-capacity = 10
-
-[[node]]
-id = "d"
-kind = "demand"
-country = "BB"
-demand = 9
-cover = 1
-
-[[edge]]
-from = "mine"
-to = "d"
-
+/// Shocks for the two-node chain: cheap enough for a million trials.
+const SHOCKS: &str = r#"
 [[outage]]
 id = "flood"
 node = "mine"
@@ -88,7 +66,7 @@ when = { p_start = 0.01, duration = { dist = "uniform", low = 1, high = 4 } }
 fn a_split_across_blocks_and_the_rank_sample_gives_the_same_summary() {
     // More trials than one engine block and than the trials whose magnitudes are kept, so that
     // shards cut through a block and through the rank sample.
-    let m = model(SMALL);
+    let m = model(&format!("{TWO_NODES}{SHOCKS}"));
     let total = engine::RANK_TRIALS + 3_000;
     assert!(total > engine::BLOCK as u64);
     let whole = run(&m, total, 11, 0);
