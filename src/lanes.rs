@@ -1,8 +1,8 @@
 //! The kernel for [`LANES`] trials at once, on processors with AVX-512: the engine's fast path.
 //!
-//! Every trial samples its own shocks into its lane of a [`Timeline`]; then the periods of all
-//! lanes are stepped together, each per-node and per-edge quantity held in one 512-bit vector of
-//! eight trials, so that one instruction advances eight trials. The graph is the same for every
+//! Every trial samples its own shocks into its lane of a [`crate::kernel::Timeline`]; then the
+//! periods of all lanes are stepped together, each per-node and per-edge quantity held in one
+//! 512-bit vector of eight trials, so that one instruction advances eight trials. The graph is the same for every
 //! lane; where trials differ (a short node re-routes, a restricted edge withholds) every lane
 //! computes both sides and a mask keeps its own.
 //!

@@ -1,5 +1,5 @@
 //! The scenario file as written: a serde mirror of the TOML, with positions kept for the
-//! cross-reference checks that [`crate::model::compile`] makes afterwards.
+//! cross-reference checks that [`crate::model::compile_str`] makes afterwards.
 //!
 //! Range checks that need no context (probabilities in `[0, 1]`, non-negative tonnages, finite
 //! numbers, distribution parameters) happen here, during deserialisation, so that toml reports
