@@ -315,3 +315,38 @@ fn review_edge_cases() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("not a folder"));
 }
+
+#[test]
+fn a_run_that_fails_after_starting_trials_csv_keeps_earlier_results() {
+    let out = tmp("cli-fail-late");
+    let ok = bin()
+        .args(["run", "--trials", "200", "--quiet", "--no-report", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let before = std::fs::read(out.join("trials.csv")).unwrap();
+    // trials.csv is staged before the trials run; a precision of 0 is refused only then.
+    let o = bin()
+        .args(["run", "--trials", "300", "--precision", "0", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--precision"));
+    assert_eq!(std::fs::read(out.join("trials.csv")).unwrap(), before);
+    assert!(out.join("summary.json").exists());
+    for e in std::fs::read_dir(&out).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().to_string();
+        assert!(!name.starts_with('.'), "left {name}");
+    }
+}
