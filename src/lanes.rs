@@ -223,6 +223,8 @@ mod imp {
         shortfall: V,
         worst: V,
         tariff: V,
+        /// Lanes short at some point and not yet recovered.
+        pending: M,
     }
 
     /// Working memory for groups of [`LANES`] trials of one model; reuse it across groups.
@@ -281,6 +283,7 @@ mod imp {
                         shortfall: z,
                         worst: z,
                         tariff: z,
+                        pending: 0,
                     };
                     d
                 ],
@@ -336,6 +339,7 @@ mod imp {
                 shortfall: z,
                 worst: z,
                 tariff: z,
+                pending: 0,
             };
             s.outcomes[d] = [DemandOutcome {
                 first_short: NONE,
@@ -570,9 +574,18 @@ mod imp {
                     one
                 };
                 frac_[di * tt + t] = to_f32(frac);
-                let (gaps, lost) = (to_array(gap), to_f32(sub(one, frac)));
-                for (l, o) in outcomes[di].iter_mut().enumerate() {
-                    record_period(o, t, gaps[l], lost[l], tl.first_shock[l]);
+                // Lanes that are short, or short before and not yet recovered, have timings to
+                // record; in the common period of full deliveries there are none.
+                if (gt(gap, zero) | dm[di].pending) != 0 {
+                    let (gaps, lost) = (to_array(gap), to_f32(sub(one, frac)));
+                    let mut pending = 0;
+                    for (l, o) in outcomes[di].iter_mut().enumerate() {
+                        record_period(o, t, gaps[l], lost[l], tl.first_shock[l]);
+                        if o.first_short != NONE && o.recover == NONE {
+                            pending |= 1 << l;
+                        }
+                    }
+                    dm[di].pending = pending;
                 }
                 di += 1;
             } else {
