@@ -301,7 +301,7 @@ fn progress_bar(opts: &RunOptions) -> ProgressBar {
     b
 }
 
-/// A worker's kernel and its working memory: eight trials at a time where the processor
+/// A worker's kernel and its working memory: [`LANES`] trials at a time where the processor
 /// allows (see [`crate::lanes`]), else one at a time. Both give the same bits.
 pub enum Worker {
     /// The lane kernel.
@@ -328,7 +328,7 @@ impl Worker {
     /// Which kernel this is, for reports.
     pub fn name(&self) -> &'static str {
         match self {
-            Worker::Lanes(_) => "8 trials per step (AVX-512)",
+            Worker::Lanes(_) => crate::lanes::NAME,
             Worker::Single(_) => "1 trial per step",
         }
     }
