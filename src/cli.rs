@@ -232,7 +232,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .map(|d| Ok((ShardFile::read(d)?, d.clone())))
                 .collect::<anyhow::Result<Vec<_>>>()?;
             shards.sort_by_key(|(s, _)| s.first_trial);
-            let ordered: Vec<PathBuf> = shards.iter().map(|(_, d)| d.clone()).collect();
+            let ordered: Vec<(PathBuf, u64, u64)> = shards
+                .iter()
+                .map(|(s, d)| (d.clone(), s.first_trial, s.trials()))
+                .collect();
             let (text, name, result) = shard::merge(shards.into_iter().map(|(s, _)| s).collect())?;
             let m = model::compile_str(&text, &name)?;
             let csv = output::concat_trials_csv(&out, &ordered)
@@ -348,6 +351,9 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
             vec![csv],
         )
         .with_context(|| format!("writing shard results to {}", out.display()))?;
+        // The folder now holds a shard: an earlier full run's summary and report would belie it.
+        output::remove_stale(&out.join("report"), &report::FILES)?;
+        output::remove_stale(&out, &["summary.json"])?;
         if !args.common.quiet {
             println!(
                 "shard {}/{}: trials {}..{} of {} written to {}/; combine the shards with `supplyshock merge DIR... --out DIR`",
@@ -371,6 +377,8 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
         !args.no_report,
         info,
     )?;
+    // A shard file left by an earlier `run --shard` into this folder no longer matches it.
+    output::remove_stale(&out, &[shard::SHARD_FILE])?;
     if !args.common.quiet && !args.common.json {
         println!("{:.2} s for {} trials", sim_secs, trials);
     }

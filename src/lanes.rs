@@ -151,7 +151,10 @@ mod imp {
     binary!(sub, _mm512_sub_pd);
     binary!(mul, _mm512_mul_pd);
     binary!(div, _mm512_div_pd);
-    // `a.min(b)` and `a.max(b)` for numbers (no lane is NaN).
+    // `a.min(b)` and `a.max(b)` for numbers (no lane is NaN). They may differ from the one-trial
+    // kernel's in the sign of a zero result (min(-0, +0)): no quantity of the model is -0 (stocks,
+    // flows and capacities are clamped at +0 or built from non-negative products), and the
+    // bit-equality test would show it.
     binary!(min, _mm512_min_pd);
     binary!(max, _mm512_max_pd);
     macro_rules! compare {

@@ -29,9 +29,11 @@ pub struct Staged {
 }
 
 impl Staged {
-    /// Creates `dir/.NAME.tmp-PID` (and `dir`).
+    /// Creates `dir/.NAME.tmp-PID` (and `dir`), first removing such files that an interrupted
+    /// run left behind.
     fn create(dir: &Path, name: &str) -> anyhow::Result<(Staged, std::fs::File)> {
         ensure_dir(dir)?;
+        remove_orphans(dir, name);
         let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
         let f = std::fs::File::create(&tmp)
             .with_context(|| format!("cannot write {}", tmp.display()))?;
@@ -42,6 +44,33 @@ impl Staged {
             },
             f,
         ))
+    }
+}
+
+/// Removes `dir/.NAME.tmp-PID` files whose process has ended (a run stopped by Ctrl-C or a
+/// kill, which skips the clean-up of [`Staged`]). Only where processes can be looked up
+/// (`/proc`); elsewhere they stay, hidden, until removed by hand.
+fn remove_orphans(dir: &Path, name: &str) {
+    let proc = Path::new("/proc");
+    if !proc.join("self").exists() {
+        return;
+    }
+    let prefix = format!(".{name}.tmp-");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let Some(pid) = file
+            .to_str()
+            .and_then(|f| f.strip_prefix(&prefix))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !proc.join(pid.to_string()).exists() {
+            let _ = std::fs::remove_file(entry.path());
+        }
     }
 }
 
@@ -173,30 +202,56 @@ impl<'m> TrialsCsv<'m> {
     }
 }
 
-/// trials.csv of a merged run: the shards' files in trial order, with one header.
-pub fn concat_trials_csv(out: &Path, shard_dirs: &[PathBuf]) -> anyhow::Result<Staged> {
+/// trials.csv of a merged run: the shards' files in trial order, with one header. `shards` gives
+/// each shard's folder with its first trial and trial count (from its shard.bin); a file whose
+/// rows are not exactly those trials (written by another run into the same folder, say) is
+/// refused.
+pub fn concat_trials_csv(out: &Path, shards: &[(PathBuf, u64, u64)]) -> anyhow::Result<Staged> {
     use std::io::BufRead as _;
     let (staged, f) = Staged::create(out, "trials.csv")?;
     let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
-    for (i, dir) in shard_dirs.iter().enumerate() {
+    let mut line = Vec::new();
+    for (i, (dir, first, trials)) in shards.iter().enumerate() {
         let path = dir.join("trials.csv");
         let mut r =
             std::io::BufReader::new(std::fs::File::open(&path).with_context(|| {
                 format!("cannot read {} (every shard writes one)", path.display())
             })?);
-        let mut header = Vec::new();
-        r.read_until(b'\n', &mut header)
-            .with_context(|| format!("cannot read {}", path.display()))?;
+        let read = |r: &mut std::io::BufReader<std::fs::File>, line: &mut Vec<u8>| {
+            line.clear();
+            r.read_until(b'\n', line)
+                .with_context(|| format!("cannot read {}", path.display()))
+        };
+        read(&mut r, &mut line)?;
         if i == 0 {
-            w.write_all(&header)?;
+            w.write_all(&line)?;
         }
-        std::io::copy(&mut r, &mut w).with_context(|| {
-            format!(
-                "cannot copy {} into {}",
-                path.display(),
-                staged.tmp.display()
-            )
-        })?;
+        let mut expect = *first;
+        while read(&mut r, &mut line)? > 0 {
+            let id = line.split(|&b| b == b',').next().unwrap_or_default();
+            if std::str::from_utf8(id)
+                .ok()
+                .and_then(|t| t.parse::<u64>().ok())
+                != Some(expect)
+            {
+                anyhow::bail!(
+                    "{} does not hold trials {first}..{} of its shard.bin (row {} is not trial {expect}); was another run written into {}? Re-run that shard",
+                    path.display(),
+                    first + trials,
+                    expect - first + 2,
+                    dir.display()
+                );
+            }
+            w.write_all(&line)?;
+            expect += 1;
+        }
+        anyhow::ensure!(
+            expect == first + trials,
+            "{} has {} of the {trials} trials of its shard.bin; was another run written into {}? Re-run that shard",
+            path.display(),
+            expect - first,
+            dir.display()
+        );
     }
     w.flush()
         .and_then(|_| w.get_ref().sync_all())

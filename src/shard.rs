@@ -109,6 +109,11 @@ impl ShardFile {
         }
     }
 
+    /// Trials of the shard.
+    pub fn trials(&self) -> u64 {
+        self.trials
+    }
+
     /// Bytes of the file.
     pub fn to_bytes(&self) -> anyhow::Result<Vec<u8>> {
         Ok(postcard::to_stdvec(self)?)

@@ -350,3 +350,45 @@ fn a_run_that_fails_after_starting_trials_csv_keeps_earlier_results() {
         assert!(!name.starts_with('.'), "left {name}");
     }
 }
+
+#[test]
+fn merge_refuses_a_shard_whose_trials_csv_does_not_match_and_orphans_are_cleared() {
+    let (a, b, merged) = (tmp("cli-mm-a"), tmp("cli-mm-b"), tmp("cli-mm-out"));
+    for (i, d) in [(1, &a), (2, &b)] {
+        let o = bin()
+            .args(["run", "--trials", "100", "--quiet", "--shard"])
+            .arg(format!("{i}/2"))
+            .arg("--out")
+            .arg(d)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    // A row too many in the first shard's trials.csv.
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(a.join("trials.csv"))
+        .unwrap();
+    std::io::Write::write_all(&mut f, b"0,1\n").unwrap();
+    let o = bin()
+        .arg("merge")
+        .args([&a, &b])
+        .arg("--out")
+        .arg(&merged)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("does not hold trials 0..50"), "{err}");
+    assert!(!merged.join("summary.json").exists() && !merged.join("trials.csv").exists());
+    // A temporary file of a run that was killed is cleared by the next run into the folder.
+    let orphan = merged.join(".trials.csv.tmp-4000000000");
+    std::fs::write(&orphan, b"half").unwrap();
+    let o = bin()
+        .args(["run", "--trials", "50", "--quiet", "--no-report", "--out"])
+        .arg(&merged)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!orphan.exists());
+}

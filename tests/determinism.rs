@@ -213,7 +213,7 @@ fn the_lane_kernel_gives_the_one_trial_kernels_bits() {
     }
     assert!(models.len() > 50);
     for m in &models {
-        // 203 trials: the last group of eight is short.
+        // 203 trials: the last group of lanes is short.
         let lanes = chunk_bits(m, engine::Worker::new(m), 203);
         let single = chunk_bits(m, engine::Worker::single(m), 203);
         assert!(
