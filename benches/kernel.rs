@@ -37,13 +37,7 @@ fn main() {
     let ladder = supplyshock::bench::thread_ladder(cores);
     for path in files {
         let m = supplyshock::model::load(&path).unwrap_or_else(|e| panic!("{e}"));
-        let mut tps = vec![supplyshock::bench::kernel_throughput(&m, 1, trials)];
-        if supplyshock::lanes::available() {
-            let single = supplyshock::engine::Worker::single(&m);
-            tps.push(supplyshock::bench::kernel_throughput_with(
-                &m, 1, trials, single,
-            ));
-        }
+        let tps = supplyshock::bench::kernels(&m, 1, trials, 3);
         let rows = supplyshock::bench::scaling(&m, 1, batch, &ladder, 3).expect("engine run");
         println!("== {}", path.display());
         print!("{}", supplyshock::bench::report(&m, &tps, &rows, batch));

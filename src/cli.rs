@@ -158,7 +158,7 @@ pub struct BenchArgs {
     /// number of cores).
     #[arg(long, value_delimiter = ',')]
     pub threads: Vec<usize>,
-    /// Runs per thread count; the best is kept.
+    /// Timings of each kernel and of each thread count; the best is kept.
     #[arg(long, default_value_t = 3)]
     pub repeats: usize,
     /// Master seed.
@@ -259,15 +259,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 anyhow::bail!("--trials and --batch must be at least 1");
             }
             m.check_trials(args.batch).map_err(anyhow::Error::msg)?;
-            let mut tps = vec![crate::bench::kernel_throughput(&m, args.seed, args.trials)];
-            if crate::lanes::available() {
-                tps.push(crate::bench::kernel_throughput_with(
-                    &m,
-                    args.seed,
-                    args.trials,
-                    crate::engine::Worker::single(&m),
-                ));
-            }
+            let tps = crate::bench::kernels(&m, args.seed, args.trials, args.repeats);
             let threads = if args.threads.is_empty() {
                 crate::bench::thread_ladder(
                     std::thread::available_parallelism().map_or(1, |n| n.get()),
