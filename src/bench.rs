@@ -82,15 +82,10 @@ impl Throughput {
     }
 }
 
-/// Times `trials` trials of the engine's kernel (see [`Worker`]) on one thread, in chunks of
+/// Times `trials` trials of `worker`'s kernel (see [`Worker`]) on one thread, in chunks of
 /// [`CHUNK`] trials with buffers allocated beforehand, after `trials / 10` warm-up trials;
 /// counts heap allocations in the timed part.
-pub fn kernel_throughput(m: &Model, seed: u64, trials: u64) -> Throughput {
-    kernel_throughput_with(m, seed, trials, Worker::new(m))
-}
-
-/// [`kernel_throughput`] with a given kernel.
-pub fn kernel_throughput_with(m: &Model, seed: u64, trials: u64, mut worker: Worker) -> Throughput {
+pub fn kernel_throughput(m: &Model, seed: u64, trials: u64, mut worker: Worker) -> Throughput {
     let kernel = worker.name();
     let (dn, words, stride) = (m.demand.len(), m.shock_words(), m.shocks.len().max(1));
     let mut outs = vec![DemandOutcome::default(); CHUNK * dn];
@@ -144,7 +139,7 @@ pub fn kernels(m: &Model, seed: u64, trials: u64, repeats: usize) -> Vec<Through
     let mut best: Vec<Option<Throughput>> = vec![None; workers.len()];
     for _ in 0..repeats.max(1) {
         for (make, slot) in workers.iter().zip(&mut best) {
-            let tp = kernel_throughput_with(m, seed, trials, make(m));
+            let tp = kernel_throughput(m, seed, trials, make(m));
             *slot = Some(match slot.take() {
                 None => tp,
                 Some(b) => {

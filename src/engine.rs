@@ -176,11 +176,6 @@ impl RunResult {
             .fold(0.0, f64::max)
     }
 
-    /// Entries of `magnitude` per trial (the number of shocks, at least 1).
-    pub fn stride(&self) -> usize {
-        (self.magnitude.len().max(1) / self.rank_trials().max(1)).max(1)
-    }
-
     /// Trials of the run (a prefix) whose shock magnitudes are kept: those below
     /// [`RANK_TRIALS`].
     pub fn rank_trials(&self) -> usize {
@@ -206,13 +201,6 @@ impl RunResult {
             .iter()
             .map(|&x| f64::from(x))
             .sum()
-    }
-
-    /// Per-trial total shortfall summed over all demand nodes, in trial order.
-    pub fn total_shortfalls(&self) -> Vec<f64> {
-        (0..self.trials as usize)
-            .map(|k| self.total_shortfall(k))
-            .collect()
     }
 
     /// Whether shock `i` occurred in trial `k`.

@@ -52,7 +52,7 @@ pub fn stream_rng(seed: u64, trial: u64, key: u64) -> TrialRng {
 }
 
 /// What one trial produced for one demand node.
-#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct DemandOutcome {
     /// Total shortfall over the horizon, tonnes.
     pub shortfall: f64,

@@ -674,7 +674,7 @@ fn drivers(
 /// Tie-averaged ranks of each shock's per-trial magnitude over the trials that keep them,
 /// computed once for every metric.
 fn magnitude_ranks(m: &Model, r: &RunResult) -> Vec<Vec<f32>> {
-    let (n, ns) = (r.rank_trials(), r.stride());
+    let (n, ns) = (r.rank_trials(), m.shocks.len().max(1));
     (0..m.shocks.len())
         .into_par_iter()
         .map(|i| {
