@@ -225,15 +225,16 @@ pub fn merge(mut shards: Vec<ShardFile>) -> anyhow::Result<(String, String, RunR
         first.demand_nodes,
         first.words,
     );
-    let first_index = first.index;
     let mut hist = vec![0u32; first.hist.len()];
-    let mut streams = first.streams.clone();
+    // The first shard's streamed statistics, with every later shard's merged in.
+    let mut streams: Option<Vec<DemandStreams>> = None;
     let mut shortfall = Vec::with_capacity(total as usize * dn);
     let mut occurred = Vec::with_capacity(total as usize * words);
     let mut magnitude = Vec::new();
     for s in shards {
         ensure!(
-            s.hist.len() == hist.len() && s.streams.len() == streams.len(),
+            s.hist.len() == hist.len()
+                && streams.as_ref().is_none_or(|t| t.len() == s.streams.len()),
             "shard {}/{} has a different shape",
             s.index,
             s.count
@@ -241,9 +242,12 @@ pub fn merge(mut shards: Vec<ShardFile>) -> anyhow::Result<(String, String, RunR
         for (a, b) in hist.iter_mut().zip(&s.hist) {
             *a += b;
         }
-        if s.index != first_index {
-            for (a, b) in streams.iter_mut().zip(&s.streams) {
-                a.merge(b);
+        match &mut streams {
+            None => streams = Some(s.streams),
+            Some(acc) => {
+                for (a, b) in acc.iter_mut().zip(&s.streams) {
+                    a.merge(b);
+                }
             }
         }
         shortfall.extend(s.shortfall);
@@ -262,7 +266,7 @@ pub fn merge(mut shards: Vec<ShardFile>) -> anyhow::Result<(String, String, RunR
             words,
             occurred,
             magnitude,
-            streams,
+            streams: streams.unwrap_or_default(),
             hist,
         },
     ))
