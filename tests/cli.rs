@@ -381,6 +381,25 @@ fn merge_refuses_a_shard_whose_trials_csv_does_not_match_and_orphans_are_cleared
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("does not hold trials 0..50"), "{err}");
     assert!(!merged.join("summary.json").exists() && !merged.join("trials.csv").exists());
+    // A full run into a shard folder removes the shard file that no longer matches it; a shard
+    // run into a full run's folder removes its summary and report.
+    let o = bin()
+        .args(["run", "--trials", "50", "--quiet", "--out"])
+        .arg(&b)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!b.join("shard.bin").exists() && b.join("summary.json").exists());
+    let o = bin()
+        .args([
+            "run", "--trials", "100", "--quiet", "--shard", "2/2", "--out",
+        ])
+        .arg(&b)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(b.join("shard.bin").exists());
+    assert!(!b.join("summary.json").exists() && !b.join("report").exists());
     // A temporary file of a run that was killed is cleared by the next run into the folder.
     let orphan = merged.join(".trials.csv.tmp-4000000000");
     std::fs::write(&orphan, b"half").unwrap();
