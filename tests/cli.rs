@@ -7,6 +7,13 @@ fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_supplyshock"))
 }
 
+/// Runs `cmd` and returns its output, failing the test with its stderr if it did not succeed.
+fn succeed(cmd: &mut Command) -> std::process::Output {
+    let o = cmd.output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    o
+}
+
 fn tmp(name: &str) -> std::path::PathBuf {
     let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let _ = std::fs::remove_dir_all(&d);
@@ -16,12 +23,11 @@ fn tmp(name: &str) -> std::path::PathBuf {
 #[test]
 fn run_writes_results_and_a_table() {
     let out = tmp("cli-run");
-    let o = bin()
-        .args(["run", "--trials", "300", "--threads", "2", "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = succeed(
+        bin()
+            .args(["run", "--trials", "300", "--threads", "2", "--out"])
+            .arg(&out),
+    );
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("mean shortfall t [95% CI]"), "{stdout}");
     let summary: serde_json::Value =
@@ -98,13 +104,12 @@ fn merged_shards_equal_one_run_byte_for_byte() {
     let mut dirs = Vec::new();
     for i in [3, 1, 2] {
         let d = tmp(&format!("cli-shard-{i}"));
-        let o = bin()
-            .args(args)
-            .arg(&d)
-            .args(["--shard", &format!("{i}/3"), "--threads", "1"])
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        succeed(
+            bin()
+                .args(args)
+                .arg(&d)
+                .args(["--shard", &format!("{i}/3"), "--threads", "1"]),
+        );
         dirs.push(d);
     }
     // Missing a shard is an error that says so.
@@ -121,15 +126,14 @@ fn merged_shards_equal_one_run_byte_for_byte() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let o = bin()
-        .arg("merge")
-        .args(&dirs)
-        .arg("--quiet")
-        .arg("--out")
-        .arg(&merged)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    succeed(
+        bin()
+            .arg("merge")
+            .args(&dirs)
+            .arg("--quiet")
+            .arg("--out")
+            .arg(&merged),
+    );
     for f in ["summary.json", "trials.csv"] {
         assert_eq!(
             std::fs::read(whole.join(f)).unwrap(),
@@ -178,15 +182,14 @@ fn compare_writes_paired_results_and_charts() {
         ),
     )
     .unwrap();
-    let o = bin()
-        .arg("compare")
-        .arg(dir.join("rare-earths-2026.toml"))
-        .arg(&variant)
-        .args(["--trials", "500", "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = succeed(
+        bin()
+            .arg("compare")
+            .arg(dir.join("rare-earths-2026.toml"))
+            .arg(&variant)
+            .args(["--trials", "500", "--out"])
+            .arg(&out),
+    );
     assert!(String::from_utf8_lossy(&o.stdout).contains("eu-stockpile"));
     let c: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("compare.json")).unwrap()).unwrap();
@@ -261,12 +264,11 @@ fn review_edge_cases() {
     );
     assert!(!out.join("report").exists());
     // An empty shard of a tiny run is fine.
-    let o = bin()
-        .args(["run", "--trials", "3", "--shard", "1/5", "--quiet", "--out"])
-        .arg(tmp("cli-empty-shard"))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    succeed(
+        bin()
+            .args(["run", "--trials", "3", "--shard", "1/5", "--quiet", "--out"])
+            .arg(tmp("cli-empty-shard")),
+    );
     // Alternatives without a demand node in common cannot be compared.
     let o = bin()
         .arg("compare")
@@ -355,14 +357,13 @@ fn a_run_that_fails_after_starting_trials_csv_keeps_earlier_results() {
 fn merge_refuses_a_shard_whose_trials_csv_does_not_match_and_orphans_are_cleared() {
     let (a, b, merged) = (tmp("cli-mm-a"), tmp("cli-mm-b"), tmp("cli-mm-out"));
     for (i, d) in [(1, &a), (2, &b)] {
-        let o = bin()
-            .args(["run", "--trials", "100", "--quiet", "--shard"])
-            .arg(format!("{i}/2"))
-            .arg("--out")
-            .arg(d)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        succeed(
+            bin()
+                .args(["run", "--trials", "100", "--quiet", "--shard"])
+                .arg(format!("{i}/2"))
+                .arg("--out")
+                .arg(d),
+        );
     }
     // A row too many in the first shard's trials.csv.
     let mut f = std::fs::OpenOptions::new()
@@ -383,12 +384,11 @@ fn merge_refuses_a_shard_whose_trials_csv_does_not_match_and_orphans_are_cleared
     assert!(!merged.join("summary.json").exists() && !merged.join("trials.csv").exists());
     // A full run into a shard folder removes the shard file that no longer matches it; a shard
     // run into a full run's folder removes its summary and report.
-    let o = bin()
-        .args(["run", "--trials", "50", "--quiet", "--out"])
-        .arg(&b)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    succeed(
+        bin()
+            .args(["run", "--trials", "50", "--quiet", "--out"])
+            .arg(&b),
+    );
     assert!(!b.join("shard.bin").exists() && b.join("summary.json").exists());
     let o = bin()
         .args([
@@ -403,11 +403,10 @@ fn merge_refuses_a_shard_whose_trials_csv_does_not_match_and_orphans_are_cleared
     // A temporary file of a run that was killed is cleared by the next run into the folder.
     let orphan = merged.join(".trials.csv.tmp-4000000000");
     std::fs::write(&orphan, b"half").unwrap();
-    let o = bin()
-        .args(["run", "--trials", "50", "--quiet", "--no-report", "--out"])
-        .arg(&merged)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    succeed(
+        bin()
+            .args(["run", "--trials", "50", "--quiet", "--no-report", "--out"])
+            .arg(&merged),
+    );
     assert!(!orphan.exists());
 }
