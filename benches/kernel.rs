@@ -1,8 +1,6 @@
 //! `cargo bench`: kernel throughput, allocations per trial and thread scaling for every shipped
 //! scenario. Set SUPPLYSHOCK_BENCH_TRIALS / SUPPLYSHOCK_BENCH_BATCH to change the sizes.
 
-use std::path::Path;
-
 #[global_allocator]
 static GLOBAL: supplyshock::bench::CountingAlloc = supplyshock::bench::CountingAlloc;
 
@@ -26,13 +24,8 @@ fn main() {
     } else {
         env("SUPPLYSHOCK_BENCH_BATCH", 50_000)
     };
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .expect("scenarios folder")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    files.sort();
+    let files = supplyshock::bench::shipped_scenarios();
+    assert!(!files.is_empty(), "no scenarios/ folder beside Cargo.toml");
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let ladder = supplyshock::bench::thread_ladder(cores);
     for path in files {

@@ -5,13 +5,8 @@ static GLOBAL: supplyshock::bench::CountingAlloc = supplyshock::bench::CountingA
 
 #[test]
 fn trials_allocate_nothing_after_warm_up() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
     let mut checked = 0;
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_none_or(|x| x != "toml") {
-            continue;
-        }
+    for path in supplyshock::bench::shipped_scenarios() {
         let m = supplyshock::model::load(&path).unwrap();
         // The engine's kernel, and the one-trial kernel where that is another.
         for tp in supplyshock::bench::kernels(&m, 3, 2_000, 1) {
@@ -25,5 +20,8 @@ fn trials_allocate_nothing_after_warm_up() {
         }
         checked += 1;
     }
-    assert!(checked >= 1);
+    assert!(
+        checked >= 12,
+        "expected every shipped scenario, found {checked}"
+    );
 }

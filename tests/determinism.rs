@@ -200,16 +200,9 @@ fn the_lane_kernel_gives_the_one_trial_kernels_bits() {
         eprintln!("this processor has no AVX-512: the engine runs the one-trial kernel only");
         return;
     }
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
     let mut models: Vec<_> = (0..40).map(|seed| model(&random_scenario(seed))).collect();
-    for entry in std::fs::read_dir(&dir)
-        .unwrap()
-        .chain(std::fs::read_dir(dir.join("what-if")).unwrap())
-    {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|x| x == "toml") {
-            models.push(supplyshock::model::load(&path).unwrap_or_else(|e| panic!("{e}")));
-        }
+    for path in supplyshock::bench::shipped_scenarios() {
+        models.push(supplyshock::model::load(&path).unwrap_or_else(|e| panic!("{e}")));
     }
     assert!(models.len() > 50);
     for m in &models {

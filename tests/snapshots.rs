@@ -8,17 +8,7 @@ use crate::common::run;
 
 #[test]
 fn shipped_scenarios() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let list = |d: &Path| -> Vec<std::path::PathBuf> {
-        let entries = std::fs::read_dir(d).unwrap();
-        let paths = entries.map(|e| e.unwrap().path());
-        paths
-            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-            .collect()
-    };
-    let mut files = list(&dir);
-    files.extend(list(&dir.join("what-if")));
-    files.sort();
+    let files = supplyshock::bench::shipped_scenarios();
     assert!(
         files.len() >= 12,
         "expected the default, three teaching scenarios and the what-if variants"
