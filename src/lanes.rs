@@ -3,7 +3,7 @@
 //! Every trial samples its own shocks into its lane of a [`crate::kernel::Timeline`]; then the
 //! periods of all lanes are stepped together. Each per-node and per-edge quantity is held in two
 //! 512-bit vectors of eight trials: one instruction advances eight trials, and the two vectors
-//! are independent chains of work that the processor overlaps (sixteen lanes measured 15%
+//! are independent chains of work that the processor overlaps (sixteen lanes measured about 10%
 //! faster than eight, thirty-two no faster than sixteen). The graph is the same for every lane;
 //! where trials differ (a short node re-routes, a restricted edge withholds) every lane computes
 //! both sides and a mask keeps its own.
