@@ -14,6 +14,18 @@ fn succeed(cmd: &mut Command) -> std::process::Output {
     o
 }
 
+/// Runs `cmd`, which must fail with exit status 2 (bad input), and returns its output.
+fn fails(cmd: &mut Command) -> std::process::Output {
+    let o = cmd.output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
 fn tmp(name: &str) -> std::path::PathBuf {
     let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let _ = std::fs::remove_dir_all(&d);
@@ -61,14 +73,7 @@ fn bad_scenario_exits_2_with_location_and_keeps_earlier_results() {
         "[scenario]\nname = \"x\"\nperiods = 12\nstart = \"2027-13\"\n",
     )
     .unwrap();
-    let o = bin()
-        .arg("run")
-        .arg(&bad)
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(2));
+    let o = fails(bin().arg("run").arg(&bad).arg("--out").arg(&out));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
         err.contains("bad.toml") && err.contains("line 4") && err.contains("YYYY-MM"),
@@ -82,14 +87,11 @@ fn validate_and_flag_errors() {
     let o = bin().args(["validate"]).output().unwrap();
     assert!(o.status.success());
     assert!(String::from_utf8_lossy(&o.stdout).contains("valid"));
-    let o = bin().args(["run", "--trials", "abc"]).output().unwrap();
-    assert_eq!(o.status.code(), Some(2));
+    let o = fails(bin().args(["run", "--trials", "abc"]));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--trials"));
-    let o = bin().args(["run", "--trials", "0"]).output().unwrap();
-    assert_eq!(o.status.code(), Some(2));
+    let o = fails(bin().args(["run", "--trials", "0"]));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--trials"));
-    let o = bin().args(["run", "no-such-file.toml"]).output().unwrap();
-    assert_eq!(o.status.code(), Some(2));
+    let o = fails(bin().args(["run", "no-such-file.toml"]));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no-such-file.toml"));
 }
 
@@ -113,14 +115,13 @@ fn merged_shards_equal_one_run_byte_for_byte() {
         dirs.push(d);
     }
     // Missing a shard is an error that says so.
-    let o = bin()
-        .arg("merge")
-        .args(&dirs[..2])
-        .arg("--out")
-        .arg(&merged)
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(2));
+    let o = fails(
+        bin()
+            .arg("merge")
+            .args(&dirs[..2])
+            .arg("--out")
+            .arg(&merged),
+    );
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("missing"),
         "{}",
@@ -224,19 +225,18 @@ fn sweep_writes_a_table_and_a_chart() {
     assert!(csv.starts_with("node.us_auto.cover,node,mean_t"), "{csv}");
     assert_eq!(csv.lines().count(), 1 + 2 * 6);
     assert!(out.join("sweep.png").exists() && out.join("sweep.json").exists());
-    let o = bin()
-        .args([
-            "sweep",
-            "--set",
-            "node.nope.cover=1",
-            "--trials",
-            "10",
-            "--out",
-        ])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(2));
+    let o = fails(
+        bin()
+            .args([
+                "sweep",
+                "--set",
+                "node.nope.cover=1",
+                "--trials",
+                "10",
+                "--out",
+            ])
+            .arg(&out),
+    );
     assert!(String::from_utf8_lossy(&o.stderr).contains("no node `nope`"));
 }
 
@@ -270,21 +270,19 @@ fn review_edge_cases() {
             .arg(tmp("cli-empty-shard")),
     );
     // Alternatives without a demand node in common cannot be compared.
-    let o = bin()
-        .arg("compare")
-        .arg(dir.join("teach-embargo.toml"))
-        .arg(dir.join("teach-late-plant.toml"))
-        .args(["--trials", "10", "--out"])
-        .arg(tmp("cli-nothing"))
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(2));
+    let o = fails(
+        bin()
+            .arg("compare")
+            .arg(dir.join("teach-embargo.toml"))
+            .arg(dir.join("teach-late-plant.toml"))
+            .args(["--trials", "10", "--out"])
+            .arg(tmp("cli-nothing")),
+    );
     assert!(String::from_utf8_lossy(&o.stderr).contains("no demand node"));
     // A bad value in a variant is reported at its line in the base file.
     let variant = tmp("cli-variant").with_extension("toml");
     std::fs::write(&variant, format!("[variant]\nbase = {:?}\nname = \"v\"\n[variant.set]\n\"restriction.cn-controls-episode.severity\" = 1.5\n", dir.join("rare-earths-2026.toml"))).unwrap();
-    let o = bin().arg("validate").arg(&variant).output().unwrap();
-    assert_eq!(o.status.code(), Some(2));
+    let o = fails(bin().arg("validate").arg(&variant));
     let err = String::from_utf8_lossy(&o.stderr).to_string();
     let base = std::fs::read_to_string(dir.join("rare-earths-2026.toml")).unwrap();
     let line = base
@@ -309,40 +307,24 @@ fn review_edge_cases() {
     // A file where the output folder should be fails before any trial runs.
     let file = tmp("cli-out-file");
     std::fs::write(&file, "x").unwrap();
-    let o = bin()
-        .args(["run", "--trials", "10", "--out"])
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(2));
+    let o = fails(bin().args(["run", "--trials", "10", "--out"]).arg(&file));
     assert!(String::from_utf8_lossy(&o.stderr).contains("not a folder"));
 }
 
 #[test]
 fn a_run_that_fails_after_starting_trials_csv_keeps_earlier_results() {
     let out = tmp("cli-fail-late");
-    let ok = bin()
-        .args(["run", "--trials", "200", "--quiet", "--no-report", "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert!(
-        ok.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
+    succeed(
+        bin()
+            .args(["run", "--trials", "200", "--quiet", "--no-report", "--out"])
+            .arg(&out),
     );
     let before = std::fs::read(out.join("trials.csv")).unwrap();
     // trials.csv is staged before the trials run; a precision of 0 is refused only then.
-    let o = bin()
-        .args(["run", "--trials", "300", "--precision", "0", "--out"])
-        .arg(&out)
-        .output()
-        .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(2),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
+    let o = fails(
+        bin()
+            .args(["run", "--trials", "300", "--precision", "0", "--out"])
+            .arg(&out),
     );
     assert!(String::from_utf8_lossy(&o.stderr).contains("--precision"));
     assert_eq!(std::fs::read(out.join("trials.csv")).unwrap(), before);
@@ -371,14 +353,7 @@ fn merge_refuses_a_shard_whose_trials_csv_does_not_match_and_orphans_are_cleared
         .open(a.join("trials.csv"))
         .unwrap();
     std::io::Write::write_all(&mut f, b"0,1\n").unwrap();
-    let o = bin()
-        .arg("merge")
-        .args([&a, &b])
-        .arg("--out")
-        .arg(&merged)
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(2));
+    let o = fails(bin().arg("merge").args([&a, &b]).arg("--out").arg(&merged));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("does not hold trials 0..50"), "{err}");
     assert!(!merged.join("summary.json").exists() && !merged.join("trials.csv").exists());
