@@ -3,31 +3,18 @@
 
 use supplyshock::compare;
 
-use crate::common::{model, run};
+use crate::common::{TWO_NODES, model, run};
 
-const BASE: &str = r#"
-[scenario]
-name = "base"
-periods = 24
-start = "2027-01"
+/// The two-node chain with a little spare capacity, a month of cover, and two shocks.
+fn base() -> String {
+    let chain = TWO_NODES
+        .replace("name = \"two-nodes\"", "name = \"base\"")
+        .replace("capacity = 10", "capacity = 12")
+        .replace("demand = 10\n", "demand = 10\ncover = 1\n");
+    format!("{chain}{SHOCKS}")
+}
 
-[[node]]
-id = "mine"
-kind = "mine"
-country = "AA"
-capacity = 12
-
-[[node]]
-id = "d"
-kind = "demand"
-country = "BB"
-demand = 10
-cover = 1
-
-[[edge]]
-from = "mine"
-to = "d"
-
+const SHOCKS: &str = r#"
 [[outage]]
 node = "mine"
 p_event = 0.05
@@ -43,13 +30,13 @@ when = { p_start = 0.03, duration = { dist = "uniform", low = 2, high = 6 } }
 
 #[test]
 fn paired_interval_is_much_narrower_for_a_stockpile() {
-    let alt_text = BASE
+    let alt_text = base()
         .replace("name = \"base\"", "name = \"stockpile\"")
         .replace(
             "cover = 1\n",
             "cover = 1\nstockpile = { periods = 2, max_release = 5 }\n",
         );
-    let (b, a) = (model(BASE), model(&alt_text));
+    let (b, a) = (model(&base()), model(&alt_text));
     let (rb, ra) = (run(&b, 20_000, 3, 0), run(&a, 20_000, 3, 0));
     // Same shock draws in every trial.
     assert_eq!(rb.occurred, ra.occurred);
@@ -70,10 +57,10 @@ fn paired_interval_is_much_narrower_for_a_stockpile() {
 
 #[test]
 fn a_changed_shock_is_reported_as_unmatched() {
-    let alt_text = BASE
+    let alt_text = base()
         .replace("name = \"base\"", "name = \"milder\"")
         .replace("high = 0.9 }", "high = 0.5 }");
-    let (b, a) = (model(BASE), model(&alt_text));
+    let (b, a) = (model(&base()), model(&alt_text));
     let c = compare::compare((&b, &run(&b, 100, 3, 0)), &[(&a, &run(&a, 100, 3, 0))]);
     assert_eq!(c.alternatives[0].unmatched_shocks, vec!["ban".to_string()]);
 }
@@ -85,7 +72,7 @@ fn sweeping_a_stockpile_lowers_the_shortfall_monotonically() {
     let means: Vec<f64> = sweep::grid(&sets)
         .iter()
         .map(|settings| {
-            let m = model(&variant::apply_all(BASE, settings, "base").unwrap());
+            let m = model(&variant::apply_all(&base(), settings, "base").unwrap());
             sweep::metrics(&m, &run(&m, 5_000, 9, 0))[0].mean
         })
         .collect();
@@ -99,7 +86,7 @@ fn a_bad_sweep_path_names_what_exists() {
     use supplyshock::variant;
     let sets = variant::parse_sweep("node.dd.cover=1").unwrap();
     let settings = supplyshock::sweep::grid(&[sets]);
-    let err = variant::apply_all(BASE, &settings[0], "base")
+    let err = variant::apply_all(&base(), &settings[0], "base")
         .unwrap_err()
         .to_string();
     assert!(
