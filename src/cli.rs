@@ -13,6 +13,21 @@ use crate::model::{self, Model};
 use crate::shard::{self, Shard, ShardFile};
 use crate::{output, report, summary};
 
+/// `println!` that returns an error instead of panicking when standard output is closed (as in
+/// `supplyshock run | head`); `main` ends quietly on a broken pipe.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        writeln!(std::io::stdout().lock(), $($arg)*)?
+    };
+}
+
+/// `print!` counterpart of [`outln!`].
+macro_rules! out {
+    ($($arg:tt)*) => {
+        write!(std::io::stdout().lock(), $($arg)*)?
+    };
+}
+
 /// Monte Carlo simulator of supply disruptions in the rare-earth magnet chain.
 #[derive(Debug, Parser)]
 #[command(name = "supplyshock", version, about, long_about = None)]
@@ -205,7 +220,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Validate { scenario } => {
             let m = load_scenario(scenario.as_deref())?;
-            println!(
+            outln!(
                 "{}: valid ({} nodes, {} edges, {} demand node(s), {} shock(s), {} periods from {})",
                 m.name,
                 m.nodes.len(),
@@ -250,7 +265,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let rdir = dir.join("report");
             output::write_all(&rdir, &files)
                 .with_context(|| format!("writing the report to {}", rdir.display()))?;
-            println!("report in {}/index.html", rdir.display());
+            outln!("report in {}/index.html", rdir.display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(args) => {
@@ -271,7 +286,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 anyhow::bail!("--threads takes counts of at least 1, e.g. --threads 1,2,4");
             }
             let rows = crate::bench::scaling(&m, args.seed, args.batch, &threads, args.repeats)?;
-            print!("{}", crate::bench::report(&m, &tps, &rows, args.batch));
+            out!("{}", crate::bench::report(&m, &tps, &rows, args.batch));
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -347,7 +362,7 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
         output::remove_stale(&out.join("report"), &report::FILES)?;
         output::remove_stale(&out, &["summary.json"])?;
         if !args.common.quiet {
-            println!(
+            outln!(
                 "shard {}/{}: trials {}..{} of {} written to {}/; combine the shards with `supplyshock merge DIR... --out DIR`",
                 sh.index,
                 sh.count,
@@ -372,7 +387,7 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
     // A shard file left by an earlier `run --shard` into this folder no longer matches it.
     output::remove_stale(&out, &[shard::SHARD_FILE])?;
     if !args.common.quiet && !args.common.json {
-        println!("{:.2} s for {} trials", sim_secs, trials);
+        outln!("{:.2} s for {} trials", sim_secs, trials);
     }
     Ok(ExitCode::SUCCESS)
 }

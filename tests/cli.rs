@@ -385,3 +385,33 @@ fn merge_refuses_a_shard_whose_trials_csv_does_not_match_and_orphans_are_cleared
     );
     assert!(!orphan.exists());
 }
+
+#[test]
+fn a_closed_standard_output_ends_quietly() {
+    // As in `supplyshock validate | head -0`: the output meets a pipe whose reader has gone.
+    for args in [
+        &["validate"][..],
+        &[
+            "bench",
+            "--trials",
+            "16",
+            "--batch",
+            "16",
+            "--threads",
+            "1",
+            "--repeats",
+            "1",
+        ],
+    ] {
+        let mut child = bin()
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let o = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success() && err.is_empty(), "{args:?}: {err}");
+    }
+}
