@@ -1,10 +1,13 @@
 //! Runs many trials in parallel and keeps their outcomes in trial order.
 //!
-//! Trials are cut into fixed-size chunks; rayon runs chunks on a local pool, each worker with
-//! its own [`Scratch`]. Every trial's random streams depend only on (seed, trial index), and each
-//! chunk writes its outcomes into its own slice of the result, so the result is the same whatever
-//! the thread count. Per-period histograms are integer counts, merged by addition, which is
-//! exact in any order.
+//! Trials are cut into fixed-size chunks; rayon runs chunks on a local pool, each thread with
+//! its own kernel buffers ([`Worker`]) for the whole run. Every trial's random streams depend
+//! only on (seed, trial index), and each chunk writes its outcomes into its own slice of the
+//! result, so the result is the same whatever the thread count. Each thread also folds its
+//! trials into its own histograms and streamed statistics; these merge exactly (integer counts,
+//! exact sums), so merging the threads' shares at the end gives the same bits in any order.
+
+use std::sync::{Mutex, PoisonError};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
@@ -16,9 +19,9 @@ use crate::sketch::{Counts, Sketch};
 
 /// Trials per parallel work unit.
 pub const CHUNK: usize = 256;
-/// Trials per block: the engine runs a block in parallel, then folds its secondary figures into
-/// the streamed statistics and hands its outcomes to the caller (who writes trials.csv), so
-/// that only the compact per-trial columns grow with the run. A multiple of [`CHUNK`].
+/// Trials per block: the engine runs a block in parallel, then hands its full outcomes to the
+/// caller (who writes trials.csv), so that only the compact per-trial columns grow with the
+/// run. A multiple of [`CHUNK`].
 pub const BLOCK: usize = 1 << 17;
 /// Trials (by global index, from 0) whose shock magnitudes are kept for the rank correlations
 /// of the drivers; beyond them a run keeps no per-shock figures per trial.
@@ -81,35 +84,17 @@ impl DemandStreams {
         self.recover.merge(&other.recover);
     }
 
-    /// Folds in demand node `d`'s outcomes of a block.
-    fn add_block(&mut self, outs: &[DemandOutcome], dn: usize, d: usize) {
-        let node = || outs.iter().skip(d).step_by(dn);
-        let DemandStreams {
-            worst,
-            worst_frac,
-            tariff,
-            survive,
-            recover,
-        } = self;
-        rayon::join(
-            || node().for_each(|o| worst.add(o.worst)),
-            || {
-                rayon::join(
-                    || node().for_each(|o| worst_frac.add(f64::from(o.worst_frac))),
-                    || {
-                        for o in node() {
-                            tariff.add(o.tariff);
-                            if o.survive != NONE {
-                                survive.add(usize::from(o.survive));
-                            }
-                            if o.recover != NONE {
-                                recover.add(usize::from(o.recover));
-                            }
-                        }
-                    },
-                )
-            },
-        );
+    /// Folds in one trial's outcome.
+    fn add(&mut self, o: &DemandOutcome) {
+        self.worst.add(o.worst);
+        self.worst_frac.add(f64::from(o.worst_frac));
+        self.tariff.add(o.tariff);
+        if o.survive != NONE {
+            self.survive.add(usize::from(o.survive));
+        }
+        if o.recover != NONE {
+            self.recover.add(usize::from(o.recover));
+        }
     }
 }
 
@@ -390,6 +375,24 @@ impl Worker {
     }
 }
 
+/// What one pool thread keeps for the whole run: its kernel's buffers and its share of the
+/// streamed figures, merged at the end (exactly, so in any order).
+struct ThreadState {
+    worker: Worker,
+    hist: Vec<u32>,
+    streams: Vec<DemandStreams>,
+}
+
+impl ThreadState {
+    fn new(m: &Model) -> ThreadState {
+        ThreadState {
+            worker: Worker::new(m),
+            hist: vec![0u32; m.demand.len() * m.periods * BINS],
+            streams: vec![DemandStreams::new(m.periods); m.demand.len()],
+        }
+    }
+}
+
 fn run_in_pool(
     m: &Model,
     opts: &RunOptions,
@@ -405,15 +408,19 @@ fn run_in_pool(
     let mut shortfall = vec![0f32; n * dn];
     let mut occurred = vec![0u64; n * words];
     let mut magnitude = vec![0f32; kept * stride];
-    let mut streams = vec![DemandStreams::new(tt); dn];
-    let mut hist = vec![0u32; dn * tt * BINS];
     let mut block = vec![DemandOutcome::default(); n.min(BLOCK) * dn];
+    // One slot per pool thread, filled the first time the thread runs a chunk; a thread only
+    // ever locks its own slot, so the locks are never contended.
+    let states: Vec<Mutex<Option<ThreadState>>> = (0..rayon::current_num_threads())
+        .map(|_| Mutex::new(None))
+        .collect();
     let bar = progress_bar(opts);
 
     for b0 in (0..n).step_by(BLOCK) {
         let bn = (n - b0).min(BLOCK);
         let outs = &mut block[..bn * dn];
         let occ = &mut occurred[b0 * words..(b0 + bn) * words];
+        let short = &mut shortfall[b0 * dn..(b0 + bn) * dn];
         // This block's kept magnitudes, cut into the same chunks as the trials.
         let (lo, hi) = (b0.min(kept), (b0 + bn).min(kept));
         let mut mags_left = &mut magnitude[lo * stride..hi * stride];
@@ -424,56 +431,50 @@ fn run_in_pool(
             mag_chunks.push(head);
             mags_left = tail;
         }
-        let block_hist = outs
-            .par_chunks_mut(CHUNK * dn.max(1))
+        outs.par_chunks_mut(CHUNK * dn.max(1))
             .zip(occ.par_chunks_mut(CHUNK * words))
+            .zip(short.par_chunks_mut(CHUNK * dn.max(1)))
             .zip(mag_chunks.into_par_iter())
             .enumerate()
-            .fold(
-                || (Worker::new(m), vec![0u32; dn * tt * BINS]),
-                |(mut worker, mut hist), (c, ((outs, occ), mags))| {
-                    let base = opts.first_trial + (b0 + c * CHUNK) as u64;
-                    let count = occ.len() / words;
-                    worker.run_chunk(m, opts.seed, base, outs, occ, mags, &mut hist);
-                    bar.inc(count as u64);
-                    (worker, hist)
-                },
-            )
-            .map(|(_, h)| h)
-            .reduce(
-                || vec![0u32; dn * tt * BINS],
-                |mut a, b| {
-                    for (x, y) in a.iter_mut().zip(&b) {
-                        *x += y;
-                    }
-                    a
-                },
-            );
-        for (x, y) in hist.iter_mut().zip(&block_hist) {
-            *x += y;
-        }
-        let outs = &block[..bn * dn];
-        shortfall[b0 * dn..(b0 + bn) * dn]
-            .par_chunks_mut(CHUNK * dn.max(1))
-            .zip(outs.par_chunks(CHUNK * dn.max(1)))
-            .for_each(|(s, o)| {
-                for (s, o) in s.iter_mut().zip(o) {
+            .for_each(|(c, (((outs, occ), short), mags))| {
+                let slot = &states[rayon::current_thread_index().unwrap_or(0)];
+                let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
+                let st = slot.get_or_insert_with(|| ThreadState::new(m));
+                let base = opts.first_trial + (b0 + c * CHUNK) as u64;
+                st.worker
+                    .run_chunk(m, opts.seed, base, outs, occ, mags, &mut st.hist);
+                for (s, o) in short.iter_mut().zip(outs.iter()) {
                     *s = o.shortfall as f32;
                 }
+                for trial in outs.chunks_exact(dn.max(1)) {
+                    for (s, o) in st.streams.iter_mut().zip(trial) {
+                        s.add(o);
+                    }
+                }
+                bar.inc((occ.len() / words) as u64);
             });
-        streams
-            .par_iter_mut()
-            .enumerate()
-            .for_each(|(d, s)| s.add_block(outs, dn, d));
         if let Some(sink) = sink.as_deref_mut() {
             sink(
                 opts.first_trial + b0 as u64,
-                outs,
+                &block[..bn * dn],
                 &occurred[b0 * words..(b0 + bn) * words],
             )?;
         }
     }
     bar.finish_and_clear();
+    let mut streams = vec![DemandStreams::new(tt); dn];
+    let mut hist = vec![0u32; dn * tt * BINS];
+    for st in states
+        .into_iter()
+        .filter_map(|s| s.into_inner().unwrap_or_else(PoisonError::into_inner))
+    {
+        for (a, b) in streams.iter_mut().zip(&st.streams) {
+            a.merge(b);
+        }
+        for (a, b) in hist.iter_mut().zip(&st.hist) {
+            *a += b;
+        }
+    }
     Ok(RunResult {
         seed: opts.seed,
         first_trial: opts.first_trial,
