@@ -91,6 +91,9 @@ pub struct Timeline<const W: usize> {
     pub allow_touched: Vec<[bool; W]>,
     /// Whether any tariff is active in period t.
     pub tariff_touched: Vec<[bool; W]>,
+    /// Whether a tariff episode starts or ends at period t: the tariff rows differ from the
+    /// previous period's (or period 0 has a tariff), so buyers' shares must be recomputed.
+    pub tariff_changed: Vec<[bool; W]>,
     /// First period any outage, delay or restriction is active, or `usize::MAX`.
     pub first_shock: [usize; W],
     /// Regime state of each period (of the trial being sampled).
@@ -109,6 +112,7 @@ impl<const W: usize> Timeline<W> {
             node_touched: vec![[false; W]; t],
             allow_touched: vec![[false; W]; t],
             tariff_touched: vec![[false; W]; t],
+            tariff_changed: vec![[false; W]; t],
             first_shock: [usize::MAX; W],
             regime: vec![0; t],
         }
@@ -132,6 +136,7 @@ impl<const W: usize> Timeline<W> {
                 self.tariff_touched[t] = [false; W];
             }
         }
+        self.tariff_changed.fill([false; W]);
     }
 
     /// Capacity multipliers of node `n` in period `t`.
@@ -482,8 +487,12 @@ pub fn sample_timeline<const W: usize>(
                 elasticity,
                 timing,
             } => {
-                let (rates, wmul, touched) =
-                    (&mut s.edge_rate, &mut s.edge_wmul, &mut s.tariff_touched);
+                let (rates, wmul, touched, changed) = (
+                    &mut s.edge_rate,
+                    &mut s.edge_wmul,
+                    &mut s.tariff_touched,
+                    &mut s.tariff_changed,
+                );
                 episodes(timing, &s.regime, tt, &mut rng, |a, b, _, rng| {
                     let r = rate.sample(rng);
                     if r <= 0.0 {
@@ -492,6 +501,10 @@ pub fn sample_timeline<const W: usize>(
                     let mul = (1.0 + r).powf(-elasticity);
                     first = first.min(a);
                     mag += r * (b - a) as f64;
+                    changed[a][l] = true;
+                    if b < tt {
+                        changed[b][l] = true;
+                    }
                     for t in a..b {
                         touched[t][l] = true;
                         for &e in edges {
@@ -721,8 +734,9 @@ fn step_period(
     let tariffed = tl.tariff_touched[t][0];
     *cost_on |= tariffed;
 
-    // Tariffs shift buyers' shares towards untariffed suppliers (and back once they end).
-    if tariffed || (t > 0 && tl.tariff_touched[t - 1][0]) {
+    // Tariffs shift buyers' shares towards untariffed suppliers (and back once they end). The
+    // shares depend only on the tariff rows, so they change only where an episode starts or ends.
+    if tl.tariff_changed[t][0] {
         for &n in &m.tariff_buyers {
             let n = n as usize;
             let (a, b) = (m.in_off[n] as usize, m.in_off[n + 1] as usize);

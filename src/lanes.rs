@@ -396,13 +396,9 @@ mod imp {
         let tariffed = mask_of(&tl.tariff_touched[t]);
         *cost_on |= tariffed;
 
-        // Tariffs shift buyers' shares towards untariffed suppliers (and back once they end).
-        let reweight = tariffed
-            | if t > 0 {
-                mask_of(&tl.tariff_touched[t - 1])
-            } else {
-                0
-            };
+        // Tariffs shift buyers' shares towards untariffed suppliers (and back once they end);
+        // the shares change only where an episode starts or ends.
+        let reweight = mask_of(&tl.tariff_changed[t]);
         if reweight != 0 {
             for &n in &m.tariff_buyers {
                 let n = n as usize;
