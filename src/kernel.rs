@@ -19,7 +19,7 @@ use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 use crate::dist::{Dist, geometric, unit};
-use crate::model::{Length, MAX_STATES, Model, NO_SLOT, RParam, ShockKind, Start, Timing};
+use crate::model::{Length, MAX_STATES, Model, NO_SLOT, RParam, Shock, ShockKind, Start, Timing};
 use crate::scenario::{Initial, Kind, Policy};
 
 /// The random generator of one trial's stream.
@@ -98,13 +98,73 @@ pub struct Timeline<const W: usize> {
     pub first_shock: [usize; W],
     /// Regime state of each period (of the trial being sampled).
     regime: Vec<u8>,
+    /// Periods whose node, restriction or tariff rows a trial has written since the last reset.
+    dirty: Vec<[bool; 3]>,
+    /// What every trial starts from: the effect of the fixed shocks (see [`is_fixed`]).
+    base: Base,
+}
+
+/// The rows of one trial with only the fixed shocks applied (the same in every trial), the
+/// first period and magnitude of each fixed shock, and the rows' column counts.
+#[derive(Clone, Debug)]
+struct Base {
+    rows: Timeline1,
+    /// Per shock: `(first active period, magnitude)` when the shock is fixed.
+    fixed: Vec<Option<(usize, f64)>>,
+    /// Columns of node, restriction and tariff rows.
+    cols: [usize; 3],
+}
+
+/// Lane-uniform rows: [`Timeline`]'s fields for one trial.
+#[derive(Clone, Debug, Default)]
+struct Timeline1 {
+    node_factor: Vec<f64>,
+    edge_allow: Vec<f64>,
+    edge_rate: Vec<f64>,
+    edge_wmul: Vec<f64>,
+    node_touched: Vec<bool>,
+    allow_touched: Vec<bool>,
+    tariff_touched: Vec<bool>,
+    tariff_changed: Vec<bool>,
+}
+
+/// Whether a shock has the same effect in every trial: it draws no random number (fixed
+/// values, active from period 0 for a fixed length or to the end). Such shocks are applied
+/// once, before the sampled ones, to the rows every trial starts from.
+pub fn is_fixed(kind: &ShockKind) -> bool {
+    let fixed = |d: &Dist| matches!(d, Dist::Fixed(_));
+    let fixed_timing = |t: &Timing| {
+        matches!(t.start, Start::Always)
+            && match &t.length {
+                Length::Forever => true,
+                Length::Periods(d) => fixed(d),
+                Length::Hazard(_) => false,
+            }
+    };
+    match kind {
+        ShockKind::Markov { .. } | ShockKind::Events { .. } => false,
+        ShockKind::Delay { delay, ramp, .. } => fixed(delay) && fixed(ramp),
+        ShockKind::Restriction {
+            severity,
+            licensing_lag,
+            licensed_severity,
+            timing,
+            ..
+        } => {
+            fixed_timing(timing)
+                && fixed(severity)
+                && licensing_lag.as_ref().is_none_or(fixed)
+                && licensed_severity.as_ref().is_none_or(fixed)
+        }
+        ShockKind::Tariff { rate, timing, .. } => fixed_timing(timing) && fixed(rate),
+    }
 }
 
 impl<const W: usize> Timeline<W> {
-    /// Rows sized for `m`, every lane without shocks.
+    /// Rows sized for `m`, every lane with only the fixed shocks.
     pub fn new(m: &Model) -> Timeline<W> {
         let (sl, t) = (&m.slots, m.periods);
-        Timeline {
+        let mut tl = Timeline {
             node_factor: vec![[1.0; W]; t * sl.nodes],
             edge_allow: vec![[1.0; W]; t * sl.allows],
             edge_rate: vec![[0.0; W]; t * sl.tariffs],
@@ -115,28 +175,87 @@ impl<const W: usize> Timeline<W> {
             tariff_changed: vec![[false; W]; t],
             first_shock: [usize::MAX; W],
             regime: vec![0; t],
+            dirty: vec![[false; 3]; t],
+            base: Base {
+                rows: Timeline1::default(),
+                fixed: vec![None; m.shocks.len()],
+                cols: [sl.nodes, sl.allows, sl.tariffs],
+            },
+        };
+        // The fixed shocks draw nothing, so any generator will do; they ignore the regime path.
+        let mut rng = stream_rng(0, 0, 0);
+        for (i, shock) in m.shocks.iter().enumerate() {
+            if is_fixed(&shock.kind) {
+                let (first, mag) = (0..W)
+                    .map(|l| apply_shock(m, shock, &mut rng, &mut tl, l))
+                    .last()
+                    .unwrap_or((usize::MAX, 0.0));
+                tl.base.fixed[i] = Some((first, mag));
+            }
+        }
+        let lane0 = |rows: &[[f64; W]]| rows.iter().map(|r| r[0]).collect();
+        let flags0 = |rows: &[[bool; W]]| rows.iter().map(|r| r[0]).collect();
+        tl.base.rows = Timeline1 {
+            node_factor: lane0(&tl.node_factor),
+            edge_allow: lane0(&tl.edge_allow),
+            edge_rate: lane0(&tl.edge_rate),
+            edge_wmul: lane0(&tl.edge_wmul),
+            node_touched: flags0(&tl.node_touched),
+            allow_touched: flags0(&tl.allow_touched),
+            tariff_touched: flags0(&tl.tariff_touched),
+            tariff_changed: flags0(&tl.tariff_changed),
+        };
+        tl.dirty.fill([false; 3]);
+        tl
+    }
+
+    /// Returns every lane to the fixed shocks alone, rewriting only the periods that trials
+    /// have written since the last reset.
+    pub fn reset(&mut self) {
+        let [sn, sa, st] = self.base.cols;
+        let b = &self.base.rows;
+        let splat = |dst: &mut [[f64; W]], src: &[f64]| {
+            for (d, &v) in dst.iter_mut().zip(src) {
+                *d = [v; W];
+            }
+        };
+        for (t, dirty) in self.dirty.iter_mut().enumerate() {
+            if dirty[0] {
+                splat(
+                    &mut self.node_factor[t * sn..(t + 1) * sn],
+                    &b.node_factor[t * sn..(t + 1) * sn],
+                );
+                self.node_touched[t] = [b.node_touched[t]; W];
+            }
+            if dirty[1] {
+                splat(
+                    &mut self.edge_allow[t * sa..(t + 1) * sa],
+                    &b.edge_allow[t * sa..(t + 1) * sa],
+                );
+                self.allow_touched[t] = [b.allow_touched[t]; W];
+            }
+            if dirty[2] {
+                splat(
+                    &mut self.edge_rate[t * st..(t + 1) * st],
+                    &b.edge_rate[t * st..(t + 1) * st],
+                );
+                splat(
+                    &mut self.edge_wmul[t * st..(t + 1) * st],
+                    &b.edge_wmul[t * st..(t + 1) * st],
+                );
+                self.tariff_touched[t] = [b.tariff_touched[t]; W];
+            }
+            self.tariff_changed[t] = [b.tariff_changed[t]; W];
+            *dirty = [false; 3];
         }
     }
 
-    /// Clears every lane of the periods that earlier trials touched, whole rows at a time.
-    pub fn reset(&mut self, m: &Model) {
-        let sl = &m.slots;
-        for t in 0..m.periods {
-            if self.node_touched[t].contains(&true) {
-                self.node_factor[t * sl.nodes..(t + 1) * sl.nodes].fill([1.0; W]);
-                self.node_touched[t] = [false; W];
-            }
-            if self.allow_touched[t].contains(&true) {
-                self.edge_allow[t * sl.allows..(t + 1) * sl.allows].fill([1.0; W]);
-                self.allow_touched[t] = [false; W];
-            }
-            if self.tariff_touched[t].contains(&true) {
-                self.edge_rate[t * sl.tariffs..(t + 1) * sl.tariffs].fill([0.0; W]);
-                self.edge_wmul[t * sl.tariffs..(t + 1) * sl.tariffs].fill([1.0; W]);
-                self.tariff_touched[t] = [false; W];
-            }
-        }
-        self.tariff_changed.fill([false; W]);
+    /// Scales lane `l` of node column `k` in period `t` by `f`.
+    #[inline(always)]
+    fn scale_node(&mut self, t: usize, k: usize, l: usize, f: f64) {
+        self.node_factor[t * self.base.cols[0] + k][l] *= f;
+        self.node_touched[t][l] = true;
+        self.dirty[t][0] = true;
     }
 
     /// Capacity multipliers of node `n` in period `t`.
@@ -284,13 +403,13 @@ pub fn run_trial<O: Observer>(
     occurred: &mut [u64],
     obs: &mut O,
 ) {
-    s.tl.reset(m);
+    s.tl.reset();
     sample_timeline(m, seed, trial, &mut s.tl, 0, occurred, &mut s.magnitude);
     step_periods(m, s, out, obs);
 }
 
 /// Fills lane `lane` of `s` with the shocks of one trial, its occurred flags and its per-shock
-/// magnitudes. The lane must be clear of earlier shocks (see [`Timeline::reset`]).
+/// magnitudes. The lane must hold only the fixed shocks (a new or reset [`Timeline`]).
 pub fn sample_timeline<const W: usize>(
     m: &Model,
     seed: u64,
@@ -301,8 +420,6 @@ pub fn sample_timeline<const W: usize>(
     magnitude: &mut [f32],
 ) {
     let tt = m.periods;
-    let sl = &m.slots;
-    let (sn, sa, st) = (sl.nodes, sl.allows, sl.tariffs);
     let l = lane;
     occurred.fill(0);
     let mut first_shock = usize::MAX;
@@ -328,193 +445,13 @@ pub fn sample_timeline<const W: usize>(
     }
 
     for (i, shock) in m.shocks.iter().enumerate() {
-        let mut rng = stream_rng(seed, trial, shock.stream);
-        let mut first = usize::MAX;
-        let mut mag = 0.0f64;
-        match &shock.kind {
-            ShockKind::Markov {
-                node,
-                p_fail,
-                p_recover,
-                initial,
-                severity,
-            } => {
-                let n = sl.node[*node as usize] as usize;
-                let pf = ParamVals::sample(p_fail, &mut rng);
-                let pr = ParamVals::sample(p_recover, &mut rng);
-                let r0 = s.regime.first().copied().unwrap_or(0) as usize;
-                let mut up = match initial {
-                    Initial::Up => true,
-                    Initial::Stationary => {
-                        let (f, r) = (pf.at(r0), pr.at(r0));
-                        let p_down = if f + r > 0.0 { f / (f + r) } else { 0.0 };
-                        unit(&mut rng) >= p_down
-                    }
-                };
-                let mut t = 0usize;
-                if pf.varies || pr.varies {
-                    let mut sev = 0.0;
-                    if !up {
-                        sev = severity.sample(&mut rng);
-                    }
-                    while t < tt {
-                        if !up {
-                            s.node_factor[t * sn + n][l] *= 1.0 - sev;
-                            s.node_touched[t][l] = true;
-                            first = first.min(t);
-                            mag += sev;
-                        }
-                        let g = s.regime[t] as usize;
-                        if up {
-                            if unit(&mut rng) < pf.at(g) {
-                                up = false;
-                                sev = severity.sample(&mut rng);
-                            }
-                        } else if unit(&mut rng) < pr.at(g) {
-                            up = true;
-                        }
-                        t += 1;
-                    }
-                } else {
-                    while t < tt {
-                        if up {
-                            t = t.saturating_add(geometric(&mut rng, pf.at(0)) as usize);
-                            up = false;
-                        } else {
-                            let sev = severity.sample(&mut rng);
-                            let end = t
-                                .saturating_add(geometric(&mut rng, pr.at(0)) as usize)
-                                .min(tt);
-                            for k in t..end {
-                                s.node_factor[k * sn + n][l] *= 1.0 - sev;
-                                s.node_touched[k][l] = true;
-                            }
-                            first = first.min(t);
-                            mag += sev * (end - t) as f64;
-                            t = end;
-                            up = true;
-                        }
-                    }
-                }
+        let (first, mag) = match s.base.fixed[i] {
+            Some(fixed) => fixed,
+            None => {
+                let mut rng = stream_rng(seed, trial, shock.stream);
+                apply_shock(m, shock, &mut rng, s, l)
             }
-            ShockKind::Events {
-                node,
-                p_event,
-                duration,
-                severity,
-            } => {
-                let n = sl.node[*node as usize] as usize;
-                let pe = ParamVals::sample(p_event, &mut rng);
-                let mut t = 0usize;
-                while t < tt {
-                    let start = next_start(&pe, t, tt, &s.regime, &mut rng);
-                    if start >= tt {
-                        break;
-                    }
-                    let len = periods(duration, &mut rng).max(1);
-                    let sev = severity.sample(&mut rng);
-                    let end = start.saturating_add(len).min(tt);
-                    for k in start..end {
-                        s.node_factor[k * sn + n][l] *= 1.0 - sev;
-                        s.node_touched[k][l] = true;
-                    }
-                    first = first.min(start);
-                    mag += sev * (end - start) as f64;
-                    t = end;
-                }
-            }
-            ShockKind::Delay {
-                node,
-                nominal,
-                delay,
-                ramp,
-            } => {
-                let n = sl.node[*node as usize] as usize;
-                let d = delay.sample(&mut rng).max(0.0).round() as i64;
-                let r = ramp.sample(&mut rng).max(0.0).round() as i64;
-                let online = nominal.saturating_add(d);
-                mag = d as f64;
-                for t in 0..tt {
-                    let k = t as i64;
-                    let f = if k < online {
-                        0.0
-                    } else if r == 0 {
-                        break;
-                    } else {
-                        (((k - online + 1) as f64) / r as f64).min(1.0)
-                    };
-                    if f >= 1.0 {
-                        break;
-                    }
-                    s.node_factor[t * sn + n][l] *= f;
-                    s.node_touched[t][l] = true;
-                }
-                if d >= 1 && *nominal < tt as i64 {
-                    first = (*nominal).max(0) as usize;
-                }
-            }
-            ShockKind::Restriction {
-                edges,
-                severity,
-                licensing_lag,
-                licensed_severity,
-                timing,
-            } => {
-                let (allow, touched) = (&mut s.edge_allow, &mut s.allow_touched);
-                episodes(timing, &s.regime, tt, &mut rng, |a, b, origin, rng| {
-                    let sev = severity.sample(rng);
-                    let lag = licensing_lag
-                        .as_ref()
-                        .map_or(usize::MAX, |l| periods(l, rng));
-                    let licensed = licensed_severity.as_ref().map_or(sev, |l| l.sample(rng));
-                    for t in a..b {
-                        let since = (t as i64).saturating_sub(origin) as u64;
-                        let v = if since < lag as u64 { sev } else { licensed };
-                        if v > 0.0 {
-                            first = first.min(t);
-                            mag += v;
-                            touched[t][l] = true;
-                            for &e in edges {
-                                allow[t * sa + sl.allow[e as usize] as usize][l] *= 1.0 - v;
-                            }
-                        }
-                    }
-                });
-            }
-            ShockKind::Tariff {
-                edges,
-                rate,
-                elasticity,
-                timing,
-            } => {
-                let (rates, wmul, touched, changed) = (
-                    &mut s.edge_rate,
-                    &mut s.edge_wmul,
-                    &mut s.tariff_touched,
-                    &mut s.tariff_changed,
-                );
-                episodes(timing, &s.regime, tt, &mut rng, |a, b, _, rng| {
-                    let r = rate.sample(rng);
-                    if r <= 0.0 {
-                        return;
-                    }
-                    let mul = (1.0 + r).powf(-elasticity);
-                    first = first.min(a);
-                    mag += r * (b - a) as f64;
-                    changed[a][l] = true;
-                    if b < tt {
-                        changed[b][l] = true;
-                    }
-                    for t in a..b {
-                        touched[t][l] = true;
-                        for &e in edges {
-                            rates[t * st + sl.tariff[e as usize] as usize][l] += r;
-                            wmul[t * st + sl.tariff[e as usize] as usize][l] *= mul;
-                        }
-                    }
-                });
-            }
-        }
+        };
         magnitude[i] = mag as f32;
         if first < tt {
             occurred[i / 64] |= 1 << (i % 64);
@@ -525,6 +462,221 @@ pub fn sample_timeline<const W: usize>(
         }
     }
     s.first_shock[l] = first_shock;
+}
+
+/// Applies one shock's draws to lane `l` of `s`; returns the first period it is active
+/// (`usize::MAX` if never) and its magnitude (see [`Scratch::magnitude`]).
+fn apply_shock<const W: usize>(
+    m: &Model,
+    shock: &Shock,
+    rng: &mut TrialRng,
+    s: &mut Timeline<W>,
+    l: usize,
+) -> (usize, f64) {
+    let tt = m.periods;
+    let sl = &m.slots;
+    let mut first = usize::MAX;
+    let mut mag = 0.0f64;
+    match &shock.kind {
+        ShockKind::Markov {
+            node,
+            p_fail,
+            p_recover,
+            initial,
+            severity,
+        } => {
+            let n = sl.node[*node as usize] as usize;
+            let pf = ParamVals::sample(p_fail, rng);
+            let pr = ParamVals::sample(p_recover, rng);
+            let r0 = s.regime.first().copied().unwrap_or(0) as usize;
+            let mut up = match initial {
+                Initial::Up => true,
+                Initial::Stationary => {
+                    let (f, r) = (pf.at(r0), pr.at(r0));
+                    let p_down = if f + r > 0.0 { f / (f + r) } else { 0.0 };
+                    unit(rng) >= p_down
+                }
+            };
+            let mut t = 0usize;
+            if pf.varies || pr.varies {
+                let mut sev = 0.0;
+                if !up {
+                    sev = severity.sample(rng);
+                }
+                while t < tt {
+                    if !up {
+                        s.scale_node(t, n, l, 1.0 - sev);
+                        first = first.min(t);
+                        mag += sev;
+                    }
+                    let g = s.regime[t] as usize;
+                    if up {
+                        if unit(rng) < pf.at(g) {
+                            up = false;
+                            sev = severity.sample(rng);
+                        }
+                    } else if unit(rng) < pr.at(g) {
+                        up = true;
+                    }
+                    t += 1;
+                }
+            } else {
+                while t < tt {
+                    if up {
+                        t = t.saturating_add(geometric(rng, pf.at(0)) as usize);
+                        up = false;
+                    } else {
+                        let sev = severity.sample(rng);
+                        let end = t.saturating_add(geometric(rng, pr.at(0)) as usize).min(tt);
+                        for k in t..end {
+                            s.scale_node(k, n, l, 1.0 - sev);
+                        }
+                        first = first.min(t);
+                        mag += sev * (end - t) as f64;
+                        t = end;
+                        up = true;
+                    }
+                }
+            }
+        }
+        ShockKind::Events {
+            node,
+            p_event,
+            duration,
+            severity,
+        } => {
+            let n = sl.node[*node as usize] as usize;
+            let pe = ParamVals::sample(p_event, rng);
+            let mut t = 0usize;
+            while t < tt {
+                let start = next_start(&pe, t, tt, &s.regime, rng);
+                if start >= tt {
+                    break;
+                }
+                let len = periods(duration, rng).max(1);
+                let sev = severity.sample(rng);
+                let end = start.saturating_add(len).min(tt);
+                for k in start..end {
+                    s.scale_node(k, n, l, 1.0 - sev);
+                }
+                first = first.min(start);
+                mag += sev * (end - start) as f64;
+                t = end;
+            }
+        }
+        ShockKind::Delay {
+            node,
+            nominal,
+            delay,
+            ramp,
+        } => {
+            let n = sl.node[*node as usize] as usize;
+            let d = delay.sample(rng).max(0.0).round() as i64;
+            let r = ramp.sample(rng).max(0.0).round() as i64;
+            let online = nominal.saturating_add(d);
+            mag = d as f64;
+            for t in 0..tt {
+                let k = t as i64;
+                let f = if k < online {
+                    0.0
+                } else if r == 0 {
+                    break;
+                } else {
+                    (((k - online + 1) as f64) / r as f64).min(1.0)
+                };
+                if f >= 1.0 {
+                    break;
+                }
+                s.scale_node(t, n, l, f);
+            }
+            if d >= 1 && *nominal < tt as i64 {
+                first = (*nominal).max(0) as usize;
+            }
+        }
+        ShockKind::Restriction {
+            edges,
+            severity,
+            licensing_lag,
+            licensed_severity,
+            timing,
+        } => {
+            let Timeline {
+                edge_allow: allow,
+                allow_touched: touched,
+                dirty,
+                regime,
+                base,
+                ..
+            } = s;
+            let sa = base.cols[1];
+            episodes(timing, regime, tt, rng, |a, b, origin, rng| {
+                let sev = severity.sample(rng);
+                let lag = licensing_lag
+                    .as_ref()
+                    .map_or(usize::MAX, |l| periods(l, rng));
+                let licensed = licensed_severity.as_ref().map_or(sev, |l| l.sample(rng));
+                for t in a..b {
+                    let since = (t as i64).saturating_sub(origin) as u64;
+                    let v = if since < lag as u64 { sev } else { licensed };
+                    if v > 0.0 {
+                        first = first.min(t);
+                        mag += v;
+                        touched[t][l] = true;
+                        dirty[t][1] = true;
+                        let row = &mut allow[t * sa..(t + 1) * sa];
+                        for &e in edges {
+                            row[sl.allow[e as usize] as usize][l] *= 1.0 - v;
+                        }
+                    }
+                }
+            });
+        }
+        ShockKind::Tariff {
+            edges,
+            rate,
+            elasticity,
+            timing,
+        } => {
+            let Timeline {
+                edge_rate: rates,
+                edge_wmul: wmul,
+                tariff_touched: touched,
+                tariff_changed: changed,
+                dirty,
+                regime,
+                base,
+                ..
+            } = s;
+            let st = base.cols[2];
+            episodes(timing, regime, tt, rng, |a, b, _, rng| {
+                let r = rate.sample(rng);
+                if r <= 0.0 {
+                    return;
+                }
+                let mul = (1.0 + r).powf(-elasticity);
+                first = first.min(a);
+                mag += r * (b - a) as f64;
+                changed[a][l] = true;
+                if b < tt {
+                    changed[b][l] = true;
+                }
+                for t in a..b {
+                    touched[t][l] = true;
+                    dirty[t][2] = true;
+                    let (rates, wmul) = (
+                        &mut rates[t * st..(t + 1) * st],
+                        &mut wmul[t * st..(t + 1) * st],
+                    );
+                    for &e in edges {
+                        let k = sl.tariff[e as usize] as usize;
+                        rates[k][l] += r;
+                        wmul[k][l] *= mul;
+                    }
+                }
+            });
+        }
+    }
+    (first, mag)
 }
 
 /// A regime-dependent parameter's values for one trial.

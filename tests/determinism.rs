@@ -216,3 +216,124 @@ fn the_lane_kernel_gives_the_one_trial_kernels_bits() {
         );
     }
 }
+
+/// Shocks that draw nothing are applied once, to the rows every trial starts from, instead of in
+/// every trial; they must act exactly as the same shocks drawn in every trial. Each is declared
+/// after a sampled shock on the same node or edges, so that the sampled one is written over them.
+#[test]
+fn fixed_shocks_act_as_if_drawn_in_every_trial() {
+    let world = |value: &dyn Fn(f64) -> String| {
+        format!(
+            r#"
+[scenario]
+name = "fixed-shocks"
+periods = 30
+start = "2027-01"
+
+[[node]]
+id = "mine"
+kind = "mine"
+country = "AA"
+capacity = 20
+price = 50
+
+[[node]]
+id = "mine2"
+kind = "mine"
+country = "CC"
+capacity = 8
+price = 60
+
+[[node]]
+id = "plant"
+kind = "refinery"
+country = "BB"
+capacity = 15
+price = 100
+stock = 5
+
+[[node]]
+id = "d"
+kind = "demand"
+country = "CC"
+demand = 10
+cover = 1
+
+[[edge]]
+from = "mine"
+to = "plant"
+share = 0.7
+
+[[edge]]
+from = "mine2"
+to = "plant"
+share = 0.3
+
+[[edge]]
+from = "plant"
+to = "d"
+
+[[outage]]
+node = "plant"
+p_event = 0.1
+duration = 2
+
+[[delay]]
+node = "plant"
+nominal = 2
+delay = {}
+ramp = {}
+
+[[restriction]]
+id = "restriction-episodes"
+country = "AA"
+severity = {{ dist = "uniform", low = 0.2, high = 0.6 }}
+when = {{ p_start = 0.05, duration = 3 }}
+
+[[restriction]]
+id = "fixed-restriction"
+country = "AA"
+severity = {}
+licensing_lag = {}
+licensed_severity = {}
+
+[[tariff]]
+id = "tariff-episodes"
+from = "AA"
+to = "BB"
+rate = 0.3
+elasticity = 1.0
+when = {{ p_start = 0.1, p_end = 0.3 }}
+
+[[tariff]]
+id = "fixed-tariff"
+from = "AA"
+to = "BB"
+rate = {}
+elasticity = 1.0
+"#,
+            value(3.0),
+            value(2.0),
+            value(0.3),
+            value(2.0),
+            value(0.1),
+            value(0.2)
+        )
+    };
+    let fixed = model(&world(&|v| format!("{v}")));
+    let drawn = model(&world(&|v| {
+        format!("{{ dist = \"discrete\", values = [{v}], weights = [1] }}")
+    }));
+    let count = |m: &supplyshock::model::Model| {
+        m.shocks
+            .iter()
+            .filter(|s| supplyshock::kernel::is_fixed(&s.kind))
+            .count()
+    };
+    assert_eq!((count(&fixed), count(&drawn)), (3, 0));
+    let single = chunk_bits(&fixed, engine::Worker::single(&fixed), 500);
+    assert!(single == chunk_bits(&drawn, engine::Worker::single(&drawn), 500));
+    if supplyshock::lanes::available() {
+        assert!(single == chunk_bits(&fixed, engine::Worker::new(&fixed), 500));
+    }
+}

@@ -152,7 +152,13 @@ pub fn random_scenario(seed: u64) -> String {
                         g.random_range(-3..10)
                     );
                 }
-                _ => {}
+                _ => {
+                    // A delay that draws nothing: applied once to the rows every trial starts from.
+                    let _ = writeln!(
+                        s,
+                        "[[delay]]\nnode = \"{id}\"\nnominal = 1\ndelay = 2\nramp = 2\n"
+                    );
+                }
             }
         }
     }
@@ -173,6 +179,12 @@ pub fn random_scenario(seed: u64) -> String {
     let _ = writeln!(
         s,
         "[[tariff]]\nid = \"t\"\nfrom = \"{a}\"\nto = \"{b}\"\nrate = 0.3\nelasticity = 1.5\nwhen = {{ at = {{ dist = \"uniform\", low = 0, high = 10 }}, duration = 6 }}\n"
+    );
+    // A standing tariff, the same in every trial.
+    let (a, b) = cross[g.random_range(0..cross.len())];
+    let _ = writeln!(
+        s,
+        "[[tariff]]\nid = \"standing\"\nfrom = \"{a}\"\nto = \"{b}\"\nrate = 0.1\nelasticity = 1.0\n"
     );
     s
 }
