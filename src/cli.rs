@@ -128,6 +128,10 @@ pub struct RunArgs {
     /// Skip the PNG report.
     #[arg(long)]
     pub no_report: bool,
+    /// Skip trials.csv (about 190 bytes per trial: 1.9 GB for ten million trials); the summary
+    /// and the report are the same without it.
+    #[arg(long)]
+    pub no_trials_csv: bool,
     /// Run only the I-th of N equal parts of the trials (e.g. 3/8) and save them for `merge`.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<Shard>,
@@ -256,7 +260,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let csv = output::concat_trials_csv(&out, &ordered)
                 .with_context(|| format!("writing results to {}", out.display()))?;
             let info = serde_json::json!({ "scenario_file": name, "merged_from": dirs });
-            write_results(&m, &result, &out, csv, json, quiet, true, info)?;
+            write_results(&m, &result, &out, Some(csv), json, quiet, true, info)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Report { dir } => {
@@ -311,18 +315,30 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
             "--precision cannot be combined with --shard: a shard's size is fixed by --trials"
         );
     }
+    if args.no_trials_csv && args.shard.is_some() {
+        anyhow::bail!(
+            "--no-trials-csv cannot be combined with --shard: `merge` joins the shards' trials.csv"
+        );
+    }
     let started = Instant::now();
     // trials.csv is written as the trials run, under a temporary name until every file is done.
-    let mut csv = output::TrialsCsv::create(&m, &out)
-        .with_context(|| format!("writing results to {}", out.display()))?;
-    let mut sink = |first: u64, outs: &[crate::kernel::DemandOutcome], occ: &[u64]| {
-        csv.block(first, outs, occ)
+    let mut csv = if args.no_trials_csv {
+        None
+    } else {
+        Some(
+            output::TrialsCsv::create(&m, &out)
+                .with_context(|| format!("writing results to {}", out.display()))?,
+        )
+    };
+    let mut sink = |first: u64, outs: &[crate::kernel::DemandOutcome], occ: &[u64]| match &mut csv {
+        Some(csv) => csv.block(first, outs, occ),
+        None => Ok(()),
     };
     let result = match args.precision {
         Some(p) => engine::run_to_precision(&m, &opts, p, args.max_trials, Some(&mut sink))?,
         None => engine::run_with(&m, &opts, Some(&mut sink))?,
     };
-    let csv = csv.finish()?;
+    let csv = csv.map(output::TrialsCsv::finish).transpose()?;
     let trials = result.trials;
     let sim_secs = started.elapsed().as_secs_f64();
     if let Some(p) = args.precision {
@@ -355,7 +371,7 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
                 (shard::SHARD_FILE, file),
                 ("run-info.json", serde_json::to_vec_pretty(&info)?),
             ],
-            vec![csv],
+            csv.into_iter().collect(),
         )
         .with_context(|| format!("writing shard results to {}", out.display()))?;
         // The folder now holds a shard: an earlier full run's summary and report would belie it.
@@ -560,7 +576,7 @@ fn write_results(
     m: &Model,
     result: &engine::RunResult,
     out: &Path,
-    trials_csv: output::Staged,
+    trials_csv: Option<output::Staged>,
     json: bool,
     quiet: bool,
     with_report: bool,
@@ -573,15 +589,20 @@ fn write_results(
         }
     }
     let summary_bytes = output::summary_json(&s)?;
+    let with_csv = trials_csv.is_some();
     output::write_all_staged(
         out,
         &[
             ("summary.json", summary_bytes.clone()),
             ("run-info.json", serde_json::to_vec_pretty(&info)?),
         ],
-        vec![trials_csv],
+        trials_csv.into_iter().collect(),
     )
     .with_context(|| format!("writing results to {}", out.display()))?;
+    // An earlier run's trials.csv or report would not match this summary.
+    if !with_csv {
+        output::remove_stale(out, &["trials.csv"])?;
+    }
     if !with_report {
         output::remove_stale(&out.join("report"), &report::FILES)?;
     }
@@ -596,6 +617,7 @@ fn write_results(
         stdout.write_all(&summary_bytes)?;
     } else if !quiet {
         write!(stdout, "{}", output::console_table(&s))?;
+        let csv_note = if with_csv { ", trials.csv" } else { "" };
         let report_note = if with_report {
             ", report/index.html"
         } else {
@@ -603,7 +625,7 @@ fn write_results(
         };
         writeln!(
             stdout,
-            "results in {}/ (summary.json, trials.csv{report_note})",
+            "results in {}/ (summary.json{csv_note}{report_note})",
             out.display()
         )?;
     }

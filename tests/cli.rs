@@ -263,6 +263,38 @@ fn review_edge_cases() {
             .success()
     );
     assert!(!out.join("report").exists());
+    // Without trials.csv the summary is the same, and the previous run's trials.csv goes.
+    let summary = std::fs::read(out.join("summary.json")).unwrap();
+    assert!(out.join("trials.csv").exists());
+    let o = succeed(
+        bin()
+            .args([
+                "run",
+                "--trials",
+                "60",
+                "--no-report",
+                "--no-trials-csv",
+                "--out",
+            ])
+            .arg(&out),
+    );
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("trials.csv"));
+    assert!(!out.join("trials.csv").exists());
+    assert_eq!(std::fs::read(out.join("summary.json")).unwrap(), summary);
+    let o = fails(
+        bin()
+            .args([
+                "run",
+                "--trials",
+                "60",
+                "--shard",
+                "1/2",
+                "--no-trials-csv",
+                "--out",
+            ])
+            .arg(tmp("cli-shard-no-csv")),
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--no-trials-csv"));
     // An empty shard of a tiny run is fine.
     succeed(
         bin()

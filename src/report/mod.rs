@@ -57,8 +57,12 @@ pub fn input_from_dir(dir: &Path) -> anyhow::Result<ReportInput> {
     let summary: Summary = serde_json::from_slice(&bytes)
         .with_context(|| format!("{} is not a supplyshock summary", sp.display()))?;
     let tp = dir.join("trials.csv");
-    let mut reader =
-        csv::Reader::from_path(&tp).with_context(|| format!("cannot read {}", tp.display()))?;
+    let mut reader = csv::Reader::from_path(&tp).with_context(|| {
+        format!(
+            "cannot read {} (the report is drawn from each trial's outcome: rerun without --no-trials-csv)",
+            tp.display()
+        )
+    })?;
     let headers = reader
         .headers()
         .with_context(|| format!("cannot read {}", tp.display()))?
