@@ -184,7 +184,8 @@ pub struct ScalingRow {
 }
 
 /// Runs the same batch of trials through the engine at each thread count, `repeats` times
-/// each, keeping the best time.
+/// each, keeping the best time. The repeats go by turns (every thread count once, then again),
+/// so that a slow spell of a shared machine does not fall on one thread count alone.
 pub fn scaling(
     m: &Model,
     seed: u64,
@@ -192,26 +193,27 @@ pub fn scaling(
     threads: &[usize],
     repeats: usize,
 ) -> anyhow::Result<Vec<ScalingRow>> {
-    let mut rows = Vec::new();
-    for &t in threads {
-        let opts = RunOptions {
-            seed,
-            first_trial: 0,
-            trials,
-            threads: t,
-            progress: false,
-        };
-        let mut best = f64::INFINITY;
-        for _ in 0..repeats.max(1) {
+    let mut rows: Vec<ScalingRow> = threads
+        .iter()
+        .map(|&threads| ScalingRow {
+            threads,
+            seconds: f64::INFINITY,
+        })
+        .collect();
+    for _ in 0..repeats.max(1) {
+        for row in &mut rows {
+            let opts = RunOptions {
+                seed,
+                first_trial: 0,
+                trials,
+                threads: row.threads,
+                progress: false,
+            };
             let start = Instant::now();
             let r = engine::run(m, &opts)?;
-            best = best.min(start.elapsed().as_secs_f64());
+            row.seconds = row.seconds.min(start.elapsed().as_secs_f64());
             std::hint::black_box(&r);
         }
-        rows.push(ScalingRow {
-            threads: t,
-            seconds: best,
-        });
     }
     Ok(rows)
 }
