@@ -330,13 +330,20 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("writing results to {}", out.display()))?,
         )
     };
-    let mut sink = |first: u64, outs: &[crate::kernel::DemandOutcome], occ: &[u64]| match &mut csv {
+    let mut write = |first: u64, outs: &[crate::kernel::DemandOutcome], occ: &[u64]| match &mut csv
+    {
         Some(csv) => csv.block(first, outs, occ),
         None => Ok(()),
     };
+    // Without trials.csv the engine need not keep each block's full outcomes at all.
+    let sink: Option<&mut engine::BlockSink> = if args.no_trials_csv {
+        None
+    } else {
+        Some(&mut write)
+    };
     let result = match args.precision {
-        Some(p) => engine::run_to_precision(&m, &opts, p, args.max_trials, Some(&mut sink))?,
-        None => engine::run_with(&m, &opts, Some(&mut sink))?,
+        Some(p) => engine::run_to_precision(&m, &opts, p, args.max_trials, sink)?,
+        None => engine::run_with(&m, &opts, sink)?,
     };
     let csv = csv.map(output::TrialsCsv::finish).transpose()?;
     let trials = result.trials;

@@ -30,6 +30,14 @@ pub const RANK_TRIALS: u64 = 1 << 20;
 /// Small enough that a worker's histograms stay in its core's cache.
 pub const BINS: usize = 401;
 
+/// The histogram bin of a delivered fraction: the nearest multiple of 1/(BINS - 1), as
+/// `(f * 400).round()` would give (x = f * 400 is exact in f64, and so is x + 0.5 wherever it
+/// can reach the next integer), without the libm call that `round` costs on baseline x86-64.
+#[inline]
+pub fn bin_of(f: f32) -> usize {
+    ((f64::from(f) * (BINS - 1) as f64 + 0.5) as usize).min(BINS - 1)
+}
+
 /// What to run.
 #[derive(Clone, Debug)]
 pub struct RunOptions {
@@ -324,10 +332,7 @@ impl Worker {
         let (dn, words, ns) = (m.demand.len(), m.shock_words(), m.shocks.len());
         let stride = ns.max(1);
         let count = occ.len() / words;
-        let mut bin = |i: usize, f: f32| {
-            let b = (f64::from(f) * (BINS - 1) as f64).round() as usize;
-            hist[i * BINS + b.min(BINS - 1)] += 1;
-        };
+        let mut bin = |i: usize, f: f32| hist[i * BINS + bin_of(f)] += 1;
         match self {
             Worker::Lanes(ls) => {
                 for g in (0..count).step_by(LANES) {
@@ -381,6 +386,8 @@ struct ThreadState {
     worker: Worker,
     hist: Vec<u32>,
     streams: Vec<DemandStreams>,
+    /// A chunk's full outcomes, when no caller keeps them.
+    outs: Vec<DemandOutcome>,
 }
 
 impl ThreadState {
@@ -389,6 +396,7 @@ impl ThreadState {
             worker: Worker::new(m),
             hist: vec![0u32; m.demand.len() * m.periods * BINS],
             streams: vec![DemandStreams::new(m.periods); m.demand.len()],
+            outs: vec![DemandOutcome::default(); CHUNK * m.demand.len()],
         }
     }
 }
@@ -408,7 +416,11 @@ fn run_in_pool(
     let mut shortfall = vec![0f32; n * dn];
     let mut occurred = vec![0u64; n * words];
     let mut magnitude = vec![0f32; kept * stride];
-    let mut block = vec![DemandOutcome::default(); n.min(BLOCK) * dn];
+    // A block's full outcomes, for the caller; without one each thread reuses a chunk's worth.
+    let mut block = match sink {
+        Some(_) => vec![DemandOutcome::default(); n.min(BLOCK) * dn],
+        None => Vec::new(),
+    };
     // One slot per pool thread, filled the first time the thread runs a chunk; a thread only
     // ever locks its own slot, so the locks are never contended.
     let states: Vec<Mutex<Option<ThreadState>>> = (0..rayon::current_num_threads())
@@ -418,36 +430,53 @@ fn run_in_pool(
 
     for b0 in (0..n).step_by(BLOCK) {
         let bn = (n - b0).min(BLOCK);
-        let outs = &mut block[..bn * dn];
+        let chunks = bn.div_ceil(CHUNK);
+        let out_chunks: Vec<&mut [DemandOutcome]> = if block.is_empty() {
+            (0..chunks).map(|_| Default::default()).collect()
+        } else {
+            block[..bn * dn].chunks_mut(CHUNK * dn.max(1)).collect()
+        };
         let occ = &mut occurred[b0 * words..(b0 + bn) * words];
         let short = &mut shortfall[b0 * dn..(b0 + bn) * dn];
         // This block's kept magnitudes, cut into the same chunks as the trials.
         let (lo, hi) = (b0.min(kept), (b0 + bn).min(kept));
         let mut mags_left = &mut magnitude[lo * stride..hi * stride];
-        let mut mag_chunks = Vec::with_capacity(bn.div_ceil(CHUNK));
-        for _ in 0..bn.div_ceil(CHUNK) {
+        let mut mag_chunks = Vec::with_capacity(chunks);
+        for _ in 0..chunks {
             let take = (CHUNK * stride).min(mags_left.len());
             let (head, tail) = std::mem::take(&mut mags_left).split_at_mut(take);
             mag_chunks.push(head);
             mags_left = tail;
         }
-        outs.par_chunks_mut(CHUNK * dn.max(1))
+        // A compiled model always has a demand node, so chunks of `short` are the
+        // chunks of trials.
+        short
+            .par_chunks_mut(CHUNK * dn.max(1))
             .zip(occ.par_chunks_mut(CHUNK * words))
-            .zip(short.par_chunks_mut(CHUNK * dn.max(1)))
+            .zip(out_chunks.into_par_iter())
             .zip(mag_chunks.into_par_iter())
             .enumerate()
-            .for_each(|(c, (((outs, occ), short), mags))| {
+            .for_each(|(c, (((short, occ), outs), mags))| {
                 let slot = &states[rayon::current_thread_index().unwrap_or(0)];
                 let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
-                let st = slot.get_or_insert_with(|| ThreadState::new(m));
+                let ThreadState {
+                    worker,
+                    hist,
+                    streams,
+                    outs: own,
+                } = slot.get_or_insert_with(|| ThreadState::new(m));
+                let outs = if outs.is_empty() {
+                    &mut own[..short.len()]
+                } else {
+                    outs
+                };
                 let base = opts.first_trial + (b0 + c * CHUNK) as u64;
-                st.worker
-                    .run_chunk(m, opts.seed, base, outs, occ, mags, &mut st.hist);
+                worker.run_chunk(m, opts.seed, base, outs, occ, mags, hist);
                 for (s, o) in short.iter_mut().zip(outs.iter()) {
                     *s = o.shortfall as f32;
                 }
                 for trial in outs.chunks_exact(dn.max(1)) {
-                    for (s, o) in st.streams.iter_mut().zip(trial) {
+                    for (s, o) in streams.iter_mut().zip(trial) {
                         s.add(o);
                     }
                 }
@@ -612,5 +641,25 @@ pub fn tail_profile(m: &Model, r: &RunResult) -> TailProfile {
         node_trials,
         node_share,
         edge_flow,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bins_round_like_round() {
+        let by_round = |f: f32| ((f64::from(f) * (BINS - 1) as f64).round() as usize).min(BINS - 1);
+        // Every half-way point between bins and the floats beside it, then a sweep of [0, 1].
+        let mut fs = vec![0.0f32, f32::MIN_POSITIVE, 1e-30, 1.0, 1.5, -0.25, f32::NAN];
+        for k in 0..BINS {
+            let f = (k as f32 + 0.5) / (BINS - 1) as f32;
+            fs.extend([f, f.next_down(), f.next_up()]);
+        }
+        fs.extend((0..1_000_000).map(|i| i as f32 / 1e6));
+        for f in fs {
+            assert_eq!(bin_of(f), by_round(f), "f = {f:e}");
+        }
     }
 }
