@@ -337,3 +337,35 @@ elasticity = 1.0
         assert!(single == chunk_bits(&fixed, engine::Worker::new(&fixed), 500));
     }
 }
+
+/// Beyond `TAIL_TRIALS` worst trials the tail profile re-simulates an evenly spaced sample of
+/// them in trial order; its fractions stay close to the full profile's.
+#[test]
+fn a_sampled_tail_profile_is_an_even_sample_of_the_full_one() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/rare-earths-2026.toml");
+    let m = supplyshock::model::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let r = run(&m, 20_000, 3, 0);
+    let full = engine::tail_profile(&m, &r);
+    assert_eq!(full.trials.len(), 1_000);
+    let sampled = engine::tail_profile_sampled(&m, &r, 300);
+    // ceil(1000 / 300) = 4: every fourth of the worst trials, 250 in all.
+    let every_fourth: Vec<u64> = full.trials.iter().step_by(4).copied().collect();
+    assert_eq!(sampled.trials, every_fourth);
+    for (a, b) in sampled.node_trials.iter().zip(&full.node_trials) {
+        // Four binomial standard errors of a 250-trial sample (a sample without replacement
+        // from 1,000 varies less).
+        assert!(
+            (a - b).abs() <= 4.0 * (b * (1.0 - b) / 250.0).sqrt() + 1e-12,
+            "{a} vs {b}"
+        );
+    }
+    // Fractions strictly between 0 and 1, where a bad sample would show.
+    assert!(
+        full.node_trials
+            .iter()
+            .filter(|&&x| x > 0.05 && x < 0.95)
+            .count()
+            >= 3
+    );
+}
