@@ -100,7 +100,7 @@ pub struct Timeline<const W: usize> {
     regime: Vec<u8>,
     /// Periods whose node, restriction or tariff rows a trial has written since the last reset.
     dirty: Vec<[bool; 3]>,
-    /// What every trial starts from: the effect of the fixed shocks (see [`is_fixed`]).
+    /// What every trial starts from: the effect of the fixed shocks applied once (see [`baked`]).
     base: Base,
 }
 
@@ -128,9 +128,46 @@ struct Timeline1 {
     tariff_changed: Vec<bool>,
 }
 
+/// Which shocks are applied once, to the rows every trial starts from: the fixed ones (see
+/// [`is_fixed`]) whose row columns no sampled shock before them (in `m.shocks` order) touches.
+/// Each row then sees its shocks in that order, as if all were drawn in every trial, which keeps
+/// the floating-point products and sums the same to the bit.
+pub fn baked(m: &Model) -> Vec<bool> {
+    let sl = &m.slots;
+    let mut sampled = [
+        vec![false; sl.nodes],
+        vec![false; sl.allows],
+        vec![false; sl.tariffs],
+    ];
+    m.shocks
+        .iter()
+        .map(|shock| {
+            let (rows, cols): (usize, Vec<u32>) = match &shock.kind {
+                ShockKind::Markov { node, .. }
+                | ShockKind::Events { node, .. }
+                | ShockKind::Delay { node, .. } => (0, vec![sl.node[*node as usize]]),
+                ShockKind::Restriction { edges, .. } => {
+                    (1, edges.iter().map(|&e| sl.allow[e as usize]).collect())
+                }
+                ShockKind::Tariff { edges, .. } => {
+                    (2, edges.iter().map(|&e| sl.tariff[e as usize]).collect())
+                }
+            };
+            let seen = &mut sampled[rows];
+            let bake = is_fixed(&shock.kind) && cols.iter().all(|&c| !seen[c as usize]);
+            if !bake {
+                for c in cols {
+                    seen[c as usize] = true;
+                }
+            }
+            bake
+        })
+        .collect()
+}
+
 /// Whether a shock has the same effect in every trial: it draws no random number (fixed
-/// values, active from period 0 for a fixed length or to the end). Such shocks are applied
-/// once, before the sampled ones, to the rows every trial starts from.
+/// values, active from period 0 for a fixed length or to the end). Such shocks can be applied
+/// once to the rows every trial starts from (see [`baked`]).
 pub fn is_fixed(kind: &ShockKind) -> bool {
     let fixed = |d: &Dist| matches!(d, Dist::Fixed(_));
     let fixed_timing = |t: &Timing| {
@@ -184,8 +221,8 @@ impl<const W: usize> Timeline<W> {
         };
         // The fixed shocks draw nothing, so any generator will do; they ignore the regime path.
         let mut rng = stream_rng(0, 0, 0);
-        for (i, shock) in m.shocks.iter().enumerate() {
-            if is_fixed(&shock.kind) {
+        for ((i, shock), baked) in m.shocks.iter().enumerate().zip(baked(m)) {
+            if baked {
                 let (first, mag) = (0..W)
                     .map(|l| apply_shock(m, shock, &mut rng, &mut tl, l))
                     .last()

@@ -217,12 +217,85 @@ fn the_lane_kernel_gives_the_one_trial_kernels_bits() {
     }
 }
 
-/// Shocks that draw nothing are applied once, to the rows every trial starts from, instead of in
-/// every trial; they must act exactly as the same shocks drawn in every trial. Each is declared
-/// after a sampled shock on the same node or edges, so that the sampled one is written over them.
+/// Shocks that draw nothing are applied once, to the rows every trial starts from, where no
+/// sampled shock before them (in the model's order: outages, delays, restrictions, tariffs)
+/// shares their rows; either way they must act exactly as the same shocks drawn in every trial.
+/// Each row here has two sampled shocks and a fixed one, the fixed one first (applied once) or
+/// last (applied in every trial, after the others: floating-point products of three factors
+/// depend on their order). The plant's fixed delay always follows its outages; the second
+/// mine's has its row to itself.
 #[test]
 fn fixed_shocks_act_as_if_drawn_in_every_trial() {
-    let world = |value: &dyn Fn(f64) -> String| {
+    let world = |fixed_first: bool, value: &dyn Fn(f64) -> String| {
+        let fixed = format!(
+            r#"
+[[delay]]
+node = "plant"
+nominal = 2
+delay = {}
+ramp = {}
+
+[[delay]]
+node = "mine2"
+nominal = 1
+delay = {}
+ramp = {}
+
+[[restriction]]
+id = "fixed-restriction"
+country = "AA"
+severity = {}
+licensing_lag = {}
+licensed_severity = {}
+
+[[tariff]]
+id = "fixed-tariff"
+from = "AA"
+to = "BB"
+rate = {}
+elasticity = 1.0
+"#,
+            value(3.0),
+            value(29.0),
+            value(2.0),
+            value(4.0),
+            value(0.3),
+            value(2.0),
+            value(0.1),
+            value(0.2)
+        );
+        let mut sampled = String::new();
+        for k in 0..2 {
+            sampled += &format!(
+                r#"
+[[outage]]
+id = "outage-{k}"
+node = "plant"
+p_event = 0.1
+duration = 2
+severity = {{ dist = "uniform", low = 0.1, high = 0.9 }}
+
+[[restriction]]
+id = "restriction-{k}"
+country = "AA"
+severity = {{ dist = "uniform", low = 0.2, high = 0.6 }}
+when = {{ p_start = 0.05, duration = 3 }}
+
+[[tariff]]
+id = "tariff-{k}"
+from = "AA"
+to = "BB"
+rate = {{ dist = "uniform", low = 0.1, high = 0.4 }}
+elasticity = 1.0
+when = {{ p_start = 0.1, p_end = 0.3 }}
+"#
+            );
+        }
+        let shocks = if fixed_first {
+            fixed + &sampled
+        } else {
+            sampled + &fixed
+        };
         format!(
             r#"
 [scenario]
@@ -272,69 +345,31 @@ share = 0.3
 [[edge]]
 from = "plant"
 to = "d"
-
-[[outage]]
-node = "plant"
-p_event = 0.1
-duration = 2
-
-[[delay]]
-node = "plant"
-nominal = 2
-delay = {}
-ramp = {}
-
-[[restriction]]
-id = "restriction-episodes"
-country = "AA"
-severity = {{ dist = "uniform", low = 0.2, high = 0.6 }}
-when = {{ p_start = 0.05, duration = 3 }}
-
-[[restriction]]
-id = "fixed-restriction"
-country = "AA"
-severity = {}
-licensing_lag = {}
-licensed_severity = {}
-
-[[tariff]]
-id = "tariff-episodes"
-from = "AA"
-to = "BB"
-rate = 0.3
-elasticity = 1.0
-when = {{ p_start = 0.1, p_end = 0.3 }}
-
-[[tariff]]
-id = "fixed-tariff"
-from = "AA"
-to = "BB"
-rate = {}
-elasticity = 1.0
-"#,
-            value(3.0),
-            value(2.0),
-            value(0.3),
-            value(2.0),
-            value(0.1),
-            value(0.2)
+{shocks}"#
         )
     };
-    let fixed = model(&world(&|v| format!("{v}")));
-    let drawn = model(&world(&|v| {
-        format!("{{ dist = \"discrete\", values = [{v}], weights = [1] }}")
-    }));
-    let count = |m: &supplyshock::model::Model| {
-        m.shocks
+    let plain = |v: f64| format!("{v}");
+    let drawn = |v: f64| format!("{{ dist = \"discrete\", values = [{v}], weights = [1] }}");
+    for (fixed_first, applied_once) in [(true, 3), (false, 1)] {
+        let fixed = model(&world(fixed_first, &plain));
+        let drawn = model(&world(fixed_first, &drawn));
+        let is_fixed = fixed
+            .shocks
             .iter()
             .filter(|s| supplyshock::kernel::is_fixed(&s.kind))
-            .count()
-    };
-    assert_eq!((count(&fixed), count(&drawn)), (3, 0));
-    let single = chunk_bits(&fixed, engine::Worker::single(&fixed), 500);
-    assert!(single == chunk_bits(&drawn, engine::Worker::single(&drawn), 500));
-    if supplyshock::lanes::available() {
-        assert!(single == chunk_bits(&fixed, engine::Worker::new(&fixed), 500));
+            .count();
+        let baked = supplyshock::kernel::baked(&fixed);
+        assert_eq!(is_fixed, 4);
+        assert_eq!(baked.iter().filter(|&&b| b).count(), applied_once);
+        assert!(!supplyshock::kernel::baked(&drawn).contains(&true));
+        let single = chunk_bits(&fixed, engine::Worker::single(&fixed), 500);
+        assert!(
+            single == chunk_bits(&drawn, engine::Worker::single(&drawn), 500),
+            "fixed first: {fixed_first}"
+        );
+        if supplyshock::lanes::available() {
+            assert!(single == chunk_bits(&fixed, engine::Worker::new(&fixed), 500));
+        }
     }
 }
 
