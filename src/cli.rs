@@ -367,6 +367,7 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
         "scenario_file": name,
         "threads": if args.common.threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { args.common.threads },
         "simulation_seconds": sim_secs,
+        "trials_csv": !args.no_trials_csv,
         "trials_per_second": trials as f64 / sim_secs.max(1e-9),
         "version": env!("CARGO_PKG_VERSION"),
     });
@@ -615,7 +616,11 @@ fn write_results(
     }
     if with_report {
         let rdir = out.join("report");
-        let files = report::files(&report::input_from_run(s.clone(), result))?;
+        let input = report::ReportInput {
+            trials_csv: with_csv,
+            ..report::input_from_run(s.clone(), result)
+        };
+        let files = report::files(&input)?;
         output::write_all(&rdir, &files)
             .with_context(|| format!("writing the report to {}", rdir.display()))?;
     }

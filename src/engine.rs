@@ -83,11 +83,18 @@ impl DemandStreams {
         }
     }
 
-    /// Adds what `other` has seen.
+    /// Adds what `other` has seen, leaving the exact sums in canonical form (see
+    /// [`Sketch::canonicalize`]): the state, and a shard file that holds it, is then the same
+    /// bytes whatever the threads or shards it came from.
     pub fn merge(&mut self, other: &DemandStreams) {
-        self.worst.merge(&other.worst);
-        self.worst_frac.merge(&other.worst_frac);
-        self.tariff.merge(&other.tariff);
+        for (a, b) in [
+            (&mut self.worst, &other.worst),
+            (&mut self.worst_frac, &other.worst_frac),
+            (&mut self.tariff, &other.tariff),
+        ] {
+            a.merge(b);
+            a.canonicalize();
+        }
         self.survive.merge(&other.survive);
         self.recover.merge(&other.recover);
     }

@@ -211,6 +211,13 @@ impl Sketch {
         self.sum_sq.add_product(x, x);
     }
 
+    /// Rewrites the exact sums in their canonical form, so that equal states serialise to the
+    /// same bytes however they were merged.
+    pub fn canonicalize(&mut self) {
+        self.sum = self.sum.canonical();
+        self.sum_sq = self.sum_sq.canonical();
+    }
+
     /// Adds everything `other` has seen.
     pub fn merge(&mut self, other: &Sketch) {
         self.count += other.count;

@@ -142,6 +142,28 @@ fn merged_shards_equal_one_run_byte_for_byte() {
             "{f} differs"
         );
     }
+    // A shard file is the same bytes whatever the thread count (its exact sums are stored in
+    // one canonical form, however the threads' shares were merged).
+    let shard_bytes = |threads: &str| {
+        let d = tmp(&format!("cli-shard-threads-{threads}"));
+        succeed(
+            bin()
+                .args([
+                    "run",
+                    "--trials",
+                    "20000",
+                    "--seed",
+                    "5",
+                    "--quiet",
+                    "--no-report",
+                ])
+                .args(["--shard", "1/2", "--threads", threads, "--out"])
+                .arg(&d),
+        );
+        std::fs::read(d.join("shard.bin")).unwrap()
+    };
+    assert!(shard_bytes("1") == shard_bytes("2"));
+    assert!(shard_bytes("3") == shard_bytes("2"));
 }
 
 #[test]
@@ -281,6 +303,23 @@ fn review_edge_cases() {
     assert!(!String::from_utf8_lossy(&o.stdout).contains("trials.csv"));
     assert!(!out.join("trials.csv").exists());
     assert_eq!(std::fs::read(out.join("summary.json")).unwrap(), summary);
+    let info = std::fs::read_to_string(out.join("run-info.json")).unwrap();
+    assert!(info.contains("\"trials_csv\": false"), "{info}");
+    // With a report, its index does not link to the missing file.
+    succeed(
+        bin()
+            .args([
+                "run",
+                "--trials",
+                "60",
+                "--quiet",
+                "--no-trials-csv",
+                "--out",
+            ])
+            .arg(&out),
+    );
+    let index = std::fs::read_to_string(out.join("report/index.html")).unwrap();
+    assert!(index.contains("summary.json") && !index.contains("trials.csv\""));
     let o = fails(
         bin()
             .args([

@@ -17,6 +17,8 @@ pub struct ReportInput {
     pub histograms: Vec<Histogram>,
     /// Exceedance curve of each demand node.
     pub exceedance: Vec<Exceedance>,
+    /// Whether trials.csv sits beside the report (the index links to it).
+    pub trials_csv: bool,
 }
 
 impl ReportInput {
@@ -37,6 +39,7 @@ impl ReportInput {
             summary,
             histograms,
             exceedance,
+            trials_csv: true,
         }
     }
 }

@@ -194,7 +194,7 @@ fn num(v: f64) -> String {
 
 /// index.html: the scenario, its key assumptions, the summary table and the charts, with
 /// relative links and no scripts.
-pub fn index_html(s: &Summary, charts: &[Chart]) -> String {
+pub fn index_html(s: &Summary, charts: &[Chart], trials_csv: bool) -> String {
     let mut h = String::new();
     let _ = write!(
         h,
@@ -248,7 +248,11 @@ pub fn index_html(s: &Summary, charts: &[Chart]) -> String {
             100.0 * sh.probability
         );
     }
-    h.push_str("</table>\n<p>Full figures: <a href=\"../summary.json\">summary.json</a>, per trial: <a href=\"../trials.csv\">trials.csv</a>.</p>\n");
+    h.push_str(if trials_csv {
+        "</table>\n<p>Full figures: <a href=\"../summary.json\">summary.json</a>, per trial: <a href=\"../trials.csv\">trials.csv</a>.</p>\n"
+    } else {
+        "</table>\n<p>Full figures: <a href=\"../summary.json\">summary.json</a> (the run kept no trials.csv).</p>\n"
+    });
     for c in charts {
         let _ = write!(
             h,
@@ -353,7 +357,7 @@ pub fn sweep_png(s: &crate::sweep::Sweep) -> anyhow::Result<Vec<u8>> {
 /// Every file of the report folder: the charts and index.html.
 pub fn files(input: &ReportInput) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     let charts = charts(input)?;
-    let html = index_html(&input.summary, &charts);
+    let html = index_html(&input.summary, &charts, input.trials_csv);
     let mut out: Vec<(String, Vec<u8>)> = charts
         .into_iter()
         .map(|c| (c.file.to_string(), c.png))
