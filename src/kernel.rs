@@ -104,15 +104,13 @@ pub struct Timeline<const W: usize> {
     base: Base,
 }
 
-/// The rows of one trial with only the fixed shocks applied (the same in every trial), the
-/// first period and magnitude of each fixed shock, and the rows' column counts.
+/// The rows of one trial with only the fixed shocks applied (the same in every trial), and the
+/// first period and magnitude of each fixed shock.
 #[derive(Clone, Debug)]
 struct Base {
     rows: Timeline1,
     /// Per shock: `(first active period, magnitude)` when the shock is fixed.
     fixed: Vec<Option<(usize, f64)>>,
-    /// Columns of node, restriction and tariff rows.
-    cols: [usize; 3],
 }
 
 /// Lane-uniform rows: [`Timeline`]'s fields for one trial.
@@ -216,7 +214,6 @@ impl<const W: usize> Timeline<W> {
             base: Base {
                 rows: Timeline1::default(),
                 fixed: vec![None; m.shocks.len()],
-                cols: [sl.nodes, sl.allows, sl.tariffs],
             },
         };
         // The fixed shocks draw nothing, so any generator will do; they ignore the regime path.
@@ -248,8 +245,8 @@ impl<const W: usize> Timeline<W> {
 
     /// Returns every lane to the fixed shocks alone, rewriting only the periods that trials
     /// have written since the last reset.
-    pub fn reset(&mut self) {
-        let [sn, sa, st] = self.base.cols;
+    pub fn reset(&mut self, m: &Model) {
+        let (sn, sa, st) = (m.slots.nodes, m.slots.allows, m.slots.tariffs);
         let b = &self.base.rows;
         let splat = |dst: &mut [[f64; W]], src: &[f64]| {
             for (d, &v) in dst.iter_mut().zip(src) {
@@ -289,8 +286,8 @@ impl<const W: usize> Timeline<W> {
 
     /// Scales lane `l` of node column `k` in period `t` by `f`.
     #[inline(always)]
-    fn scale_node(&mut self, t: usize, k: usize, l: usize, f: f64) {
-        self.node_factor[t * self.base.cols[0] + k][l] *= f;
+    fn scale_node(&mut self, m: &Model, t: usize, k: usize, l: usize, f: f64) {
+        self.node_factor[t * m.slots.nodes + k][l] *= f;
         self.node_touched[t][l] = true;
         self.dirty[t][0] = true;
     }
@@ -440,7 +437,7 @@ pub fn run_trial<O: Observer>(
     occurred: &mut [u64],
     obs: &mut O,
 ) {
-    s.tl.reset();
+    s.tl.reset(m);
     sample_timeline(m, seed, trial, &mut s.tl, 0, occurred, &mut s.magnitude);
     step_periods(m, s, out, obs);
 }
@@ -542,7 +539,7 @@ fn apply_shock<const W: usize>(
                 }
                 while t < tt {
                     if !up {
-                        s.scale_node(t, n, l, 1.0 - sev);
+                        s.scale_node(m, t, n, l, 1.0 - sev);
                         first = first.min(t);
                         mag += sev;
                     }
@@ -566,7 +563,7 @@ fn apply_shock<const W: usize>(
                         let sev = severity.sample(rng);
                         let end = t.saturating_add(geometric(rng, pr.at(0)) as usize).min(tt);
                         for k in t..end {
-                            s.scale_node(k, n, l, 1.0 - sev);
+                            s.scale_node(m, k, n, l, 1.0 - sev);
                         }
                         first = first.min(t);
                         mag += sev * (end - t) as f64;
@@ -594,7 +591,7 @@ fn apply_shock<const W: usize>(
                 let sev = severity.sample(rng);
                 let end = start.saturating_add(len).min(tt);
                 for k in start..end {
-                    s.scale_node(k, n, l, 1.0 - sev);
+                    s.scale_node(m, k, n, l, 1.0 - sev);
                 }
                 first = first.min(start);
                 mag += sev * (end - start) as f64;
@@ -624,7 +621,7 @@ fn apply_shock<const W: usize>(
                 if f >= 1.0 {
                     break;
                 }
-                s.scale_node(t, n, l, f);
+                s.scale_node(m, t, n, l, f);
             }
             if d >= 1 && *nominal < tt as i64 {
                 first = (*nominal).max(0) as usize;
@@ -642,10 +639,9 @@ fn apply_shock<const W: usize>(
                 allow_touched: touched,
                 dirty,
                 regime,
-                base,
                 ..
             } = s;
-            let sa = base.cols[1];
+            let sa = sl.allows;
             episodes(timing, regime, tt, rng, |a, b, origin, rng| {
                 let sev = severity.sample(rng);
                 let lag = licensing_lag
@@ -681,10 +677,9 @@ fn apply_shock<const W: usize>(
                 tariff_changed: changed,
                 dirty,
                 regime,
-                base,
                 ..
             } = s;
-            let st = base.cols[2];
+            let st = sl.tariffs;
             episodes(timing, regime, tt, rng, |a, b, _, rng| {
                 let r = rate.sample(rng);
                 if r <= 0.0 {

@@ -302,7 +302,7 @@ mod imp {
     pub fn run_group(m: &Model, seed: u64, trials: &[u64; LANES], s: &mut LaneScratch) {
         assert!(super::available(), "the lane kernel needs AVX-512");
         let (words, ns) = (m.shock_words(), m.shocks.len());
-        s.tl.reset();
+        s.tl.reset(m);
         for (l, &trial) in trials.iter().enumerate() {
             sample_timeline(
                 m,
