@@ -167,7 +167,8 @@ impl RunResult {
         let n = self.trials as f64;
         (0..self.demand_nodes)
             .map(|d| {
-                let (mean, var) = crate::summary::mean_var(&self.shortfalls(d));
+                let (mean, var) =
+                    crate::summary::mean_var_by(self.trials as usize, |k| self.shortfall(k, d));
                 if mean <= 0.0 || n < 2.0 {
                     return if mean > 0.0 { f64::INFINITY } else { 0.0 };
                 }
@@ -543,17 +544,25 @@ pub struct TailProfile {
     pub edge_flow: Vec<f64>,
 }
 
-struct TailObserver {
-    hit: Vec<bool>,
-    share: Vec<f64>,
-    total: f64,
-    flow: Vec<f64>,
+/// One trial's tail record, written in place into `row`: `[0]` the trial's total shortfall,
+/// `[1 + n]` 1 if node n was down or binding in a period with a shortfall, `[1 + nodes + n]` the
+/// shortfall of the periods in which it was, `[1 + 2 nodes + e]` the summed flow on edge e.
+struct TailObserver<'a> {
+    row: &'a mut [f64],
 }
 
-impl crate::kernel::Observer for TailObserver {
+impl TailObserver<'_> {
+    /// Length of a record.
+    fn len(m: &Model) -> usize {
+        1 + 2 * m.nodes.len() + m.edges.len()
+    }
+}
+
+impl crate::kernel::Observer for TailObserver<'_> {
     fn period(&mut self, t: usize, m: &Model, s: &Scratch) {
+        let nn = m.nodes.len();
         let short: f64 = s.shortfall.iter().sum();
-        self.total += short;
+        self.row[0] += short;
         for (n, node) in m.nodes.iter().enumerate() {
             // Demand nodes have no capacity; a plant before its announced start is not late.
             if node.kind == crate::scenario::Kind::Demand || (t as i64) < m.planned_online[n] {
@@ -563,13 +572,13 @@ impl crate::kernel::Observer for TailObserver {
             let binding =
                 s.out[n] >= s.cap[n] * (1.0 - 1e-9) && s.want[n] > s.cap[n] * (1.0 + 1e-9);
             if down || binding {
-                self.share[n] += short;
+                self.row[1 + nn + n] += short;
                 if short > 0.0 {
-                    self.hit[n] = true;
+                    self.row[1 + n] = 1.0;
                 }
             }
         }
-        for (f, x) in self.flow.iter_mut().zip(&s.ship) {
+        for (f, x) in self.row[1 + 2 * nn..].iter_mut().zip(&s.ship) {
             *f += x;
         }
     }
@@ -615,38 +624,34 @@ pub fn tail_profile_sampled(m: &Model, r: &RunResult, most: usize) -> TailProfil
     let mut node_share = vec![0.0; nn];
     let mut edge_flow = vec![0.0; ne];
     let mut total = 0.0;
-    // Windows of trials run in parallel; their sums are added in trial order, so the profile
-    // does not depend on the thread count, and only one window's observers are alive at once.
-    for window in worst.chunks(4096) {
-        let per_trial: Vec<TailObserver> = window
-            .par_iter()
-            .map_init(
-                || {
-                    (
-                        Scratch::new(m),
-                        vec![DemandOutcome::default(); r.demand_nodes],
-                        vec![0u64; r.words],
-                    )
-                },
-                |(scratch, out, occ), &i| {
-                    let mut obs = TailObserver {
-                        hit: vec![false; nn],
-                        share: vec![0.0; nn],
-                        total: 0.0,
-                        flow: vec![0.0; ne],
-                    };
-                    run_trial(m, r.seed, r.first_trial + i, scratch, out, occ, &mut obs);
-                    obs
-                },
-            )
-            .collect();
-        for o in &per_trial {
-            total += o.total;
+    // Windows of trials run in parallel, each writing its record in place; the records are
+    // added in trial order, so the profile does not depend on the thread count.
+    const WINDOW: usize = 4096;
+    let len = TailObserver::len(m);
+    let mut records = vec![0.0; WINDOW.min(worst.len()) * len];
+    for window in worst.chunks(WINDOW) {
+        let records = &mut records[..window.len() * len];
+        records.par_chunks_mut(len).zip(window).for_each_init(
+            || {
+                (
+                    Scratch::new(m),
+                    vec![DemandOutcome::default(); r.demand_nodes],
+                    vec![0u64; r.words],
+                )
+            },
+            |(scratch, out, occ), (row, &i)| {
+                row.fill(0.0);
+                let mut obs = TailObserver { row };
+                run_trial(m, r.seed, r.first_trial + i, scratch, out, occ, &mut obs);
+            },
+        );
+        for row in records.chunks_exact(len) {
+            total += row[0];
             for i in 0..nn {
-                node_trials[i] += f64::from(u8::from(o.hit[i]));
-                node_share[i] += o.share[i];
+                node_trials[i] += row[1 + i];
+                node_share[i] += row[1 + nn + i];
             }
-            for (f, x) in edge_flow.iter_mut().zip(&o.flow) {
+            for (f, x) in edge_flow.iter_mut().zip(&row[1 + 2 * nn..]) {
                 *f += x;
             }
         }
