@@ -129,7 +129,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_report: bool,
     /// Skip trials.csv (about 190 bytes per trial: 1.9 GB for ten million trials); the summary
-    /// and the report are the same without it.
+    /// and the report's figures are the same without it.
     #[arg(long)]
     pub no_trials_csv: bool,
     /// Run only the I-th of N equal parts of the trials (e.g. 3/8) and save them for `merge`.
