@@ -1177,15 +1177,9 @@ fn step_period(
 
 /// Records what period `t` means for a demand node's outcome beyond the running totals: its
 /// shortfall `gap`, the share of demand that went short (`lost`, as f32) and the period of the
-/// trial's first shock. Shared by both kernels.
+/// trial's first shock. The lane kernel keeps the same record with lane masks.
 #[inline(always)]
-pub(crate) fn record_period(
-    o: &mut DemandOutcome,
-    t: usize,
-    gap: f64,
-    lost: f32,
-    first_shock: usize,
-) {
+fn record_period(o: &mut DemandOutcome, t: usize, gap: f64, lost: f32, first_shock: usize) {
     if gap > 0.0 {
         if lost > o.worst_frac {
             o.worst_frac = lost;

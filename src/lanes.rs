@@ -8,10 +8,12 @@
 //! where trials differ (a short node re-routes, a restricted edge withholds) every lane computes
 //! both sides and a mask keeps its own.
 //!
-//! Each lane performs exactly the floating-point operations of the one-trial kernel
-//! ([`crate::kernel::run_trial`]), in the same order and without fused multiply-adds, so its
-//! results are bit for bit those of that trial run alone (tests check this on every shipped and
-//! many random scenarios). The one-trial kernel stays the reference: it runs where AVX-512 is
+//! Each lane performs the floating-point operations of the one-trial kernel
+//! ([`crate::kernel::run_trial`]), in the same order and without fused multiply-adds, except that
+//! it may leave out or add operations that cannot change a value (adding zero to a quantity, none
+//! of which is -0) where that saves work or a lane-masked store. So its results are bit for bit
+//! those of that trial run alone (tests check this on every shipped and many random scenarios).
+//! The one-trial kernel stays the reference: it runs where AVX-512 is
 //! missing, and serves the observers (invariant tests and the tail profile).
 
 // Index loops over CSR ranges read more plainly than zipped iterators over several arrays.
@@ -40,11 +42,11 @@ pub fn available() -> bool {
 }
 
 #[cfg(target_arch = "x86_64")]
-pub use imp::{LaneScratch, run_group};
+pub use imp::{LaneScratch, run_group, sample_group, step_group};
 
 /// Elsewhere the engine always takes the one-trial kernel; these only keep it compiling.
 #[cfg(not(target_arch = "x86_64"))]
-pub use fallback::{LaneScratch, run_group};
+pub use fallback::{LaneScratch, run_group, sample_group, step_group};
 
 #[cfg(not(target_arch = "x86_64"))]
 mod fallback {
@@ -79,6 +81,16 @@ mod fallback {
     pub fn run_group(_: &Model, _: u64, _: &[u64; LANES], _: &mut LaneScratch) {
         unreachable!("the lane kernel needs an x86-64 processor with AVX-512")
     }
+
+    /// Unavailable here.
+    pub fn sample_group(_: &Model, _: u64, _: &[u64; LANES], _: &mut LaneScratch) {
+        unreachable!("the lane kernel needs an x86-64 processor with AVX-512")
+    }
+
+    /// Unavailable here.
+    pub fn step_group(_: &Model, _: &mut LaneScratch) {
+        unreachable!("the lane kernel needs an x86-64 processor with AVX-512")
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -86,7 +98,7 @@ mod imp {
     use std::arch::x86_64::*;
 
     use super::*;
-    use crate::kernel::{EPS, NONE, Timeline, record_period, sample_timeline};
+    use crate::kernel::{EPS, NONE, Timeline, sample_timeline};
     use crate::model::NO_SLOT;
     use crate::scenario::{Kind, Policy};
 
@@ -117,6 +129,17 @@ mod imp {
     fn to_array(v: V) -> [f64; LANES] {
         // SAFETY: as in `from_array`.
         unsafe { std::mem::transmute::<V, [f64; LANES]>(v) }
+    }
+
+    /// The lanes set in `m`, lowest first.
+    fn lanes_of(mut m: M) -> impl Iterator<Item = usize> {
+        std::iter::from_fn(move || {
+            (m != 0).then(|| {
+                let l = m.trailing_zeros() as usize;
+                m &= m - 1;
+                l
+            })
+        })
     }
 
     fn mask_of(b: &[bool; LANES]) -> M {
@@ -198,7 +221,6 @@ mod imp {
         cap: V,
         stock: V,
         want: V,
-        plan: V,
         need: V,
         out: V,
         spare: V,
@@ -224,6 +246,11 @@ mod imp {
         shortfall: V,
         worst: V,
         tariff: V,
+        /// Largest share of a period's demand that went short (the outcome's `worst_frac`,
+        /// kept in f64: rounding to f32 at the end gives the largest of the rounded shares).
+        lost: V,
+        /// Lanes short at some point.
+        started: M,
         /// Lanes short at some point and not yet recovered.
         pending: M,
     }
@@ -258,7 +285,6 @@ mod imp {
                         cap: z,
                         stock: z,
                         want: z,
-                        plan: z,
                         need: z,
                         out: z,
                         spare: z,
@@ -284,6 +310,8 @@ mod imp {
                         shortfall: z,
                         worst: z,
                         tariff: z,
+                        lost: z,
+                        started: 0,
                         pending: 0,
                     };
                     d
@@ -300,7 +328,13 @@ mod imp {
     /// `s.outcomes`, `s.frac`, `s.occurred` and `s.magnitude`. Needs AVX-512 (see
     /// [`super::available`]); panics without it.
     pub fn run_group(m: &Model, seed: u64, trials: &[u64; LANES], s: &mut LaneScratch) {
-        assert!(super::available(), "the lane kernel needs AVX-512");
+        sample_group(m, seed, trials, s);
+        step_group(m, s);
+    }
+
+    /// The first half of [`run_group`]: samples each lane's shocks into `s.tl`, with the
+    /// occurred flags and magnitudes.
+    pub fn sample_group(m: &Model, seed: u64, trials: &[u64; LANES], s: &mut LaneScratch) {
         let (words, ns) = (m.shock_words(), m.shocks.len());
         s.tl.reset(m);
         for (l, &trial) in trials.iter().enumerate() {
@@ -314,6 +348,12 @@ mod imp {
                 &mut s.magnitude[l * ns..(l + 1) * ns],
             );
         }
+    }
+
+    /// The second half of [`run_group`]: steps the periods of the sampled lanes, which may be
+    /// stepped again with the same results. Needs AVX-512; panics without it.
+    pub fn step_group(m: &Model, s: &mut LaneScratch) {
+        assert!(super::available(), "the lane kernel needs AVX-512");
         // SAFETY: AVX-512F is present, checked above.
         unsafe { step_periods(m, s) };
     }
@@ -340,6 +380,8 @@ mod imp {
                 shortfall: z,
                 worst: z,
                 tariff: z,
+                lost: z,
+                started: 0,
                 pending: 0,
             };
             s.outcomes[d] = [DemandOutcome {
@@ -357,15 +399,17 @@ mod imp {
         }
         for d in 0..m.demand.len() {
             let dl = &s.demand[d];
-            let (short, worst, tariff) = (
+            let (short, worst, tariff, lost) = (
                 to_array(dl.shortfall),
                 to_array(dl.worst),
                 to_array(dl.tariff),
+                to_f32(dl.lost),
             );
             for (l, o) in s.outcomes[d].iter_mut().enumerate() {
                 o.shortfall = short[l];
                 o.worst = worst[l];
                 o.tariff = tariff[l];
+                o.worst_frac = lost[l];
                 if o.first_short != NONE && o.recover == NONE {
                     o.recover = (tt - o.first_short as usize) as u16;
                 }
@@ -434,7 +478,6 @@ mod imp {
                     di -= 1;
                     let dn = &m.demand[di];
                     let dem = dn.per_period[t];
-                    nd[n].cap = splat(f64::INFINITY);
                     let need = add(
                         splat(dem),
                         max(sub(splat(dn.cover * dem), nd[n].stock), zero),
@@ -445,7 +488,6 @@ mod imp {
                     let cap = mul(splat(node.capacity), load(&tl.factor(m, t, n)));
                     nd[n].cap = cap;
                     let plan = min(nd[n].want, cap);
-                    nd[n].plan = plan;
                     if kind == Kind::Mine {
                         (zero, zero)
                     } else {
@@ -458,10 +500,18 @@ mod imp {
             };
             nd[n].need = need;
             for e in m.in_off[n] as usize..m.in_off[n + 1] as usize {
-                let w = ed[e].weight;
+                // Only tariffs move a node's shares off the edge shares.
+                let w = if node.reweighted {
+                    ed[e].weight
+                } else {
+                    splat(m.edges[e].share)
+                };
                 let o = mul(need, w);
                 ed[e].order = o;
-                ed[e].base = mul(used, w);
+                // Read only where a restriction may block the edge.
+                if m.slots.allow[e] != NO_SLOT {
+                    ed[e].base = mul(used, w);
+                }
                 let src = m.edges[e].src as usize;
                 nd[src].want = add(nd[src].want, o);
             }
@@ -494,31 +544,41 @@ mod imp {
                     if !edge.reroute {
                         continue;
                     }
+                    // The one-trial kernel stops once nothing is left to re-order.
+                    let live = gt(left, zero);
+                    if live == 0 {
+                        break;
+                    }
                     let src = edge.src as usize;
                     let src_node = &m.hot[src];
                     // Restricted routes cannot carry re-routed volume.
-                    let ok = ge(load(&tl.allow(m, t, e)), one) & gt(left, zero);
-                    // Values are carried in registers: reloading a lane-masked store stalls.
-                    let (spare, out) = (nd[src].spare, nd[src].out);
+                    let ok = ge(load(&tl.allow(m, t, e)), one) & live;
+                    // `x` is zero in every lane that re-orders nothing here, and adding or taking
+                    // away zero leaves a quantity as it was (none is -0): so every lane is updated,
+                    // with whole-vector stores (reading back a lane-masked store stalls), and
+                    // nothing is when no lane re-orders.
+                    let (spare, mut out) = (nd[src].spare, nd[src].out);
                     let x = sel(ok, min(left, spare), zero);
-                    let pos = gt(x, zero);
-                    let ship = ed[e].ship;
-                    ed[e].ship = sel(pos, add(ship, x), ship);
-                    nd[src].spare = sel(pos, sub(spare, x), spare);
-                    let out = sel(pos, add(out, x), out);
-                    nd[src].out = out;
-                    recv = sel(pos, add(recv, x), recv);
-                    left = sel(pos, sub(left, x), left);
-                    if src_node.kind != Kind::Mine {
-                        let stock = nd[src].stock;
-                        let st = max(sub(stock, mul(x, splat(src_node.inv_yield))), zero);
-                        nd[src].stock = sel(pos, st, stock);
+                    let mine = src_node.kind == Kind::Mine;
+                    if gt(x, zero) != 0 {
+                        ed[e].ship = add(ed[e].ship, x);
+                        nd[src].spare = sub(spare, x);
+                        out = add(out, x);
+                        nd[src].out = out;
+                        recv = add(recv, x);
+                        left = sub(left, x);
+                        if !mine {
+                            let stock = nd[src].stock;
+                            let used = mul(x, splat(src_node.inv_yield));
+                            nd[src].stock = max(sub(stock, used), zero);
+                        }
+                    }
+                    if !mine {
                         let a = min(
                             max(sub(left, asked), zero),
                             max(sub(nd[src].cap, out), zero),
                         );
-                        let was = nd[src].asked;
-                        nd[src].asked = sel(ok, add(was, add(max(x, zero), a)), was);
+                        nd[src].asked = add(nd[src].asked, sel(ok, add(x, a), zero));
                         asked = sel(ok, add(asked, a), asked);
                     }
                 }
@@ -532,10 +592,20 @@ mod imp {
                 let mut money = mul(nd[n].cost_in, stock);
                 for e in ia..ib {
                     let src = m.edges[e].src as usize;
-                    let per_t = add(
-                        mul(splat(m.hot[src].price), load(&tl.rate(m, t, e))),
-                        mul(nd[src].cost_in, splat(m.hot[src].inv_yield)),
-                    );
+                    // Per tonne: the tariff on this edge plus the cost the supplier carries. An
+                    // edge without a tariff adds price * 0 = 0, a supplier no tariff reaches
+                    // carries 0, and adding zero changes nothing (no term is -0): skip those terms.
+                    let tariff = m.slots.tariff[e] != NO_SLOT;
+                    let carried = m.hot[src].tariffed;
+                    let per_t = match (tariff, carried) {
+                        (false, false) => continue,
+                        (true, false) => mul(splat(m.hot[src].price), load(&tl.rate(m, t, e))),
+                        (false, true) => mul(nd[src].cost_in, splat(m.hot[src].inv_yield)),
+                        (true, true) => add(
+                            mul(splat(m.hot[src].price), load(&tl.rate(m, t, e))),
+                            mul(nd[src].cost_in, splat(m.hot[src].inv_yield)),
+                        ),
+                    };
                     money = add(money, mul(ed[e].ship, per_t));
                 }
                 let c = sel(gt(avail, zero), div(money, avail), zero);
@@ -563,7 +633,7 @@ mod imp {
                 gap = sel(le(gap, splat(EPS * dem_t)), zero, gap);
                 dm[di].tariff = add(dm[di].tariff, mul(cost_in, from_stock));
                 dm[di].shortfall = add(dm[di].shortfall, gap);
-                dm[di].worst = sel(gt(gap, dm[di].worst), gap, dm[di].worst);
+                dm[di].worst = max(dm[di].worst, gap);
                 // Without a shortfall the fraction is dem / dem = 1 exactly.
                 let frac = if dem_t > 0.0 && gt(gap, zero) != 0 {
                     div(sub(dem, gap), dem)
@@ -571,24 +641,34 @@ mod imp {
                     one
                 };
                 frac_[di * tt + t] = to_f32(frac);
-                // Lanes that are short, or short before and not yet recovered, have timings to
-                // record; in the common period of full deliveries there are none.
-                if (gt(gap, zero) | dm[di].pending) != 0 {
-                    let (gaps, lost) = (to_array(gap), to_f32(sub(one, frac)));
-                    let mut pending = 0;
-                    for (l, o) in outcomes[di].iter_mut().enumerate() {
-                        record_period(o, t, gaps[l], lost[l], tl.first_shock[l]);
-                        if o.first_short != NONE && o.recover == NONE {
-                            pending |= 1 << l;
+                // The one-trial kernel's `record_period`, eight trials wide. A lane without a
+                // shortfall has frac = 1 and loses +0, which leaves the largest loss as it was.
+                dm[di].lost = max(dm[di].lost, sub(one, frac));
+                // Timings change only in a lane's first short period and where it recovers.
+                let short = gt(gap, zero);
+                let first = short & !dm[di].started;
+                let recovered = !short & dm[di].pending;
+                if (first | recovered) != 0 {
+                    for l in lanes_of(first) {
+                        let o = &mut outcomes[di][l];
+                        o.first_short = t as u16;
+                        let shock = tl.first_shock[l];
+                        if shock <= t {
+                            o.survive = (t - shock) as u16;
                         }
                     }
-                    dm[di].pending = pending;
+                    for l in lanes_of(recovered) {
+                        let o = &mut outcomes[di][l];
+                        o.recover = (t - o.first_short as usize) as u16;
+                    }
+                    dm[di].started |= first;
+                    dm[di].pending = (dm[di].pending | first) & !recovered;
                 }
                 di += 1;
             } else {
                 let (y, iy) = (splat(node.yield_), splat(node.inv_yield));
                 let mine = node.kind == Kind::Mine;
-                let mut made = nd[n].plan;
+                let mut made = min(nd[n].want, nd[n].cap);
                 if !mine {
                     made = min(made, mul(avail, y));
                     stock = max(sub(avail, mul(made, iy)), zero);
@@ -697,8 +777,9 @@ mod imp {
         for (nl, node) in nd.iter_mut().zip(&m.hot) {
             nl.asked_prev = nl.asked;
             nl.asked = zero;
-            let c = splat(node.stock_cap);
-            nl.stock = sel(gt(sub(nl.stock, c), zero), c, nl.stock);
+            // `min` is the one-trial kernel's `if stock - cap > 0 { stock = cap }` for numbers,
+            // and stores every lane (reading back a lane-masked store stalls).
+            nl.stock = min(nl.stock, splat(node.stock_cap));
         }
     }
 }

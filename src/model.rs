@@ -55,6 +55,9 @@ pub struct Hot {
     pub has_offtake: bool,
     /// Whether tariff costs can reach the node (it lies downstream of a tariffed edge).
     pub tariffed: bool,
+    /// Whether tariffs may shift the node's shares over its suppliers (it is in
+    /// [`Model::tariff_buyers`]); other nodes split their orders by the fixed edge shares.
+    pub reweighted: bool,
 }
 
 /// A supplier -> buyer link.
@@ -650,6 +653,7 @@ impl Compiler<'_> {
                 kind: n.kind,
                 has_offtake: false,
                 tariffed: false,
+                reweighted: false,
             });
         }
 
@@ -1239,8 +1243,10 @@ impl Compiler<'_> {
         let hot: Vec<Hot> = order
             .iter()
             .zip(&tariffed)
-            .map(|(&i, &tariffed)| Hot {
+            .enumerate()
+            .map(|(n, (&i, &tariffed))| Hot {
                 tariffed,
+                reweighted: tariff_buyers.binary_search(&(n as u32)).is_ok(),
                 ..hot_of[i]
             })
             .collect();
