@@ -340,7 +340,6 @@ impl Worker {
         let (dn, words, ns) = (m.demand.len(), m.shock_words(), m.shocks.len());
         let stride = ns.max(1);
         let count = occ.len() / words;
-        let mut bin = |i: usize, f: f32| hist[i * BINS + bin_of(f)] += 1;
         match self {
             Worker::Lanes(ls) => {
                 for g in (0..count).step_by(LANES) {
@@ -359,8 +358,19 @@ impl Worker {
                         if let Some(mag) = mags.get_mut(k * stride..k * stride + ns) {
                             mag.copy_from_slice(&ls.magnitude[l * ns..(l + 1) * ns]);
                         }
-                        for (i, f) in ls.frac.iter().enumerate() {
-                            bin(i, f[l]);
+                    }
+                    // Most cells are delivered in full: count those with one addition per
+                    // (market, period) and bin the others one by one.
+                    let full = bin_of(1.0);
+                    for (i, f) in ls.frac.iter().enumerate() {
+                        let f = &f[..live];
+                        let ones = f.iter().filter(|&&x| x == 1.0).count();
+                        let h = &mut hist[i * BINS..(i + 1) * BINS];
+                        h[full] += ones as u32;
+                        if ones < live {
+                            for &x in f.iter().filter(|&&x| x != 1.0) {
+                                h[bin_of(x)] += 1;
+                            }
                         }
                     }
                 }
@@ -379,8 +389,8 @@ impl Worker {
                     if let Some(mag) = mags.get_mut(k * stride..k * stride + ns) {
                         mag.copy_from_slice(&scratch.magnitude);
                     }
-                    for (i, f) in scratch.frac.iter().enumerate() {
-                        bin(i, *f);
+                    for (i, &f) in scratch.frac.iter().enumerate() {
+                        hist[i * BINS + bin_of(f)] += 1;
                     }
                 }
             }
