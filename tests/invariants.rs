@@ -1,7 +1,8 @@
 //! Invariants on random small graphs, checked after every period of every trial:
 //! delivered + shortfall = demand, output within capacity, stocks never negative, each node's
 //! stock moves by exactly received - output / yield - lost, suppliers ship exactly what they
-//! output, and a restricted edge carries at most its allowed fraction.
+//! output, a restricted edge carries at most its allowed fraction, and buyers' shares are those
+//! of the period's tariffs.
 
 use std::fmt::Write as _;
 
@@ -255,6 +256,26 @@ impl Observer for Checker {
                 assert!(
                     s.ship[e] <= allow * s.order[e] * (1.0 + 1e-9) + 1e-12,
                     "edge beyond its allowed fraction"
+                );
+            }
+        }
+        // Buyers' tariff-weighted shares are recomputed only where an episode starts or ends;
+        // they must always be the shares of this period's tariff rows.
+        for &n in &m.tariff_buyers {
+            let (a, b) = (
+                m.in_off[n as usize] as usize,
+                m.in_off[n as usize + 1] as usize,
+            );
+            let raw: Vec<f64> = (a..b)
+                .map(|e| m.edges[e].share * s.tl.wmul(m, t, e)[0])
+                .collect();
+            let sum = raw.iter().fold(0.0, |acc, w| acc + w);
+            for (e, w) in (a..b).zip(raw) {
+                let expect = if sum > 0.0 { w / sum } else { w };
+                assert_eq!(
+                    s.weight[e].to_bits(),
+                    expect.to_bits(),
+                    "stale tariff-weighted share on edge {e} in period {t}"
                 );
             }
         }
