@@ -19,7 +19,7 @@ use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 use crate::dist::{Dist, geometric, unit};
-use crate::model::{Length, MAX_STATES, Model, NO_SLOT, RParam, Shock, ShockKind, Start, Timing};
+use crate::model::{Length, MAX_STATES, Model, NO_SLOT, RParam, ShockKind, Start, Timing};
 use crate::scenario::{Initial, Kind, Policy};
 
 /// The random generator of one trial's stream.
@@ -139,22 +139,17 @@ pub fn baked(m: &Model) -> Vec<bool> {
     ];
     m.shocks
         .iter()
-        .map(|shock| {
-            let (rows, cols): (usize, Vec<u32>) = match &shock.kind {
-                ShockKind::Markov { node, .. }
-                | ShockKind::Events { node, .. }
-                | ShockKind::Delay { node, .. } => (0, vec![sl.node[*node as usize]]),
-                ShockKind::Restriction { edges, .. } => {
-                    (1, edges.iter().map(|&e| sl.allow[e as usize]).collect())
-                }
-                ShockKind::Tariff { edges, .. } => {
-                    (2, edges.iter().map(|&e| sl.tariff[e as usize]).collect())
-                }
+        .zip(&sl.columns)
+        .map(|(shock, cols)| {
+            let rows = match &shock.kind {
+                ShockKind::Markov { .. } | ShockKind::Events { .. } | ShockKind::Delay { .. } => 0,
+                ShockKind::Restriction { .. } => 1,
+                ShockKind::Tariff { .. } => 2,
             };
             let seen = &mut sampled[rows];
             let bake = is_fixed(&shock.kind) && cols.iter().all(|&c| !seen[c as usize]);
             if !bake {
-                for c in cols {
+                for &c in cols {
                     seen[c as usize] = true;
                 }
             }
@@ -218,10 +213,10 @@ impl<const W: usize> Timeline<W> {
         };
         // The fixed shocks draw nothing, so any generator will do; they ignore the regime path.
         let mut rng = stream_rng(0, 0, 0);
-        for ((i, shock), baked) in m.shocks.iter().enumerate().zip(baked(m)) {
+        for (i, baked) in baked(m).into_iter().enumerate() {
             if baked {
                 let (first, mag) = (0..W)
-                    .map(|l| apply_shock(m, shock, &mut rng, &mut tl, l))
+                    .map(|l| apply_shock(m, i, &mut rng, &mut tl, l))
                     .last()
                     .unwrap_or((usize::MAX, 0.0));
                 tl.base.fixed[i] = Some((first, mag));
@@ -483,7 +478,7 @@ pub fn sample_timeline<const W: usize>(
             Some(fixed) => fixed,
             None => {
                 let mut rng = stream_rng(seed, trial, shock.stream);
-                apply_shock(m, shock, &mut rng, s, l)
+                apply_shock(m, i, &mut rng, s, l)
             }
         };
         magnitude[i] = mag as f32;
@@ -502,13 +497,14 @@ pub fn sample_timeline<const W: usize>(
 /// (`usize::MAX` if never) and its magnitude (see [`Scratch::magnitude`]).
 fn apply_shock<const W: usize>(
     m: &Model,
-    shock: &Shock,
+    i: usize,
     rng: &mut TrialRng,
     s: &mut Timeline<W>,
     l: usize,
 ) -> (usize, f64) {
     let tt = m.periods;
     let sl = &m.slots;
+    let (shock, cols) = (&m.shocks[i], &sl.columns[i]);
     let mut first = usize::MAX;
     let mut mag = 0.0f64;
     match &shock.kind {
@@ -628,7 +624,7 @@ fn apply_shock<const W: usize>(
             }
         }
         ShockKind::Restriction {
-            edges,
+            edges: _,
             severity,
             licensing_lag,
             licensed_severity,
@@ -657,15 +653,15 @@ fn apply_shock<const W: usize>(
                         touched[t][l] = true;
                         dirty[t][1] = true;
                         let row = &mut allow[t * sa..(t + 1) * sa];
-                        for &e in edges {
-                            row[sl.allow[e as usize] as usize][l] *= 1.0 - v;
+                        for &c in cols {
+                            row[c as usize][l] *= 1.0 - v;
                         }
                     }
                 }
             });
         }
         ShockKind::Tariff {
-            edges,
+            edges: _,
             rate,
             elasticity,
             timing,
@@ -699,8 +695,8 @@ fn apply_shock<const W: usize>(
                         &mut rates[t * st..(t + 1) * st],
                         &mut wmul[t * st..(t + 1) * st],
                     );
-                    for &e in edges {
-                        let k = sl.tariff[e as usize] as usize;
+                    for &c in cols {
+                        let k = c as usize;
                         rates[k][l] += r;
                         wmul[k][l] *= mul;
                     }

@@ -292,8 +292,11 @@ pub struct Model {
 pub const NO_SLOT: u32 = u32::MAX;
 
 /// Columns of the shock timeline (see [`crate::kernel::Timeline`]): a node with an outage or
-/// delay, an edge under some restriction, an edge under some tariff. Everything else keeps its
-/// neutral value (capacity factor 1, allowed fraction 1, tariff rate 0) without storing it.
+/// delay; the edges under one and the same set of restrictions; the edges under one and the same
+/// set of tariffs. Edges that share a column see the same shocks in the same order, so they hold
+/// the same values bit for bit, and a shock writes each of its columns once. Everything else
+/// keeps its neutral value (capacity factor 1, allowed fraction 1, tariff rate 0) without storing
+/// it.
 #[derive(Clone, Debug, Default)]
 pub struct Slots {
     /// Per node: its column of capacity factors, or [`NO_SLOT`].
@@ -308,6 +311,9 @@ pub struct Slots {
     pub tariff: Vec<u32>,
     /// Columns of tariff rates.
     pub tariffs: usize,
+    /// Per shock: the columns it writes, each once (node, allowed-fraction or tariff columns by
+    /// its kind).
+    pub columns: Vec<Vec<u32>>,
 }
 
 impl Slots {
@@ -318,29 +324,65 @@ impl Slots {
             tariff: vec![NO_SLOT; n_edges],
             ..Slots::default()
         };
-        let take = |slot: &mut u32, count: &mut usize| {
-            if *slot == NO_SLOT {
-                *slot = *count as u32;
-                *count += 1;
-            }
-        };
-        for sh in shocks {
+        // The restrictions and the tariffs over each edge, in shock order.
+        let mut restricted_by = vec![Vec::new(); n_edges];
+        let mut taxed_by = vec![Vec::new(); n_edges];
+        for (i, sh) in shocks.iter().enumerate() {
             match &sh.kind {
                 ShockKind::Markov { node, .. }
                 | ShockKind::Events { node, .. }
-                | ShockKind::Delay { node, .. } => take(&mut s.node[*node as usize], &mut s.nodes),
+                | ShockKind::Delay { node, .. } => {
+                    let slot = &mut s.node[*node as usize];
+                    if *slot == NO_SLOT {
+                        *slot = s.nodes as u32;
+                        s.nodes += 1;
+                    }
+                }
                 ShockKind::Restriction { edges, .. } => {
                     for &e in edges {
-                        take(&mut s.allow[e as usize], &mut s.allows);
+                        restricted_by[e as usize].push(i);
                     }
                 }
                 ShockKind::Tariff { edges, .. } => {
                     for &e in edges {
-                        take(&mut s.tariff[e as usize], &mut s.tariffs);
+                        taxed_by[e as usize].push(i);
                     }
                 }
             }
         }
+        // One column per distinct set of shocks, numbered in edge order.
+        let classes = |by: &[Vec<usize>], slot: &mut [u32], count: &mut usize| {
+            let mut seen: HashMap<&[usize], u32> = HashMap::new();
+            for (e, set) in by.iter().enumerate() {
+                if !set.is_empty() {
+                    let next = seen.len() as u32;
+                    slot[e] = *seen.entry(set.as_slice()).or_insert(next);
+                }
+            }
+            *count = seen.len();
+        };
+        classes(&restricted_by, &mut s.allow, &mut s.allows);
+        classes(&taxed_by, &mut s.tariff, &mut s.tariffs);
+        s.columns = shocks
+            .iter()
+            .map(|sh| {
+                let (edges, slot) = match &sh.kind {
+                    ShockKind::Markov { node, .. }
+                    | ShockKind::Events { node, .. }
+                    | ShockKind::Delay { node, .. } => return vec![s.node[*node as usize]],
+                    ShockKind::Restriction { edges, .. } => (edges, &s.allow),
+                    ShockKind::Tariff { edges, .. } => (edges, &s.tariff),
+                };
+                let mut cols: Vec<u32> = Vec::new();
+                for &e in edges {
+                    let c = slot[e as usize];
+                    if !cols.contains(&c) {
+                        cols.push(c);
+                    }
+                }
+                cols
+            })
+            .collect();
         s
     }
 }
@@ -1199,7 +1241,9 @@ impl Compiler<'_> {
                     for e in edges.iter_mut() {
                         *e = new_edge[*e as usize];
                     }
+                    // A route named twice is one route.
                     edges.sort_unstable();
+                    edges.dedup();
                 }
             }
         }
