@@ -391,18 +391,45 @@ pub fn unit<R: rand::Rng + ?Sized>(rng: &mut R) -> f64 {
 /// `u32::MAX` when `p` is zero. One draw, whatever the waiting time.
 #[inline]
 pub fn geometric<R: rand::Rng + ?Sized>(rng: &mut R, p: f64) -> u32 {
-    if p <= 0.0 {
-        return u32::MAX;
+    Geometric::new(p).sample(rng)
+}
+
+/// [`geometric`] for one probability, with its logarithm worked out once for many draws.
+#[derive(Clone, Copy, Debug)]
+pub struct Geometric {
+    p: f64,
+    /// ln(1 - p), where 0 < p < 1.
+    ln_q: f64,
+}
+
+impl Geometric {
+    /// Waiting times for the per-period probability `p`.
+    #[inline]
+    pub fn new(p: f64) -> Geometric {
+        let ln_q = if p <= 0.0 || p >= 1.0 {
+            0.0
+        } else {
+            (-p).ln_1p()
+        };
+        Geometric { p, ln_q }
     }
-    if p >= 1.0 {
-        return 1;
-    }
-    let u = 1.0 - unit(rng); // in (0, 1]
-    let k = (u.ln() / (-p).ln_1p()).floor() + 1.0;
-    if k >= u32::MAX as f64 {
-        u32::MAX
-    } else {
-        k as u32
+
+    /// Draws one waiting time, as [`geometric`] does.
+    #[inline]
+    pub fn sample<R: rand::Rng + ?Sized>(&self, rng: &mut R) -> u32 {
+        if self.p <= 0.0 {
+            return u32::MAX;
+        }
+        if self.p >= 1.0 {
+            return 1;
+        }
+        let u = 1.0 - unit(rng); // in (0, 1]
+        let k = (u.ln() / self.ln_q).floor() + 1.0;
+        if k >= u32::MAX as f64 {
+            u32::MAX
+        } else {
+            k as u32
+        }
     }
 }
 

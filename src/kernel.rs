@@ -18,7 +18,7 @@
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-use crate::dist::{Dist, geometric, unit};
+use crate::dist::{Dist, Geometric, geometric, unit};
 use crate::model::{Length, MAX_STATES, Model, NO_SLOT, RParam, ShockKind, Start, Timing};
 use crate::scenario::{Initial, Kind, Policy};
 
@@ -553,11 +553,11 @@ fn apply_shock<const W: usize>(
             } else {
                 while t < tt {
                     if up {
-                        t = t.saturating_add(geometric(rng, pf.at(0)) as usize);
+                        t = t.saturating_add(pf.geo.sample(rng) as usize);
                         up = false;
                     } else {
                         let sev = severity.sample(rng);
-                        let end = t.saturating_add(geometric(rng, pr.at(0)) as usize).min(tt);
+                        let end = t.saturating_add(pr.geo.sample(rng) as usize).min(tt);
                         for k in t..end {
                             s.scale_node(m, k, n, l, 1.0 - sev);
                         }
@@ -711,6 +711,8 @@ fn apply_shock<const W: usize>(
 struct ParamVals {
     vals: [f64; MAX_STATES],
     varies: bool,
+    /// Waiting times for the value, where it does not vary by regime.
+    geo: Geometric,
 }
 
 impl ParamVals {
@@ -718,17 +720,23 @@ impl ParamVals {
         let mut vals = [0.0; MAX_STATES];
         match p {
             RParam::Same(d) => {
-                vals.fill(d.sample(rng));
+                let v = d.sample(rng);
+                vals.fill(v);
                 ParamVals {
                     vals,
                     varies: false,
+                    geo: Geometric::new(v),
                 }
             }
             RParam::ByRegime(ds) => {
                 for (v, d) in vals.iter_mut().zip(ds) {
                     *v = d.sample(rng);
                 }
-                ParamVals { vals, varies: true }
+                ParamVals {
+                    vals,
+                    varies: true,
+                    geo: Geometric::new(0.0),
+                }
             }
         }
     }
@@ -758,7 +766,7 @@ fn next_start(p: &ParamVals, t: usize, tt: usize, regime: &[u8], rng: &mut Trial
         }
         k
     } else {
-        t.saturating_add(geometric(rng, p.at(0)) as usize - 1)
+        t.saturating_add(p.geo.sample(rng) as usize - 1)
     }
 }
 
@@ -841,7 +849,7 @@ fn episode_len(len: &Length, a: usize, tt: usize, regime: &[u8], rng: &mut Trial
                 }
                 k - a
             } else {
-                geometric(rng, p.at(0)) as usize
+                p.geo.sample(rng) as usize
             }
         }
     }
