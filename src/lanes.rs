@@ -447,13 +447,14 @@ mod imp {
             for &n in &m.tariff_buyers {
                 let n = n as usize;
                 let (a, b) = (m.in_off[n] as usize, m.in_off[n + 1] as usize);
-                let mut sum = zero;
-                for e in a..b {
-                    sum = add(sum, mul(splat(m.edges[e].share), load(&tl.wmul(m, t, e))));
+                let weight = |e: usize| mul(splat(m.edges[e].share), load(&tl.wmul(m, t, e)));
+                let mut sum = weight(a);
+                for e in a + 1..b {
+                    sum = add(sum, weight(e));
                 }
                 let pos = gt(sum, zero);
                 for e in a..b {
-                    let x = mul(splat(m.edges[e].share), load(&tl.wmul(m, t, e)));
+                    let x = weight(e);
                     let x = sel(pos, div(x, sum), x);
                     // A whole-vector store where every lane reweights: pass 1 reads it soon,
                     // and reading back a lane-masked store stalls.
@@ -485,7 +486,12 @@ mod imp {
                     (need, splat(dem))
                 }
                 kind => {
-                    let cap = mul(splat(node.capacity), load(&tl.factor(m, t, n)));
+                    // A node no shock touches keeps its capacity (x * 1 = x).
+                    let cap = if m.slots.node[n] == NO_SLOT {
+                        splat(node.capacity)
+                    } else {
+                        mul(splat(node.capacity), load(&tl.factor(m, t, n)))
+                    };
                     nd[n].cap = cap;
                     let plan = min(nd[n].want, cap);
                     if kind == Kind::Mine {
@@ -522,8 +528,9 @@ mod imp {
         for n in 0..nn {
             let node = &m.hot[n];
             let (ia, ib) = (m.in_off[n] as usize, m.in_off[n + 1] as usize);
-            let mut recv = zero;
-            for el in &ed[ia..ib] {
+            // 0 + x = x: the first shipment starts the sum.
+            let mut recv = ed[ia..ib].first().map_or(zero, |el| el.ship);
+            for el in ed[ia..ib].iter().skip(1) {
                 recv = add(recv, el.ship);
             }
             let need = nd[n].need;
@@ -706,10 +713,17 @@ mod imp {
                     }
                 } else {
                     // A lane shipping in full multiplies by 1, which changes nothing.
-                    let mult = sel(full, one, ratio);
-                    for &e in outs {
-                        let e = e as usize;
-                        ed[e].ship = mul(ed[e].order, mult);
+                    if full == ALL {
+                        for &e in outs {
+                            let e = e as usize;
+                            ed[e].ship = ed[e].order;
+                        }
+                    } else {
+                        let mult = sel(full, one, ratio);
+                        for &e in outs {
+                            let e = e as usize;
+                            ed[e].ship = mul(ed[e].order, mult);
+                        }
                     }
                 }
                 // Export restrictions withhold part of the allocation.
