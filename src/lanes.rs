@@ -581,10 +581,14 @@ mod imp {
                         }
                     }
                     if !mine {
-                        let a = min(
-                            max(sub(left, asked), zero),
-                            max(sub(nd[src].cap, out), zero),
-                        );
+                        // What is still missing, up to the supplier's idle capacity: nothing
+                        // where it has none (and then, having re-ordered nothing either, the
+                        // supplier hears of nothing).
+                        let idle = sub(nd[src].cap, out);
+                        if ok & gt(idle, zero) == 0 && gt(x, zero) == 0 {
+                            continue;
+                        }
+                        let a = min(max(sub(left, asked), zero), max(idle, zero));
                         nd[src].asked = add(nd[src].asked, sel(ok, add(x, a), zero));
                         asked = sel(ok, add(asked, a), asked);
                     }
