@@ -18,7 +18,7 @@
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
-use crate::dist::{Dist, Geometric, geometric, unit};
+use crate::dist::{Dist, Geometric, unit};
 use crate::model::{Length, MAX_STATES, Model, NO_SLOT, RParam, ShockKind, Start, Timing};
 use crate::scenario::{Initial, Kind, Policy};
 
@@ -460,7 +460,7 @@ pub fn sample_timeline<const W: usize>(
             let mut state = r.initial;
             let mut t = 0usize;
             while t < tt {
-                let stay = geometric(&mut rng, r.leave[state]) as usize;
+                let stay = r.holding[state].sample(&mut rng) as usize;
                 let end = t.saturating_add(stay).min(tt);
                 s.regime[t..end].fill(state as u8);
                 t = end;

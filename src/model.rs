@@ -7,7 +7,7 @@ use std::ops::Range;
 
 use toml::Spanned;
 
-use crate::dist::{Dist, Param};
+use crate::dist::{Dist, Geometric, Param};
 use crate::error::{Diagnostic, ScenarioError};
 use crate::scenario::{self, Blocked, Initial, Kind, Period, Policy, RawScenario, RawTiming, When};
 
@@ -105,6 +105,8 @@ pub struct Regime {
     pub initial: usize,
     /// Per-period probability of leaving each state.
     pub leave: Vec<f64>,
+    /// Holding times of each state: periods until it is left (waiting times for `leave`).
+    pub holding: Vec<Geometric>,
     /// For each state, cumulative probabilities of the next state given that it leaves.
     pub next_cdf: Vec<Vec<f64>>,
 }
@@ -1395,6 +1397,7 @@ impl Compiler<'_> {
         Ok(Regime {
             states: raw.states.clone(),
             initial,
+            holding: leave.iter().map(|&p| Geometric::new(p)).collect(),
             leave,
             next_cdf,
         })
