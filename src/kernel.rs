@@ -96,7 +96,7 @@ pub struct Timeline<const W: usize> {
     pub tariff_changed: Vec<[bool; W]>,
     /// First period any outage, delay or restriction is active, or `usize::MAX`.
     pub first_shock: [usize; W],
-    /// Regime state of each period (of the trial being sampled).
+    /// Regime state of each period, lane by lane: `regime[lane * periods + t]`.
     regime: Vec<u8>,
     /// Periods whose node, restriction or tariff rows a trial has written since the last reset.
     dirty: Vec<[bool; 3]>,
@@ -204,7 +204,7 @@ impl<const W: usize> Timeline<W> {
             tariff_touched: vec![[false; W]; t],
             tariff_changed: vec![[false; W]; t],
             first_shock: [usize::MAX; W],
-            regime: vec![0; t],
+            regime: vec![0; W * t],
             dirty: vec![[false; 3]; t],
             base: Base {
                 rows: Timeline1::default(),
@@ -433,64 +433,71 @@ pub fn run_trial<O: Observer>(
     obs: &mut O,
 ) {
     s.tl.reset(m);
-    sample_timeline(m, seed, trial, &mut s.tl, 0, occurred, &mut s.magnitude);
+    sample_timelines(m, seed, &[trial], &mut s.tl, occurred, &mut s.magnitude);
     step_periods(m, s, out, obs);
 }
 
-/// Fills lane `lane` of `s` with the shocks of one trial, its occurred flags and its per-shock
-/// magnitudes. The lane must hold only the fixed shocks (a new or reset [`Timeline`]).
-pub fn sample_timeline<const W: usize>(
+/// Fills each lane `l` of `s` with the shocks of trial `trials[l]`, its occurred flags (in
+/// `occurred[l * words..]`, see [`run_trial`]) and its per-shock magnitudes (in
+/// `magnitude[l * shocks..]`). The lanes must hold only the fixed shocks (a new or reset
+/// [`Timeline`]). Each shock is drawn for every lane before the next: the lanes' rows of a column
+/// lie side by side, and each lane still sees its shocks in model order.
+pub fn sample_timelines<const W: usize>(
     m: &Model,
     seed: u64,
-    trial: u64,
+    trials: &[u64; W],
     s: &mut Timeline<W>,
-    lane: usize,
     occurred: &mut [u64],
     magnitude: &mut [f32],
 ) {
-    let tt = m.periods;
-    let l = lane;
+    let (tt, words, ns) = (m.periods, m.shock_words(), m.shocks.len());
     occurred.fill(0);
-    let mut first_shock = usize::MAX;
-    // Regime path: holding times are geometric, so draws happen only at transitions.
-    match &m.regime {
-        None => s.regime.fill(0),
-        Some(r) => {
-            let mut rng = stream_rng(seed, trial, REGIME_STREAM);
-            let mut state = r.initial;
-            let mut t = 0usize;
-            while t < tt {
-                let stay = r.holding[state].sample(&mut rng) as usize;
-                let end = t.saturating_add(stay).min(tt);
-                s.regime[t..end].fill(state as u8);
-                t = end;
-                if t < tt {
-                    let u = unit(&mut rng);
-                    let cdf = &r.next_cdf[state];
-                    state = cdf.iter().position(|&c| u < c).unwrap_or(cdf.len() - 1);
+    // Regime paths: holding times are geometric, so draws happen only at transitions.
+    for (l, &trial) in trials.iter().enumerate() {
+        let path = &mut s.regime[l * tt..(l + 1) * tt];
+        match &m.regime {
+            None => path.fill(0),
+            Some(r) => {
+                let mut rng = stream_rng(seed, trial, REGIME_STREAM);
+                let mut state = r.initial;
+                let mut t = 0usize;
+                while t < tt {
+                    let stay = r.holding[state].sample(&mut rng) as usize;
+                    let end = t.saturating_add(stay).min(tt);
+                    path[t..end].fill(state as u8);
+                    t = end;
+                    if t < tt {
+                        let u = unit(&mut rng);
+                        let cdf = &r.next_cdf[state];
+                        state = cdf.iter().position(|&c| u < c).unwrap_or(cdf.len() - 1);
+                    }
                 }
             }
         }
     }
 
+    let mut first_shock = [usize::MAX; W];
     for (i, shock) in m.shocks.iter().enumerate() {
-        let (first, mag) = match s.base.fixed[i] {
-            Some(fixed) => fixed,
-            None => {
-                let mut rng = stream_rng(seed, trial, shock.stream);
-                apply_shock(m, i, &mut rng, s, l)
-            }
-        };
-        magnitude[i] = mag as f32;
-        if first < tt {
-            occurred[i / 64] |= 1 << (i % 64);
-            // Tariffs cost money but cut no supply: they do not start the survival clock.
-            if !matches!(shock.kind, ShockKind::Tariff { .. }) {
-                first_shock = first_shock.min(first);
+        // Tariffs cost money but cut no supply: they do not start the survival clock.
+        let supply = !matches!(shock.kind, ShockKind::Tariff { .. });
+        for (l, &trial) in trials.iter().enumerate() {
+            let (first, mag) = match s.base.fixed[i] {
+                Some(fixed) => fixed,
+                None => {
+                    let mut rng = stream_rng(seed, trial, shock.stream);
+                    apply_shock(m, i, &mut rng, s, l)
+                }
+            };
+            magnitude[l * ns + i] = mag as f32;
+            if first < tt {
+                occurred[l * words + i / 64] |= 1 << (i % 64);
+                if supply {
+                    first_shock[l] = first_shock[l].min(first);
+                }
             }
         }
     }
-    s.first_shock[l] = first_shock;
+    s.first_shock = first_shock;
 }
 
 /// Applies one shock's draws to lane `l` of `s`; returns the first period it is active
@@ -518,7 +525,7 @@ fn apply_shock<const W: usize>(
             let n = sl.node[*node as usize] as usize;
             let pf = ParamVals::sample(p_fail, rng);
             let pr = ParamVals::sample(p_recover, rng);
-            let r0 = s.regime.first().copied().unwrap_or(0) as usize;
+            let r0 = s.regime.get(l * tt).copied().unwrap_or(0) as usize;
             let mut up = match initial {
                 Initial::Up => true,
                 Initial::Stationary => {
@@ -539,7 +546,7 @@ fn apply_shock<const W: usize>(
                         first = first.min(t);
                         mag += sev;
                     }
-                    let g = s.regime[t] as usize;
+                    let g = s.regime[l * tt + t] as usize;
                     if up {
                         if unit(rng) < pf.at(g) {
                             up = false;
@@ -579,7 +586,7 @@ fn apply_shock<const W: usize>(
             let pe = ParamVals::sample(p_event, rng);
             let mut t = 0usize;
             while t < tt {
-                let start = next_start(&pe, t, tt, &s.regime, rng);
+                let start = next_start(&pe, t, tt, &s.regime[l * tt..(l + 1) * tt], rng);
                 if start >= tt {
                     break;
                 }
@@ -638,6 +645,7 @@ fn apply_shock<const W: usize>(
                 ..
             } = s;
             let sa = sl.allows;
+            let regime = &regime[l * tt..(l + 1) * tt];
             episodes(timing, regime, tt, rng, |a, b, origin, rng| {
                 let sev = severity.sample(rng);
                 let lag = licensing_lag
@@ -676,6 +684,7 @@ fn apply_shock<const W: usize>(
                 ..
             } = s;
             let st = sl.tariffs;
+            let regime = &regime[l * tt..(l + 1) * tt];
             episodes(timing, regime, tt, rng, |a, b, _, rng| {
                 let r = rate.sample(rng);
                 if r <= 0.0 {

@@ -98,7 +98,7 @@ mod imp {
     use std::arch::x86_64::*;
 
     use super::*;
-    use crate::kernel::{EPS, NONE, Timeline, sample_timeline};
+    use crate::kernel::{EPS, NONE, Timeline, sample_timelines};
     use crate::model::NO_SLOT;
     use crate::scenario::{Kind, Policy};
 
@@ -335,19 +335,15 @@ mod imp {
     /// The first half of [`run_group`]: samples each lane's shocks into `s.tl`, with the
     /// occurred flags and magnitudes.
     pub fn sample_group(m: &Model, seed: u64, trials: &[u64; LANES], s: &mut LaneScratch) {
-        let (words, ns) = (m.shock_words(), m.shocks.len());
         s.tl.reset(m);
-        for (l, &trial) in trials.iter().enumerate() {
-            sample_timeline(
-                m,
-                seed,
-                trial,
-                &mut s.tl,
-                l,
-                &mut s.occurred[l * words..(l + 1) * words],
-                &mut s.magnitude[l * ns..(l + 1) * ns],
-            );
-        }
+        sample_timelines(
+            m,
+            seed,
+            trials,
+            &mut s.tl,
+            &mut s.occurred,
+            &mut s.magnitude,
+        );
     }
 
     /// The second half of [`run_group`]: steps the periods of the sampled lanes, which may be
