@@ -727,7 +727,7 @@ mod imp {
                     }
                 }
                 // Export restrictions withhold part of the allocation.
-                if restricted != 0 {
+                if restricted != 0 && node.restricted {
                     let mut withheld = zero;
                     let mut offer = zero;
                     for &e in outs {
@@ -771,9 +771,11 @@ mod imp {
                         withheld = sel(offering, add(withheld, sub(offer, give)), withheld);
                     }
                     let w = gt(withheld, zero);
-                    made = sel(w, sub(made, withheld), made);
-                    if !mine {
-                        stock = sel(w, add(stock, mul(withheld, iy)), stock);
+                    if w != 0 {
+                        made = sel(w, sub(made, withheld), made);
+                        if !mine {
+                            stock = sel(w, add(stock, mul(withheld, iy)), stock);
+                        }
                     }
                 }
                 nd[n].out = made;

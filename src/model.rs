@@ -58,6 +58,8 @@ pub struct Hot {
     /// Whether tariffs may shift the node's shares over its suppliers (it is in
     /// [`Model::tariff_buyers`]); other nodes split their orders by the fixed edge shares.
     pub reweighted: bool,
+    /// Whether a restriction covers any of the node's out-edges.
+    pub restricted: bool,
 }
 
 /// A supplier -> buyer link.
@@ -698,6 +700,7 @@ impl Compiler<'_> {
                 has_offtake: false,
                 tariffed: false,
                 reweighted: false,
+                restricted: false,
             });
         }
 
@@ -1286,7 +1289,7 @@ impl Compiler<'_> {
                 }
             }
         }
-        let hot: Vec<Hot> = order
+        let mut hot: Vec<Hot> = order
             .iter()
             .zip(&tariffed)
             .enumerate()
@@ -1298,6 +1301,10 @@ impl Compiler<'_> {
             .collect();
 
         let slots = Slots::of(n_nodes, edges_sorted.len(), &shocks);
+        for (n, h) in hot.iter_mut().enumerate() {
+            let outs = &out_edges[out_off[n] as usize..out_off[n + 1] as usize];
+            h.restricted = outs.iter().any(|&e| slots.allow[e as usize] != NO_SLOT);
+        }
         Ok(Model {
             hot,
             tariff_buyers,
