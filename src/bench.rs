@@ -65,6 +65,48 @@ pub struct Throughput {
     pub allocations: Option<u64>,
     /// Which kernel ran.
     pub kernel: &'static str,
+    /// For the lane kernel: its two halves timed apart (see [`lane_split`]).
+    pub split: Option<Split>,
+}
+
+/// The lane kernel's time per trial in its two halves: sampling the shocks (scalar, lane by
+/// lane) and stepping the periods (all lanes at once). The rest of the kernel's time per trial
+/// is copying the outcomes out and counting the fan-chart histogram.
+#[derive(Clone, Copy, Debug)]
+pub struct Split {
+    /// Microseconds per trial sampling the shock timelines.
+    pub sample: f64,
+    /// Microseconds per trial stepping the periods.
+    pub step: f64,
+}
+
+/// Times the lane kernel's halves ([`crate::lanes::sample_group`] and
+/// [`crate::lanes::step_group`]) apart over `trials` trials (rounded up to whole groups) on one
+/// thread; `None` where the processor has no lane kernel.
+pub fn lane_split(m: &Model, seed: u64, trials: u64) -> Option<Split> {
+    use crate::lanes::{LANES, LaneScratch, sample_group, step_group};
+    if !crate::lanes::available() {
+        return None;
+    }
+    let mut ls = LaneScratch::new(m);
+    let groups = trials.div_ceil(LANES as u64).max(1);
+    let (mut sample, mut step) = (0.0, 0.0);
+    for g in 0..groups {
+        let first = g * LANES as u64;
+        let trials: [u64; LANES] = std::array::from_fn(|l| first + l as u64);
+        let t0 = Instant::now();
+        sample_group(m, seed, &trials, &mut ls);
+        let t1 = Instant::now();
+        step_group(m, &mut ls);
+        step += t1.elapsed().as_secs_f64();
+        sample += (t1 - t0).as_secs_f64();
+        std::hint::black_box(&ls.outcomes);
+    }
+    let per_trial = 1e6 / (groups * LANES as u64) as f64;
+    Some(Split {
+        sample: sample * per_trial,
+        step: step * per_trial,
+    })
 }
 
 impl Throughput {
@@ -125,19 +167,28 @@ pub fn kernel_throughput(m: &Model, seed: u64, trials: u64, mut worker: Worker) 
         node_periods_per_trial: (m.nodes.len() * m.periods) as u64,
         allocations,
         kernel,
+        split: None,
     }
 }
 
 /// The engine's kernel, and the one-trial kernel where the engine's differs, each timed
 /// `repeats` times by turns (so that both meet the same machine) with the fastest run kept;
-/// allocations are the most any run made.
+/// allocations are the most any run made. The lane kernel's halves are timed apart in the same
+/// turns (see [`lane_split`]), the fastest kept.
 pub fn kernels(m: &Model, seed: u64, trials: u64, repeats: usize) -> Vec<Throughput> {
     let mut workers: Vec<fn(&Model) -> Worker> = vec![Worker::new];
     if crate::lanes::available() {
         workers.push(Worker::single);
     }
     let mut best: Vec<Option<Throughput>> = vec![None; workers.len()];
+    let mut split: Option<Split> = None;
     for _ in 0..repeats.max(1) {
+        if let Some(now) = lane_split(m, seed, trials) {
+            split = Some(match split {
+                Some(b) if b.sample + b.step <= now.sample + now.step => b,
+                _ => now,
+            });
+        }
         for (make, slot) in workers.iter().zip(&mut best) {
             let tp = kernel_throughput(m, seed, trials, make(m));
             *slot = Some(match slot.take() {
@@ -156,7 +207,11 @@ pub fn kernels(m: &Model, seed: u64, trials: u64, repeats: usize) -> Vec<Through
             });
         }
     }
-    best.into_iter().flatten().collect()
+    let mut tps: Vec<Throughput> = best.into_iter().flatten().collect();
+    if let Some(lanes) = tps.iter_mut().find(|tp| tp.kernel == crate::lanes::NAME) {
+        lanes.split = split;
+    }
+    tps
 }
 
 /// The scenario files shipped in the source tree (scenarios/ and scenarios/what-if/), sorted:
@@ -252,6 +307,13 @@ pub fn report(m: &Model, tps: &[Throughput], rows: &[ScalingRow], batch: u64) ->
             tp.trials_per_sec(),
             tp.node_periods_per_sec() / 1e6
         );
+        if let Some(sp) = tp.split {
+            let _ = writeln!(
+                s,
+                "  timed apart: {:.2} us/trial sampling the shocks, {:.2} us/trial stepping the periods",
+                sp.sample, sp.step
+            );
+        }
         match tp.allocations {
             Some(a) => {
                 let _ = writeln!(

@@ -73,17 +73,18 @@ pub struct DemandOutcome {
 
 /// The sampled shocks of up to `W` trials, one lane per trial: multipliers and flags per period,
 /// read by the period steps. Rows are `[t * columns + column]`, with columns only for the nodes
-/// and edges that shocks can touch (see [`crate::model::Slots`]); lane `l` of each holds trial
-/// `l`'s value. Read them through [`Timeline::factor`] and its siblings.
+/// and edges that shocks can touch, and one column for all the edges under the same set of
+/// restrictions or tariffs (see [`crate::model::Slots`]); lane `l` of each holds trial `l`'s
+/// value. Read them per node or edge through [`Timeline::factor`] and its siblings.
 #[derive(Clone, Debug)]
 pub struct Timeline<const W: usize> {
     /// Capacity multiplier per (period, node column): outages and delays.
     pub node_factor: Vec<[f64; W]>,
-    /// Fraction allowed through per (period, edge): export restrictions.
+    /// Fraction allowed through per (period, edge column): export restrictions.
     pub edge_allow: Vec<[f64; W]>,
-    /// Summed tariff rate per (period, edge).
+    /// Summed tariff rate per (period, edge column).
     pub edge_rate: Vec<[f64; W]>,
-    /// Share multiplier per (period, edge) from tariff elasticities.
+    /// Share multiplier per (period, edge column) from tariff elasticities.
     pub edge_wmul: Vec<[f64; W]>,
     /// Whether any node factor of period t differs from 1 (rows not touched stay all 1).
     pub node_touched: Vec<[bool; W]>,
@@ -560,11 +561,11 @@ fn apply_shock<const W: usize>(
             } else {
                 while t < tt {
                     if up {
-                        t = t.saturating_add(pf.geo.sample(rng) as usize);
+                        t = t.saturating_add(pf.waiting().sample(rng) as usize);
                         up = false;
                     } else {
                         let sev = severity.sample(rng);
-                        let end = t.saturating_add(pr.geo.sample(rng) as usize).min(tt);
+                        let end = t.saturating_add(pr.waiting().sample(rng) as usize).min(tt);
                         for k in t..end {
                             s.scale_node(m, k, n, l, 1.0 - sev);
                         }
@@ -720,7 +721,8 @@ fn apply_shock<const W: usize>(
 struct ParamVals {
     vals: [f64; MAX_STATES],
     varies: bool,
-    /// Waiting times for the value, where it does not vary by regime.
+    /// Waiting times for the value, where it does not vary by regime (read through
+    /// [`ParamVals::waiting`]).
     geo: Geometric,
 }
 
@@ -754,6 +756,16 @@ impl ParamVals {
     fn at(&self, state: usize) -> f64 {
         self.vals[state]
     }
+
+    /// Waiting times for a value that does not vary by regime.
+    #[inline]
+    fn waiting(&self) -> Geometric {
+        debug_assert!(
+            !self.varies,
+            "a regime-dependent hazard has no single waiting time"
+        );
+        self.geo
+    }
 }
 
 /// A sampled number of whole periods (negative values count as zero).
@@ -775,7 +787,7 @@ fn next_start(p: &ParamVals, t: usize, tt: usize, regime: &[u8], rng: &mut Trial
         }
         k
     } else {
-        t.saturating_add(p.geo.sample(rng) as usize - 1)
+        t.saturating_add(p.waiting().sample(rng) as usize - 1)
     }
 }
 
@@ -858,7 +870,7 @@ fn episode_len(len: &Length, a: usize, tt: usize, regime: &[u8], rng: &mut Trial
                 }
                 k - a
             } else {
-                p.geo.sample(rng) as usize
+                p.waiting().sample(rng) as usize
             }
         }
     }

@@ -3,18 +3,31 @@
 //! Every trial samples its own shocks into its lane of a [`crate::kernel::Timeline`]; then the
 //! periods of all lanes are stepped together. Each per-node and per-edge quantity is held in two
 //! 512-bit vectors of eight trials: one instruction advances eight trials, and the two vectors
-//! are independent chains of work that the processor overlaps (sixteen lanes measured about 10%
-//! faster than eight, thirty-two no faster than sixteen). The graph is the same for every lane;
-//! where trials differ (a short node re-routes, a restricted edge withholds) every lane computes
-//! both sides and a mask keeps its own.
+//! are independent chains of work that the processor overlaps (on the default scenario, eight
+//! lanes with one vector per quantity took 1.3 times as long per trial to step as sixteen, and
+//! thirty-two were no faster than sixteen). The graph is the same for every lane; where trials
+//! differ (a short node re-routes, a restricted edge withholds) every lane computes both sides and
+//! a mask keeps its own.
 //!
 //! Each lane performs the floating-point operations of the one-trial kernel
-//! ([`crate::kernel::run_trial`]), in the same order and without fused multiply-adds, except that
-//! it may leave out or add operations that cannot change a value (adding zero to a quantity, none
-//! of which is -0) where that saves work or a lane-masked store. So its results are bit for bit
-//! those of that trial run alone (tests check this on every shipped and many random scenarios).
-//! The one-trial kernel stays the reference: it runs where AVX-512 is
-//! missing, and serves the observers (invariant tests and the tail profile).
+//! ([`crate::kernel::run_trial`]), in the same order and without fused multiply-adds, so that its
+//! results are bit for bit those of that trial run alone (tests check this on every shipped and
+//! many random scenarios). It departs from them only in ways that are exact for the values a
+//! model holds, which are finite and non-negative or +inf, never NaN and never -0 (the scenario
+//! reader turns a written -0 into 0, and yields are bounded, so 1 / yield is finite):
+//! - it leaves out operations that cannot change a value: adding +0 (sums start from their first
+//!   term; tariff-cost terms that are 0; re-routing passes over suppliers with nothing to give and
+//!   no idle capacity to hear of) and multiplying by 1 (nodes no shock touches, lanes shipping in
+//!   full);
+//! - it adds +0 to lanes the one-trial kernel leaves alone, where that turns a lane-masked store
+//!   into a whole-vector one (re-routing);
+//! - it takes `min` and `max` where the one-trial kernel compares and selects (stock caps, the
+//!   worst shortfall), which agree on such values;
+//! - it keeps each market's largest lost share in f64 and rounds it to f32 once, at the end:
+//!   rounding is monotone, so that is the largest of the rounded shares.
+//!
+//! The one-trial kernel stays the reference: it runs where AVX-512 is missing, and serves the
+//! observers (invariant tests and the tail profile).
 
 // Index loops over CSR ranges read more plainly than zipped iterators over several arrays.
 #![allow(clippy::needless_range_loop)]
@@ -175,9 +188,9 @@ mod imp {
     binary!(mul, _mm512_mul_pd);
     binary!(div, _mm512_div_pd);
     // `a.min(b)` and `a.max(b)` for numbers (no lane is NaN). They may differ from the one-trial
-    // kernel's in the sign of a zero result (min(-0, +0)): no quantity of the model is -0 (stocks,
-    // flows and capacities are clamped at +0 or built from non-negative products), and the
-    // bit-equality test would show it.
+    // kernel's in the sign of a zero result (min(-0, +0)), but no quantity of the model is -0:
+    // the scenario reader turns a written -0 into 0, and stocks, flows and capacities are clamped
+    // at +0 or built from non-negative products.
     binary!(min, _mm512_min_pd);
     binary!(max, _mm512_max_pd);
     macro_rules! compare {
@@ -248,7 +261,7 @@ mod imp {
         tariff: V,
         /// Largest share of a period's demand that went short (the outcome's `worst_frac`,
         /// kept in f64: rounding to f32 at the end gives the largest of the rounded shares).
-        lost: V,
+        worst_frac: V,
         /// Lanes short at some point.
         started: M,
         /// Lanes short at some point and not yet recovered.
@@ -310,7 +323,7 @@ mod imp {
                         shortfall: z,
                         worst: z,
                         tariff: z,
-                        lost: z,
+                        worst_frac: z,
                         started: 0,
                         pending: 0,
                     };
@@ -376,7 +389,7 @@ mod imp {
                 shortfall: z,
                 worst: z,
                 tariff: z,
-                lost: z,
+                worst_frac: z,
                 started: 0,
                 pending: 0,
             };
@@ -399,7 +412,7 @@ mod imp {
                 to_array(dl.shortfall),
                 to_array(dl.worst),
                 to_array(dl.tariff),
-                to_f32(dl.lost),
+                to_f32(dl.worst_frac),
             );
             for (l, o) in s.outcomes[d].iter_mut().enumerate() {
                 o.shortfall = short[l];
@@ -413,7 +426,7 @@ mod imp {
         }
     }
 
-    /// One period of every lane: the one-trial kernel's `step_period`, eight trials wide.
+    /// One period of every lane: the one-trial kernel's `step_period`, [`LANES`] trials wide.
     #[target_feature(enable = "avx512f")]
     fn step_period(m: &Model, s: &mut LaneScratch, t: usize, flexible: bool, cost_on: &mut M) {
         let (nn, tt) = (m.nodes.len(), m.periods);
@@ -444,6 +457,8 @@ mod imp {
                 let n = n as usize;
                 let (a, b) = (m.in_off[n] as usize, m.in_off[n + 1] as usize);
                 let weight = |e: usize| mul(splat(m.edges[e].share), load(&tl.wmul(m, t, e)));
+                // A tariff buyer buys over at least the tariffed edge.
+                debug_assert!(a < b);
                 let mut sum = weight(a);
                 for e in a + 1..b {
                     sum = add(sum, weight(e));
@@ -472,6 +487,8 @@ mod imp {
             let node = &m.hot[n];
             let (need, used) = match node.kind {
                 Kind::Demand => {
+                    // Its `cap` is left unset: only suppliers' capacities are read, and a demand
+                    // node supplies no one.
                     di -= 1;
                     let dn = &m.demand[di];
                     let dem = dn.per_period[t];
@@ -648,9 +665,9 @@ mod imp {
                     one
                 };
                 frac_[di * tt + t] = to_f32(frac);
-                // The one-trial kernel's `record_period`, eight trials wide. A lane without a
+                // The one-trial kernel's `record_period`, all lanes at once. A lane without a
                 // shortfall has frac = 1 and loses +0, which leaves the largest loss as it was.
-                dm[di].lost = max(dm[di].lost, sub(one, frac));
+                dm[di].worst_frac = max(dm[di].worst_frac, sub(one, frac));
                 // Timings change only in a lane's first short period and where it recovers.
                 let short = gt(gap, zero);
                 let first = short & !dm[di].started;

@@ -295,6 +295,10 @@ pub struct Model {
 /// Marks a node or edge without a column in the timeline.
 pub const NO_SLOT: u32 = u32::MAX;
 
+/// Smallest yield a node may have (and 1 / it the largest): far outside any real process, and
+/// keeps 1 / yield and every flow finite.
+pub const MIN_YIELD: f64 = 1e-6;
+
 /// Columns of the shock timeline (see [`crate::kernel::Timeline`]): a node with an outage or
 /// delay; the edges under one and the same set of restrictions; the edges under one and the same
 /// set of tariffs. Edges that share a column see the same shocks in the same order, so they hold
@@ -647,10 +651,13 @@ impl Compiler<'_> {
                 None => 1.0,
                 Some(y) => {
                     let v = *y.get_ref();
-                    if !(v.is_finite() && v > 0.0) {
+                    if !(MIN_YIELD..=1.0 / MIN_YIELD).contains(&v) {
                         return self.err(
                             Some(y.span()),
-                            format!("`yield` must be a finite number > 0, got {v}"),
+                            format!(
+                                "`yield` must be between {MIN_YIELD:e} and {:e}, got {v:e}",
+                                1.0 / MIN_YIELD
+                            ),
                             "give tonnes of output per tonne of input, e.g. yield = 0.7",
                         );
                     }
@@ -1104,6 +1111,13 @@ impl Compiler<'_> {
                             .position(|e| e.src as usize == *a && e.dst as usize == *b)
                     });
                     match found {
+                        Some(k) if covered.contains(&(k as u32)) => {
+                            return self.err(
+                                Some(route.span()),
+                                format!("route `{}` is named twice", route.get_ref()),
+                                "name each route once",
+                            );
+                        }
                         Some(k) => covered.push(k as u32),
                         None => {
                             return self.err(
@@ -1246,9 +1260,7 @@ impl Compiler<'_> {
                     for e in edges.iter_mut() {
                         *e = new_edge[*e as usize];
                     }
-                    // A route named twice is one route.
                     edges.sort_unstable();
-                    edges.dedup();
                 }
             }
         }

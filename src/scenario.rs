@@ -426,7 +426,8 @@ impl<'de> Deserialize<'de> for Finite {
 /// that sums over trials and periods stay exact enough.
 pub const MAX_QUANTITY: f64 = 1e15;
 
-/// A finite number >= 0 and at most [`MAX_QUANTITY`].
+/// A finite number >= 0 and at most [`MAX_QUANTITY`]; a written -0 is read as 0 (the kernels rely
+/// on no quantity being -0).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct NonNeg(pub f64);
 
@@ -442,12 +443,12 @@ impl<'de> Deserialize<'de> for NonNeg {
                 "{v:e} is beyond any plausible tonnage or price (at most {MAX_QUANTITY:e}); check the units"
             )))
         } else {
-            Ok(NonNeg(v))
+            Ok(NonNeg(v + 0.0))
         }
     }
 }
 
-/// A number in `[0, 1]`.
+/// A number in `[0, 1]`; a written -0 is read as 0.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Fraction(pub f64);
 
@@ -455,7 +456,7 @@ impl<'de> Deserialize<'de> for Fraction {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let v = f64::deserialize(d)?;
         if (0.0..=1.0).contains(&v) {
-            Ok(Fraction(v))
+            Ok(Fraction(v + 0.0))
         } else {
             Err(D::Error::custom(format!(
                 "expected a probability or fraction between 0 and 1, got {v}"

@@ -208,3 +208,31 @@ fn garbage_never_panics() {
         }
     }
 }
+
+#[test]
+fn absurd_yields() {
+    let t = GOOD.replace("kind = \"refinery\"", "kind = \"refinery\"\nyield = 1e-310");
+    fails(&t, &["line 15", "`yield` must be between"]);
+    let t = GOOD.replace("kind = \"refinery\"", "kind = \"refinery\"\nyield = 1e9");
+    fails(&t, &["line 15", "`yield` must be between"]);
+}
+
+#[test]
+fn a_route_named_twice() {
+    let t = format!(
+        "{GOOD}\n[[restriction]]\nid = \"r\"\ncountry = \"AA\"\nseverity = 1\nroutes = [\"sep->d\", \"sep->d\"]\n"
+    );
+    fails(&t, &["line 36", "`sep->d` is named twice"]);
+}
+
+/// The kernels rely on no quantity being -0: a written -0 is read as 0.
+#[test]
+fn negative_zero_reads_as_zero() {
+    let t = GOOD
+        .replacen("capacity = 10", "capacity = -0.0", 1)
+        .replace("demand = 8", "demand = 8\ncover = -0.0");
+    let m = model::compile_str(&t, "zero.toml").unwrap();
+    let mine = m.nodes.iter().position(|n| n.id == "mine").unwrap();
+    assert_eq!(m.hot[mine].capacity.to_bits(), 0);
+    assert_eq!(m.demand[0].cover.to_bits(), 0);
+}
