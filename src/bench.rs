@@ -69,8 +69,8 @@ pub struct Throughput {
     pub split: Option<Split>,
 }
 
-/// The lane kernel's time per trial in its two halves: sampling the shocks (scalar, lane by
-/// lane) and stepping the periods (all lanes at once). The rest of the kernel's time per trial
+/// The lane kernel's time per trial in its two halves: sampling the shocks (scalar, one shock at
+/// a time across the lanes) and stepping the periods (all lanes at once). The rest of the kernel's time per trial
 /// is copying the outcomes out and counting the fan-chart histogram.
 #[derive(Clone, Copy, Debug)]
 pub struct Split {
@@ -82,14 +82,22 @@ pub struct Split {
 
 /// Times the lane kernel's halves ([`crate::lanes::sample_group`] and
 /// [`crate::lanes::step_group`]) apart over `trials` trials (rounded up to whole groups) on one
-/// thread; `None` where the processor has no lane kernel.
+/// thread, after `trials / 10` warm-up trials as [`kernel_throughput`] takes; `None` where the
+/// processor has no lane kernel.
 pub fn lane_split(m: &Model, seed: u64, trials: u64) -> Option<Split> {
     use crate::lanes::{LANES, LaneScratch, sample_group, step_group};
     if !crate::lanes::available() {
         return None;
     }
     let mut ls = LaneScratch::new(m);
+    let warm = (trials / 10).max(1).div_ceil(LANES as u64);
     let groups = trials.div_ceil(LANES as u64).max(1);
+    for g in 0..warm {
+        let first = (groups + g) * LANES as u64;
+        let trials: [u64; LANES] = std::array::from_fn(|l| first + l as u64);
+        sample_group(m, seed, &trials, &mut ls);
+        step_group(m, &mut ls);
+    }
     let (mut sample, mut step) = (0.0, 0.0);
     for g in 0..groups {
         let first = g * LANES as u64;

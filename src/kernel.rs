@@ -452,6 +452,8 @@ pub fn sample_timelines<const W: usize>(
     magnitude: &mut [f32],
 ) {
     let (tt, words, ns) = (m.periods, m.shock_words(), m.shocks.len());
+    debug_assert_eq!(occurred.len(), W * words);
+    debug_assert_eq!(magnitude.len(), W * ns);
     occurred.fill(0);
     // Regime paths: holding times are geometric, so draws happen only at transitions.
     for (l, &trial) in trials.iter().enumerate() {

@@ -105,9 +105,8 @@ pub struct Regime {
     pub states: Vec<String>,
     /// Initial state index.
     pub initial: usize,
-    /// Per-period probability of leaving each state.
-    pub leave: Vec<f64>,
-    /// Holding times of each state: periods until it is left (waiting times for `leave`).
+    /// Holding times of each state: periods until it is left (waiting times for its per-period
+    /// probability of leaving).
     pub holding: Vec<Geometric>,
     /// For each state, cumulative probabilities of the next state given that it leaves.
     pub next_cdf: Vec<Vec<f64>>,
@@ -655,7 +654,7 @@ impl Compiler<'_> {
                         return self.err(
                             Some(y.span()),
                             format!(
-                                "`yield` must be between {MIN_YIELD:e} and {:e}, got {v:e}",
+                                "`yield` must be between {MIN_YIELD:e} and {:e}, got {v:?}",
                                 1.0 / MIN_YIELD
                             ),
                             "give tonnes of output per tonne of input, e.g. yield = 0.7",
@@ -1114,7 +1113,10 @@ impl Compiler<'_> {
                         Some(k) if covered.contains(&(k as u32)) => {
                             return self.err(
                                 Some(route.span()),
-                                format!("route `{}` is named twice", route.get_ref()),
+                                format!(
+                                    "route `{}` names the same edge as an earlier route",
+                                    route.get_ref()
+                                ),
                                 "name each route once",
                             );
                         }
@@ -1417,7 +1419,6 @@ impl Compiler<'_> {
             states: raw.states.clone(),
             initial,
             holding: leave.iter().map(|&p| Geometric::new(p)).collect(),
-            leave,
             next_cdf,
         })
     }

@@ -222,7 +222,13 @@ fn a_route_named_twice() {
     let t = format!(
         "{GOOD}\n[[restriction]]\nid = \"r\"\ncountry = \"AA\"\nseverity = 1\nroutes = [\"sep->d\", \"sep->d\"]\n"
     );
-    fails(&t, &["line 36", "`sep->d` is named twice"]);
+    fails(
+        &t,
+        &[
+            "line 36",
+            "`sep->d` names the same edge as an earlier route",
+        ],
+    );
 }
 
 /// The kernels rely on no quantity being -0: a written -0 is read as 0.
