@@ -388,13 +388,8 @@ pub fn unit<R: rand::Rng + ?Sized>(rng: &mut R) -> f64 {
 }
 
 /// Periods until the first success of a per-period probability `p` (1 = the next period), or
-/// `u32::MAX` when `p` is zero. One draw, whatever the waiting time.
-#[inline]
-pub fn geometric<R: rand::Rng + ?Sized>(rng: &mut R, p: f64) -> u32 {
-    Geometric::new(p).sample(rng)
-}
-
-/// [`geometric`] for one probability, with its logarithm worked out once for many draws.
+/// `u32::MAX` when `p` is zero: one draw whatever the waiting time, with ln(1 - p) worked out
+/// once for many draws.
 #[derive(Clone, Copy, Debug)]
 pub struct Geometric {
     p: f64,
@@ -414,7 +409,7 @@ impl Geometric {
         Geometric { p, ln_q }
     }
 
-    /// Draws one waiting time, as [`geometric`] does.
+    /// Draws one waiting time.
     #[inline]
     pub fn sample<R: rand::Rng + ?Sized>(&self, rng: &mut R) -> u32 {
         if self.p <= 0.0 {
@@ -509,7 +504,7 @@ mod tests {
         let p = 0.1;
         let n = 200_000;
         let mean: f64 = (0..n)
-            .map(|_| f64::from(geometric(&mut rng, p)))
+            .map(|_| f64::from(Geometric::new(p).sample(&mut rng)))
             .sum::<f64>()
             / n as f64;
         // Var = (1-p)/p^2 = 90, se = sqrt(90/n) ~ 0.021; 5 standard errors.

@@ -634,11 +634,11 @@ fn apply_shock<const W: usize>(
             }
         }
         ShockKind::Restriction {
-            edges: _,
             severity,
             licensing_lag,
             licensed_severity,
             timing,
+            ..
         } => {
             let Timeline {
                 edge_allow: allow,
@@ -672,10 +672,10 @@ fn apply_shock<const W: usize>(
             });
         }
         ShockKind::Tariff {
-            edges: _,
             rate,
             elasticity,
             timing,
+            ..
         } => {
             let Timeline {
                 edge_rate: rates,
