@@ -190,6 +190,12 @@ fn bench_prints_kernel_figures() {
             && s.contains("efficiency"),
         "{s}"
     );
+    // The lane kernel's halves, timed apart, where it runs.
+    assert_eq!(
+        s.contains("us/trial sampling the shocks") && s.contains("us/trial stepping the periods"),
+        supplyshock::lanes::available(),
+        "{s}"
+    );
 }
 
 #[test]

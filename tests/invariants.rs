@@ -312,3 +312,69 @@ proptest! {
         }
     }
 }
+
+/// Edges share a timeline column exactly when the same restrictions (or the same tariffs) cover
+/// them, and each shock writes every column of its edges, once: the kernels read an edge's
+/// allowed fraction and tariff rate through its column.
+#[test]
+fn edges_share_a_column_exactly_when_the_same_shocks_cover_them() {
+    use supplyshock::model::{NO_SLOT, ShockKind};
+    let mut models: Vec<Model> = (0..60).map(|seed| model(&random_scenario(seed))).collect();
+    for path in supplyshock::bench::shipped_scenarios() {
+        models.push(supplyshock::model::load(&path).unwrap_or_else(|e| panic!("{e}")));
+    }
+    for m in &models {
+        let ne = m.edges.len();
+        let (mut restricted_by, mut taxed_by) = (vec![Vec::new(); ne], vec![Vec::new(); ne]);
+        for (i, shock) in m.shocks.iter().enumerate() {
+            let (by, edges) = match &shock.kind {
+                ShockKind::Restriction { edges, .. } => (&mut restricted_by, edges),
+                ShockKind::Tariff { edges, .. } => (&mut taxed_by, edges),
+                _ => continue,
+            };
+            for &e in edges {
+                by[e as usize].push(i);
+            }
+        }
+        for (slot, by) in [
+            (&m.slots.allow, &restricted_by),
+            (&m.slots.tariff, &taxed_by),
+        ] {
+            for a in 0..ne {
+                assert_eq!(slot[a] == NO_SLOT, by[a].is_empty(), "{}: edge {a}", m.name);
+                for b in 0..ne {
+                    assert_eq!(
+                        slot[a] == slot[b],
+                        by[a] == by[b],
+                        "{}: edges {a}, {b}",
+                        m.name
+                    );
+                }
+            }
+        }
+        for (i, shock) in m.shocks.iter().enumerate() {
+            let expect: Vec<u32> = match &shock.kind {
+                ShockKind::Restriction { edges, .. } | ShockKind::Tariff { edges, .. } => {
+                    let slot = match &shock.kind {
+                        ShockKind::Restriction { .. } => &m.slots.allow,
+                        _ => &m.slots.tariff,
+                    };
+                    let mut cols: Vec<u32> = edges.iter().map(|&e| slot[e as usize]).collect();
+                    cols.sort_unstable();
+                    cols.dedup();
+                    cols
+                }
+                ShockKind::Markov { node, .. }
+                | ShockKind::Events { node, .. }
+                | ShockKind::Delay { node, .. } => vec![m.slots.node[*node as usize]],
+            };
+            let mut got = m.slots.columns[i].clone();
+            got.sort_unstable();
+            assert!(
+                got.windows(2).all(|w| w[0] < w[1]),
+                "a column written twice"
+            );
+            assert_eq!(got, expect, "{}: shock {}", m.name, shock.id);
+        }
+    }
+}
