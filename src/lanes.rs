@@ -3,9 +3,10 @@
 //! Every trial samples its own shocks into its lane of a [`crate::kernel::Timeline`]; then the
 //! periods of all lanes are stepped together. Each per-node and per-edge quantity is held in two
 //! 512-bit vectors of eight trials: one instruction advances eight trials, and the two vectors
-//! are independent chains of work that the processor overlaps (on the default scenario, eight
-//! lanes with one vector per quantity took 1.3 times as long per trial to step as sixteen, and
-//! thirty-two were no faster than sixteen). The graph is the same for every lane; where trials
+//! are independent chains of work that the processor overlaps (with `LANES` set to 8, one
+//! vector per quantity, `supplyshock bench` timed the default scenario's stepping at 4.7 us per
+//! trial against 3.9 for sixteen lanes; thirty-two took 3.8, within the machine's noise, for
+//! twice the working memory). The graph is the same for every lane; where trials
 //! differ (a short node re-routes, a restricted edge withholds) every lane computes both sides and
 //! a mask keeps its own.
 //!
