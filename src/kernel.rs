@@ -15,15 +15,11 @@
 // Index loops over CSR ranges read more plainly than zipped iterators over several arrays.
 #![allow(clippy::needless_range_loop)]
 
-use rand::SeedableRng;
-use rand_xoshiro::Xoshiro256PlusPlus;
-
 use crate::dist::{Dist, Geometric, unit};
 use crate::model::{Length, MAX_STATES, Model, NO_SLOT, RParam, ShockKind, Start, Timing};
 use crate::scenario::{Initial, Kind, Policy};
 
-/// The random generator of one trial's stream.
-pub type TrialRng = Xoshiro256PlusPlus;
+pub use crate::rng::{TrialRng, splitmix64};
 
 /// Stream key of the regime path.
 const REGIME_STREAM: u64 = 0x7265_6769_6d65; // "regime"
@@ -34,21 +30,23 @@ pub(crate) const EPS: f64 = 1e-9;
 /// Marks "no such period" in per-trial outcomes.
 pub const NONE: u16 = u16::MAX;
 
-/// SplitMix64 finaliser: a bijective mix of 64 bits.
-#[inline]
-pub fn splitmix64(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
 /// The generator for (master seed, trial index, stream key). It depends on nothing else, so a
 /// trial draws the same numbers whatever thread or shard runs it, and a shock (keyed by its id)
 /// draws the same numbers in any scenario that declares it: common random numbers.
 pub fn stream_rng(seed: u64, trial: u64, key: u64) -> TrialRng {
-    let s = splitmix64(splitmix64(splitmix64(seed) ^ trial) ^ key);
-    TrialRng::seed_from_u64(s)
+    keyed_rng(trial_hash(seed, trial), key)
+}
+
+/// The part of [`stream_rng`] shared by all streams of one trial.
+#[inline]
+fn trial_hash(seed: u64, trial: u64) -> u64 {
+    splitmix64(splitmix64(seed) ^ trial)
+}
+
+/// The generator of stream `key` of the trial with [`trial_hash`] `hash`.
+#[inline]
+fn keyed_rng(hash: u64, key: u64) -> TrialRng {
+    TrialRng::seed_from_u64(splitmix64(hash ^ key))
 }
 
 /// What one trial produced for one demand node.
@@ -455,13 +453,14 @@ pub fn sample_timelines<const W: usize>(
     debug_assert_eq!(occurred.len(), W * words);
     debug_assert_eq!(magnitude.len(), W * ns);
     occurred.fill(0);
+    let hash = trials.map(|trial| trial_hash(seed, trial));
     // Regime paths: holding times are geometric, so draws happen only at transitions.
-    for (l, &trial) in trials.iter().enumerate() {
+    for (l, &hash) in hash.iter().enumerate() {
         let path = &mut s.regime[l * tt..(l + 1) * tt];
         match &m.regime {
             None => path.fill(0),
             Some(r) => {
-                let mut rng = stream_rng(seed, trial, REGIME_STREAM);
+                let mut rng = keyed_rng(hash, REGIME_STREAM);
                 let mut state = r.initial;
                 let mut t = 0usize;
                 while t < tt {
@@ -483,13 +482,10 @@ pub fn sample_timelines<const W: usize>(
     for (i, shock) in m.shocks.iter().enumerate() {
         // Tariffs cost money but cut no supply: they do not start the survival clock.
         let supply = !matches!(shock.kind, ShockKind::Tariff { .. });
-        for (l, &trial) in trials.iter().enumerate() {
+        for (l, &hash) in hash.iter().enumerate() {
             let (first, mag) = match s.base.fixed[i] {
                 Some(fixed) => fixed,
-                None => {
-                    let mut rng = stream_rng(seed, trial, shock.stream);
-                    apply_shock(m, i, &mut rng, s, l)
-                }
+                None => apply_shock(m, i, &mut keyed_rng(hash, shock.stream), s, l),
             };
             magnitude[l * ns + i] = mag as f32;
             if first < tt {

@@ -18,6 +18,7 @@ pub mod lanes;
 pub mod model;
 pub mod output;
 pub mod report;
+pub mod rng;
 pub mod scenario;
 pub mod shard;
 pub mod sketch;
