@@ -232,6 +232,7 @@ mod imp {
     /// of a node's fields keeps the hot loops from spilling pointers.
     #[derive(Clone, Copy, Debug)]
     struct NodeLanes {
+        /// This period's capacity, kept only for nodes a shock can touch (see [`cap`]).
         cap: V,
         stock: V,
         want: V,
@@ -239,9 +240,23 @@ mod imp {
         out: V,
         spare: V,
         cost_in: V,
-        asked: V,
-        asked_prev: V,
+        /// What buyers re-ordered from this node (flexible policy), by period parity:
+        /// `asked[t % 2]` collects period t's, and pass 1 of period t reads period t - 1's from
+        /// the other and clears it for period t + 1.
+        asked: [V; 2],
         short_run: V,
+    }
+
+    /// This period's capacity of supplier `n`: its own where no shock touches it, else the one
+    /// pass 1 kept.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn cap(m: &Model, nd: &[NodeLanes], n: usize) -> V {
+        if m.slots.node[n] == NO_SLOT {
+            splat(m.hot[n].capacity)
+        } else {
+            nd[n].cap
+        }
     }
 
     /// Per edge: buyer-side weight, order, the part of it for current use, shipment.
@@ -303,8 +318,7 @@ mod imp {
                         out: z,
                         spare: z,
                         cost_in: z,
-                        asked: z,
-                        asked_prev: z,
+                        asked: [z; 2],
                         short_run: z,
                     };
                     n
@@ -379,8 +393,9 @@ mod imp {
             nl.stock = splat(node.stock0);
             nl.cost_in = z;
             nl.short_run = z;
-            nl.asked = z;
-            nl.asked_prev = z;
+            nl.asked = [z; 2];
+            // Pass 2 clears each node's orders after reading them, ready for the next period.
+            nl.want = z;
         }
         for (d, dn) in m.demand.iter().enumerate() {
             s.nodes[dn.node as usize].stock =
@@ -480,9 +495,7 @@ mod imp {
         }
 
         // Pass 1: orders, buyers first.
-        for nl in nd.iter_mut() {
-            nl.want = zero;
-        }
+        let (now, before) = (t % 2, (t + 1) % 2);
         let mut di = m.demand.len();
         for n in (0..nn).rev() {
             let node = &m.hot[n];
@@ -506,13 +519,17 @@ mod imp {
                     } else {
                         mul(splat(node.capacity), load(&tl.factor(m, t, n)))
                     };
-                    nd[n].cap = cap;
+                    if m.slots.node[n] != NO_SLOT {
+                        nd[n].cap = cap;
+                    }
                     let plan = min(nd[n].want, cap);
                     if kind == Kind::Mine {
                         (zero, zero)
                     } else {
                         let iy = splat(node.inv_yield);
-                        let target = add(splat(node.stock0), mul(nd[n].asked_prev, iy));
+                        let asked = nd[n].asked[before];
+                        nd[n].asked[before] = zero;
+                        let target = add(splat(node.stock0), mul(asked, iy));
                         let used = mul(plan, iy);
                         (max(sub(add(used, target), nd[n].stock), zero), used)
                     }
@@ -547,16 +564,19 @@ mod imp {
             for el in ed[ia..ib].iter().skip(1) {
                 recv = add(recv, el.ship);
             }
-            let need = nd[n].need;
-            let gap = sub(need, recv);
-            let short = gt(gap, mul(splat(EPS), max(need, one)));
             // Flexible policy: re-order a gap from suppliers with spare output. A lane with
             // nothing left to re-order changes nothing below, as the one-trial kernel's early exit.
-            let reroute = if flexible {
-                short & ge(nd[n].short_run, splat(m.reroute_lag as f64))
-            } else {
-                0
-            };
+            // Nor does a node without an in-edge open to re-routing, whose count of short periods
+            // no one reads.
+            let (mut reroute, mut gap) = (0, zero);
+            if flexible && node.reroutes {
+                let need = nd[n].need;
+                gap = sub(need, recv);
+                let short = gt(gap, mul(splat(EPS), max(need, one)));
+                let run = nd[n].short_run;
+                reroute = short & ge(run, splat(m.reroute_lag as f64));
+                nd[n].short_run = sel(short, add(run, one), zero);
+            }
             if reroute != 0 {
                 let mut left = sel(reroute, gap, zero);
                 let mut asked = zero;
@@ -598,17 +618,16 @@ mod imp {
                         // What is still missing, up to the supplier's idle capacity: nothing
                         // where it has none (and then, having re-ordered nothing either, the
                         // supplier hears of nothing).
-                        let idle = sub(nd[src].cap, out);
+                        let idle = sub(cap(m, nd, src), out);
                         if ok & gt(idle, zero) == 0 && gt(x, zero) == 0 {
                             continue;
                         }
                         let a = min(max(sub(left, asked), zero), max(idle, zero));
-                        nd[src].asked = add(nd[src].asked, sel(ok, add(x, a), zero));
+                        nd[src].asked[now] = add(nd[src].asked[now], sel(ok, add(x, a), zero));
                         asked = sel(ok, add(asked, a), asked);
                     }
                 }
             }
-            nd[n].short_run = sel(short, add(nd[n].short_run, one), zero);
 
             // Tariff cost carried into this node's stock (average cost per input tonne).
             let mut stock = nd[n].stock;
@@ -693,7 +712,7 @@ mod imp {
             } else {
                 let (y, iy) = (splat(node.yield_), splat(node.inv_yield));
                 let mine = node.kind == Kind::Mine;
-                let mut made = min(nd[n].want, nd[n].cap);
+                let mut made = min(nd[n].want, cap(m, nd, n));
                 if !mine {
                     made = min(made, mul(avail, y));
                     stock = max(sub(avail, mul(made, iy)), zero);
@@ -701,6 +720,7 @@ mod imp {
                 // Ship: orders in full, else offtakes first and the rest pro rata.
                 let outs = &m.out_edges[m.out_off[n] as usize..m.out_off[n + 1] as usize];
                 let wanted = nd[n].want;
+                nd[n].want = zero;
                 let full = ge(made, mul(wanted, splat(1.0 - 1e-12)));
                 // The ratio matters only in lanes that cannot ship in full: skip the division
                 // when there are none.
@@ -797,7 +817,7 @@ mod imp {
                     }
                 }
                 nd[n].out = made;
-                let room = sub(nd[n].cap, made);
+                let room = sub(cap(m, nd, n), made);
                 nd[n].spare = if mine {
                     max(room, zero)
                 } else {
@@ -807,13 +827,13 @@ mod imp {
             nd[n].stock = stock;
         }
 
-        // Stock caps: input beyond the cap is lost.
+        // Stock caps: input beyond the cap is lost. `min` is the one-trial kernel's
+        // `if stock - cap > 0 { stock = cap }` for numbers, and stores every lane (reading back a
+        // lane-masked store stalls); without a cap it would change nothing.
         for (nl, node) in nd.iter_mut().zip(&m.hot) {
-            nl.asked_prev = nl.asked;
-            nl.asked = zero;
-            // `min` is the one-trial kernel's `if stock - cap > 0 { stock = cap }` for numbers,
-            // and stores every lane (reading back a lane-masked store stalls).
-            nl.stock = min(nl.stock, splat(node.stock_cap));
+            if node.stock_cap < f64::INFINITY {
+                nl.stock = min(nl.stock, splat(node.stock_cap));
+            }
         }
     }
 }

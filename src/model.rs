@@ -60,6 +60,9 @@ pub struct Hot {
     pub reweighted: bool,
     /// Whether a restriction covers any of the node's out-edges.
     pub restricted: bool,
+    /// Whether the node can re-order a gap under the flexible policy: it has an in-edge open to
+    /// re-routed volume.
+    pub reroutes: bool,
 }
 
 /// A supplier -> buyer link.
@@ -707,6 +710,7 @@ impl Compiler<'_> {
                 tariffed: false,
                 reweighted: false,
                 restricted: false,
+                reroutes: false,
             });
         }
 
@@ -1318,6 +1322,7 @@ impl Compiler<'_> {
         for (n, h) in hot.iter_mut().enumerate() {
             let outs = &out_edges[out_off[n] as usize..out_off[n + 1] as usize];
             h.restricted = outs.iter().any(|&e| slots.allow[e as usize] != NO_SLOT);
+            h.reroutes = (in_off[n]..in_off[n + 1]).any(|e| edges_sorted[e as usize].reroute);
         }
         Ok(Model {
             hot,

@@ -121,6 +121,10 @@ pub fn random_scenario(seed: u64) -> String {
                 if g.random_bool(0.2) {
                     let _ = writeln!(s, "offtake = {:.2}", g.random_range(0.0..0.3));
                 }
+                // Now and then a route closed to re-routed volume.
+                if g.random_bool(0.25) {
+                    let _ = writeln!(s, "reroute = false");
+                }
                 s.push('\n');
             }
             // A standby supplier now and then.
