@@ -360,17 +360,17 @@ impl Worker {
                         }
                     }
                     // Most cells are delivered in full: count those with one addition per
-                    // (market, period) and bin the others one by one.
+                    // (market, period) and bin the short ones one by one (rounded to f32, a
+                    // tiny shortfall may still read as full).
                     let full = bin_of(1.0);
-                    for (i, f) in ls.frac.iter().enumerate() {
-                        let f = &f[..live];
-                        let ones = f.iter().filter(|&&x| x == 1.0).count();
+                    let live_lanes = u32::MAX >> (32 - live);
+                    for (i, (f, &short)) in ls.frac.iter().zip(&ls.short).enumerate() {
+                        let mut short = short & live_lanes;
                         let h = &mut hist[i * BINS..(i + 1) * BINS];
-                        h[full] += ones as u32;
-                        if ones < live {
-                            for &x in f.iter().filter(|&&x| x != 1.0) {
-                                h[bin_of(x)] += 1;
-                            }
+                        h[full] += live as u32 - short.count_ones();
+                        while short != 0 {
+                            h[bin_of(f[short.trailing_zeros() as usize])] += 1;
+                            short &= short - 1;
                         }
                     }
                 }

@@ -71,6 +71,8 @@ mod fallback {
     pub struct LaneScratch {
         /// Delivered fraction of demand per (demand node, period) and lane.
         pub frac: Vec<[f32; LANES]>,
+        /// Lanes short per (demand node, period), one bit each.
+        pub short: Vec<u32>,
         /// Outcomes per demand node and lane.
         pub outcomes: Vec<[DemandOutcome; LANES]>,
         /// Shock flags per lane.
@@ -84,6 +86,7 @@ mod fallback {
         pub fn new(_: &Model) -> LaneScratch {
             LaneScratch {
                 frac: Vec::new(),
+                short: Vec::new(),
                 outcomes: Vec::new(),
                 occurred: Vec::new(),
                 magnitude: Vec::new(),
@@ -294,6 +297,9 @@ mod imp {
         demand: Vec<DemandLanes>,
         /// Delivered fraction of demand per (demand node, period): `frac[d * periods + t][lane]`.
         pub frac: Vec<[f32; LANES]>,
+        /// Lanes with a shortfall per (demand node, period), bit `lane` of `short[d * periods +
+        /// t]`: the others delivered all their demand, a fraction of exactly 1.
+        pub short: Vec<M>,
         /// Outcomes per demand node and lane: `outcomes[d][lane]`.
         pub outcomes: Vec<[DemandOutcome; LANES]>,
         /// Shock flags per lane: `occurred[lane * words + i / 64]`.
@@ -345,6 +351,7 @@ mod imp {
                     d
                 ],
                 frac: vec![[0.0; LANES]; d * t],
+                short: vec![0; d * t],
                 outcomes: vec![[DemandOutcome::default(); LANES]; d],
                 occurred: vec![0; LANES * m.shock_words()],
                 magnitude: vec![0.0; LANES * m.shocks.len()],
@@ -453,12 +460,14 @@ mod imp {
             edges,
             demand,
             frac: frac_,
+            short: short_,
             outcomes,
             ..
         } = s;
         let (nd, ed, dm): (&mut [NodeLanes], &mut [EdgeLanes], &mut [DemandLanes]) =
             (nodes, edges, demand);
         let frac_: &mut [[f32; LANES]] = frac_;
+        let short_: &mut [M] = short_;
         let outcomes: &mut [[DemandOutcome; LANES]] = outcomes;
         let tl: &Timeline<LANES> = tl;
         let restricted = mask_of(&tl.allow_touched[t]);
@@ -679,17 +688,18 @@ mod imp {
                 dm[di].shortfall = add(dm[di].shortfall, gap);
                 dm[di].worst = max(dm[di].worst, gap);
                 // Without a shortfall the fraction is dem / dem = 1 exactly.
-                let frac = if dem_t > 0.0 && gt(gap, zero) != 0 {
+                let short = gt(gap, zero);
+                let frac = if dem_t > 0.0 && short != 0 {
                     div(sub(dem, gap), dem)
                 } else {
                     one
                 };
                 frac_[di * tt + t] = to_f32(frac);
+                short_[di * tt + t] = short;
                 // The one-trial kernel's `record_period`, all lanes at once. A lane without a
                 // shortfall has frac = 1 and loses +0, which leaves the largest loss as it was.
                 dm[di].worst_frac = max(dm[di].worst_frac, sub(one, frac));
                 // Timings change only in a lane's first short period and where it recovers.
-                let short = gt(gap, zero);
                 let first = short & !dm[di].started;
                 let recovered = !short & dm[di].pending;
                 if (first | recovered) != 0 {
