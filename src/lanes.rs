@@ -8,7 +8,7 @@
 //! both sides and a mask keeps its own. Wider groups spread each node's bookkeeping (loops,
 //! branches, masks) over more trials, for more working memory: `supplyshock bench` timed the
 //! default scenario's stepping at 4.7 us per trial with `LANES` set to 8, 3.6 with 16 and 3.25
-//! with 32 (the whole kernel 7.1, 6.0 and 5.6 us).
+//! with 32.
 //!
 //! Each lane performs the floating-point operations of the one-trial kernel
 //! ([`crate::kernel::run_trial`]), in the same order and without fused multiply-adds, so that its
