@@ -401,6 +401,8 @@ impl Geometric {
     /// Waiting times for the per-period probability `p`.
     #[inline]
     pub fn new(p: f64) -> Geometric {
+        // Scenarios' probabilities are checked numbers; a NaN would draw waits of 1.
+        debug_assert!(!p.is_nan(), "a probability is NaN");
         let ln_q = if p <= 0.0 || p >= 1.0 {
             0.0
         } else {

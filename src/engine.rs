@@ -363,7 +363,7 @@ impl Worker {
                     // (market, period) and bin the short ones one by one (rounded to f32, a
                     // tiny shortfall may still read as full).
                     let full = bin_of(1.0);
-                    let live_lanes = u32::MAX >> (32 - live);
+                    let live_lanes = u32::MAX >> (u32::BITS as usize - live);
                     for (i, (f, &short)) in ls.frac.iter().zip(&ls.short).enumerate() {
                         let mut short = short & live_lanes;
                         let h = &mut hist[i * BINS..(i + 1) * BINS];

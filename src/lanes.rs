@@ -20,6 +20,9 @@
 //!   term; tariff-cost terms that are 0; re-routing passes over suppliers with nothing to give and
 //!   no idle capacity to hear of) and multiplying by 1 (nodes no shock touches, lanes shipping in
 //!   full);
+//! - it leaves out work whose result nothing reads or that changes nothing: the stock cap of a
+//!   node without one (`min` with +inf), and the count of short periods of a node with no
+//!   in-edge open to re-routing (read only to decide whether to re-route);
 //! - it adds +0 to lanes the one-trial kernel leaves alone, where that turns a lane-masked store
 //!   into a whole-vector one (re-routing);
 //! - it takes `min` and `max` where the one-trial kernel compares and selects (stock caps, the
@@ -360,7 +363,7 @@ mod imp {
     }
 
     /// Runs the trials `trials` (one per lane) of `m` under master seed `seed`; results land in
-    /// `s.outcomes`, `s.frac`, `s.occurred` and `s.magnitude`. Needs AVX-512 (see
+    /// `s.outcomes`, `s.frac`, `s.short`, `s.occurred` and `s.magnitude`. Needs AVX-512 (see
     /// [`super::available`]); panics without it.
     pub fn run_group(m: &Model, seed: u64, trials: &[u64; LANES], s: &mut LaneScratch) {
         sample_group(m, seed, trials, s);

@@ -31,10 +31,21 @@ pub fn random_scenario(seed: u64) -> String {
         g.random_range(1..30),
         g.random_range(0..3)
     );
-    let _ = writeln!(
-        s,
-        "[regime]\nstates = [\"calm\", \"crisis\"]\ninitial = \"calm\"\ntransition = [[0.9, 0.1], [0.3, 0.7]]\n"
-    );
+    // Now and then no regime: the regime-dependent hazards below then take one value.
+    let regime = g.random_bool(0.8);
+    if regime {
+        let _ = writeln!(
+            s,
+            "[regime]\nstates = [\"calm\", \"crisis\"]\ninitial = \"calm\"\ntransition = [[0.9, 0.1], [0.3, 0.7]]\n"
+        );
+    }
+    let by_regime = |calm: f64, crisis: f64| {
+        if regime {
+            format!("{{ calm = {calm}, crisis = {crisis} }}")
+        } else {
+            format!("{}", (calm + crisis) / 2.0)
+        }
+    };
     let stages = [
         ("mine", g.random_range(1..4)),
         ("refinery", g.random_range(1..4)),
@@ -137,11 +148,12 @@ pub fn random_scenario(seed: u64) -> String {
     }
     for layer in &layers[..3] {
         for id in layer {
-            match g.random_range(0..4) {
+            match g.random_range(0..5) {
                 0 => {
                     let _ = writeln!(
                         s,
-                        "[[outage]]\nnode = \"{id}\"\np_fail = {{ calm = 0.05, crisis = 0.3 }}\np_recover = 0.4\nseverity = {{ dist = \"uniform\", low = 0.2, high = 1 }}\n"
+                        "[[outage]]\nnode = \"{id}\"\np_fail = {}\np_recover = 0.4\nseverity = {{ dist = \"uniform\", low = 0.2, high = 1 }}\n",
+                        by_regime(0.05, 0.3)
                     );
                 }
                 1 => {
@@ -157,6 +169,8 @@ pub fn random_scenario(seed: u64) -> String {
                         g.random_range(-3..10)
                     );
                 }
+                // No shock: the node keeps its capacity in every trial.
+                4 => {}
                 _ => {
                     // A delay that draws nothing: applied once to the rows every trial starts from.
                     let _ = writeln!(
@@ -178,7 +192,8 @@ pub fn random_scenario(seed: u64) -> String {
     };
     let _ = writeln!(
         s,
-        "[[restriction]]\nid = \"r\"\ncountry = \"{from}\"\nseverity = {{ dist = \"beta\", alpha = 2, beta = 2 }}\nlicensing_lag = 2\nlicensed_severity = 0.3\nblocked = \"{blocked}\"\nwhen = {{ p_start = {{ calm = 0.05, crisis = 0.5 }}, p_end = 0.2 }}\n"
+        "[[restriction]]\nid = \"r\"\ncountry = \"{from}\"\nseverity = {{ dist = \"beta\", alpha = 2, beta = 2 }}\nlicensing_lag = 2\nlicensed_severity = 0.3\nblocked = \"{blocked}\"\nwhen = {{ p_start = {}, p_end = 0.2 }}\n",
+        by_regime(0.05, 0.5)
     );
     let (a, b) = cross[g.random_range(0..cross.len())];
     let _ = writeln!(
