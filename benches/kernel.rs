@@ -30,8 +30,13 @@ fn main() {
     let ladder = supplyshock::bench::thread_ladder(cores);
     for path in files {
         let m = supplyshock::model::load(&path).unwrap_or_else(|e| panic!("{e}"));
-        let tps = supplyshock::bench::kernels(&m, 1, trials, 3);
-        let rows = supplyshock::bench::scaling(&m, 1, batch, &ladder, 3).expect("engine run");
+        let repeats = if quick {
+            1
+        } else {
+            supplyshock::bench::REPEATS
+        };
+        let tps = supplyshock::bench::kernels(&m, 1, trials, repeats);
+        let rows = supplyshock::bench::scaling(&m, 1, batch, &ladder, repeats).expect("engine run");
         println!("== {}", path.display());
         print!("{}", supplyshock::bench::report(&m, &tps, &rows, batch));
         for tp in &tps {

@@ -52,6 +52,11 @@ pub fn allocations() -> Option<u64> {
     (INSTALLED.load(Ordering::Relaxed) == 1).then(|| ALLOCATIONS.with(Cell::get))
 }
 
+/// Timings of each kernel and thread count that `supplyshock bench` and `cargo bench` take by
+/// default, keeping the fastest: on a shared machine one disturbed timing in three is common, and
+/// five leave the best of them undisturbed far more often.
+pub const REPEATS: usize = 5;
+
 /// Single-thread kernel throughput.
 #[derive(Clone, Debug)]
 pub struct Throughput {

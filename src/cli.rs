@@ -178,7 +178,7 @@ pub struct BenchArgs {
     #[arg(long, value_delimiter = ',')]
     pub threads: Vec<usize>,
     /// Timings of each kernel and of each thread count; the best is kept.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = crate::bench::REPEATS)]
     pub repeats: usize,
     /// Master seed.
     #[arg(long, default_value_t = 1)]
