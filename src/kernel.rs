@@ -19,7 +19,7 @@ use crate::dist::{Dist, Geometric, unit};
 use crate::model::{Length, MAX_STATES, Model, NO_SLOT, RParam, ShockKind, Start, Timing};
 use crate::scenario::{Initial, Kind, Policy};
 
-pub use crate::rng::{TrialRng, splitmix64};
+use crate::rng::{TrialRng, splitmix64};
 
 /// Stream key of the regime path.
 const REGIME_STREAM: u64 = 0x7265_6769_6d65; // "regime"
@@ -30,20 +30,16 @@ pub(crate) const EPS: f64 = 1e-9;
 /// Marks "no such period" in per-trial outcomes.
 pub const NONE: u16 = u16::MAX;
 
-/// The generator for (master seed, trial index, stream key). It depends on nothing else, so a
-/// trial draws the same numbers whatever thread or shard runs it, and a shock (keyed by its id)
-/// draws the same numbers in any scenario that declares it: common random numbers.
-pub fn stream_rng(seed: u64, trial: u64, key: u64) -> TrialRng {
-    keyed_rng(trial_hash(seed, trial), key)
-}
-
-/// The part of [`stream_rng`] shared by all streams of one trial.
+/// The part of a trial's generators shared by all its streams (see [`keyed_rng`]).
 #[inline]
 fn trial_hash(seed: u64, trial: u64) -> u64 {
     splitmix64(splitmix64(seed) ^ trial)
 }
 
-/// The generator of stream `key` of the trial with [`trial_hash`] `hash`.
+/// The generator of stream `key` of the trial with [`trial_hash`] `hash`. It depends on the
+/// master seed, the trial index and the key alone, so a trial draws the same numbers whatever
+/// thread or shard runs it, and a shock (keyed by its id) draws the same numbers in any scenario
+/// that declares it: common random numbers.
 #[inline]
 fn keyed_rng(hash: u64, key: u64) -> TrialRng {
     TrialRng::seed_from_u64(splitmix64(hash ^ key))
@@ -211,7 +207,7 @@ impl<const W: usize> Timeline<W> {
             },
         };
         // The fixed shocks draw nothing, so any generator will do; they ignore the regime path.
-        let mut rng = stream_rng(0, 0, 0);
+        let mut rng = TrialRng::seed_from_u64(0);
         for (i, baked) in baked(m).into_iter().enumerate() {
             if baked {
                 let (first, mag) = (0..W)
