@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
 use crate::kernel::{DemandOutcome, NONE, NoObserver, Scratch, run_trial};
-use crate::lanes::{LANES, LaneScratch, run_group};
+use crate::lanes::{LANES, LaneScratch, lanes_of, run_group};
 use crate::model::Model;
 use crate::sketch::{Counts, Sketch};
 
@@ -365,12 +365,11 @@ impl Worker {
                     let full = bin_of(1.0);
                     let live_lanes = u32::MAX >> (u32::BITS as usize - live);
                     for (i, (f, &short)) in ls.frac.iter().zip(&ls.short).enumerate() {
-                        let mut short = short & live_lanes;
+                        let short = short & live_lanes;
                         let h = &mut hist[i * BINS..(i + 1) * BINS];
                         h[full] += live as u32 - short.count_ones();
-                        while short != 0 {
-                            h[bin_of(f[short.trailing_zeros() as usize])] += 1;
-                            short &= short - 1;
+                        for l in lanes_of(short) {
+                            h[bin_of(f[l])] += 1;
                         }
                     }
                 }

@@ -39,12 +39,23 @@
 use crate::kernel::DemandOutcome;
 use crate::model::Model;
 
-/// Trials stepped together: a multiple of 8, at most 32.
+/// Trials stepped together: a multiple of 8, at most 32 (one bit each in a `u32` lane mask).
 pub const LANES: usize = 32;
+const _: () = assert!(LANES.is_multiple_of(8) && LANES <= 32);
 
 /// The lane kernel's name in reports.
 pub const NAME: &str = "32 trials per step, AVX-512";
-const _: () = assert!(LANES == 32 && LANES.is_multiple_of(8) && LANES <= 32);
+
+/// The lanes set in the lane mask `mask`, lowest first.
+pub fn lanes_of(mut mask: u32) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        (mask != 0).then(|| {
+            let l = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            l
+        })
+    })
+}
 
 /// Whether this processor runs the lane kernel.
 pub fn available() -> bool {
@@ -149,17 +160,6 @@ mod imp {
     fn to_array(v: V) -> [f64; LANES] {
         // SAFETY: as in `from_array`.
         unsafe { std::mem::transmute::<V, [f64; LANES]>(v) }
-    }
-
-    /// The lanes set in `m`, lowest first.
-    fn lanes_of(mut m: M) -> impl Iterator<Item = usize> {
-        std::iter::from_fn(move || {
-            (m != 0).then(|| {
-                let l = m.trailing_zeros() as usize;
-                m &= m - 1;
-                l
-            })
-        })
     }
 
     fn mask_of(b: &[bool; LANES]) -> M {
@@ -529,11 +529,11 @@ mod imp {
                     let cap = if m.slots.node[n] == NO_SLOT {
                         splat(node.capacity)
                     } else {
-                        mul(splat(node.capacity), load(&tl.factor(m, t, n)))
-                    };
-                    if m.slots.node[n] != NO_SLOT {
+                        // Kept for pass 2 and buyers' re-routing (see [`cap`]).
+                        let cap = mul(splat(node.capacity), load(&tl.factor(m, t, n)));
                         nd[n].cap = cap;
-                    }
+                        cap
+                    };
                     let plan = min(nd[n].want, cap);
                     if kind == Kind::Mine {
                         (zero, zero)
@@ -848,5 +848,28 @@ mod imp {
                 nl.stock = min(nl.stock, splat(node.stock_cap));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_name_gives_the_lane_count() {
+        assert!(
+            NAME.starts_with(&format!("{LANES} trials per step")),
+            "{NAME}"
+        );
+    }
+
+    #[test]
+    fn lanes_of_lists_the_set_bits() {
+        assert_eq!(lanes_of(0).count(), 0);
+        assert_eq!(lanes_of(0b1010_0001).collect::<Vec<_>>(), [0, 5, 7]);
+        assert_eq!(
+            lanes_of(u32::MAX).collect::<Vec<_>>(),
+            (0..32).collect::<Vec<_>>()
+        );
     }
 }
