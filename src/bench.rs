@@ -75,8 +75,8 @@ pub struct Throughput {
 }
 
 /// The lane kernel's time per trial in its two halves: sampling the shocks (scalar, one shock at
-/// a time across the lanes) and stepping the periods (all lanes at once). The rest of the kernel's time per trial
-/// is copying the outcomes out and counting the fan-chart histogram.
+/// a time across the lanes) and stepping the periods (all lanes at once). The rest of the
+/// kernel's time per trial is copying the outcomes out and counting the fan-chart histogram.
 #[derive(Clone, Copy, Debug)]
 pub struct Split {
     /// Microseconds per trial sampling the shock timelines.
@@ -97,16 +97,15 @@ pub fn lane_split(m: &Model, seed: u64, trials: u64) -> Option<Split> {
     let mut ls = LaneScratch::new(m);
     let warm = (trials / 10).max(1).div_ceil(LANES as u64);
     let groups = trials.div_ceil(LANES as u64).max(1);
-    for g in 0..warm {
-        let first = (groups + g) * LANES as u64;
-        let trials: [u64; LANES] = std::array::from_fn(|l| first + l as u64);
-        sample_group(m, seed, &trials, &mut ls);
+    let group = |g: u64| -> [u64; LANES] { std::array::from_fn(|l| g * LANES as u64 + l as u64) };
+    // Warm-up on the groups after the timed ones.
+    for g in groups..groups + warm {
+        sample_group(m, seed, &group(g), &mut ls);
         step_group(m, &mut ls);
     }
     let (mut sample, mut step) = (0.0, 0.0);
     for g in 0..groups {
-        let first = g * LANES as u64;
-        let trials: [u64; LANES] = std::array::from_fn(|l| first + l as u64);
+        let trials = group(g);
         let t0 = Instant::now();
         sample_group(m, seed, &trials, &mut ls);
         let t1 = Instant::now();
