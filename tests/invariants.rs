@@ -372,21 +372,16 @@ fn edges_share_a_column_exactly_when_the_same_shocks_cover_them() {
             }
         }
         for (i, shock) in m.shocks.iter().enumerate() {
-            let expect: Vec<u32> = match &shock.kind {
-                ShockKind::Restriction { edges, .. } | ShockKind::Tariff { edges, .. } => {
-                    let slot = match &shock.kind {
-                        ShockKind::Restriction { .. } => &m.slots.allow,
-                        _ => &m.slots.tariff,
-                    };
-                    let mut cols: Vec<u32> = edges.iter().map(|&e| slot[e as usize]).collect();
-                    cols.sort_unstable();
-                    cols.dedup();
-                    cols
-                }
+            let (edges, slot) = match &shock.kind {
+                ShockKind::Restriction { edges, .. } => (edges, &m.slots.allow),
+                ShockKind::Tariff { edges, .. } => (edges, &m.slots.tariff),
                 ShockKind::Markov { node, .. }
                 | ShockKind::Events { node, .. }
-                | ShockKind::Delay { node, .. } => vec![m.slots.node[*node as usize]],
+                | ShockKind::Delay { node, .. } => (&vec![*node], &m.slots.node),
             };
+            let mut expect: Vec<u32> = edges.iter().map(|&k| slot[k as usize]).collect();
+            expect.sort_unstable();
+            expect.dedup();
             let mut got = m.slots.columns[i].clone();
             got.sort_unstable();
             assert!(
