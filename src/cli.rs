@@ -246,6 +246,15 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             quiet,
         } => {
             check_out(&out)?;
+            if let Ok(o) = out.canonicalize()
+                && let Some(d) = dirs.iter().find(|d| d.canonicalize().is_ok_and(|d| d == o))
+            {
+                anyhow::bail!(
+                    "--out {} is the shard folder {} being merged; writing there would replace that shard's trials.csv. Choose another --out",
+                    out.display(),
+                    d.display()
+                );
+            }
             let mut shards = dirs
                 .iter()
                 .map(|d| Ok((ShardFile::read(d)?, d.clone())))
@@ -266,10 +275,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Report { dir } => {
             let input = report::input_from_dir(&dir)?;
             let files = report::files(&input)?;
-            let rdir = dir.join("report");
-            output::write_all(&rdir, &files)
-                .with_context(|| format!("writing the report to {}", rdir.display()))?;
-            outln!("report in {}/index.html", rdir.display());
+            let files: Vec<(String, Vec<u8>)> = files
+                .into_iter()
+                .map(|(name, bytes)| (format!("report/{name}"), bytes))
+                .collect();
+            output::write_all(&dir, &files).with_context(|| {
+                format!("writing the report to {}", dir.join("report").display())
+            })?;
+            outln!("report in {}/index.html", dir.join("report").display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(args) => {
@@ -373,6 +386,9 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
     });
     if let Some(sh) = args.shard {
         let file = ShardFile::new(&text, &name, sh, total, result).to_bytes()?;
+        // The folder now holds a shard: an earlier full run's summary and report would belie it.
+        let mut stale = vec!["summary.json".to_string()];
+        stale.extend(report::FILES.iter().map(|f| format!("report/{f}")));
         output::write_all_staged(
             &out,
             &[
@@ -380,11 +396,9 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
                 ("run-info.json", serde_json::to_vec_pretty(&info)?),
             ],
             csv.into_iter().collect(),
+            &stale,
         )
         .with_context(|| format!("writing shard results to {}", out.display()))?;
-        // The folder now holds a shard: an earlier full run's summary and report would belie it.
-        output::remove_stale(&out.join("report"), &report::FILES)?;
-        output::remove_stale(&out, &["summary.json"])?;
         if !args.common.quiet {
             outln!(
                 "shard {}/{}: trials {}..{} of {} written to {}/; combine the shards with `supplyshock merge DIR... --out DIR`",
@@ -408,8 +422,6 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
         !args.no_report,
         info,
     )?;
-    // A shard file left by an earlier `run --shard` into this folder no longer matches it.
-    output::remove_stale(&out, &[shard::SHARD_FILE])?;
     if !args.common.quiet && !args.common.json {
         outln!("{:.2} s for {} trials", sim_secs, trials);
     }
@@ -552,17 +564,17 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let names: Vec<String> = loaded.iter().map(|l| l.2.name.clone()).collect();
     let mut json = serde_json::to_vec_pretty(&c)?;
     json.push(b'\n');
-    output::write_all(
-        &out,
-        &[
-            ("compare.json", json.clone()),
-            ("compare.csv", crate::compare::to_csv(&c)?),
-        ],
-    )
-    .with_context(|| format!("writing the comparison to {}", out.display()))?;
-    let rdir = out.join("report");
-    output::write_all(&rdir, &report::compare_files(&c, &names, &nodes, &columns)?)
-        .with_context(|| format!("writing the report to {}", rdir.display()))?;
+    let mut files = vec![
+        ("compare.json".to_string(), json.clone()),
+        ("compare.csv".to_string(), crate::compare::to_csv(&c)?),
+    ];
+    files.extend(
+        report::compare_files(&c, &names, &nodes, &columns)?
+            .into_iter()
+            .map(|(name, bytes)| (format!("report/{name}"), bytes)),
+    );
+    output::write_all(&out, &files)
+        .with_context(|| format!("writing the comparison to {}", out.display()))?;
     let mut stdout = std::io::stdout().lock();
     if args.common.json {
         stdout.write_all(&json)?;
@@ -598,32 +610,38 @@ fn write_results(
     }
     let summary_bytes = output::summary_json(&s)?;
     let with_csv = trials_csv.is_some();
-    output::write_all_staged(
-        out,
-        &[
-            ("summary.json", summary_bytes.clone()),
-            ("run-info.json", serde_json::to_vec_pretty(&info)?),
-        ],
-        trials_csv.into_iter().collect(),
-    )
-    .with_context(|| format!("writing results to {}", out.display()))?;
-    // An earlier run's trials.csv or report would not match this summary.
-    if !with_csv {
-        output::remove_stale(out, &["trials.csv"])?;
-    }
-    if !with_report {
-        output::remove_stale(&out.join("report"), &report::FILES)?;
-    }
+    let mut files = vec![
+        ("summary.json".to_string(), summary_bytes.clone()),
+        (
+            "run-info.json".to_string(),
+            serde_json::to_vec_pretty(&info)?,
+        ),
+    ];
     if with_report {
-        let rdir = out.join("report");
         let input = report::ReportInput {
             trials_csv: with_csv,
             ..report::input_from_run(s.clone(), result)
         };
-        let files = report::files(&input)?;
-        output::write_all(&rdir, &files)
-            .with_context(|| format!("writing the report to {}", rdir.display()))?;
+        files.extend(
+            report::files(&input)?
+                .into_iter()
+                .map(|(name, bytes)| (format!("report/{name}"), bytes)),
+        );
     }
+    // An earlier run's files that would not match this summary: its trials.csv, its report, or
+    // the shard file of an earlier `run --shard` into this folder.
+    let mut stale: Vec<String> = vec![shard::SHARD_FILE.to_string()];
+    if !with_csv {
+        stale.push("trials.csv".to_string());
+    }
+    stale.extend(
+        report::FILES
+            .iter()
+            .map(|f| format!("report/{f}"))
+            .filter(|f| files.iter().all(|(name, _)| name != f)),
+    );
+    output::write_all_staged(out, &files, trials_csv.into_iter().collect(), &stale)
+        .with_context(|| format!("writing results to {}", out.display()))?;
     let mut stdout = std::io::stdout().lock();
     if json {
         stdout.write_all(&summary_bytes)?;

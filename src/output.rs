@@ -2,7 +2,9 @@
 //!
 //! Files are written whole to a temporary name in the output folder and renamed into place only
 //! after every file of the run has been written, so an interrupted or failed run leaves the
-//! previous results intact and never a half-written file.
+//! previous results intact and never a half-written file. The renames are a transaction: the
+//! files they replace are set aside first and put back if any rename fails, so a folder never
+//! holds one run's summary beside another run's report.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -20,56 +22,76 @@ pub fn summary_json(s: &Summary) -> anyhow::Result<Vec<u8>> {
     Ok(v)
 }
 
-/// A file written under a temporary name in its output folder, to be renamed into place by
+/// A file written under a temporary name beside its destination, to be renamed into place by
 /// [`write_all_staged`] together with the rest of a run's files; removed if never moved.
 #[derive(Debug)]
 pub struct Staged {
     tmp: PathBuf,
-    name: String,
+    dst: PathBuf,
+}
+
+/// `.NAME.KIND-PID` beside `dst`: a temporary (`tmp`) or set-aside (`old`) file of this process.
+fn aside(dst: &Path, kind: &str) -> PathBuf {
+    let name = dst.file_name().unwrap_or_default().to_string_lossy();
+    dst.with_file_name(format!(".{name}.{kind}-{}", std::process::id()))
 }
 
 impl Staged {
-    /// Creates `dir/.NAME.tmp-PID` (and `dir`), first removing such files that an interrupted
-    /// run left behind.
+    /// Creates the temporary file for `dir/name` (and the folders above it), first cleaning up
+    /// after runs that were killed while writing there.
     fn create(dir: &Path, name: &str) -> anyhow::Result<(Staged, std::fs::File)> {
+        let dst = dir.join(name);
+        let parent = dst.parent().unwrap_or(dir);
         ensure_dir(dir)?;
-        remove_orphans(dir, name);
-        let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+        ensure_dir(parent)?;
+        remove_orphans(&dst);
+        let tmp = aside(&dst, "tmp");
         let f = std::fs::File::create(&tmp)
             .with_context(|| format!("cannot write {}", tmp.display()))?;
-        Ok((
-            Staged {
-                tmp,
-                name: name.to_string(),
-            },
-            f,
-        ))
+        Ok((Staged { tmp, dst }, f))
     }
 }
 
-/// Removes `dir/.NAME.tmp-PID` files whose process has ended (a run stopped by Ctrl-C or a
-/// kill, which skips the clean-up of [`Staged`]). Only where processes can be looked up
-/// (`/proc`); elsewhere they stay, hidden, until removed by hand.
-fn remove_orphans(dir: &Path, name: &str) {
+/// Cleans up after a run of another process that was killed while writing `dst` (Ctrl-C or a
+/// kill skip the clean-up of [`Staged`]): removes its temporary files, and puts back a file it had
+/// set aside where nothing replaced it, or removes it where something did. Only where processes
+/// can be looked up (`/proc`); elsewhere such files stay, hidden, until removed by hand.
+fn remove_orphans(dst: &Path) {
     let proc = Path::new("/proc");
     if !proc.join("self").exists() {
         return;
     }
-    let prefix = format!(".{name}.tmp-");
+    let (Some(dir), Some(name)) = (dst.parent(), dst.file_name()) else {
+        return;
+    };
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
+    let name = name.to_string_lossy();
     for entry in entries.flatten() {
         let file = entry.file_name();
-        let Some(pid) = file
+        let Some((kind, pid)) = file
             .to_str()
-            .and_then(|f| f.strip_prefix(&prefix))
-            .and_then(|p| p.parse::<u32>().ok())
+            .and_then(|f| f.strip_prefix(&format!(".{name}.")))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(kind, pid)| Some((kind, pid.parse::<u32>().ok()?)))
         else {
             continue;
         };
-        if pid != std::process::id() && !proc.join(pid.to_string()).exists() {
-            let _ = std::fs::remove_file(entry.path());
+        if pid == std::process::id() || proc.join(pid.to_string()).exists() {
+            continue;
+        }
+        match kind {
+            "tmp" => {
+                let _ = std::fs::remove_file(entry.path());
+            }
+            "old" if !dst.exists() => {
+                let _ = std::fs::rename(entry.path(), dst);
+            }
+            "old" => {
+                let _ = std::fs::remove_file(entry.path());
+            }
+            _ => {}
         }
     }
 }
@@ -323,26 +345,10 @@ fn num(v: f64) -> String {
     }
 }
 
-/// Removes the named files from `dir` (those that exist), then `dir` if it is left empty: used
-/// so that a run without a report does not leave an earlier run's report beside its results.
-pub fn remove_stale(dir: &Path, names: &[&str]) -> anyhow::Result<()> {
-    for name in names {
-        let p = dir.join(name);
-        if p.exists() {
-            std::fs::remove_file(&p)
-                .with_context(|| format!("cannot remove the stale {}", p.display()))?;
-        }
-    }
-    if dir.is_dir() && std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_none()) {
-        let _ = std::fs::remove_dir(dir);
-    }
-    Ok(())
-}
-
-/// Writes named files into `dir` all-or-nothing: each is written to a temporary file first and
-/// renamed into place only when all have been written.
+/// Writes named files into `dir` all-or-nothing (see [`write_all_staged`]); a name may hold a
+/// subfolder, as `report/index.html` does.
 pub fn write_all<S: AsRef<str>>(dir: &Path, files: &[(S, Vec<u8>)]) -> anyhow::Result<()> {
-    write_all_staged(dir, files, Vec::new())
+    write_all_staged::<S, &str>(dir, files, Vec::new(), &[])
 }
 
 fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
@@ -356,40 +362,76 @@ fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create output folder {} (--out)", dir.display()))
 }
 
-/// [`write_all`], with files already written under temporary names in `dir` (such as a
-/// streamed trials.csv) moved into place along with the others.
-pub fn write_all_staged<S: AsRef<str>>(
+/// Changes `dir` to hold `files`, the `already` staged files (such as a streamed trials.csv)
+/// and none of the files named in `remove` (an earlier run's files that would not match these),
+/// all or nothing. Every file is written under a temporary name first; then the files to be
+/// replaced or removed are set aside, the new ones renamed into place, and the set-aside ones
+/// deleted. If a step fails, what was done is undone and the folder is left as it was.
+pub fn write_all_staged<S: AsRef<str>, R: AsRef<str>>(
     dir: &Path,
     files: &[(S, Vec<u8>)],
     already: Vec<Staged>,
+    remove: &[R],
 ) -> anyhow::Result<()> {
     ensure_dir(dir)?;
-    let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
-    let result = (|| -> anyhow::Result<()> {
-        for (name, bytes) in files {
-            let name = name.as_ref();
-            let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-            staged.push((tmp.clone(), dir.join(name)));
-            let mut f = std::fs::File::create(&tmp)
-                .with_context(|| format!("cannot write {}", tmp.display()))?;
-            f.write_all(bytes)
-                .and_then(|_| f.sync_all())
-                .with_context(|| format!("cannot write {}", tmp.display()))?;
-        }
-        Ok(())
-    })();
-    if let Err(e) = result {
-        for (tmp, _) in &staged {
-            let _ = std::fs::remove_file(tmp);
-        }
-        return Err(e);
+    let mut staged = already;
+    for (name, bytes) in files {
+        let (s, mut f) = Staged::create(dir, name.as_ref())?;
+        let tmp = s.tmp.clone();
+        staged.push(s);
+        f.write_all(bytes)
+            .and_then(|_| f.sync_all())
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
     }
-    for s in &already {
-        staged.push((s.tmp.clone(), dir.join(&s.name)));
+    let mut gone: Vec<PathBuf> = staged.iter().map(|s| s.dst.clone()).collect();
+    gone.extend(remove.iter().map(|r| dir.join(r.as_ref())));
+    for dst in &gone {
+        remove_orphans(dst);
+        if dst.is_dir() {
+            anyhow::bail!(
+                "{} is a folder, where this run writes a file; move it away or choose another --out",
+                dst.display()
+            );
+        }
     }
-    for (tmp, dst) in &staged {
-        std::fs::rename(tmp, dst)
-            .with_context(|| format!("cannot move {} into place", dst.display()))?;
+    // Set aside what is replaced or removed.
+    let mut set_aside: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let undo = |set_aside: &[(PathBuf, PathBuf)], placed: &[PathBuf]| {
+        for dst in placed {
+            let _ = std::fs::remove_file(dst);
+        }
+        for (old, dst) in set_aside {
+            let _ = std::fs::rename(old, dst);
+        }
+    };
+    for dst in &gone {
+        if std::fs::symlink_metadata(dst).is_ok() {
+            let old = aside(dst, "old");
+            if let Err(e) = std::fs::rename(dst, &old) {
+                undo(&set_aside, &[]);
+                return Err(e).with_context(|| format!("cannot replace {}", dst.display()));
+            }
+            set_aside.push((old, dst.clone()));
+        }
+    }
+    let mut placed: Vec<PathBuf> = Vec::new();
+    for s in &staged {
+        if let Err(e) = std::fs::rename(&s.tmp, &s.dst) {
+            undo(&set_aside, &placed);
+            return Err(e).with_context(|| format!("cannot move {} into place", s.dst.display()));
+        }
+        placed.push(s.dst.clone());
+    }
+    for (old, _) in &set_aside {
+        let _ = std::fs::remove_file(old);
+    }
+    // A report folder emptied by `remove` goes too.
+    for r in remove {
+        if let Some(parent) = dir.join(r.as_ref()).parent().filter(|p| *p != dir)
+            && std::fs::read_dir(parent).is_ok_and(|mut d| d.next().is_none())
+        {
+            let _ = std::fs::remove_dir(parent);
+        }
     }
     Ok(())
 }

@@ -464,6 +464,59 @@ fn merge_refuses_a_shard_whose_trials_csv_does_not_match_and_orphans_are_cleared
 }
 
 #[test]
+fn a_run_that_cannot_put_every_file_in_place_changes_nothing() {
+    let out = tmp("cli-all-or-nothing");
+    let args = ["run", "--trials", "200", "--quiet", "--out"];
+    succeed(bin().args(args).arg(&out).args(["--seed", "1"]));
+    let files = [
+        "summary.json",
+        "trials.csv",
+        "report/index.html",
+        "report/04-drivers.png",
+    ];
+    let before: Vec<Vec<u8>> = files
+        .iter()
+        .map(|f| std::fs::read(out.join(f)).unwrap())
+        .collect();
+    // run-info.json is now a folder: the run's last file to go in place cannot, so none does.
+    std::fs::remove_file(out.join("run-info.json")).unwrap();
+    std::fs::create_dir(out.join("run-info.json")).unwrap();
+    let o = fails(bin().args(args).arg(&out).args(["--seed", "2"]));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("run-info.json is a folder"), "{err}");
+    for (f, b) in files.iter().zip(&before) {
+        assert!(std::fs::read(out.join(f)).unwrap() == *b, "{f} changed");
+    }
+    for dir in [out.clone(), out.join("report")] {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let name = e.unwrap().file_name().to_string_lossy().to_string();
+            assert!(!name.starts_with('.'), "left {name}");
+        }
+    }
+    // A file set aside by a run that was killed while renaming is put back where nothing
+    // replaced it.
+    std::fs::remove_dir(out.join("run-info.json")).unwrap();
+    std::fs::rename(
+        out.join("summary.json"),
+        out.join(".summary.json.old-4000000000"),
+    )
+    .unwrap();
+    succeed(
+        bin()
+            .args(args)
+            .arg(&out)
+            .args(["--seed", "1", "--shard", "1/2"]),
+    );
+    assert!(
+        !out.join("summary.json").exists() && !out.join(".summary.json.old-4000000000").exists()
+    );
+    // Merging into one of the shard folders would overwrite its trials.csv.
+    let o = fails(bin().arg("merge").arg(&out).arg("--out").arg(&out));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("is the shard folder"), "{err}");
+}
+
+#[test]
 fn a_closed_standard_output_ends_quietly() {
     // As in `supplyshock validate | head -0`: the output meets a pipe whose reader has gone.
     for args in [
