@@ -200,3 +200,43 @@ fn a_saved_folder_redraws_the_same_data() {
         serde_json::to_string(&live.summary).unwrap()
     );
 }
+
+#[test]
+fn a_scenario_too_large_to_chart_whole_gets_a_report_of_its_largest_parts() {
+    // 30 demand nodes, each fed by its own mine, and 61 refineries in one stage.
+    let mut text = String::from("[scenario]\nname = \"wide\"\nperiods = 6\nstart = \"2027-01\"\n");
+    for i in 0..61 {
+        text += &format!(
+            "[[node]]\nid = \"r{i}\"\nkind = \"refinery\"\ncountry = \"AA\"\ncapacity = 1\n"
+        );
+    }
+    for i in 0..30 {
+        text += &format!(
+            "[[node]]\nid = \"m{i}\"\nkind = \"mine\"\ncountry = \"AA\"\ncapacity = {}\n\
+             [[node]]\nid = \"d{i}\"\nkind = \"demand\"\ncountry = \"BB\"\ndemand = 10\n\
+             [[edge]]\nfrom = \"m{i}\"\nto = \"d{i}\"\nshare = 1\n",
+            5 + i
+        );
+    }
+    // The refineries: fed by m0, standby suppliers of d0.
+    for i in 0..61 {
+        text += &format!(
+            "[[edge]]\nfrom = \"m0\"\nto = \"r{i}\"\n[[edge]]\nfrom = \"r{i}\"\nto = \"d0\"\n"
+        );
+    }
+    let (_, r, s) = summarise(&text, 50, 1);
+    let files = report::files(&report::input_from_run(s, &r)).unwrap();
+    let size = |name: &str| {
+        let bytes = &files.iter().find(|f| f.0 == name).unwrap().1;
+        let info = png::Decoder::new(std::io::Cursor::new(bytes.as_slice()))
+            .read_info()
+            .unwrap()
+            .info()
+            .clone();
+        (info.width, info.height)
+    };
+    // 24 panels in 12 rows of two, plus the title strip; the graph is a note, not a drawing.
+    assert_eq!(size("01-shortfall-histograms.png"), (1520, 12 * 400 + 50));
+    assert_eq!(size("03-delivered-fan-charts.png"), (1520, 12 * 400 + 50));
+    assert_eq!(size("05-supply-graph.png"), (1700, 300));
+}

@@ -40,7 +40,12 @@ fn fonts() {
 /// Draws with `f` on a `w` x `h` white canvas and returns PNG bytes.
 pub fn render(w: u32, h: u32, f: impl FnOnce(&Area) -> DrawResult) -> anyhow::Result<Vec<u8>> {
     fonts();
-    let mut buf = vec![255u8; (w * h * 3) as usize];
+    let pixels = u64::from(w) * u64::from(h);
+    anyhow::ensure!(
+        pixels <= MAX_PIXELS,
+        "a chart of {w} x {h} pixels is too large to draw"
+    );
+    let mut buf = vec![255u8; pixels as usize * 3];
     {
         let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
         f(&root).map_err(|e| anyhow::anyhow!("drawing a chart: {e}"))?;
@@ -89,6 +94,16 @@ fn grid(n: usize) -> (usize, usize) {
     (n.div_ceil(cols), cols)
 }
 
+/// Largest canvas drawn, in pixels (360 MB of RGB).
+const MAX_PIXELS: u64 = 120_000_000;
+
+/// Panels of a grid chart at most: one per demand node, so a scenario with more demand nodes
+/// shows only some of them (the run report picks those with the largest mean shortfall).
+pub const MAX_PANELS: usize = 24;
+
+/// Nodes of one stage that the supply graph draws at most; beyond them it would be unreadable.
+pub const MAX_GRAPH_COLUMN: usize = 60;
+
 /// Panel size of grid charts.
 pub const PANEL: (u32, u32) = (760, 400);
 
@@ -121,11 +136,18 @@ fn grid_chart<T>(
     title_size: u32,
     mut f: impl FnMut(&T, &Area) -> DrawResult,
 ) -> anyhow::Result<Vec<u8>> {
+    let all = items.len();
+    let items = &items[..all.min(MAX_PANELS)];
+    let title = if all > items.len() {
+        format!("{title} (the first {} of {all} panels)", items.len())
+    } else {
+        title.to_string()
+    };
     let (w, h) = grid_size(items.len());
     render(w, h, |root| {
         root.fill(&WHITE)?;
         let (top, body) = root.split_vertically(50);
-        top.titled(title, (FONT, title_size))?;
+        top.titled(&title, (FONT, title_size))?;
         let (rows, cols) = grid(items.len());
         for (item, area) in items.iter().zip(body.split_evenly((rows, cols))) {
             f(item, &area)?;
@@ -530,6 +552,18 @@ pub fn graph(nodes: &[GraphNode], edges: &[GraphEdge], scenario: &str) -> anyhow
         .map(|c| nodes.iter().filter(|n| n.column == c).count())
         .max()
         .unwrap_or(1);
+    if per_col > MAX_GRAPH_COLUMN {
+        return render(1700, 300, |root| {
+            root.fill(&WHITE)?;
+            root.titled(&format!("{scenario}: supply graph"), (FONT, 24))?;
+            root.draw(&Text::new(
+                format!("Not drawn: one stage has {per_col} nodes, more than the {MAX_GRAPH_COLUMN} a readable chart holds. Each node's figures are in summary.json."),
+                (20, 140),
+                (FONT, 18).into_font().color(&BLACK.mix(0.75)),
+            ))?;
+            Ok(())
+        });
+    }
     let (w, h) = (1700u32, (260 + 70 * per_col as u32).max(760));
     render(w, h, |root| {
         root.fill(&WHITE)?;

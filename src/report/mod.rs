@@ -117,17 +117,41 @@ pub fn charts(input: &ReportInput) -> anyhow::Result<Vec<Chart>> {
     let name = s.scenario.as_str();
     let (overall, bars) = data::tornado(input);
     let (nodes, edges) = data::graph(input);
+    // The per-node charts of a scenario with many demand nodes show those with the largest mean
+    // shortfall, in scenario order.
+    let n = s.demand.len();
+    let mut shown: Vec<usize> = (0..n).collect();
+    shown.sort_by(|&a, &b| {
+        s.demand[b]
+            .shortfall_t
+            .mean
+            .total_cmp(&s.demand[a].shortfall_t.mean)
+    });
+    shown.truncate(draw::MAX_PANELS);
+    shown.sort_unstable();
+    let hists: Vec<_> = shown.iter().map(|&d| input.histograms[d].clone()).collect();
+    let curves: Vec<_> = shown.iter().map(|&d| input.exceedance[d].clone()).collect();
+    let demand: Vec<_> = shown.iter().map(|&d| s.demand[d].clone()).collect();
+    let label = if shown.len() < n {
+        format!(
+            "{name} ({} of {n} demand nodes: the largest mean shortfalls)",
+            shown.len()
+        )
+    } else {
+        name.to_string()
+    };
+    let label = label.as_str();
     // The charts are independent: draw them in parallel.
     let ((hist, exceed), (fans, (tornado, graph))) = rayon::join(
         || {
             rayon::join(
-                || draw::histograms(&input.histograms, name),
-                || draw::exceedance(&input.exceedance, &s.demand, s.trials, name),
+                || draw::histograms(&hists, label),
+                || draw::exceedance(&curves, &demand, s.trials, label),
             )
         },
         || {
             rayon::join(
-                || draw::fans(&s.demand, name),
+                || draw::fans(&demand, label),
                 || {
                     rayon::join(
                         || draw::tornado(overall, &bars, name),
