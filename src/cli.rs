@@ -84,8 +84,8 @@ pub struct Common {
     /// Master seed (default: the (base) scenario's `seed`).
     #[arg(long, short = 's')]
     pub seed: Option<u64>,
-    /// Worker threads (default: one per core). Results do not depend on it.
-    #[arg(long, short = 'j', default_value_t = 0)]
+    /// Worker threads, at most 1024 (default: one per core). Results do not depend on it.
+    #[arg(long, short = 'j', default_value_t = 0, value_parser = threads_arg())]
     pub threads: usize,
     /// Output folder (default: supplyshock-out for run, supplyshock-compare, supplyshock-sweep).
     #[arg(long, short = 'o')]
@@ -175,7 +175,7 @@ pub struct BenchArgs {
     pub batch: u64,
     /// Thread counts for the scaling table, e.g. 1,2,4,8,16 (default: powers of two up to the
     /// number of cores).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = threads_arg())]
     pub threads: Vec<usize>,
     /// Timings of each kernel and of each thread count; the best is kept.
     #[arg(long, default_value_t = crate::bench::REPEATS)]
@@ -186,6 +186,14 @@ pub struct BenchArgs {
 }
 
 /// Fails early (before any trial runs) when the output folder cannot be one.
+/// Most worker threads a run starts: far beyond any machine's cores, and a guard against a typo
+/// that would start millions.
+pub const MAX_THREADS: u64 = 1024;
+
+fn threads_arg() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::new().range(0..=MAX_THREADS)
+}
+
 fn check_out(out: &Path) -> anyhow::Result<()> {
     if out.exists() && !out.is_dir() {
         anyhow::bail!(
@@ -439,6 +447,14 @@ fn run_sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     let trials = args.common.trials.unwrap_or(base.trials);
     let seed = args.common.seed.unwrap_or(base.seed);
+    let size = sets
+        .iter()
+        .fold(1u64, |n, s| n.saturating_mul(s.1.len() as u64));
+    anyhow::ensure!(
+        size <= crate::sweep::MAX_POINTS,
+        "--set: the grid has {size} points (the product of the values' counts), more than {}; sweep fewer values, or fewer paths at once",
+        crate::sweep::MAX_POINTS
+    );
     let points = crate::sweep::grid(&sets);
     // Build every point's model before running any, so a bad path or value fails fast.
     let models = points

@@ -429,7 +429,7 @@ impl Model {
         }
         if trials > u64::from(u32::MAX) {
             return Err(format!(
-                "--trials can be at most {} in one run; split larger runs with --shard",
+                "--trials can be at most {} in one run; split larger runs into shards with `run --shard`",
                 u32::MAX
             ));
         }
@@ -454,7 +454,7 @@ pub fn load(path: &std::path::Path) -> Result<Model, ScenarioError> {
 
 /// Reads a scenario or variant file: the scenario text it stands for and the compiled model.
 pub fn load_text(path: &std::path::Path) -> Result<(String, Model), ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|error| ScenarioError::Read {
+    let text = read_text(path).map_err(|error| ScenarioError::Read {
         path: path.display().to_string(),
         error,
     })?;
@@ -473,6 +473,35 @@ pub fn load_text(path: &std::path::Path) -> Result<(String, Model), ScenarioErro
             Ok((text, m))
         }
     }
+}
+
+/// Largest scenario file read: far above any real scenario, and a guard against being handed a
+/// device or a data file.
+pub const MAX_SCENARIO_BYTES: u64 = 16 << 20;
+
+/// A scenario file's text: at most [`MAX_SCENARIO_BYTES`], UTF-8.
+pub fn read_text(path: &std::path::Path) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_SCENARIO_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_SCENARIO_BYTES {
+        return Err(std::io::Error::other(format!(
+            "larger than {} MiB; a scenario is a TOML text file",
+            MAX_SCENARIO_BYTES >> 20
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = good.iter().filter(|&&b| b == b'\n').count() + 1;
+        let start = good.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+        // `good` is valid UTF-8, so its last line is too.
+        let column = std::str::from_utf8(&good[start..]).map_or(0, |l| l.chars().count()) + 1;
+        std::io::Error::other(format!(
+            "not UTF-8 text (first bad byte at line {line}, column {column}); a scenario is a TOML text file, saved as UTF-8"
+        ))
+    })
 }
 
 /// Parses and compiles scenario text; `path` names it in errors.
@@ -551,11 +580,15 @@ impl Compiler<'_> {
                 );
             }
         };
-        if meta.trials == 0 {
+        let trials = *meta.trials.get_ref();
+        if trials == 0 || trials > u64::from(u32::MAX) {
             return self.err(
-                None,
-                "`trials` must be at least 1",
-                "set trials = 10000 in [scenario]",
+                Some(meta.trials.span()),
+                format!(
+                    "`trials` must be between 1 and {} (one run), got {trials}",
+                    u32::MAX
+                ),
+                "set a default such as trials = 10000; split larger runs with run --shard",
             );
         }
 
@@ -955,6 +988,18 @@ impl Compiler<'_> {
             let per_period: Vec<f64> = (0..periods)
                 .map(|t| base * (1.0 + growth).powf(t as f64 / 12.0))
                 .collect();
+            let last = per_period.last().copied().unwrap_or(base);
+            if !last.is_finite() || last > crate::scenario::MAX_QUANTITY {
+                return self.err(
+                    Some(n.id.span()),
+                    format!(
+                        "`growth` = {growth:e} takes the demand of `{}` to {last:.3e} t per period by the end of the horizon, beyond any plausible tonnage ({:e})",
+                        nodes[i].id,
+                        crate::scenario::MAX_QUANTITY
+                    ),
+                    "give an annual growth rate such as 0.08",
+                );
+            }
             let (stockpile, max_release) = match &n.stockpile {
                 None => (0.0, f64::INFINITY),
                 Some(sp) => {
@@ -1333,7 +1378,7 @@ impl Compiler<'_> {
             description: meta.description.clone(),
             periods: periods as usize,
             start,
-            trials: meta.trials,
+            trials,
             seed: meta.seed,
             policy: meta.policy,
             reroute_lag: meta.reroute_lag,

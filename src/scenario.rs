@@ -54,7 +54,7 @@ pub struct Meta {
     pub start: Spanned<String>,
     /// Default number of trials (`--trials` overrides).
     #[serde(default = "default_trials")]
-    pub trials: u64,
+    pub trials: Spanned<u64>,
     /// Default master seed (`--seed` overrides).
     #[serde(default = "default_seed")]
     pub seed: u64,
@@ -70,8 +70,9 @@ pub struct Meta {
     pub thresholds: Vec<Fraction>,
 }
 
-fn default_trials() -> u64 {
-    10_000
+fn default_trials() -> Spanned<u64> {
+    // Never reported: only an invalid count, which the default is not, is shown at its span.
+    Spanned::new(0..0, 10_000)
 }
 fn default_seed() -> u64 {
     2026

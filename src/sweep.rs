@@ -54,6 +54,9 @@ pub struct Metrics {
     pub prob_any: f64,
 }
 
+/// Most points a sweep runs: each is a whole run of the scenario.
+pub const MAX_POINTS: u64 = 1000;
+
 /// Every combination of the swept values, the last path varying fastest.
 pub fn grid(sets: &[(String, Vec<Value>)]) -> Vec<Vec<Setting>> {
     let mut out: Vec<Vec<Setting>> = vec![Vec::new()];

@@ -223,8 +223,13 @@ pub fn resolve(text: &str, path: &Path) -> anyhow::Result<Option<(String, std::p
         .parent()
         .unwrap_or(Path::new("."))
         .join(&v.variant.base);
-    let base_text = std::fs::read_to_string(&base)
+    let base_text = crate::model::read_text(&base)
         .with_context(|| format!("variant {shown}: cannot read its base scenario {} (`base` is relative to the variant file)", base.display()))?;
+    anyhow::ensure!(
+        toml::from_str::<Table>(&base_text).map_or(true, |d| !d.contains_key("variant")),
+        "variant {shown}: its base {} is a variant too; `base` must name a scenario file (one with a [scenario] table)",
+        base.display()
+    );
     let mut settings: Vec<Setting> = v
         .variant
         .set

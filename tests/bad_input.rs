@@ -178,6 +178,14 @@ fn absurd_sizes() {
         &GOOD.replace("periods = 12", "periods = 100000"),
         &["line 3", "between 1 and 1200"],
     );
+    fails(
+        &GOOD.replace("periods = 12", "periods = 12\ntrials = 10000000000"),
+        &["line 4", "`trials` must be between 1 and"],
+    );
+    fails(
+        &GOOD.replace("demand = 8", "demand = 8\ngrowth = 1e100"),
+        &["line 19", "`growth`", "beyond any plausible"],
+    );
     let m = model::compile_str(GOOD, "good.toml").unwrap();
     let err = m.check_trials(1_000_000_000).unwrap_err();
     assert!(err.contains("--trials") && err.contains("GiB"), "{err}");
@@ -241,4 +249,24 @@ fn negative_zero_reads_as_zero() {
     let mine = m.nodes.iter().position(|n| n.id == "mine").unwrap();
     assert_eq!(m.hot[mine].capacity.to_bits(), 0);
     assert_eq!(m.demand[0].cover.to_bits(), 0);
+}
+
+#[test]
+fn a_file_that_is_not_a_scenario_is_refused_before_parsing() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let latin1 = dir.join("latin1.toml");
+    std::fs::write(&latin1, b"[scenario]\nname = \"caf\xe9\"\n").unwrap();
+    let err = model::load_text(&latin1).unwrap_err().to_string();
+    assert!(
+        err.contains("latin1.toml") && err.contains("line 2, column 12") && err.contains("UTF-8"),
+        "{err}"
+    );
+    let huge = dir.join("huge.toml");
+    let f = std::fs::File::create(&huge).unwrap();
+    f.set_len(model::MAX_SCENARIO_BYTES + 1).unwrap();
+    let err = model::load_text(&huge).unwrap_err().to_string();
+    assert!(
+        err.contains("huge.toml") && err.contains("larger than 16 MiB"),
+        "{err}"
+    );
 }

@@ -93,6 +93,47 @@ fn validate_and_flag_errors() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("--trials"));
     let o = fails(bin().args(["run", "no-such-file.toml"]));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no-such-file.toml"));
+    // Sizes that would run for hours or exhaust memory are refused up front.
+    let o = fails(bin().args(["run", "--threads", "100000"]));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("0..=1024"));
+    let o = fails(bin().args(["bench", "--threads", "1,5000"]));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--threads"));
+    let values = (1..=32)
+        .map(|v| v.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let o = fails(
+        bin()
+            .args(["sweep", "--out"])
+            .arg(tmp("cli-big-sweep"))
+            .args([
+                "--set",
+                &format!("node.us_auto.cover={values}"),
+                "--set",
+                &format!("node.eu_ind.cover={values}"),
+            ]),
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("1024 points") && err.contains("--set"),
+        "{err}"
+    );
+    // A trials.csv edited to hold a shortfall that no run writes.
+    let out = tmp("cli-report-inf");
+    succeed(
+        bin()
+            .args(["run", "--trials", "20", "--quiet", "--out"])
+            .arg(&out),
+    );
+    let csv = std::fs::read_to_string(out.join("trials.csv")).unwrap();
+    let mut lines: Vec<String> = csv.lines().map(str::to_string).collect();
+    let mut row: Vec<&str> = lines[1].split(',').collect();
+    row[1] = "inf";
+    lines[1] = row.join(",");
+    std::fs::write(out.join("trials.csv"), lines.join("\n") + "\n").unwrap();
+    let o = fails(bin().arg("report").arg(&out));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("line 2: column 2 is inf"), "{err}");
 }
 
 #[test]

@@ -90,6 +90,13 @@ pub fn input_from_dir(dir: &Path) -> anyhow::Result<ReportInput> {
                     c + 1
                 )
             })?;
+            anyhow::ensure!(
+                v.is_finite() && v >= 0.0,
+                "{} line {}: column {} is {v}, not a shortfall in tonnes; rerun the scenario to rewrite the folder",
+                tp.display(),
+                line + 2,
+                c + 1
+            );
             // A run keeps each trial's shortfall as f32; read the file the same way.
             shortfall[d].push(v as f32);
         }
