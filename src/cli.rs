@@ -268,9 +268,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .map(|d| Ok((ShardFile::read(d)?, d.clone())))
                 .collect::<anyhow::Result<Vec<_>>>()?;
             shards.sort_by_key(|(s, _)| s.first_trial);
-            let ordered: Vec<(PathBuf, u64, u64)> = shards
+            let ordered: Vec<(PathBuf, u64, u64, u32)> = shards
                 .iter()
-                .map(|(s, d)| (d.clone(), s.first_trial, s.trials()))
+                .map(|(s, d)| (d.clone(), s.first_trial, s.trials(), s.trials_csv_crc))
                 .collect();
             let (text, name, result) = shard::merge(shards.into_iter().map(|(s, _)| s).collect())?;
             let m = model::compile_str(&text, &name)?;
@@ -366,7 +366,13 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
         Some(p) => engine::run_to_precision(&m, &opts, p, args.max_trials, sink)?,
         None => engine::run_with(&m, &opts, sink)?,
     };
-    let csv = csv.map(output::TrialsCsv::finish).transpose()?;
+    let (csv, csv_crc) = match csv {
+        Some(c) => {
+            let (staged, crc) = c.finish()?;
+            (Some(staged), crc)
+        }
+        None => (None, 0),
+    };
     let trials = result.trials;
     let sim_secs = started.elapsed().as_secs_f64();
     if let Some(p) = args.precision {
@@ -393,7 +399,7 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
         "version": env!("CARGO_PKG_VERSION"),
     });
     if let Some(sh) = args.shard {
-        let file = ShardFile::new(&text, &name, sh, total, result).to_bytes()?;
+        let file = ShardFile::new(&text, &name, sh, total, result, csv_crc).to_bytes()?;
         // The folder now holds a shard: an earlier full run's summary and report would belie it.
         let mut stale = vec!["summary.json".to_string()];
         stale.extend(report::FILES.iter().map(|f| format!("report/{f}")));

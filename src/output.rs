@@ -180,6 +180,7 @@ pub struct TrialsCsv<'m> {
     m: &'m Model,
     file: std::io::BufWriter<std::fs::File>,
     staged: Staged,
+    crc: crc32fast::Hasher,
 }
 
 impl<'m> TrialsCsv<'m> {
@@ -190,6 +191,7 @@ impl<'m> TrialsCsv<'m> {
             m,
             file: std::io::BufWriter::with_capacity(1 << 20, f),
             staged,
+            crc: crc32fast::Hasher::new(),
         };
         let bytes = trials_csv_header(m)?;
         t.write(&bytes)?;
@@ -197,6 +199,7 @@ impl<'m> TrialsCsv<'m> {
     }
 
     fn write(&mut self, bytes: &[u8]) -> anyhow::Result<()> {
+        self.crc.update(bytes);
         self.file
             .write_all(bytes)
             .with_context(|| format!("cannot write {}", self.staged.tmp.display()))
@@ -213,27 +216,32 @@ impl<'m> TrialsCsv<'m> {
         self.write(&bytes)
     }
 
-    /// Completes the file; [`write_all_staged`] moves it into place.
-    pub fn finish(mut self) -> anyhow::Result<Staged> {
+    /// Completes the file, for [`write_all_staged`] to move into place, with the CRC-32 of its
+    /// bytes (which a shard keeps, for `merge` to check).
+    pub fn finish(mut self) -> anyhow::Result<(Staged, u32)> {
         let tmp = self.staged.tmp.clone();
         self.file
             .flush()
             .and_then(|_| self.file.get_ref().sync_all())
             .with_context(|| format!("cannot write {}", tmp.display()))?;
-        Ok(self.staged)
+        Ok((self.staged, self.crc.finalize()))
     }
 }
 
 /// trials.csv of a merged run: the shards' files in trial order, with one header. `shards` gives
-/// each shard's folder with its first trial and trial count (from its shard.bin); a file whose
-/// rows are not exactly those trials (written by another run into the same folder, say) is
-/// refused.
-pub fn concat_trials_csv(out: &Path, shards: &[(PathBuf, u64, u64)]) -> anyhow::Result<Staged> {
+/// each shard's folder with its first trial, trial count and the CRC-32 of its trials.csv (from
+/// its shard.bin); a file whose rows are not exactly those trials (written by another run into
+/// the same folder, say) or whose bytes have changed is refused.
+pub fn concat_trials_csv(
+    out: &Path,
+    shards: &[(PathBuf, u64, u64, u32)],
+) -> anyhow::Result<Staged> {
     use std::io::BufRead as _;
     let (staged, f) = Staged::create(out, "trials.csv")?;
     let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
     let mut line = Vec::new();
-    for (i, (dir, first, trials)) in shards.iter().enumerate() {
+    for (i, (dir, first, trials, crc)) in shards.iter().enumerate() {
+        let mut hash = crc32fast::Hasher::new();
         let path = dir.join("trials.csv");
         let mut r =
             std::io::BufReader::new(std::fs::File::open(&path).with_context(|| {
@@ -245,6 +253,7 @@ pub fn concat_trials_csv(out: &Path, shards: &[(PathBuf, u64, u64)]) -> anyhow::
                 .with_context(|| format!("cannot read {}", path.display()))
         };
         read(&mut r, &mut line)?;
+        hash.update(&line);
         if i == 0 {
             w.write_all(&line)?;
         }
@@ -264,6 +273,7 @@ pub fn concat_trials_csv(out: &Path, shards: &[(PathBuf, u64, u64)]) -> anyhow::
                     dir.display()
                 );
             }
+            hash.update(&line);
             w.write_all(&line)?;
             expect += 1;
         }
@@ -273,6 +283,11 @@ pub fn concat_trials_csv(out: &Path, shards: &[(PathBuf, u64, u64)]) -> anyhow::
             path.display(),
             expect - first,
             dir.display()
+        );
+        anyhow::ensure!(
+            hash.finalize() == *crc,
+            "{} is not the file its shard wrote (its bytes have changed since); re-run that shard",
+            path.display()
         );
     }
     w.flush()

@@ -16,7 +16,7 @@ use crate::model::stream_key;
 
 /// File name of a shard's raw results inside its output folder.
 pub const SHARD_FILE: &str = "shard.bin";
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 
 /// Which part of a run a shard is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -78,6 +78,11 @@ pub struct ShardFile {
     magnitude: Vec<f32>,
     streams: Vec<DemandStreams>,
     hist: Vec<u32>,
+    /// CRC-32 of the shard's trials.csv as written, which `merge` checks.
+    pub trials_csv_crc: u32,
+    /// The folder it was read from, for messages.
+    #[serde(skip)]
+    pub folder: String,
 }
 
 impl ShardFile {
@@ -88,6 +93,7 @@ impl ShardFile {
         shard: Shard,
         total_trials: u64,
         r: RunResult,
+        trials_csv_crc: u32,
     ) -> ShardFile {
         ShardFile {
             format: FORMAT,
@@ -106,6 +112,8 @@ impl ShardFile {
             magnitude: r.magnitude,
             streams: r.streams,
             hist: r.hist,
+            trials_csv_crc,
+            folder: String::new(),
         }
     }
 
@@ -114,9 +122,13 @@ impl ShardFile {
         self.trials
     }
 
-    /// Bytes of the file.
+    /// Bytes of the file: the packed shard, then the CRC-32 of those bytes (little-endian), so
+    /// that a damaged file is refused rather than merged.
     pub fn to_bytes(&self) -> anyhow::Result<Vec<u8>> {
-        Ok(postcard::to_stdvec(self)?)
+        let mut bytes = postcard::to_stdvec(self)?;
+        let crc = crc32fast::hash(&bytes);
+        bytes.extend_from_slice(&crc.to_le_bytes());
+        Ok(bytes)
     }
 
     /// Reads `dir/shard.bin`.
@@ -129,12 +141,20 @@ impl ShardFile {
                 dir.display()
             )
         })?;
-        let f: ShardFile = postcard::from_bytes(&bytes).with_context(|| {
+        let damaged = || {
             format!(
-                "{} is not a supplyshock shard file, or is damaged",
+                "{} is not a supplyshock shard file, or is damaged; re-run that shard",
                 path.display()
             )
-        })?;
+        };
+        let (body, crc) = bytes.split_last_chunk::<4>().with_context(damaged)?;
+        ensure!(
+            crc32fast::hash(body) == u32::from_le_bytes(*crc),
+            "{}",
+            damaged()
+        );
+        let mut f: ShardFile = postcard::from_bytes(body).with_context(damaged)?;
+        f.folder = dir.display().to_string();
         ensure!(
             f.format == FORMAT,
             "{}: shard format {} is not supported (expected {FORMAT})",
@@ -154,29 +174,41 @@ pub fn merge(mut shards: Vec<ShardFile>) -> anyhow::Result<(String, String, RunR
     for s in &shards {
         if stream_key(&s.scenario_text) != stream_key(&first.scenario_text) {
             bail!(
-                "shards {}/{} and {}/{} ran different scenarios",
+                "shards {}/{} ({}, {}) and {}/{} ({}, {}) ran different scenarios; merge the shards of one run",
                 first.index,
                 first.count,
+                first.folder,
+                first.scenario_name,
                 s.index,
-                s.count
+                s.count,
+                s.folder,
+                s.scenario_name
             );
         }
         ensure!(
             s.seed == first.seed,
-            "shards {}/{} and {}/{} used different seeds ({} and {})",
+            "shards {}/{} ({}) and {}/{} ({}) used different seeds ({} and {}); merge the shards of one run",
             first.index,
             first.count,
+            first.folder,
             s.index,
             s.count,
+            s.folder,
             first.seed,
             s.seed
         );
         ensure!(
             s.total_trials == first.total_trials && s.count == first.count,
-            "shards {}/{} and {}/{} belong to runs of different sizes",
+            "shards {}/{} ({}) and {}/{} ({}) belong to runs of different sizes ({} trials in {} shards against {} in {}); run every shard with the same --trials and --shard I/N",
             first.index,
             first.count,
+            first.folder,
             s.index,
+            s.count,
+            s.folder,
+            first.total_trials,
+            first.count,
+            s.total_trials,
             s.count
         );
     }

@@ -475,6 +475,35 @@ fn merge_refuses_a_shard_whose_trials_csv_does_not_match_and_orphans_are_cleared
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("does not hold trials 0..50"), "{err}");
     assert!(!merged.join("summary.json").exists() && !merged.join("trials.csv").exists());
+    // The same trials with other figures (another seed's shard), or a damaged shard.bin.
+    let other = tmp("cli-mm-other");
+    for (seed, d) in [("2026", &a), ("7", &other)] {
+        succeed(
+            bin()
+                .args([
+                    "run", "--trials", "100", "--quiet", "--shard", "1/2", "--seed", seed,
+                ])
+                .arg("--out")
+                .arg(d),
+        );
+    }
+    std::fs::copy(other.join("trials.csv"), a.join("trials.csv")).unwrap();
+    let o = fails(bin().arg("merge").args([&a, &b]).arg("--out").arg(&merged));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("its bytes have changed"), "{err}");
+    let mut bin_bytes = std::fs::read(other.join("shard.bin")).unwrap();
+    let mid = bin_bytes.len() / 2;
+    bin_bytes[mid] ^= 1;
+    std::fs::write(other.join("shard.bin"), bin_bytes).unwrap();
+    let o = fails(
+        bin()
+            .arg("merge")
+            .args([&other, &b])
+            .arg("--out")
+            .arg(&merged),
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("is damaged"), "{err}");
     // A full run into a shard folder removes the shard file that no longer matches it; a shard
     // run into a full run's folder removes its summary and report.
     succeed(
