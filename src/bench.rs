@@ -303,12 +303,13 @@ pub fn report(m: &Model, tps: &[Throughput], rows: &[ScalingRow], batch: u64) ->
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "scenario {}: {} nodes, {} edges, {} periods, {} shocks",
+        "scenario {}: {} nodes, {} edges, {} periods, {} shock{}",
         m.name,
         m.nodes.len(),
         m.edges.len(),
         m.periods,
-        m.shocks.len()
+        m.shocks.len(),
+        if m.shocks.len() == 1 { "" } else { "s" }
     );
     for tp in tps {
         let _ = writeln!(

@@ -123,7 +123,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "FRACTION")]
     pub precision: Option<f64>,
     /// Most trials to run with --precision.
-    #[arg(long, default_value_t = 1_000_000)]
+    #[arg(long, default_value_t = 1_000_000, requires = "precision")]
     pub max_trials: u64,
     /// Skip the PNG report.
     #[arg(long)]
@@ -334,6 +334,11 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
     if args.precision.is_some() && args.shard.is_some() {
         anyhow::bail!(
             "--precision cannot be combined with --shard: a shard's size is fixed by --trials"
+        );
+    }
+    if args.common.json && args.shard.is_some() {
+        anyhow::bail!(
+            "--json cannot be combined with --shard: a shard has no summary of its own; `merge --json` prints the whole run's"
         );
     }
     if args.no_trials_csv && args.shard.is_some() {
