@@ -82,6 +82,34 @@ pub fn tonnes(v: f64) -> String {
     }
 }
 
+/// Tick labels of a tonnage axis that runs to `top` in absolute value: one unit for the whole
+/// axis (t, kt or Mt, as [`tonnes`] would give for `top`), so that "8000 t" and "10.0 kt" never
+/// stand side by side.
+pub fn tonnes_axis(top: f64) -> impl Fn(&f64) -> String {
+    let top = top.abs();
+    let (scale, unit, decimals) = if top >= 1e6 {
+        (1e6, "Mt", 2)
+    } else if top >= 1e4 {
+        (1e3, "kt", if top >= 1e5 { 0 } else { 1 })
+    } else if top >= 100.0 {
+        (1.0, "t", 0)
+    } else if top >= 1.0 {
+        (1.0, "t", 1)
+    } else {
+        (1.0, "t", 2)
+    };
+    move |v: &f64| {
+        let x = v / scale;
+        // No "-0" for a tick a rounding away from zero.
+        let x = if (x * 10f64.powi(decimals)).round() == 0.0 {
+            0.0
+        } else {
+            x
+        };
+        format!("{x:.*} {unit}", decimals as usize)
+    }
+}
+
 /// A number with at most four decimals and no trailing zeros: 0.30000000000000004 -> "0.3".
 pub fn short(x: f64) -> String {
     let s = format!("{x:.4}");
@@ -126,6 +154,23 @@ fn legend<'a, CT: plotters::coord::CoordTranslate>(
         .border_style(BLACK.mix(0.4))
         .label_font((FONT, size))
         .draw()?;
+    Ok(())
+}
+
+/// A panel with nothing to plot: its caption and a line saying why, instead of an empty frame.
+fn nothing(area: &Area, caption: &str, why: &str) -> DrawResult {
+    let (w, h) = area.dim_in_pixel();
+    let half = |text: &str, size: i32| text.chars().count() as i32 * size / 4;
+    area.draw(&Text::new(
+        caption.to_string(),
+        (w as i32 / 2 - half(caption, 17), 16),
+        (FONT, 17),
+    ))?;
+    area.draw(&Text::new(
+        why.to_string(),
+        (w as i32 / 2 - half(why, 18), h as i32 / 2),
+        (FONT, 18),
+    ))?;
     Ok(())
 }
 
@@ -187,15 +232,11 @@ pub fn histograms(hists: &[Histogram], scenario: &str) -> anyhow::Result<Vec<u8>
                 * 1.03;
             let ymax = hist.bins.iter().map(|b| b.2).max().unwrap_or(1).max(1) as f64 * 1.2;
             if hist.bins.is_empty() {
-                // Nothing to draw: say so instead of an empty frame.
-                let (w, h) = area.dim_in_pixel();
-                area.draw(&Text::new(caption, (20, 12), (FONT, 17)))?;
-                area.draw(&Text::new(
-                    format!("no trial had a shortfall ({} trials)", hist.trials),
-                    (w as i32 / 2 - 150, h as i32 / 2),
-                    (FONT, 18),
-                ))?;
-                return Ok(());
+                return nothing(
+                    area,
+                    &caption,
+                    &format!("no trial had a shortfall ({} trials)", hist.trials),
+                );
             }
             let mut chart = ChartBuilder::on(area)
                 .caption(caption, (FONT, 17))
@@ -215,7 +256,7 @@ pub fn histograms(hists: &[Histogram], scenario: &str) -> anyhow::Result<Vec<u8>
                 ))
                 .y_desc("trials")
                 .y_label_formatter(&|y| format!("{y:.0}"))
-                .x_label_formatter(&|x| tonnes(*x))
+                .x_label_formatter(&tonnes_axis(xmax))
                 .label_style((FONT, 13))
                 .axis_desc_style((FONT, 14))
                 .draw()?;
@@ -458,7 +499,7 @@ pub fn tornado(overall: f64, bars: &[TornadoBar], scenario: &str) -> anyhow::Res
                     .unwrap_or_default(),
                 _ => String::new(),
             })
-            .x_label_formatter(&|x| tonnes(*x))
+            .x_label_formatter(&tonnes_axis(xmin.abs().max(xmax.abs())))
             .x_desc("mean total shortfall over all demand nodes, t")
             .label_style((FONT, 14))
             .axis_desc_style((FONT, 15))
@@ -662,6 +703,9 @@ pub fn compare_exceedance(
         "probability that total shortfall exceeds x, per alternative (same shock draws)",
         22,
         |(node, series): &super::data::CurvePanel, area| {
+            if series.iter().all(|(_, c)| c.iter().all(|p| p.x <= 0.0)) {
+                return nothing(area, node, "no trial had a shortfall, in any alternative");
+            }
             let xmax = series
                 .iter()
                 .flat_map(|(_, c)| c.iter().map(|p| p.x))
@@ -678,7 +722,7 @@ pub fn compare_exceedance(
                 .configure_mesh()
                 .x_desc("x: total shortfall, t")
                 .y_desc("P(shortfall > x)")
-                .x_label_formatter(&|x| tonnes(*x))
+                .x_label_formatter(&tonnes_axis(xmax))
                 .y_label_formatter(&|y| {
                     if *y >= 0.01 {
                         format!("{:.0}%", 100.0 * y)
@@ -763,7 +807,7 @@ pub fn compare_diffs(c: &crate::compare::Comparison) -> anyhow::Result<Vec<u8>> 
             .disable_y_mesh()
             .disable_y_axis()
             .light_line_style(WHITE)
-            .x_label_formatter(&|x| tonnes(*x))
+            .x_label_formatter(&tonnes_axis(xmin.abs().max(xmax.abs())))
             .x_desc("mean difference in total shortfall, t")
             .label_style((FONT, 12))
             .axis_desc_style((FONT, 14))
@@ -857,13 +901,17 @@ pub fn sweep(s: &crate::sweep::Sweep) -> anyhow::Result<Vec<u8>> {
                 (a.min(*x), b.max(*x))
             });
         let span = (xmax - xmin).max(1e-9);
-        let ymax = s
+        let top = s
             .points
             .iter()
             .map(|p| p.demand[d].p95.max(p.demand[d].ci95_high))
-            .fold(0.0, f64::max)
-            .max(1.0)
-            * 1.25;
+            .fold(0.0, f64::max);
+        if top <= 0.0 {
+            return nothing(area, &nodes[d], "no shortfall at any point of the sweep");
+        }
+        // Headroom above the data for the legend: two lines per series, about 15 of the plot's
+        // 300 pixels each.
+        let ymax = top * (1.15 + (30 * series.len() + 20) as f64 / 300.0);
         let mut chart = ChartBuilder::on(area)
             .caption(nodes[d].as_str(), (FONT, 17))
             .margin(16)
@@ -884,7 +932,7 @@ pub fn sweep(s: &crate::sweep::Sweep) -> anyhow::Result<Vec<u8>> {
                         .unwrap_or_default()
                 }
             })
-            .y_label_formatter(&|y| tonnes(*y))
+            .y_label_formatter(&tonnes_axis(ymax))
             .x_desc(s.paths[0].as_str())
             .y_desc("total shortfall, t")
             .label_style((FONT, 12))
@@ -933,4 +981,22 @@ pub fn sweep(s: &crate::sweep::Sweep) -> anyhow::Result<Vec<u8>> {
         legend(&mut chart, SeriesLabelPosition::UpperRight, 11)?;
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tonnes_axis;
+
+    #[test]
+    fn an_axis_keeps_one_unit() {
+        let ticks = |top: f64, at: &[f64]| at.iter().map(tonnes_axis(top)).collect::<Vec<_>>();
+        assert_eq!(
+            ticks(12_000.0, &[0.0, 8000.0, 10_000.0]),
+            ["0.0 kt", "8.0 kt", "10.0 kt"]
+        );
+        assert_eq!(ticks(250_000.0, &[50_000.0]), ["50 kt"]);
+        assert_eq!(ticks(2.5e6, &[500_000.0]), ["0.50 Mt"]);
+        assert_eq!(ticks(900.0, &[-0.2, 450.0]), ["0 t", "450 t"]);
+        assert_eq!(ticks(0.5, &[0.25]), ["0.25 t"]);
+    }
 }
