@@ -177,8 +177,9 @@ pub struct BenchArgs {
     /// number of cores).
     #[arg(long, value_delimiter = ',', value_parser = threads_arg())]
     pub threads: Vec<usize>,
-    /// Timings of each kernel and of each thread count; the best is kept.
-    #[arg(long, default_value_t = crate::bench::REPEATS)]
+    /// Timings of each kernel and of each thread count, 1 to 100; the best is kept.
+    #[arg(long, default_value_t = crate::bench::REPEATS,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100))]
     pub repeats: usize,
     /// Master seed.
     #[arg(long, default_value_t = 1)]
@@ -204,14 +205,15 @@ fn check_out(out: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Loads the named scenario, or the built-in default.
+/// Loads the named scenario, or the built-in default, printing its warnings.
 pub fn load_scenario(path: Option<&Path>) -> anyhow::Result<Model> {
-    Ok(load_scenario_text(path)?.2)
+    Ok(load_scenario_text(path, false)?.2)
 }
 
-/// Loads a scenario with its text and display name.
-fn load_scenario_text(path: Option<&Path>) -> anyhow::Result<(String, String, Model)> {
-    Ok(match path {
+/// Loads a scenario with its text and display name; prints the scenario's warnings (see
+/// [`Model::warnings`]) unless `quiet`.
+fn load_scenario_text(path: Option<&Path>, quiet: bool) -> anyhow::Result<(String, String, Model)> {
+    let loaded = match path {
         Some(p) => {
             let (text, m) = model::load_text(p)?;
             (text, p.display().to_string(), m)
@@ -224,7 +226,13 @@ fn load_scenario_text(path: Option<&Path>) -> anyhow::Result<(String, String, Mo
                 m,
             )
         }
-    })
+    };
+    if !quiet {
+        for w in &loaded.2.warnings {
+            eprintln!("warning: {}: {w}", loaded.1);
+        }
+    }
+    Ok(loaded)
 }
 
 /// Runs the command line.
@@ -320,7 +328,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
     let out = args.common.out_or("supplyshock-out");
     check_out(&out)?;
-    let (text, name, m) = load_scenario_text(args.scenario.as_deref())?;
+    let (text, name, m) = load_scenario_text(args.scenario.as_deref(), args.common.quiet)?;
     let total = args.common.trials.unwrap_or(m.trials);
     m.check_trials(total).map_err(anyhow::Error::msg)?;
     let (first_trial, trials) = args.shard.map_or((0, total), |s| s.range(total));
@@ -450,7 +458,7 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
 fn run_sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
     let out = args.common.out_or("supplyshock-sweep");
     check_out(&out)?;
-    let (text, name, base) = load_scenario_text(args.scenario.as_deref())?;
+    let (text, name, base) = load_scenario_text(args.scenario.as_deref(), args.common.quiet)?;
     let sets = args
         .sets
         .iter()
@@ -458,6 +466,12 @@ fn run_sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     let trials = args.common.trials.unwrap_or(base.trials);
     let seed = args.common.seed.unwrap_or(base.seed);
+    for (i, (path, _)) in sets.iter().enumerate() {
+        anyhow::ensure!(
+            sets[..i].iter().all(|(p, _)| p != path),
+            "--set {path} is given twice; give each path once, with all its values (PATH=v1,v2,...)"
+        );
+    }
     let size = sets
         .iter()
         .fold(1u64, |n, s| n.saturating_mul(s.1.len() as u64));
@@ -540,7 +554,7 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let loaded = args
         .scenarios
         .iter()
-        .map(|p| load_scenario_text(Some(p)))
+        .map(|p| load_scenario_text(Some(p), args.common.quiet))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let base = &loaded[0].2;
     let trials = args.common.trials.unwrap_or(base.trials);

@@ -249,6 +249,9 @@ pub struct Shock {
 pub struct Model {
     /// Scenario name.
     pub name: String,
+    /// What in the scenario is allowed but probably not meant (a node whose output reaches no
+    /// demand node, say), for the commands to print.
+    pub warnings: Vec<String>,
     /// Description.
     pub description: String,
     /// Horizon in periods.
@@ -580,6 +583,13 @@ impl Compiler<'_> {
                 );
             }
         };
+        if meta.name.trim().is_empty() {
+            return self.err(
+                None,
+                "`name` in [scenario] is empty; it names the results and reports",
+                "give the scenario a name, e.g. name = \"my-scenario\"",
+            );
+        }
         let trials = *meta.trials.get_ref();
         if trials == 0 || trials > u64::from(u32::MAX) {
             return self.err(
@@ -897,6 +907,22 @@ impl Compiler<'_> {
                 );
             }
         }
+        // The graph is acyclic, so where every other node has a buyer, every node's output can
+        // reach demand.
+        let warnings: Vec<String> = nodes
+            .iter()
+            .enumerate()
+            .filter(|&(i, n)| {
+                n.kind != Kind::Demand && !edges.iter().any(|e| e.src as usize == i)
+            })
+            .map(|(_, n)| {
+                format!(
+                    "node `{}` ({}) has no buyer, so nothing it makes reaches a demand node; add an [[edge]] out of it, or remove it",
+                    n.id,
+                    n.kind.name()
+                )
+            })
+            .collect();
         if !nodes.iter().any(|n| n.kind == Kind::Demand) {
             return self.err(
                 None,
@@ -1375,6 +1401,7 @@ impl Compiler<'_> {
             planned_online,
             slots,
             name: meta.name.clone(),
+            warnings,
             description: meta.description.clone(),
             periods: periods as usize,
             start,

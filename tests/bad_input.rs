@@ -270,3 +270,27 @@ fn a_file_that_is_not_a_scenario_is_refused_before_parsing() {
         "{err}"
     );
 }
+
+#[test]
+fn an_empty_name_is_an_error_and_a_dead_end_a_warning() {
+    fails(
+        &GOOD.replace("name = \"good\"", "name = \" \""),
+        &["`name`", "is empty"],
+    );
+    assert!(
+        model::compile_str(GOOD, "good.toml")
+            .unwrap()
+            .warnings
+            .is_empty()
+    );
+    let t = format!(
+        "{GOOD}\n[[node]]\nid = \"spare\"\nkind = \"mine\"\ncountry = \"AA\"\ncapacity = 1\n"
+    );
+    let m = model::compile_str(&t, "spare.toml").unwrap();
+    assert_eq!(m.warnings.len(), 1);
+    assert!(
+        m.warnings[0].contains("`spare` (mine) has no buyer"),
+        "{:?}",
+        m.warnings
+    );
+}

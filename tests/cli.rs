@@ -98,6 +98,16 @@ fn validate_and_flag_errors() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("0..=1024"));
     let o = fails(bin().args(["bench", "--threads", "1,5000"]));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--threads"));
+    let o = fails(bin().args(["bench", "--repeats", "0"]));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--repeats"));
+    let o = fails(bin().args([
+        "sweep",
+        "--set",
+        "node.us_auto.cover=1",
+        "--set",
+        "node.us_auto.cover=2",
+    ]));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("given twice"));
     let values = (1..=32)
         .map(|v| v.to_string())
         .collect::<Vec<_>>()

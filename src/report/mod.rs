@@ -56,6 +56,13 @@ pub fn input_from_dir(dir: &Path) -> anyhow::Result<ReportInput> {
     })?;
     let summary: Summary = serde_json::from_slice(&bytes)
         .with_context(|| format!("{} is not a supplyshock summary", sp.display()))?;
+    anyhow::ensure!(
+        summary.schema_version == crate::summary::SCHEMA_VERSION,
+        "{} has schema version {}, which this supplyshock (schema {}) does not read; rerun the scenario with this version",
+        sp.display(),
+        summary.schema_version,
+        crate::summary::SCHEMA_VERSION
+    );
     let tp = dir.join("trials.csv");
     let mut reader = csv::Reader::from_path(&tp).with_context(|| {
         format!(
