@@ -90,6 +90,10 @@ pub struct Driver {
     pub mean_without: Option<f64>,
     /// mean_with - mean_without (0 when either group is empty).
     pub effect: f64,
+    /// 95% confidence interval of the effect (normal approximation with each group's own
+    /// variance); null when either group has fewer than two trials. An interval that contains 0
+    /// means the run cannot tell the effect from noise.
+    pub effect_ci95: Option<[f64; 2]>,
     /// 95th percentile of trials with the shock.
     pub p95_with: Option<f64>,
     /// 95th percentile of trials without it.
@@ -627,18 +631,39 @@ fn drivers(
         .map(|(i, s)| {
             // The kept columns are in trial order, so plain sums in that order are reproducible.
             let (mut sum_with, mut sum_without, mut n_with) = (0.0, 0.0, 0u64);
+            let (mut sq_with, mut sq_without) = (0.0, 0.0);
             for k in 0..n {
                 let v = metric(k);
                 if r.occurred(k, i) {
                     sum_with += v;
+                    sq_with += v * v;
                     n_with += 1;
                 } else {
                     sum_without += v;
+                    sq_without += v * v;
                 }
             }
             let n_without = n as u64 - n_with;
             let mean = |s: f64, n: u64| (n > 0).then(|| s / n as f64);
             let (mw, mo) = (mean(sum_with, n_with), mean(sum_without, n_without));
+            // The squared standard error of a group's mean, from its sample variance.
+            let se2 = |sum: f64, sq: f64, n: u64| {
+                (n >= 2).then(|| {
+                    let n = n as f64;
+                    ((sq - sum * sum / n) / (n - 1.0)).max(0.0) / n
+                })
+            };
+            let effect_ci95 = match (
+                mw.zip(mo),
+                se2(sum_with, sq_with, n_with),
+                se2(sum_without, sq_without, n_without),
+            ) {
+                (Some((a, b)), Some(x), Some(y)) => {
+                    let half = Z975 * (x + y).sqrt();
+                    Some([a - b - half, a - b + half])
+                }
+                _ => None,
+            };
             // The nearest-rank P95 of each group, counted down from the top of the sorted order.
             let above = |n: u64| n.saturating_sub(nearest_rank(n, 0.95));
             let (mut need_with, mut need_without) = (above(n_with), above(n_without));
@@ -672,6 +697,7 @@ fn drivers(
                     (Some(a), Some(b)) => a - b,
                     _ => 0.0,
                 },
+                effect_ci95,
                 p95_with,
                 p95_without,
                 rank_correlation: pearson(&magnitude_ranks[i], &metric_ranks),

@@ -483,3 +483,52 @@ fn demand_grows_at_its_annual_rate_and_reroute_false_keeps_a_supplier_out() {
     let (_, r, _) = summarise(&text, 20, 1);
     assert!(r.shortfalls(0).iter().all(|&x| (x - 40.0).abs() < 1e-9));
 }
+
+#[test]
+fn a_driver_without_effect_has_an_interval_that_covers_zero_95_percent_of_the_time() {
+    // The tariff changes costs, never tonnes, so its true effect on the shortfall is 0; the
+    // outage gives the shortfall its spread.
+    let text = format!(
+        "{TWO_NODES}\n[[outage]]\nnode = \"mine\"\np_fail = 0.1\np_recover = 0.3\n\n\
+         [[tariff]]\nid = \"t\"\nfrom = \"AA\"\nto = \"BB\"\nrate = 0.1\n\
+         when = {{ p_start = 0.03, p_end = 0.2 }}\n"
+    );
+    let m = model(&text);
+    let runs = 400;
+    let mut covered = 0;
+    for seed in 0..runs {
+        let r = run(&m, 1000, seed, 1);
+        let s = supplyshock::summary::summarise(&m, &r);
+        let d = s.drivers.iter().find(|d| d.id == "t").unwrap();
+        let [lo, hi] = d.effect_ci95.unwrap();
+        if seed == 0 {
+            // The interval against one computed here in two passes.
+            let i = m.shocks.iter().position(|s| s.id == "t").unwrap();
+            let (mut with, mut without) = (Vec::new(), Vec::new());
+            for k in 0..1000 {
+                let v = r.total_shortfall(k);
+                if r.occurred(k, i) {
+                    with.push(v)
+                } else {
+                    without.push(v)
+                }
+            }
+            let (mw, sw) = crate::common::mean_se(&with);
+            let (mo, so) = crate::common::mean_se(&without);
+            let half = 1.959_963_984_540_054 * (sw * sw + so * so).sqrt();
+            assert!((lo - (mw - mo - half)).abs() < 1e-6 && (hi - (mw - mo + half)).abs() < 1e-6);
+            assert!(
+                with.len() > 100 && without.len() > 100,
+                "{} {}",
+                with.len(),
+                without.len()
+            );
+        }
+        if lo <= 0.0 && 0.0 <= hi {
+            covered += 1;
+        }
+    }
+    // Coverage 0.95 within 4 standard errors of a proportion over 400 runs (0.044).
+    let share = f64::from(covered) / f64::from(runs as u32);
+    assert!((share - 0.95).abs() < 0.044, "coverage {share}");
+}

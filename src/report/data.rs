@@ -188,6 +188,8 @@ pub struct TornadoBar {
     pub n_with: u64,
     /// Trials without it.
     pub n_without: u64,
+    /// 95% confidence interval of with - without, if both groups have two trials or more.
+    pub ci: Option<[f64; 2]>,
 }
 
 /// Most bars on the tornado chart.
@@ -212,6 +214,7 @@ pub fn tornado(input: &ReportInput) -> (f64, Vec<TornadoBar>) {
                 without: d.mean_without?,
                 n_with: d.trials_with,
                 n_without: d.trials_without,
+                ci: d.effect_ci95,
             })
         })
         .take(TORNADO_BARS)

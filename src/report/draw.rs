@@ -458,7 +458,12 @@ pub fn fans(demand: &[DemandSummary], scenario: &str) -> anyhow::Result<Vec<u8>>
 }
 
 /// Tornado of shock effects on the total shortfall, largest effect on top.
-pub fn tornado(overall: f64, bars: &[TornadoBar], scenario: &str) -> anyhow::Result<Vec<u8>> {
+pub fn tornado(
+    overall: f64,
+    bars: &[TornadoBar],
+    hidden: usize,
+    scenario: &str,
+) -> anyhow::Result<Vec<u8>> {
     let n = bars.len();
     // Two blank rows at the bottom hold the legend.
     let rows = n as i32 + 2;
@@ -474,7 +479,7 @@ pub fn tornado(overall: f64, bars: &[TornadoBar], scenario: &str) -> anyhow::Res
             .map(|b| b.with.max(b.without))
             .fold(overall, f64::max);
         let span = (hi - lo).max(hi.abs() * 0.05).max(1e-9);
-        let (xmin, xmax) = ((lo - 0.15 * span).max(0.0), hi + 0.9 * span);
+        let (xmin, xmax) = ((lo - 0.15 * span).max(0.0), hi + 1.1 * span);
         // Row of bar i: the largest effect gets the top row.
         let row = |i: usize| rows - 1 - i as i32;
         let ids: Vec<String> = bars.iter().map(|b| b.id.clone()).collect();
@@ -516,14 +521,27 @@ pub fn tornado(overall: f64, bars: &[TornadoBar], scenario: &str) -> anyhow::Res
             let r = row(i);
             let (a, z) = (b.with.min(b.without), b.with.max(b.without));
             let colour = if b.with >= b.without { ORANGE } else { BLUE_ };
+            // An effect whose interval includes 0 is drawn pale: the run cannot tell it from noise.
+            let noise = b.ci.is_none_or(|[lo, hi]| lo <= 0.0 && 0.0 <= hi);
+            let fill = if noise {
+                colour.mix(0.3).filled()
+            } else {
+                colour.filled()
+            };
             let rect = [(a, SegmentValue::Exact(r)), (z, SegmentValue::Exact(r + 1))];
-            chart.draw_series(std::iter::once(Rectangle::new(
-                rect.clone(),
-                colour.filled(),
-            )))?;
+            chart.draw_series(std::iter::once(Rectangle::new(rect.clone(), fill)))?;
             chart.draw_series(std::iter::once(Rectangle::new(rect, BLACK.mix(0.5))))?;
+            let effect = match b.ci {
+                Some([lo, hi]) => format!(
+                    "effect {} [{}, {}]",
+                    tonnes(b.with - b.without),
+                    tonnes(lo),
+                    tonnes(hi)
+                ),
+                None => "too few trials for an interval".to_string(),
+            };
             let label = format!(
-                "with {} (n={})   without {} (n={})",
+                "with {} (n={})   without {} (n={})   {effect}",
                 tonnes(b.with),
                 b.n_with,
                 tonnes(b.without),
@@ -565,7 +583,29 @@ pub fn tornado(overall: f64, bars: &[TornadoBar], scenario: &str) -> anyhow::Res
             )))?
             .label("the shock lowers the mean")
             .legend(|(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], BLUE_.filled()));
+        chart
+            .draw_series(std::iter::once(Rectangle::new(
+                [
+                    (xmin, SegmentValue::Exact(0)),
+                    (xmin, SegmentValue::Exact(0)),
+                ],
+                ORANGE.mix(0.3).filled(),
+            )))?
+            .label("pale: the effect's 95% interval includes 0 (could be noise)")
+            .legend(|(x, y)| {
+                Rectangle::new([(x, y - 6), (x + 18, y + 6)], ORANGE.mix(0.3).filled())
+            });
         legend(&mut chart, SeriesLabelPosition::LowerRight, 13)?;
+        if hidden > 0 {
+            chart.draw_series(std::iter::once(Text::new(
+                format!(
+                    "not shown: {hidden} shock{} that occurred in every trial or in none",
+                    if hidden == 1 { "" } else { "s" }
+                ),
+                (xmin + (xmax - xmin) * 0.01, SegmentValue::CenterOf(0)),
+                (FONT, 13).into_font().color(&BLACK.mix(0.7)),
+            )))?;
+        }
         Ok(())
     })
 }

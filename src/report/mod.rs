@@ -130,6 +130,11 @@ pub fn charts(input: &ReportInput) -> anyhow::Result<Vec<Chart>> {
     let s = &input.summary;
     let name = s.scenario.as_str();
     let (overall, bars) = data::tornado(input);
+    let hidden = s
+        .drivers
+        .iter()
+        .filter(|d| d.mean_with.is_none() || d.mean_without.is_none())
+        .count();
     let (nodes, edges) = data::graph(input);
     // The per-node charts of a scenario with many demand nodes show those with the largest mean
     // shortfall, in scenario order.
@@ -168,7 +173,7 @@ pub fn charts(input: &ReportInput) -> anyhow::Result<Vec<Chart>> {
                 || draw::fans(&demand, label),
                 || {
                     rayon::join(
-                        || draw::tornado(overall, &bars, name),
+                        || draw::tornado(overall, &bars, hidden, name),
                         || draw::graph(&nodes, &edges, name),
                     )
                 },
@@ -197,7 +202,7 @@ pub fn charts(input: &ReportInput) -> anyhow::Result<Vec<Chart>> {
         Chart {
             file: "04-drivers.png",
             title: "Drivers of the shortfall",
-            about: "For each shock, the mean total shortfall over all demand nodes in trials where it occurred against trials where it did not, with the number of trials in each group; largest effect first. A wide orange bar marks a shock that drives the shortfall. Shocks are correlated through the regime, so effects overlap.",
+            about: "For each shock, the mean total shortfall over all demand nodes in trials where it occurred against trials where it did not, with the number of trials in each group and the 95% confidence interval of the difference; largest effect first. A wide orange bar marks a shock that drives the shortfall; a pale bar's interval includes 0, so the run cannot tell its effect from noise (and with many shocks about one interval in twenty misses by chance). Shocks are correlated through the regime, so effects overlap. Shocks that occurred in every trial or in none have no comparison and are not shown.",
             png: tornado?,
         },
         Chart {
