@@ -369,7 +369,7 @@ pub fn write_all<S: AsRef<str>>(dir: &Path, files: &[(S, Vec<u8>)]) -> anyhow::R
 fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
     if dir.exists() && !dir.is_dir() {
         anyhow::bail!(
-            "--out {}: exists and is not a folder; choose another --out",
+            "{} exists and is not a folder, where results go; move it away or choose another --out",
             dir.display()
         );
     }
