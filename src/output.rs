@@ -30,21 +30,41 @@ pub struct Staged {
     dst: PathBuf,
 }
 
-/// `.NAME.KIND-PID` beside `dst`: a temporary (`tmp`) or set-aside (`old`) file of this process.
+/// What names this process's temporary files: its process id and the time it first wrote, so
+/// that a later process with the same id (a restarted container's process 1, say) can tell the
+/// files apart from its own.
+fn token() -> &'static str {
+    static TOKEN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TOKEN.get_or_init(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        format!("{}-{nanos:x}", std::process::id())
+    })
+}
+
+/// `.NAME.KIND-TOKEN` beside `dst`: a temporary (`tmp`) or set-aside (`old`) file of this
+/// process.
 fn aside(dst: &Path, kind: &str) -> PathBuf {
     let name = dst.file_name().unwrap_or_default().to_string_lossy();
-    dst.with_file_name(format!(".{name}.{kind}-{}", std::process::id()))
+    dst.with_file_name(format!(".{name}.{kind}-{}", token()))
+}
+
+/// The marker that a process has begun moving its files into `dir`: it lists, one per line, the
+/// files the commit removes.
+fn commit_marker(dir: &Path, token: &str) -> PathBuf {
+    dir.join(format!(".commit-{token}"))
 }
 
 impl Staged {
-    /// Creates the temporary file for `dir/name` (and the folders above it), first cleaning up
-    /// after runs that were killed while writing there.
+    /// Creates the temporary file for `dir/name` (and the folders above it), first finishing or
+    /// clearing what runs that were killed while writing there left behind.
     fn create(dir: &Path, name: &str) -> anyhow::Result<(Staged, std::fs::File)> {
         let dst = dir.join(name);
         let parent = dst.parent().unwrap_or(dir);
         ensure_dir(dir)?;
         ensure_dir(parent)?;
-        remove_orphans(&dst);
+        recover(dir);
         let tmp = aside(&dst, "tmp");
         let f = std::fs::File::create(&tmp)
             .with_context(|| format!("cannot write {}", tmp.display()))?;
@@ -52,46 +72,86 @@ impl Staged {
     }
 }
 
-/// Cleans up after a run of another process that was killed while writing `dst` (Ctrl-C or a
-/// kill skip the clean-up of [`Staged`]): removes its temporary files, and puts back a file it had
-/// set aside where nothing replaced it, or removes it where something did. Only where processes
-/// can be looked up (`/proc`); elsewhere such files stay, hidden, until removed by hand.
-fn remove_orphans(dst: &Path) {
+/// Whether the process that wrote files under `token` has ended: its id is not running, or it
+/// is this process's id with another token. Only where processes can be looked up (`/proc`);
+/// elsewhere nothing is taken for dead, and leftovers stay, hidden, until removed by hand.
+fn ended(token: &str) -> bool {
     let proc = Path::new("/proc");
-    if !proc.join("self").exists() {
-        return;
+    if token == self::token() || !proc.join("self").exists() {
+        return false;
     }
-    let (Some(dir), Some(name)) = (dst.parent(), dst.file_name()) else {
-        return;
-    };
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let name = name.to_string_lossy();
-    for entry in entries.flatten() {
-        let file = entry.file_name();
-        let Some((kind, pid)) = file
-            .to_str()
-            .and_then(|f| f.strip_prefix(&format!(".{name}.")))
-            .and_then(|rest| rest.split_once('-'))
-            .and_then(|(kind, pid)| Some((kind, pid.parse::<u32>().ok()?)))
-        else {
+    match token
+        .split_once('-')
+        .and_then(|(pid, _)| pid.parse::<u32>().ok())
+    {
+        Some(pid) => pid == std::process::id() || !proc.join(pid.to_string()).exists(),
+        None => false,
+    }
+}
+
+/// Finishes or clears, in `dir` and its subfolders, what runs that were killed while writing
+/// there (Ctrl-C or a kill skip the clean-up of [`Staged`]) left behind. A run killed after it
+/// began moving its files into place (it left its commit marker) is finished: its remaining
+/// files are moved in, and the files it set aside or was to remove are deleted. A run killed
+/// before then changed nothing, and its temporary files are deleted.
+fn recover(dir: &Path) {
+    // Leftovers: (folder, destination name, kind, token).
+    let mut left: Vec<(PathBuf, String, String, String)> = Vec::new();
+    let mut folders = vec![dir.to_path_buf()];
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        folders.extend(entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
+    }
+    for folder in &folders {
+        let Ok(entries) = std::fs::read_dir(folder) else {
             continue;
         };
-        if pid == std::process::id() || proc.join(pid.to_string()).exists() {
-            continue;
+        for entry in entries.flatten() {
+            let file = entry.file_name();
+            let Some(rest) = file.to_str().and_then(|f| f.strip_prefix('.')) else {
+                continue;
+            };
+            for kind in ["tmp", "old"] {
+                if let Some((name, token)) = rest.rsplit_once(&format!(".{kind}-")) {
+                    left.push((
+                        folder.clone(),
+                        name.to_string(),
+                        kind.into(),
+                        token.to_string(),
+                    ));
+                }
+            }
         }
-        match kind {
-            "tmp" => {
-                let _ = std::fs::remove_file(entry.path());
+    }
+    let mut tokens: Vec<String> = left.iter().map(|l| l.3.clone()).collect();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        tokens.extend(entries.flatten().filter_map(|e| {
+            Some(
+                e.file_name()
+                    .to_str()?
+                    .strip_prefix(".commit-")?
+                    .to_string(),
+            )
+        }));
+    }
+    tokens.sort();
+    tokens.dedup();
+    for token in tokens.iter().filter(|t| ended(t)) {
+        let marker = commit_marker(dir, token);
+        let committing = std::fs::read_to_string(&marker).ok();
+        let mine = left.iter().filter(|l| &l.3 == token);
+        for (folder, name, kind, _) in mine {
+            let path = folder.join(format!(".{name}.{kind}-{token}"));
+            if kind == "tmp" && committing.is_some() {
+                let _ = std::fs::rename(&path, folder.join(name));
+            } else {
+                let _ = std::fs::remove_file(&path);
             }
-            "old" if !dst.exists() => {
-                let _ = std::fs::rename(entry.path(), dst);
+        }
+        if let Some(removed) = committing {
+            for name in removed.lines().filter(|l| !l.is_empty()) {
+                let _ = std::fs::remove_file(dir.join(name));
             }
-            "old" => {
-                let _ = std::fs::remove_file(entry.path());
-            }
-            _ => {}
+            let _ = std::fs::remove_file(&marker);
         }
     }
 }
@@ -390,25 +450,42 @@ pub fn write_all_staged<S: AsRef<str>, R: AsRef<str>>(
 ) -> anyhow::Result<()> {
     ensure_dir(dir)?;
     let mut staged = already;
-    for (name, bytes) in files {
-        let (s, mut f) = Staged::create(dir, name.as_ref())?;
-        let tmp = s.tmp.clone();
-        staged.push(s);
-        f.write_all(bytes)
-            .and_then(|_| f.sync_all())
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
-    }
+    let written = (|| -> anyhow::Result<()> {
+        for (name, bytes) in files {
+            let (s, mut f) = Staged::create(dir, name.as_ref())?;
+            let tmp = s.tmp.clone();
+            staged.push(s);
+            f.write_all(bytes)
+                .and_then(|_| f.sync_all())
+                .with_context(|| format!("cannot write {}", tmp.display()))?;
+        }
+        Ok(())
+    })();
     let mut gone: Vec<PathBuf> = staged.iter().map(|s| s.dst.clone()).collect();
     gone.extend(remove.iter().map(|r| dir.join(r.as_ref())));
-    for dst in &gone {
-        remove_orphans(dst);
-        if dst.is_dir() {
-            anyhow::bail!(
-                "{} is a folder, where this run writes a file; move it away or choose another --out",
-                dst.display()
-            );
+    let checked = written.and_then(|()| {
+        for dst in &gone {
+            if dst.is_dir() {
+                anyhow::bail!(
+                    "{} is a folder, where this run writes a file; move it away or choose another --out",
+                    dst.display()
+                );
+            }
         }
+        Ok(())
+    });
+    if let Err(e) = checked {
+        drop(staged);
+        remove_empty_subfolders(dir, &gone);
+        return Err(e);
     }
+    // From here on a killed run is finished by the next run into the folder (see `recover`),
+    // since every new file is complete.
+    let marker = commit_marker(dir, token());
+    let list: String = remove.iter().map(|r| format!("{}\n", r.as_ref())).collect();
+    std::fs::File::create(&marker)
+        .and_then(|mut f| f.write_all(list.as_bytes()).and_then(|_| f.sync_all()))
+        .with_context(|| format!("cannot write {}", marker.display()))?;
     // Set aside what is replaced or removed.
     let mut set_aside: Vec<(PathBuf, PathBuf)> = Vec::new();
     let undo = |set_aside: &[(PathBuf, PathBuf)], placed: &[PathBuf]| {
@@ -418,35 +495,49 @@ pub fn write_all_staged<S: AsRef<str>, R: AsRef<str>>(
         for (old, dst) in set_aside {
             let _ = std::fs::rename(old, dst);
         }
+        let _ = std::fs::remove_file(&marker);
     };
     for dst in &gone {
         if std::fs::symlink_metadata(dst).is_ok() {
             let old = aside(dst, "old");
             if let Err(e) = std::fs::rename(dst, &old) {
                 undo(&set_aside, &[]);
+                drop(staged);
+                remove_empty_subfolders(dir, &gone);
                 return Err(e).with_context(|| format!("cannot replace {}", dst.display()));
             }
             set_aside.push((old, dst.clone()));
         }
     }
     let mut placed: Vec<PathBuf> = Vec::new();
+    let mut failed = None;
     for s in &staged {
         if let Err(e) = std::fs::rename(&s.tmp, &s.dst) {
-            undo(&set_aside, &placed);
-            return Err(e).with_context(|| format!("cannot move {} into place", s.dst.display()));
+            failed = Some((e, s.dst.clone()));
+            break;
         }
         placed.push(s.dst.clone());
+    }
+    if let Some((e, dst)) = failed {
+        undo(&set_aside, &placed);
+        drop(staged);
+        remove_empty_subfolders(dir, &gone);
+        return Err(e).with_context(|| format!("cannot move {} into place", dst.display()));
     }
     for (old, _) in &set_aside {
         let _ = std::fs::remove_file(old);
     }
-    // A report folder emptied by `remove` goes too.
-    for r in remove {
-        if let Some(parent) = dir.join(r.as_ref()).parent().filter(|p| *p != dir)
-            && std::fs::read_dir(parent).is_ok_and(|mut d| d.next().is_none())
-        {
-            let _ = std::fs::remove_dir(parent);
+    let _ = std::fs::remove_file(&marker);
+    remove_empty_subfolders(dir, &gone);
+    Ok(())
+}
+
+/// Removes those of the subfolders of `dir` that hold `gone` that are empty (a report folder
+/// emptied by a run without a report, or created by a run that failed).
+fn remove_empty_subfolders(dir: &Path, gone: &[PathBuf]) {
+    for p in gone.iter().filter_map(|g| g.parent()).filter(|p| *p != dir) {
+        if std::fs::read_dir(p).is_ok_and(|mut d| d.next().is_none()) {
+            let _ = std::fs::remove_dir(p);
         }
     }
-    Ok(())
 }

@@ -622,6 +622,9 @@ fn drivers(
     let n = order.len();
     let kept = magnitude_ranks.first().map_or(0, Vec::len);
     let metric_ranks = ranks(&(0..kept).map(metric).collect::<Vec<_>>());
+    // Squares are summed about the overall mean, which keeps the one-pass variances accurate
+    // however large the shortfall is against its spread.
+    let centre = (0..n).map(metric).sum::<f64>() / n.max(1) as f64;
     let mut out: Vec<Driver> = m
         .shocks
         .iter()
@@ -634,23 +637,26 @@ fn drivers(
             let (mut sq_with, mut sq_without) = (0.0, 0.0);
             for k in 0..n {
                 let v = metric(k);
+                let c = v - centre;
                 if r.occurred(k, i) {
                     sum_with += v;
-                    sq_with += v * v;
+                    sq_with += c * c;
                     n_with += 1;
                 } else {
                     sum_without += v;
-                    sq_without += v * v;
+                    sq_without += c * c;
                 }
             }
             let n_without = n as u64 - n_with;
             let mean = |s: f64, n: u64| (n > 0).then(|| s / n as f64);
             let (mw, mo) = (mean(sum_with, n_with), mean(sum_without, n_without));
-            // The squared standard error of a group's mean, from its sample variance.
+            // The squared standard error of a group's mean, from its sample variance (with the
+            // squares about `centre`).
             let se2 = |sum: f64, sq: f64, n: u64| {
                 (n >= 2).then(|| {
                     let n = n as f64;
-                    ((sq - sum * sum / n) / (n - 1.0)).max(0.0) / n
+                    let d = sum - centre * n;
+                    ((sq - d * d / n) / (n - 1.0)).max(0.0) / n
                 })
             };
             let effect_ci95 = match (

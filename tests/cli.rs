@@ -533,7 +533,7 @@ fn merge_refuses_a_shard_whose_trials_csv_does_not_match_and_orphans_are_cleared
     assert!(b.join("shard.bin").exists());
     assert!(!b.join("summary.json").exists() && !b.join("report").exists());
     // A temporary file of a run that was killed is cleared by the next run into the folder.
-    let orphan = merged.join(".trials.csv.tmp-4000000000");
+    let orphan = merged.join(".trials.csv.tmp-4000000000-1");
     std::fs::write(&orphan, b"half").unwrap();
     succeed(
         bin()
@@ -573,22 +573,42 @@ fn a_run_that_cannot_put_every_file_in_place_changes_nothing() {
             assert!(!name.starts_with('.'), "left {name}");
         }
     }
-    // A file set aside by a run that was killed while renaming is put back where nothing
-    // replaced it.
+    // A run killed while moving its files into place (it left its commit marker) is finished
+    // by the next run into the folder: its summary.json is in place, its trials.csv still
+    // staged, the earlier ones set aside, and an earlier report listed for removal.
     std::fs::remove_dir(out.join("run-info.json")).unwrap();
+    let dead = "4000000000-1";
+    let put = |name: &str, text: &str| std::fs::write(out.join(name), text).unwrap();
     std::fs::rename(
         out.join("summary.json"),
-        out.join(".summary.json.old-4000000000"),
+        out.join(format!(".summary.json.old-{dead}")),
     )
     .unwrap();
+    put("summary.json", "killed run's summary");
+    std::fs::rename(
+        out.join("trials.csv"),
+        out.join(format!(".trials.csv.old-{dead}")),
+    )
+    .unwrap();
+    put(&format!(".trials.csv.tmp-{dead}"), "killed run's trials");
+    put(&format!(".commit-{dead}"), "report/index.html\n");
+    // A run killed before that changed nothing: its temporary file goes.
+    put(".run-info.json.tmp-4000000001-1", "never placed");
+    // The next run fails (a precision of 0 is refused after trials.csv is staged).
+    fails(bin().args(args).arg(&out).args(["--precision", "0"]));
+    let read = |name: &str| std::fs::read_to_string(out.join(name)).unwrap();
+    assert_eq!(read("summary.json"), "killed run's summary");
+    assert_eq!(read("trials.csv"), "killed run's trials");
+    assert!(!out.join("report/index.html").exists() && !out.join("run-info.json").exists());
+    for e in std::fs::read_dir(&out).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().to_string();
+        assert!(!name.starts_with('.'), "left {name}");
+    }
     succeed(
         bin()
             .args(args)
             .arg(&out)
             .args(["--seed", "1", "--shard", "1/2"]),
-    );
-    assert!(
-        !out.join("summary.json").exists() && !out.join(".summary.json.old-4000000000").exists()
     );
     // Merging into one of the shard folders would overwrite its trials.csv.
     let o = fails(bin().arg("merge").arg(&out).arg("--out").arg(&out));
