@@ -186,23 +186,12 @@ pub struct BenchArgs {
     pub seed: u64,
 }
 
-/// Fails early (before any trial runs) when the output folder cannot be one.
 /// Most worker threads a run starts: far beyond any machine's cores, and a guard against a typo
 /// that would start millions.
 pub const MAX_THREADS: u64 = 1024;
 
 fn threads_arg() -> clap::builder::RangedU64ValueParser<usize> {
     clap::builder::RangedU64ValueParser::new().range(0..=MAX_THREADS)
-}
-
-fn check_out(out: &Path) -> anyhow::Result<()> {
-    if out.exists() && !out.is_dir() {
-        anyhow::bail!(
-            "--out {}: exists and is not a folder; choose another --out",
-            out.display()
-        );
-    }
-    Ok(())
 }
 
 /// Loads the named scenario, or the built-in default, printing its warnings.
@@ -261,7 +250,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             quiet,
         } => {
-            check_out(&out)?;
+            output::check_folder(&out)?;
             if let Ok(o) = out.canonicalize()
                 && let Some(d) = dirs.iter().find(|d| d.canonicalize().is_ok_and(|d| d == o))
             {
@@ -290,15 +279,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Report { dir } => {
             let input = report::input_from_dir(&dir)?;
-            let files = report::files(&input)?;
-            let files: Vec<(String, Vec<u8>)> = files
-                .into_iter()
-                .map(|(name, bytes)| (format!("report/{name}"), bytes))
-                .collect();
-            output::write_all(&dir, &files).with_context(|| {
-                format!("writing the report to {}", dir.join("report").display())
-            })?;
-            outln!("report in {}/index.html", dir.join("report").display());
+            let files: Vec<_> = report::in_output(report::files(&input)?).collect();
+            let rdir = dir.join(report::DIR);
+            output::write_all(&dir, &files)
+                .with_context(|| format!("writing the report to {}", rdir.display()))?;
+            outln!("report in {}/index.html", rdir.display());
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(args) => {
@@ -327,7 +312,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
     let out = args.common.out_or("supplyshock-out");
-    check_out(&out)?;
+    output::check_folder(&out)?;
     let (text, name, m) = load_scenario_text(args.scenario.as_deref(), args.common.quiet)?;
     let total = args.common.trials.unwrap_or(m.trials);
     m.check_trials(total).map_err(anyhow::Error::msg)?;
@@ -415,7 +400,7 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
         let file = ShardFile::new(&text, &name, sh, total, result, csv_crc).to_bytes()?;
         // The folder now holds a shard: an earlier full run's summary and report would belie it.
         let mut stale = vec!["summary.json".to_string()];
-        stale.extend(report::FILES.iter().map(|f| format!("report/{f}")));
+        stale.extend(report::FILES.map(report::path));
         output::write_all_staged(
             &out,
             &[
@@ -457,7 +442,7 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
 
 fn run_sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
     let out = args.common.out_or("supplyshock-sweep");
-    check_out(&out)?;
+    output::check_folder(&out)?;
     let (text, name, base) = load_scenario_text(args.scenario.as_deref(), args.common.quiet)?;
     let sets = args
         .sets
@@ -550,7 +535,7 @@ fn run_sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
 
 fn run_compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let out = args.common.out_or("supplyshock-compare");
-    check_out(&out)?;
+    output::check_folder(&out)?;
     let loaded = args
         .scenarios
         .iter()
@@ -609,11 +594,9 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
         ("compare.json".to_string(), json.clone()),
         ("compare.csv".to_string(), crate::compare::to_csv(&c)?),
     ];
-    files.extend(
-        report::compare_files(&c, &names, &nodes, &columns)?
-            .into_iter()
-            .map(|(name, bytes)| (format!("report/{name}"), bytes)),
-    );
+    files.extend(report::in_output(report::compare_files(
+        &c, &names, &nodes, &columns,
+    )?));
     output::write_all(&out, &files)
         .with_context(|| format!("writing the comparison to {}", out.display()))?;
     let mut stdout = std::io::stdout().lock();
@@ -663,11 +646,7 @@ fn write_results(
             trials_csv: with_csv,
             ..report::input_from_run(s.clone(), result)
         };
-        files.extend(
-            report::files(&input)?
-                .into_iter()
-                .map(|(name, bytes)| (format!("report/{name}"), bytes)),
-        );
+        files.extend(report::in_output(report::files(&input)?));
     }
     // An earlier run's files that would not match this summary: its trials.csv, its report, or
     // the shard file of an earlier `run --shard` into this folder.
@@ -677,8 +656,8 @@ fn write_results(
     }
     stale.extend(
         report::FILES
-            .iter()
-            .map(|f| format!("report/{f}"))
+            .map(report::path)
+            .into_iter()
             .filter(|f| files.iter().all(|(name, _)| name != f)),
     );
     output::write_all_staged(out, &files, trials_csv.into_iter().collect(), &stale)

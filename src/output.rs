@@ -426,13 +426,20 @@ pub fn write_all<S: AsRef<str>>(dir: &Path, files: &[(S, Vec<u8>)]) -> anyhow::R
     write_all_staged::<S, &str>(dir, files, Vec::new(), &[])
 }
 
-fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
+/// Fails when `dir` exists and is not a folder; commands call it before any trial runs, so
+/// that a bad --out is reported at once.
+pub fn check_folder(dir: &Path) -> anyhow::Result<()> {
     if dir.exists() && !dir.is_dir() {
         anyhow::bail!(
             "{} exists and is not a folder, where results go; move it away or choose another --out",
             dir.display()
         );
     }
+    Ok(())
+}
+
+fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
+    check_folder(dir)?;
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create output folder {} (--out)", dir.display()))
 }

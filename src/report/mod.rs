@@ -26,6 +26,19 @@ pub const FILES: [&str; 6] = [
     "index.html",
 ];
 
+/// The report's folder inside an output folder.
+pub const DIR: &str = "report";
+
+/// A report file's path inside an output folder.
+pub fn path(file: &str) -> String {
+    format!("{DIR}/{file}")
+}
+
+/// Report files, named inside the report folder, as paths inside an output folder.
+pub fn in_output(files: Vec<(String, Vec<u8>)>) -> impl Iterator<Item = (String, Vec<u8>)> {
+    files.into_iter().map(|(name, bytes)| (path(&name), bytes))
+}
+
 /// One chart of the report.
 #[derive(Clone, Debug)]
 pub struct Chart {
