@@ -57,14 +57,11 @@ fn commit_marker(dir: &Path, token: &str) -> PathBuf {
 }
 
 impl Staged {
-    /// Creates the temporary file for `dir/name` (and the folders above it), first finishing or
-    /// clearing what runs that were killed while writing there left behind.
+    /// Creates the temporary file for `dir/name` (and the folders above it). Callers first
+    /// [`recover`] `dir`, once.
     fn create(dir: &Path, name: &str) -> anyhow::Result<(Staged, std::fs::File)> {
         let dst = dir.join(name);
-        let parent = dst.parent().unwrap_or(dir);
-        ensure_dir(dir)?;
-        ensure_dir(parent)?;
-        recover(dir);
+        ensure_dir(dst.parent().unwrap_or(dir))?;
         let tmp = aside(&dst, "tmp");
         let f = std::fs::File::create(&tmp)
             .with_context(|| format!("cannot write {}", tmp.display()))?;
@@ -246,6 +243,8 @@ pub struct TrialsCsv<'m> {
 impl<'m> TrialsCsv<'m> {
     /// Starts trials.csv in `dir` (under a temporary name) and writes its header.
     pub fn create(m: &'m Model, dir: &Path) -> anyhow::Result<TrialsCsv<'m>> {
+        ensure_dir(dir)?;
+        recover(dir);
         let (staged, f) = Staged::create(dir, "trials.csv")?;
         let mut t = TrialsCsv {
             m,
@@ -297,6 +296,8 @@ pub fn concat_trials_csv(
     shards: &[(PathBuf, u64, u64, u32)],
 ) -> anyhow::Result<Staged> {
     use std::io::BufRead as _;
+    ensure_dir(out)?;
+    recover(out);
     let (staged, f) = Staged::create(out, "trials.csv")?;
     let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
     let mut line = Vec::new();
@@ -456,8 +457,13 @@ pub fn write_all_staged<S: AsRef<str>, R: AsRef<str>>(
     remove: &[R],
 ) -> anyhow::Result<()> {
     ensure_dir(dir)?;
+    recover(dir);
+    // Every path the commit replaces or removes.
+    let mut gone: Vec<PathBuf> = already.iter().map(|s| s.dst.clone()).collect();
+    gone.extend(files.iter().map(|(name, _)| dir.join(name.as_ref())));
+    gone.extend(remove.iter().map(|r| dir.join(r.as_ref())));
     let mut staged = already;
-    let written = (|| -> anyhow::Result<()> {
+    let result = (|| {
         for (name, bytes) in files {
             let (s, mut f) = Staged::create(dir, name.as_ref())?;
             let tmp = s.tmp.clone();
@@ -466,77 +472,75 @@ pub fn write_all_staged<S: AsRef<str>, R: AsRef<str>>(
                 .and_then(|_| f.sync_all())
                 .with_context(|| format!("cannot write {}", tmp.display()))?;
         }
-        Ok(())
+        commit(dir, &staged, &gone, remove)
     })();
-    let mut gone: Vec<PathBuf> = staged.iter().map(|s| s.dst.clone()).collect();
-    gone.extend(remove.iter().map(|r| dir.join(r.as_ref())));
-    let checked = written.and_then(|()| {
-        for dst in &gone {
-            if dst.is_dir() {
-                anyhow::bail!(
-                    "{} is a folder, where this run writes a file; move it away or choose another --out",
-                    dst.display()
-                );
-            }
-        }
-        Ok(())
-    });
-    if let Err(e) = checked {
-        drop(staged);
-        remove_empty_subfolders(dir, &gone);
-        return Err(e);
+    // The temporary files of a failed commit go; those of a done one are gone already.
+    drop(staged);
+    remove_empty_subfolders(dir, &gone);
+    result
+}
+
+/// Moves complete `staged` files into place in `dir`, all or nothing: sets aside what is at
+/// `gone` (the staged files' destinations and the files to `remove`), renames the staged files
+/// in, then deletes what was set aside. A commit marker lists `remove` meanwhile, so that a run
+/// killed in between is finished by the next (see [`recover`]); a failed step puts back what
+/// was set aside.
+fn commit<R: AsRef<str>>(
+    dir: &Path,
+    staged: &[Staged],
+    gone: &[PathBuf],
+    remove: &[R],
+) -> anyhow::Result<()> {
+    if let Some(d) = gone.iter().find(|d| d.is_dir()) {
+        anyhow::bail!(
+            "{} is a folder, where this run writes a file; move it away or choose another --out",
+            d.display()
+        );
     }
-    // From here on a killed run is finished by the next run into the folder (see `recover`),
-    // since every new file is complete.
     let marker = commit_marker(dir, token());
     let list: String = remove.iter().map(|r| format!("{}\n", r.as_ref())).collect();
     std::fs::File::create(&marker)
         .and_then(|mut f| f.write_all(list.as_bytes()).and_then(|_| f.sync_all()))
         .with_context(|| format!("cannot write {}", marker.display()))?;
-    // Set aside what is replaced or removed.
-    let mut set_aside: Vec<(PathBuf, PathBuf)> = Vec::new();
-    let undo = |set_aside: &[(PathBuf, PathBuf)], placed: &[PathBuf]| {
+    let (mut set_aside, mut placed) = (Vec::new(), Vec::new());
+    let moved = (|| {
+        for dst in gone {
+            if std::fs::symlink_metadata(dst).is_ok() {
+                let old = aside(dst, "old");
+                rename(dst, &old).with_context(|| format!("cannot replace {}", dst.display()))?;
+                set_aside.push((old, dst));
+            }
+        }
+        for s in staged {
+            rename(&s.tmp, &s.dst)
+                .with_context(|| format!("cannot move {} into place", s.dst.display()))?;
+            placed.push(&s.dst);
+        }
+        anyhow::Ok(())
+    })();
+    if moved.is_ok() {
+        for (old, _) in &set_aside {
+            let _ = std::fs::remove_file(old);
+        }
+    } else {
         for dst in placed {
             let _ = std::fs::remove_file(dst);
         }
-        for (old, dst) in set_aside {
+        for (old, dst) in &set_aside {
             let _ = std::fs::rename(old, dst);
         }
-        let _ = std::fs::remove_file(&marker);
-    };
-    for dst in &gone {
-        if std::fs::symlink_metadata(dst).is_ok() {
-            let old = aside(dst, "old");
-            if let Err(e) = std::fs::rename(dst, &old) {
-                undo(&set_aside, &[]);
-                drop(staged);
-                remove_empty_subfolders(dir, &gone);
-                return Err(e).with_context(|| format!("cannot replace {}", dst.display()));
-            }
-            set_aside.push((old, dst.clone()));
-        }
-    }
-    let mut placed: Vec<PathBuf> = Vec::new();
-    let mut failed = None;
-    for s in &staged {
-        if let Err(e) = std::fs::rename(&s.tmp, &s.dst) {
-            failed = Some((e, s.dst.clone()));
-            break;
-        }
-        placed.push(s.dst.clone());
-    }
-    if let Some((e, dst)) = failed {
-        undo(&set_aside, &placed);
-        drop(staged);
-        remove_empty_subfolders(dir, &gone);
-        return Err(e).with_context(|| format!("cannot move {} into place", dst.display()));
-    }
-    for (old, _) in &set_aside {
-        let _ = std::fs::remove_file(old);
     }
     let _ = std::fs::remove_file(&marker);
-    remove_empty_subfolders(dir, &gone);
-    Ok(())
+    moved
+}
+
+/// `std::fs::rename`, for the steps of a commit; tests make it fail at a chosen step.
+fn rename(from: &Path, to: &Path) -> std::io::Result<()> {
+    #[cfg(test)]
+    if tests::fail_now() {
+        return Err(std::io::Error::other("failed on purpose"));
+    }
+    std::fs::rename(from, to)
 }
 
 /// Removes those of the subfolders of `dir` that hold `gone` that are empty (a report folder
@@ -546,5 +550,81 @@ fn remove_empty_subfolders(dir: &Path, gone: &[PathBuf]) {
         if std::fs::read_dir(p).is_ok_and(|mut d| d.next().is_none()) {
             let _ = std::fs::remove_dir(p);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::path::Path;
+
+    thread_local! {
+        /// Commit renames left before one fails; none fails when unset.
+        static FAIL_IN: Cell<Option<usize>> = const { Cell::new(None) };
+    }
+
+    pub fn fail_now() -> bool {
+        FAIL_IN.with(|c| match c.get() {
+            Some(0) => {
+                c.set(None);
+                true
+            }
+            Some(n) => {
+                c.set(Some(n - 1));
+                false
+            }
+            None => false,
+        })
+    }
+
+    /// Every file under `dir`, hidden ones included, with its bytes.
+    fn contents(dir: &Path) -> Vec<(String, Vec<u8>)> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(contents(&p));
+            } else {
+                out.push((p.display().to_string(), std::fs::read(&p).unwrap()));
+            }
+        }
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn a_commit_that_fails_at_any_rename_leaves_the_folder_as_it_was() {
+        let dir = std::env::temp_dir().join(format!("supplyshock-commit-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let first = [
+            ("a.json", b"a1".to_vec()),
+            ("report/b.png", b"b1".to_vec()),
+            ("c.csv", b"c1".to_vec()),
+        ];
+        super::write_all(&dir, &first).unwrap();
+        let before = contents(&dir);
+        let second = [("a.json", b"a2".to_vec()), ("report/b.png", b"b2".to_vec())];
+        // Three files set aside, then two renamed in: five renames, each made to fail in turn.
+        for k in 0..5 {
+            FAIL_IN.with(|c| c.set(Some(k)));
+            let err = super::write_all_staged(&dir, &second, Vec::new(), &["c.csv"]).unwrap_err();
+            assert!(format!("{err:#}").contains("failed on purpose"), "{err:#}");
+            assert_eq!(contents(&dir), before, "after a failure at rename {k}");
+        }
+        FAIL_IN.with(|c| c.set(None));
+        super::write_all_staged(&dir, &second, Vec::new(), &["c.csv"]).unwrap();
+        let names = |v: Vec<(String, Vec<u8>)>| {
+            v.into_iter()
+                .map(|(n, b)| (n.replace(&dir.display().to_string(), ""), b))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(contents(&dir)),
+            [
+                ("/a.json".to_string(), b"a2".to_vec()),
+                ("/report/b.png".to_string(), b"b2".to_vec())
+            ]
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
