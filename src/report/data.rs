@@ -195,15 +195,17 @@ pub struct TornadoBar {
 /// Most bars on the tornado chart.
 pub const TORNADO_BARS: usize = 14;
 
-/// The tornado: shocks that occurred in some but not all trials, largest effect first.
-pub fn tornado(input: &ReportInput) -> (f64, Vec<TornadoBar>) {
+/// The tornado: the mean total shortfall over all trials, the shocks that occurred in some but
+/// not all trials (largest effect first, at most [`TORNADO_BARS`]), and how many shocks it
+/// leaves out for occurring in every trial or in none.
+pub fn tornado(input: &ReportInput) -> (f64, Vec<TornadoBar>, usize) {
     let overall: f64 = input
         .summary
         .demand
         .iter()
         .map(|d| d.shortfall_t.mean)
         .sum();
-    let bars = input
+    let compared: Vec<TornadoBar> = input
         .summary
         .drivers
         .iter()
@@ -217,9 +219,10 @@ pub fn tornado(input: &ReportInput) -> (f64, Vec<TornadoBar>) {
                 ci: d.effect_ci95,
             })
         })
-        .take(TORNADO_BARS)
         .collect();
-    (overall, bars)
+    let hidden = input.summary.drivers.len() - compared.len();
+    let bars = compared.into_iter().take(TORNADO_BARS).collect();
+    (overall, bars, hidden)
 }
 
 /// A node placed on the supply-graph picture.

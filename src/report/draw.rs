@@ -563,38 +563,24 @@ pub fn tornado(
             )))?
             .label(format!("mean over all trials: {}", tonnes(overall)))
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK.stroke_width(2)));
-        chart
-            .draw_series(std::iter::once(Rectangle::new(
-                [
-                    (xmin, SegmentValue::Exact(0)),
-                    (xmin, SegmentValue::Exact(0)),
-                ],
+        // Legend swatches: empty rectangles that only carry a label.
+        for (style, label) in [
+            (
                 ORANGE.filled(),
-            )))?
-            .label("the shock raises the mean (bar from without to with)")
-            .legend(|(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], ORANGE.filled()));
-        chart
-            .draw_series(std::iter::once(Rectangle::new(
-                [
-                    (xmin, SegmentValue::Exact(0)),
-                    (xmin, SegmentValue::Exact(0)),
-                ],
-                BLUE_.filled(),
-            )))?
-            .label("the shock lowers the mean")
-            .legend(|(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], BLUE_.filled()));
-        chart
-            .draw_series(std::iter::once(Rectangle::new(
-                [
-                    (xmin, SegmentValue::Exact(0)),
-                    (xmin, SegmentValue::Exact(0)),
-                ],
+                "the shock raises the mean (bar from without to with)",
+            ),
+            (BLUE_.filled(), "the shock lowers the mean"),
+            (
                 ORANGE.mix(0.3).filled(),
-            )))?
-            .label("pale: the effect's 95% interval includes 0 (could be noise)")
-            .legend(|(x, y)| {
-                Rectangle::new([(x, y - 6), (x + 18, y + 6)], ORANGE.mix(0.3).filled())
-            });
+                "pale: the effect's 95% interval includes 0 (could be noise)",
+            ),
+        ] {
+            let at = (xmin, SegmentValue::Exact(0));
+            chart
+                .draw_series(std::iter::once(Rectangle::new([at.clone(), at], style)))?
+                .label(label)
+                .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 18, y + 6)], style));
+        }
         legend(&mut chart, SeriesLabelPosition::LowerRight, 13)?;
         if hidden > 0 {
             chart.draw_series(std::iter::once(Text::new(

@@ -138,21 +138,10 @@ pub fn input_from_dir(dir: &Path) -> anyhow::Result<ReportInput> {
     }))
 }
 
-/// Draws every chart.
-pub fn charts(input: &ReportInput) -> anyhow::Result<Vec<Chart>> {
-    let s = &input.summary;
-    let name = s.scenario.as_str();
-    let (overall, bars) = data::tornado(input);
-    let hidden = s
-        .drivers
-        .iter()
-        .filter(|d| d.mean_with.is_none() || d.mean_without.is_none())
-        .count();
-    let (nodes, edges) = data::graph(input);
-    // The per-node charts of a scenario with many demand nodes show those with the largest mean
-    // shortfall, in scenario order.
-    let n = s.demand.len();
-    let mut shown: Vec<usize> = (0..n).collect();
+/// The demand nodes the per-node charts show, in scenario order: all of them, or in a scenario
+/// with more than [`draw::MAX_PANELS`], those with the largest mean shortfall.
+pub fn charted_demand(s: &Summary) -> Vec<usize> {
+    let mut shown: Vec<usize> = (0..s.demand.len()).collect();
     shown.sort_by(|&a, &b| {
         s.demand[b]
             .shortfall_t
@@ -161,6 +150,16 @@ pub fn charts(input: &ReportInput) -> anyhow::Result<Vec<Chart>> {
     });
     shown.truncate(draw::MAX_PANELS);
     shown.sort_unstable();
+    shown
+}
+
+/// Draws every chart.
+pub fn charts(input: &ReportInput) -> anyhow::Result<Vec<Chart>> {
+    let s = &input.summary;
+    let name = s.scenario.as_str();
+    let (overall, bars, hidden) = data::tornado(input);
+    let (nodes, edges) = data::graph(input);
+    let (n, shown) = (s.demand.len(), charted_demand(s));
     let hists: Vec<_> = shown.iter().map(|&d| input.histograms[d].clone()).collect();
     let curves: Vec<_> = shown.iter().map(|&d| input.exceedance[d].clone()).collect();
     let demand: Vec<_> = shown.iter().map(|&d| s.demand[d].clone()).collect();
