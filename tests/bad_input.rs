@@ -261,6 +261,15 @@ fn a_file_that_is_not_a_scenario_is_refused_before_parsing() {
         err.contains("latin1.toml") && err.contains("line 2, column 12") && err.contains("UTF-8"),
         "{err}"
     );
+    // A variant whose base is a variant (here itself).
+    let selfish = dir.join("selfish.toml");
+    std::fs::write(
+        &selfish,
+        "[variant]\nbase = \"selfish.toml\"\nname = \"x\"\n",
+    )
+    .unwrap();
+    let err = format!("{:#}", model::load_text(&selfish).unwrap_err());
+    assert!(err.contains("is a variant too"), "{err}");
     let huge = dir.join("huge.toml");
     let f = std::fs::File::create(&huge).unwrap();
     f.set_len(model::MAX_SCENARIO_BYTES + 1).unwrap();

@@ -98,6 +98,10 @@ fn validate_and_flag_errors() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("0..=1024"));
     let o = fails(bin().args(["bench", "--threads", "1,5000"]));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--threads"));
+    let o = fails(bin().args(["run", "--max-trials", "5"]));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--precision"));
+    let o = fails(bin().args(["run", "--json", "--shard", "1/2"]));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--json cannot be combined with --shard"));
     let o = fails(bin().args(["bench", "--repeats", "0"]));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--repeats"));
     let o = fails(bin().args([
