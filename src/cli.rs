@@ -262,14 +262,21 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let mut shards = dirs
                 .iter()
-                .map(|d| Ok((ShardFile::read(d)?, d.clone())))
+                .map(|d| ShardFile::read(d))
                 .collect::<anyhow::Result<Vec<_>>>()?;
-            shards.sort_by_key(|(s, _)| s.first_trial);
+            shards.sort_by_key(|s| s.first_trial);
             let ordered: Vec<(PathBuf, u64, u64, u32)> = shards
                 .iter()
-                .map(|(s, d)| (d.clone(), s.first_trial, s.trials(), s.trials_csv_crc))
+                .map(|s| {
+                    (
+                        s.folder.clone(),
+                        s.first_trial,
+                        s.trials(),
+                        s.trials_csv_crc,
+                    )
+                })
                 .collect();
-            let (text, name, result) = shard::merge(shards.into_iter().map(|(s, _)| s).collect())?;
+            let (text, name, result) = shard::merge(shards)?;
             let m = model::compile_str(&text, &name)?;
             let csv = output::concat_trials_csv(&out, &ordered)
                 .with_context(|| format!("writing results to {}", out.display()))?;

@@ -80,9 +80,9 @@ pub struct ShardFile {
     hist: Vec<u32>,
     /// CRC-32 of the shard's trials.csv as written, which `merge` checks.
     pub trials_csv_crc: u32,
-    /// The folder it was read from, for messages.
+    /// The folder it was read from.
     #[serde(skip)]
-    pub folder: String,
+    pub folder: std::path::PathBuf,
 }
 
 impl ShardFile {
@@ -113,7 +113,7 @@ impl ShardFile {
             streams: r.streams,
             hist: r.hist,
             trials_csv_crc,
-            folder: String::new(),
+            folder: Default::default(),
         }
     }
 
@@ -163,7 +163,7 @@ impl ShardFile {
             damaged()
         );
         let mut f: ShardFile = postcard::from_bytes(body).with_context(damaged)?;
-        f.folder = dir.display().to_string();
+        f.folder = dir.to_path_buf();
         ensure!(
             f.format == FORMAT,
             "{}: shard format {} is not supported (expected {FORMAT})",
@@ -186,11 +186,11 @@ pub fn merge(mut shards: Vec<ShardFile>) -> anyhow::Result<(String, String, RunR
                 "shards {}/{} ({}, {}) and {}/{} ({}, {}) ran different scenarios; merge the shards of one run",
                 first.index,
                 first.count,
-                first.folder,
+                first.folder.display(),
                 first.scenario_name,
                 s.index,
                 s.count,
-                s.folder,
+                s.folder.display(),
                 s.scenario_name
             );
         }
@@ -199,10 +199,10 @@ pub fn merge(mut shards: Vec<ShardFile>) -> anyhow::Result<(String, String, RunR
             "shards {}/{} ({}) and {}/{} ({}) used different seeds ({} and {}); merge the shards of one run",
             first.index,
             first.count,
-            first.folder,
+            first.folder.display(),
             s.index,
             s.count,
-            s.folder,
+            s.folder.display(),
             first.seed,
             s.seed
         );
@@ -211,10 +211,10 @@ pub fn merge(mut shards: Vec<ShardFile>) -> anyhow::Result<(String, String, RunR
             "shards {}/{} ({}) and {}/{} ({}) belong to runs of different sizes ({} trials in {} shards against {} in {}); run every shard with the same --trials and --shard I/N",
             first.index,
             first.count,
-            first.folder,
+            first.folder.display(),
             s.index,
             s.count,
-            s.folder,
+            s.folder.display(),
             first.total_trials,
             first.count,
             s.total_trials,
