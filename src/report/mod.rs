@@ -139,7 +139,7 @@ pub fn input_from_dir(dir: &Path) -> anyhow::Result<ReportInput> {
 }
 
 /// The demand nodes the per-node charts show, in scenario order: all of them, or in a scenario
-/// with more than [`draw::MAX_PANELS`], those with the largest mean shortfall.
+/// with more than `draw::MAX_PANELS` (24), those with the largest mean shortfall.
 pub fn charted_demand(s: &Summary) -> Vec<usize> {
     let mut shown: Vec<usize> = (0..s.demand.len()).collect();
     shown.sort_by(|&a, &b| {
