@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 
 use crate::engine::{self, RunOptions};
+use crate::error::Diagnostic;
 use crate::model::{self, Model};
 use crate::shard::{self, Shard, ShardFile};
 use crate::{output, report, summary};
@@ -482,8 +483,25 @@ fn run_sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
                 .map(|s| format!("{}={}", s.path, crate::sweep::show(&s.value)))
                 .collect();
             let shown = format!("{name} with --set {}", label.join(" --set "));
-            let t = crate::variant::apply_all(&text, settings, &name)?;
-            let m = model::compile_str(&t, &shown)?;
+            let p = crate::variant::patch(&text, settings, &name)?;
+            let m = model::compile_str(&p.text, &shown).map_err(|e| {
+                crate::variant::relocate(e, &p, &shown, |k, message| {
+                    let set = format!(
+                        "--set {}={}",
+                        settings[k].path,
+                        crate::sweep::show(&settings[k].value)
+                    );
+                    Diagnostic {
+                        path: format!("{name} with {set}"),
+                        at: None,
+                        message,
+                        help: format!(
+                            "give {} a value that fits; scenarios/README.md documents every key",
+                            settings[k].path
+                        ),
+                    }
+                })
+            })?;
             m.check_trials(trials).map_err(anyhow::Error::msg)?;
             Ok(m)
         })

@@ -3,6 +3,10 @@
 use std::fmt;
 use std::ops::Range;
 
+/// The help line of a malformed value.
+pub const PARSE_HELP: &str =
+    "fix the key or value at that line; scenarios/README.md documents every key";
+
 /// Why a scenario could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {

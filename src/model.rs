@@ -462,14 +462,10 @@ pub fn load_text(path: &std::path::Path) -> Result<(String, Model), ScenarioErro
         error,
     })?;
     match crate::variant::resolve(&text, path).map_err(ScenarioError::Variant)? {
-        Some((resolved, base)) => {
-            let name = format!(
-                "{} (base of variant {}, with its settings)",
-                base.display(),
-                path.display()
-            );
-            let m = compile_str(&resolved, &name)?;
-            Ok((resolved, m))
+        Some(v) => {
+            let m = compile_str(&v.patched.text, &v.base.display().to_string())
+                .map_err(|e| v.relocate(e, path))?;
+            Ok((v.patched.text, m))
         }
         None => {
             let m = compile_str(&text, &path.display().to_string())?;

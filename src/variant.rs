@@ -20,7 +20,9 @@
 use std::path::Path;
 
 use anyhow::{Context as _, bail};
-use toml::{Table, Value};
+use toml::{Spanned, Table, Value};
+
+use crate::error::{Diagnostic, ScenarioError};
 
 /// One `PATH=VALUE` setting.
 #[derive(Clone, Debug, PartialEq)]
@@ -173,15 +175,111 @@ pub fn apply(doc: &mut toml_edit::DocumentMut, s: &Setting) -> anyhow::Result<()
     Ok(())
 }
 
-/// Scenario text with settings applied; `name` names it in messages. Lines keep their places.
-pub fn apply_all(text: &str, settings: &[Setting], name: &str) -> anyhow::Result<String> {
+/// Where a line of patched scenario text came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// The base text's line with this 0-based index, unchanged.
+    Base(usize),
+    /// Written or rewritten by the setting with this index.
+    Setting(usize),
+}
+
+/// Scenario text with settings applied, and where each of its lines came from.
+#[derive(Clone, Debug)]
+pub struct Patched {
+    /// The patched text.
+    pub text: String,
+    /// Per line of `text`.
+    pub origin: Vec<Origin>,
+}
+
+/// Applies `settings` in order to scenario `text`; `name` names it in messages. A setting
+/// rewrites the line of the value it sets, or adds lines where it creates a key.
+pub fn patch(text: &str, settings: &[Setting], name: &str) -> anyhow::Result<Patched> {
     let mut doc: toml_edit::DocumentMut = text
         .parse()
         .map_err(|e| anyhow::anyhow!("invalid scenario {name}: {e}"))?;
-    for s in settings {
+    let mut out = Patched {
+        text: doc.to_string(),
+        origin: Vec::new(),
+    };
+    out.origin = (0..out.text.lines().count()).map(Origin::Base).collect();
+    for (k, s) in settings.iter().enumerate() {
         apply(&mut doc, s)?;
+        let next = doc.to_string();
+        let (old, new): (Vec<&str>, Vec<&str>) =
+            (out.text.lines().collect(), next.lines().collect());
+        let head = old.iter().zip(&new).take_while(|(a, b)| a == b).count();
+        let most = old.len().min(new.len()) - head;
+        let tail = old
+            .iter()
+            .rev()
+            .zip(new.iter().rev())
+            .take(most)
+            .take_while(|(a, b)| a == b)
+            .count();
+        out.origin.splice(
+            head..old.len() - tail,
+            std::iter::repeat_n(Origin::Setting(k), new.len() - tail - head),
+        );
+        out.text = next;
     }
-    Ok(doc.to_string())
+    Ok(out)
+}
+
+/// Scenario text with settings applied (see [`patch`]).
+pub fn apply_all(text: &str, settings: &[Setting], name: &str) -> anyhow::Result<String> {
+    Ok(patch(text, settings, name)?.text)
+}
+
+/// An error from compiling patched text, moved to where its line came from. A line of the base
+/// is reported at its own number in `base` (the base file's name as messages give it). A line a
+/// setting wrote is reported by `at_setting(index, message)`, and the message says what the line
+/// became.
+pub fn relocate(
+    e: ScenarioError,
+    p: &Patched,
+    base: &str,
+    at_setting: impl FnOnce(usize, String) -> Diagnostic,
+) -> ScenarioError {
+    let d = match e {
+        ScenarioError::Parse { error, .. } => Diagnostic::new(
+            base,
+            &p.text,
+            error.span(),
+            error.message().trim_end(),
+            crate::error::PARSE_HELP,
+        ),
+        ScenarioError::Invalid(d) => *d,
+        other => return other,
+    };
+    let Some((line, col, src, width)) = d.at else {
+        return ScenarioError::Invalid(Box::new(Diagnostic {
+            path: base.to_string(),
+            ..d
+        }));
+    };
+    let moved = match p.origin.get(line - 1) {
+        Some(Origin::Setting(k)) => at_setting(
+            *k,
+            format!(
+                "{}\n(with this setting the scenario's line reads `{}`)",
+                d.message,
+                src.trim()
+            ),
+        ),
+        Some(Origin::Base(i)) => Diagnostic {
+            path: base.to_string(),
+            at: Some((i + 1, col, src, width)),
+            ..d
+        },
+        None => Diagnostic {
+            path: base.to_string(),
+            at: Some((line, col, src, width)),
+            ..d
+        },
+    };
+    ScenarioError::Invalid(Box::new(moved))
 }
 
 /// The `[variant]` table of a variant file.
@@ -197,19 +295,51 @@ struct Variant {
     /// Base scenario, relative to the variant file.
     base: String,
     /// Name of the variant.
-    name: String,
+    name: Spanned<String>,
     /// What question it answers.
-    #[serde(default)]
-    description: String,
+    description: Option<Spanned<String>>,
     /// Path = value settings.
     #[serde(default)]
-    set: Table,
+    set: std::collections::BTreeMap<String, Spanned<Value>>,
+}
+
+/// A variant file resolved into scenario text.
+#[derive(Debug)]
+pub struct Resolved {
+    /// The base scenario's text with the variant's settings applied.
+    pub patched: Patched,
+    /// The base scenario's path.
+    pub base: std::path::PathBuf,
+    /// The variant file's text.
+    text: String,
+    /// Per setting of `patched`, the span in the variant file of the value it comes from.
+    spans: Vec<std::ops::Range<usize>>,
+}
+
+impl Resolved {
+    /// An error from compiling the patched text, at the base line or the variant's setting it
+    /// comes from (see [`relocate`]); `path` is the variant file.
+    pub fn relocate(&self, e: ScenarioError, path: &Path) -> ScenarioError {
+        let base = format!(
+            "{} (the base of variant {})",
+            self.base.display(),
+            path.display()
+        );
+        relocate(e, &self.patched, &base, |k, message| {
+            Diagnostic::new(
+                &path.display().to_string(),
+                &self.text,
+                self.spans.get(k).cloned(),
+                message,
+                "fix this setting of the variant; scenarios/README.md documents every key",
+            )
+        })
+    }
 }
 
 /// If `text` is a variant file (a `[variant]` table naming a base scenario and settings), returns
-/// the scenario text it stands for and the base's path (its lines keep their places); otherwise
-/// returns `None`.
-pub fn resolve(text: &str, path: &Path) -> anyhow::Result<Option<(String, std::path::PathBuf)>> {
+/// the scenario it stands for; otherwise returns `None`.
+pub fn resolve(text: &str, path: &Path) -> anyhow::Result<Option<Resolved>> {
     let Ok(doc) = toml::from_str::<Table>(text) else {
         return Ok(None);
     };
@@ -230,25 +360,39 @@ pub fn resolve(text: &str, path: &Path) -> anyhow::Result<Option<(String, std::p
         "variant {shown}: its base {} is a variant too; `base` must name a scenario file (one with a [scenario] table)",
         base.display()
     );
-    let mut settings: Vec<Setting> = v
-        .variant
-        .set
-        .into_iter()
-        .map(|(path, value)| Setting { path, value })
-        .collect();
-    settings.push(Setting {
-        path: "scenario.name".into(),
-        value: Value::String(v.variant.name),
-    });
-    if !v.variant.description.is_empty() {
+    let (mut settings, mut spans) = (Vec::new(), Vec::new());
+    let mut push = |path: &str, value: Spanned<Value>| {
+        spans.push(value.span());
         settings.push(Setting {
-            path: "scenario.description".into(),
-            value: Value::String(v.variant.description),
+            path: path.to_string(),
+            value: value.into_inner(),
         });
+    };
+    // In the file's order, as later settings may refine earlier ones.
+    let mut set: Vec<_> = v.variant.set.into_iter().collect();
+    set.sort_by_key(|(_, value)| value.span().start);
+    for (path, value) in set {
+        push(&path, value);
     }
-    let out = apply_all(&base_text, &settings, &base.display().to_string())
+    let name = v.variant.name;
+    push(
+        "scenario.name",
+        Spanned::new(name.span(), Value::String(name.into_inner())),
+    );
+    if let Some(d) = v.variant.description.filter(|d| !d.get_ref().is_empty()) {
+        push(
+            "scenario.description",
+            Spanned::new(d.span(), Value::String(d.into_inner())),
+        );
+    }
+    let patched = patch(&base_text, &settings, &base.display().to_string())
         .with_context(|| format!("variant {shown}"))?;
-    Ok(Some((out, base)))
+    Ok(Some(Resolved {
+        patched,
+        base,
+        text: text.to_string(),
+        spans,
+    }))
 }
 
 #[cfg(test)]
@@ -307,5 +451,38 @@ mod tests {
         );
         assert!(parse_sweep("node.a.capacity").is_err());
         assert_eq!(parse_sweep("node.a.capacity=1,2").unwrap().1.len(), 2);
+    }
+
+    #[test]
+    fn patch_tracks_where_each_line_came_from() {
+        let text = "[scenario]\nname = \"x\"\n\n[[node]]\nid = \"a\"\ncapacity = 1\n\n[[node]]\nid = \"b\"\n";
+        let set = |p: &str, v: &str| Setting {
+            path: p.into(),
+            value: parse_value(v).unwrap(),
+        };
+        let p = patch(
+            text,
+            &[set("node.a.capacity", "5"), set("node.a.cover", "2")],
+            "t",
+        )
+        .unwrap();
+        let lines: Vec<&str> = p.text.lines().collect();
+        assert_eq!(lines.len(), p.origin.len());
+        let at = |l: &str| p.origin[lines.iter().position(|x| *x == l).unwrap()];
+        assert_eq!(at("capacity = 5"), Origin::Setting(0));
+        assert_eq!(at("cover = 2"), Origin::Setting(1));
+        // The lines after the added one keep their numbers in the base.
+        assert_eq!(at("id = \"b\""), Origin::Base(8));
+        assert_eq!(at("id = \"a\""), Origin::Base(4));
+        // The shipped scenario's text comes through unchanged with no settings.
+        let shipped = crate::DEFAULT_SCENARIO;
+        let p = patch(shipped, &[], "default").unwrap();
+        assert_eq!(p.text, shipped);
+        assert!(
+            p.origin
+                .iter()
+                .enumerate()
+                .all(|(i, o)| *o == Origin::Base(i))
+        );
     }
 }

@@ -411,29 +411,58 @@ fn review_edge_cases() {
             .arg(tmp("cli-nothing")),
     );
     assert!(String::from_utf8_lossy(&o.stderr).contains("no demand node"));
-    // A bad value in a variant is reported at its line in the base file.
+    // A bad value in a variant is reported at its setting in the variant file, with the line it
+    // makes in the base.
     let variant = tmp("cli-variant").with_extension("toml");
     std::fs::write(&variant, format!("[variant]\nbase = {:?}\nname = \"v\"\n[variant.set]\n\"restriction.cn-controls-episode.severity\" = 1.5\n", dir.join("rare-earths-2026.toml"))).unwrap();
     let o = fails(bin().arg("validate").arg(&variant));
     let err = String::from_utf8_lossy(&o.stderr).to_string();
-    let base = std::fs::read_to_string(dir.join("rare-earths-2026.toml")).unwrap();
-    let line = base
-        .lines()
-        .position(|l| l.starts_with("id = \"cn-controls-episode\""))
-        .unwrap()
-        + 1;
-    // The severity line of that restriction, a few lines below its id.
-    let sev = base
-        .lines()
-        .skip(line)
-        .position(|l| l.starts_with("severity ="))
-        .unwrap()
-        + line
-        + 1;
     assert!(
-        err.contains(&format!("line {sev},"))
-            && err.contains("severity = 1.5")
-            && err.contains("base of variant"),
+        err.contains(&format!(
+            "{}: error at line 5, column 46",
+            variant.display()
+        )) && err.contains("reads `severity = 1.5`")
+            && err.contains("fix this setting of the variant"),
+        "{err}"
+    );
+    // An error on a line of the base is reported at that line's number in the base file, even
+    // where a setting before it added a line.
+    let base = std::fs::read_to_string(dir.join("rare-earths-2026.toml")).unwrap();
+    let lines: Vec<&str> = base.lines().collect();
+    let first_into = lines.iter().position(|l| *l == "to = \"us_auto\"").unwrap();
+    let share = first_into
+        + 1
+        + lines[first_into..]
+            .iter()
+            .position(|l| l.starts_with("share ="))
+            .unwrap();
+    std::fs::write(&variant, format!("[variant]\nbase = {:?}\nname = \"v\"\n[variant.set]\n\"node.eu_ind.stockpile.periods\" = 3\n\"edge.cn_mag->us_auto.share\" = 0.95\n", dir.join("rare-earths-2026.toml"))).unwrap();
+    let o = fails(bin().arg("validate").arg(&variant));
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(
+        err.contains(&format!(
+            "(the base of variant {}): error at line {share},",
+            variant.display()
+        )) && err.contains(&format!("{share} | {}", lines[share - 1]))
+            && err.contains("sum to"),
+        "{err}"
+    );
+    // A sweep names the --set that made a line invalid.
+    let o = fails(
+        bin()
+            .args([
+                "sweep",
+                "--set",
+                "node.eu_ind.cover=1,-2",
+                "--trials",
+                "10",
+                "--out",
+            ])
+            .arg(tmp("cli-sweep-bad")),
+    );
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(
+        err.contains("with --set node.eu_ind.cover=-2:") && err.contains("reads `cover = -2"),
         "{err}"
     );
     // A file where the output folder should be fails before any trial runs.
