@@ -251,7 +251,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             quiet,
         } => {
-            output::check_folder(&out)?;
+            output::check_folder(&out, output::Contents::Run)?;
             if let Ok(o) = out.canonicalize()
                 && let Some(d) = dirs.iter().find(|d| d.canonicalize().is_ok_and(|d| d == o))
             {
@@ -320,7 +320,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
     let out = args.common.out_or("supplyshock-out");
-    output::check_folder(&out)?;
+    output::check_folder(&out, output::Contents::Run)?;
     let (text, name, m) = load_scenario_text(args.scenario.as_deref(), args.common.quiet)?;
     let total = args.common.trials.unwrap_or(m.trials);
     m.check_trials(total).map_err(anyhow::Error::msg)?;
@@ -450,7 +450,7 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
 
 fn run_sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
     let out = args.common.out_or("supplyshock-sweep");
-    output::check_folder(&out)?;
+    output::check_folder(&out, output::Contents::Sweep)?;
     let (text, name, base) = load_scenario_text(args.scenario.as_deref(), args.common.quiet)?;
     let sets = args
         .sets
@@ -560,7 +560,7 @@ fn run_sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
 
 fn run_compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let out = args.common.out_or("supplyshock-compare");
-    output::check_folder(&out)?;
+    output::check_folder(&out, output::Contents::Compare)?;
     let loaded = args
         .scenarios
         .iter()

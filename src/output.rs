@@ -427,9 +427,57 @@ pub fn write_all<S: AsRef<str>>(dir: &Path, files: &[(S, Vec<u8>)]) -> anyhow::R
     write_all_staged::<S, &str>(dir, files, Vec::new(), &[])
 }
 
-/// Fails when `dir` exists and is not a folder; commands call it before any trial runs, so
-/// that a bad --out is reported at once.
-pub fn check_folder(dir: &Path) -> anyhow::Result<()> {
+/// What a command writes into its output folder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Contents {
+    /// A run's, a shard's or a merge's results.
+    Run,
+    /// A comparison.
+    Compare,
+    /// A sweep.
+    Sweep,
+}
+
+impl Contents {
+    const ALL: [Contents; 3] = [Contents::Run, Contents::Compare, Contents::Sweep];
+
+    /// The files that show a folder holds these results.
+    fn markers(self) -> &'static [&'static str] {
+        match self {
+            Contents::Run => &["summary.json", crate::shard::SHARD_FILE],
+            Contents::Compare => &["compare.json"],
+            Contents::Sweep => &["sweep.json"],
+        }
+    }
+
+    fn what(self) -> &'static str {
+        match self {
+            Contents::Run => "a run's results",
+            Contents::Compare => "a comparison",
+            Contents::Sweep => "a sweep",
+        }
+    }
+}
+
+/// Fails when `dir` exists and is not a folder, or holds another command's results (a
+/// comparison written into a run's folder would mix the two reports); commands call it before
+/// any trial runs, so that a bad --out is reported at once.
+pub fn check_folder(dir: &Path, writes: Contents) -> anyhow::Result<()> {
+    not_a_file(dir)?;
+    for other in Contents::ALL.into_iter().filter(|&c| c != writes) {
+        if let Some(m) = other.markers().iter().find(|m| dir.join(m).exists()) {
+            anyhow::bail!(
+                "{} holds {} ({m}); writing {} there would mix the two. Choose another --out, or move that folder's files away",
+                dir.display(),
+                other.what(),
+                writes.what()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn not_a_file(dir: &Path) -> anyhow::Result<()> {
     if dir.exists() && !dir.is_dir() {
         anyhow::bail!(
             "{} exists and is not a folder, where results go; move it away or choose another --out",
@@ -440,7 +488,7 @@ pub fn check_folder(dir: &Path) -> anyhow::Result<()> {
 }
 
 fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
-    check_folder(dir)?;
+    not_a_file(dir)?;
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create output folder {} (--out)", dir.display()))
 }

@@ -286,6 +286,48 @@ fn compare_writes_paired_results_and_charts() {
     ] {
         assert!(out.join(f).exists(), "{f}");
     }
+    // A run or a sweep into the comparison's folder is refused and leaves it as it was, and so
+    // is a comparison into a run's folder.
+    let before = std::fs::read(out.join("report/index.html")).unwrap();
+    for cmd in [
+        vec!["run", "--trials", "10", "--out"],
+        vec![
+            "sweep",
+            "--set",
+            "node.us_auto.cover=1",
+            "--trials",
+            "10",
+            "--out",
+        ],
+    ] {
+        let o = fails(bin().args(cmd).arg(&out));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("holds a comparison (compare.json)") && err.contains("another --out"),
+            "{err}"
+        );
+    }
+    assert_eq!(
+        std::fs::read(out.join("report/index.html")).unwrap(),
+        before
+    );
+    assert!(!out.join("summary.json").exists() && !out.join("sweep.json").exists());
+    let run = tmp("cli-compare-into-run");
+    succeed(
+        bin()
+            .args(["run", "--trials", "10", "--quiet", "--out"])
+            .arg(&run),
+    );
+    let o = fails(
+        bin()
+            .arg("compare")
+            .arg(dir.join("rare-earths-2026.toml"))
+            .arg(&variant)
+            .args(["--trials", "10", "--out"])
+            .arg(&run),
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("holds a run's results (summary.json)"));
+    assert!(!run.join("compare.json").exists());
 }
 
 #[test]
