@@ -720,3 +720,69 @@ fn a_closed_standard_output_ends_quietly() {
         assert!(o.status.success() && err.is_empty(), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn compare_and_sweep_chart_the_demand_nodes_with_the_largest_shortfall() {
+    // 30 demand nodes, each fed by its own mine; only the last five (capacity 9 down to 5
+    // against demand 10) are ever short.
+    let out = tmp("cli-wide");
+    std::fs::create_dir_all(&out).unwrap();
+    let mut text = String::from("[scenario]\nname = \"wide\"\nperiods = 6\nstart = \"2027-01\"\n");
+    for i in 0..30 {
+        text += &format!(
+            "[[node]]\nid = \"m{i}\"\nkind = \"mine\"\ncountry = \"AA\"\ncapacity = {}\n\
+             [[node]]\nid = \"d{i}\"\nkind = \"demand\"\ncountry = \"BB\"\ndemand = 10\n\
+             [[edge]]\nfrom = \"m{i}\"\nto = \"d{i}\"\nshare = 1\n",
+            34 - i
+        );
+    }
+    let scenario = out.join("wide.toml");
+    std::fs::write(&scenario, text).unwrap();
+    let variant = out.join("wide-more.toml");
+    std::fs::write(
+        &variant,
+        "[variant]\nbase = \"wide.toml\"\nname = \"more\"\n[variant.set]\n\"node.m29.capacity\" = 20\n",
+    )
+    .unwrap();
+    let height = |path: &Path| {
+        let bytes = std::fs::read(path).unwrap();
+        png::Decoder::new(std::io::Cursor::new(bytes))
+            .read_info()
+            .unwrap()
+            .info()
+            .height
+    };
+    let compared = out.join("compare");
+    succeed(
+        bin()
+            .arg("compare")
+            .arg(&scenario)
+            .arg(&variant)
+            .args(["--trials", "50", "--quiet", "--out"])
+            .arg(&compared),
+    );
+    // 24 panels in 12 rows of two, plus the title strip.
+    for f in ["01-exceedance-overlay.png", "02-paired-differences.png"] {
+        assert_eq!(
+            height(&compared.join("report").join(f)),
+            12 * 400 + 50,
+            "{f}"
+        );
+    }
+    let swept = out.join("sweep");
+    succeed(
+        bin()
+            .arg("sweep")
+            .arg(&scenario)
+            .args([
+                "--set",
+                "node.m0.capacity=5,50",
+                "--trials",
+                "50",
+                "--quiet",
+                "--out",
+            ])
+            .arg(&swept),
+    );
+    assert_eq!(height(&swept.join("sweep.png")), 12 * 400 + 50);
+}

@@ -126,8 +126,27 @@ fn grid(n: usize) -> (usize, usize) {
 const MAX_PIXELS: u64 = 120_000_000;
 
 /// Panels of a grid chart at most: one per demand node, so a scenario with more demand nodes
-/// shows only some of them (the run report picks those with the largest mean shortfall).
+/// shows only some of them, those with the largest mean shortfall (see [`largest`]).
 pub const MAX_PANELS: usize = 24;
+
+/// The indices of the [`MAX_PANELS`] largest `scores` (the earlier of equal ones), in their
+/// original order.
+pub fn largest(scores: &[f64]) -> Vec<usize> {
+    let mut shown: Vec<usize> = (0..scores.len()).collect();
+    shown.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    shown.truncate(MAX_PANELS);
+    shown.sort_unstable();
+    shown
+}
+
+/// A title's note on the panels left out: empty when every one of `all` is shown.
+pub fn left_out_note(shown: usize, all: usize) -> String {
+    if shown < all {
+        format!(" ({shown} of {all} demand nodes: the largest mean shortfalls)")
+    } else {
+        String::new()
+    }
+}
 
 /// Nodes of one stage that the supply graph draws at most; beyond them it would be unreadable.
 pub const MAX_GRAPH_COLUMN: usize = 60;
@@ -722,11 +741,14 @@ pub fn graph(nodes: &[GraphNode], edges: &[GraphEdge], scenario: &str) -> anyhow
 pub fn compare_exceedance(
     panels: &[super::data::CurvePanel],
     trials: u64,
+    note: &str,
 ) -> anyhow::Result<Vec<u8>> {
     let ymin = (0.5 / trials.max(1) as f64).min(0.5);
     grid_chart(
         panels,
-        "probability that total shortfall exceeds x, per alternative (same shock draws)",
+        &format!(
+            "probability that total shortfall exceeds x, per alternative (same shock draws){note}"
+        ),
         22,
         |(node, series): &super::data::CurvePanel, area| {
             if series.iter().all(|(_, c)| c.iter().all(|p| p.x <= 0.0)) {
@@ -796,18 +818,17 @@ pub fn compare_exceedance(
 
 /// Mean paired difference in total shortfall with its 95% interval, per demand node and
 /// alternative: one bar per alternative, named above it.
-pub fn compare_diffs(c: &crate::compare::Comparison) -> anyhow::Result<Vec<u8>> {
-    let nodes: Vec<String> = c
-        .alternatives
-        .first()
-        .map(|a| a.demand.iter().map(|d| d.node.clone()).collect())
-        .unwrap_or_default();
+pub fn compare_diffs(
+    c: &crate::compare::Comparison,
+    nodes: &[String],
+    note: &str,
+) -> anyhow::Result<Vec<u8>> {
     let alts = c.alternatives.len().max(1);
     let title = format!(
-        "paired difference in mean total shortfall vs {} (alternative - base, 95% CI)",
+        "paired difference in mean total shortfall vs {} (alternative - base, 95% CI){note}",
         c.base
     );
-    grid_chart(&nodes, &title, 20, |node, area| {
+    grid_chart(nodes, &title, 20, |node, area| {
         let diffs: Vec<(&str, &crate::compare::NodeDiff)> = c
             .alternatives
             .iter()
@@ -913,12 +934,23 @@ pub fn sweep(s: &crate::sweep::Sweep) -> anyhow::Result<Vec<u8>> {
             None => series.push((key, vec![i])),
         }
     }
+    // The nodes with the largest mean shortfall at any point.
+    let scores: Vec<f64> = (0..nodes.len())
+        .map(|d| {
+            s.points
+                .iter()
+                .filter_map(|p| p.demand.get(d))
+                .map(|m| m.mean)
+                .fold(0.0, f64::max)
+        })
+        .collect();
+    let index = largest(&scores);
     let title = format!(
-        "{}: total shortfall against {}",
+        "{}: total shortfall against {}{}",
         s.scenario,
-        s.paths.join(" x ")
+        s.paths.join(" x "),
+        left_out_note(index.len(), nodes.len())
     );
-    let index: Vec<usize> = (0..nodes.len()).collect();
     grid_chart(&index, &title, 22, |&d, area| {
         let xs: Vec<f64> = firsts.iter().map(|v| x_of(v)).collect();
         let (xmin, xmax) = xs

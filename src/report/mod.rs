@@ -141,16 +141,8 @@ pub fn input_from_dir(dir: &Path) -> anyhow::Result<ReportInput> {
 /// The demand nodes the per-node charts show, in scenario order: all of them, or in a scenario
 /// with more than `draw::MAX_PANELS` (24), those with the largest mean shortfall.
 pub fn charted_demand(s: &Summary) -> Vec<usize> {
-    let mut shown: Vec<usize> = (0..s.demand.len()).collect();
-    shown.sort_by(|&a, &b| {
-        s.demand[b]
-            .shortfall_t
-            .mean
-            .total_cmp(&s.demand[a].shortfall_t.mean)
-    });
-    shown.truncate(draw::MAX_PANELS);
-    shown.sort_unstable();
-    shown
+    let means: Vec<f64> = s.demand.iter().map(|d| d.shortfall_t.mean).collect();
+    draw::largest(&means)
 }
 
 /// Draws every chart.
@@ -163,14 +155,7 @@ pub fn charts(input: &ReportInput) -> anyhow::Result<Vec<Chart>> {
     let hists: Vec<_> = shown.iter().map(|&d| input.histograms[d].clone()).collect();
     let curves: Vec<_> = shown.iter().map(|&d| input.exceedance[d].clone()).collect();
     let demand: Vec<_> = shown.iter().map(|&d| s.demand[d].clone()).collect();
-    let label = if shown.len() < n {
-        format!(
-            "{name} ({} of {n} demand nodes: the largest mean shortfalls)",
-            shown.len()
-        )
-    } else {
-        name.to_string()
-    };
+    let label = format!("{name}{}", draw::left_out_note(shown.len(), n));
     let label = label.as_str();
     // The charts are independent: draw them in parallel.
     let ((hist, exceed), (fans, (tornado, graph))) = rayon::join(
@@ -331,9 +316,32 @@ pub fn compare_files(
     nodes: &[String],
     columns: &[Vec<Vec<f64>>],
 ) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
-    let panels: Vec<data::CurvePanel> = nodes
+    // The nodes with the largest mean shortfall in any alternative.
+    let scores: Vec<f64> = nodes
         .iter()
-        .enumerate()
+        .map(|node| {
+            c.alternatives
+                .iter()
+                .flat_map(|a| a.demand.iter().filter(|d| &d.node == node))
+                .map(|d| d.base_mean.max(d.alt_mean))
+                .fold(0.0, f64::max)
+        })
+        .collect();
+    let shown = draw::largest(&scores);
+    let note = draw::left_out_note(shown.len(), nodes.len());
+    // Differences exist only for the nodes an alternative has too.
+    let diff_nodes: Vec<String> = shown
+        .iter()
+        .map(|&d| nodes[d].clone())
+        .filter(|n| {
+            c.alternatives
+                .iter()
+                .any(|a| a.demand.iter().any(|d| &d.node == n))
+        })
+        .collect();
+    let panels: Vec<data::CurvePanel> = shown
+        .iter()
+        .map(|&d| (d, &nodes[d]))
         .map(|(d, node)| {
             let series = names
                 .iter()
@@ -348,13 +356,13 @@ pub fn compare_files(
             "01-exceedance-overlay.png",
             "Exceedance curves of each alternative",
             "For each demand node, the probability that total shortfall exceeds x under each alternative, all run on the same shock draws. A curve below and left of the base's is better.",
-            draw::compare_exceedance(&panels, c.trials)?,
+            draw::compare_exceedance(&panels, c.trials, &note)?,
         ),
         (
             "02-paired-differences.png",
             "Paired differences",
             "Mean over trials of (alternative - base) total shortfall, with the 95% confidence interval from the paired differences; green: the alternative has less shortfall.",
-            draw::compare_diffs(c)?,
+            draw::compare_diffs(c, &diff_nodes, &note)?,
         ),
     ];
     let mut h = String::new();
