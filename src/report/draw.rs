@@ -705,17 +705,20 @@ pub fn graph(nodes: &[GraphNode], edges: &[GraphEdge], scenario: &str) -> anyhow
             } else {
                 format!("{} {:.0}%", n.id, 100.0 * n.criticality)
             };
-            let style = (FONT, 13).into_font();
-            let width = 7 * label.chars().count() as i32;
+            let style: TextStyle = (FONT, 13).into_font().into();
+            let width = body
+                .estimate_text_size(&label, &style)
+                .map_or(7 * label.chars().count() as i32, |(w, _)| w as i32);
             let left = if n.column == 4 {
                 x - r - 6 - width
             } else {
                 x + r + 5
             };
-            // A light backing keeps labels readable where edges cross them.
+            // An opaque backing, as wide as the text, keeps labels readable where edges cross
+            // them.
             body.draw(&Rectangle::new(
                 [(left - 2, y - 9), (left + width + 2, y + 8)],
-                WHITE.mix(0.85).filled(),
+                WHITE.filled(),
             ))?;
             body.draw(&Text::new(label, (left, y - 7), style))?;
         }
