@@ -28,6 +28,59 @@ pub fn summary_json(s: &Summary) -> anyhow::Result<Vec<u8>> {
 pub struct Staged {
     tmp: PathBuf,
     dst: PathBuf,
+    /// This process's lock on the output folder, held while the file exists.
+    _held: Held,
+}
+
+/// This process's lock file in an output folder, `.lock-TOKEN`, exclusively locked while the
+/// process has files staged there: another process tells a live writer's leftovers from a dead
+/// one's by trying the lock, which the system releases when a process ends however it ends,
+/// whatever process namespace it ran in.
+#[derive(Debug)]
+struct Held(PathBuf);
+
+/// The lock files this process holds: per folder, the open locked file and how many staged files
+/// use it.
+static HELD: std::sync::Mutex<Vec<(PathBuf, std::fs::File, usize)>> =
+    std::sync::Mutex::new(Vec::new());
+
+fn lock_file(dir: &Path, token: &str) -> PathBuf {
+    dir.join(format!(".lock-{token}"))
+}
+
+impl Held {
+    /// Takes (or shares) this process's lock on `dir`.
+    fn take(dir: &Path) -> anyhow::Result<Held> {
+        let mut held = HELD
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(h) = held.iter_mut().find(|h| h.0 == dir) {
+            h.2 += 1;
+        } else {
+            let path = lock_file(dir, token());
+            let f = std::fs::File::create(&path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            // Where the file system has no locks, the process-id check of `ended` still works.
+            let _ = f.try_lock();
+            held.push((dir.to_path_buf(), f, 1));
+        }
+        Ok(Held(dir.to_path_buf()))
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let mut held = HELD
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(i) = held.iter().position(|h| h.0 == self.0) {
+            held[i].2 -= 1;
+            if held[i].2 == 0 {
+                let _ = std::fs::remove_file(lock_file(&self.0, token()));
+                held.swap_remove(i);
+            }
+        }
+    }
 }
 
 /// What names this process's temporary files: its process id and the time it first wrote, so
@@ -62,19 +115,39 @@ impl Staged {
     fn create(dir: &Path, name: &str) -> anyhow::Result<(Staged, std::fs::File)> {
         let dst = dir.join(name);
         ensure_dir(dst.parent().unwrap_or(dir))?;
+        let held = Held::take(dir)?;
         let tmp = aside(&dst, "tmp");
         let f = std::fs::File::create(&tmp)
             .with_context(|| format!("cannot write {}", tmp.display()))?;
-        Ok((Staged { tmp, dst }, f))
+        Ok((
+            Staged {
+                tmp,
+                dst,
+                _held: held,
+            },
+            f,
+        ))
     }
 }
 
-/// Whether the process that wrote files under `token` has ended: its id is not running, or it
-/// is this process's id with another token. Only where processes can be looked up (`/proc`);
-/// elsewhere nothing is taken for dead, and leftovers stay, hidden, until removed by hand.
-fn ended(token: &str) -> bool {
+/// Whether the process that wrote files under `token` into `dir` has ended: its lock file
+/// there can be locked (see [`Held`]), or, where it left none, its id is not running or is this
+/// process's id with another token. Without either sign nothing is taken for dead, and leftovers
+/// stay, hidden, until removed by hand.
+fn ended(dir: &Path, token: &str) -> bool {
+    if token == self::token() {
+        return false;
+    }
+    if let Ok(f) = std::fs::File::open(lock_file(dir, token)) {
+        match f.try_lock() {
+            Ok(()) => return true,
+            Err(std::fs::TryLockError::WouldBlock) => return false,
+            // A file system without locks: go by the process id.
+            Err(std::fs::TryLockError::Error(_)) => {}
+        }
+    }
     let proc = Path::new("/proc");
-    if token == self::token() || !proc.join("self").exists() {
+    if !proc.join("self").exists() {
         return false;
     }
     match token
@@ -122,17 +195,17 @@ fn recover(dir: &Path) {
     let mut tokens: Vec<String> = left.iter().map(|l| l.3.clone()).collect();
     if let Ok(entries) = std::fs::read_dir(dir) {
         tokens.extend(entries.flatten().filter_map(|e| {
-            Some(
-                e.file_name()
-                    .to_str()?
-                    .strip_prefix(".commit-")?
-                    .to_string(),
-            )
+            let name = e.file_name();
+            let name = name.to_str()?;
+            let token = name
+                .strip_prefix(".commit-")
+                .or_else(|| name.strip_prefix(".lock-"))?;
+            Some(token.to_string())
         }));
     }
     tokens.sort();
     tokens.dedup();
-    for token in tokens.iter().filter(|t| ended(t)) {
+    for token in tokens.iter().filter(|t| ended(dir, t)) {
         let marker = commit_marker(dir, token);
         let committing = std::fs::read_to_string(&marker).ok();
         let mine = left.iter().filter(|l| &l.3 == token);
@@ -150,6 +223,7 @@ fn recover(dir: &Path) {
             }
             let _ = std::fs::remove_file(&marker);
         }
+        let _ = std::fs::remove_file(lock_file(dir, token));
     }
 }
 

@@ -786,3 +786,34 @@ fn compare_and_sweep_chart_the_demand_nodes_with_the_largest_shortfall() {
     );
     assert_eq!(height(&swept.join("sweep.png")), 12 * 400 + 50);
 }
+
+#[test]
+fn leftovers_are_cleared_by_their_writers_lock_not_by_process_ids() {
+    let out = tmp("cli-locks");
+    let args = ["run", "--trials", "50", "--quiet", "--no-report", "--out"];
+    succeed(bin().args(args).arg(&out));
+    // A writer whose process id this machine does not know (another process namespace, say)
+    // but which holds its lock is alive: its staged file stays.
+    let alive = "4000000002-1";
+    let staged = out.join(format!(".summary.json.tmp-{alive}"));
+    std::fs::write(&staged, "being written").unwrap();
+    let lock = std::fs::File::create(out.join(format!(".lock-{alive}"))).unwrap();
+    lock.lock().unwrap();
+    // A writer whose process id is running (this test's) but whose lock is free has ended.
+    let ended = format!("{}-1", std::process::id());
+    let orphan = out.join(format!(".trials.csv.tmp-{ended}"));
+    std::fs::write(&orphan, "half").unwrap();
+    std::fs::write(out.join(format!(".lock-{ended}")), "").unwrap();
+    succeed(bin().args(args).arg(&out));
+    assert!(staged.exists(), "a live writer's file was removed");
+    assert!(!orphan.exists() && !out.join(format!(".lock-{ended}")).exists());
+    // Once its lock is released, its leftovers go too.
+    drop(lock);
+    succeed(bin().args(args).arg(&out));
+    let hidden: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(hidden.is_empty(), "{hidden:?}");
+}
