@@ -727,15 +727,10 @@ fn compare_and_sweep_chart_the_demand_nodes_with_the_largest_shortfall() {
     // against demand 10) are ever short.
     let out = tmp("cli-wide");
     std::fs::create_dir_all(&out).unwrap();
-    let mut text = String::from("[scenario]\nname = \"wide\"\nperiods = 6\nstart = \"2027-01\"\n");
-    for i in 0..30 {
-        text += &format!(
-            "[[node]]\nid = \"m{i}\"\nkind = \"mine\"\ncountry = \"AA\"\ncapacity = {}\n\
-             [[node]]\nid = \"d{i}\"\nkind = \"demand\"\ncountry = \"BB\"\ndemand = 10\n\
-             [[edge]]\nfrom = \"m{i}\"\nto = \"d{i}\"\nshare = 1\n",
-            34 - i
-        );
-    }
+    let text = format!(
+        "[scenario]\nname = \"wide\"\nperiods = 6\nstart = \"2027-01\"\n{}",
+        crate::common::wide_demand()
+    );
     let scenario = out.join("wide.toml");
     std::fs::write(&scenario, text).unwrap();
     let variant = out.join("wide-more.toml");

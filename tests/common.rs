@@ -113,3 +113,18 @@ pub fn trials_csv(m: &Model, r: &RunResult) -> Vec<u8> {
     bytes.extend(supplyshock::output::trials_csv_rows(m, r.first_trial, &outs, &occ).unwrap());
     bytes
 }
+
+/// Nodes and edges of 30 demand nodes d0..d29, each fed by its own mine m0..m29 of capacity 34
+/// down to 5 against a demand of 10, so that only d25 to d29 are ever short.
+pub fn wide_demand() -> String {
+    (0..30)
+        .map(|i| {
+            format!(
+                "[[node]]\nid = \"m{i}\"\nkind = \"mine\"\ncountry = \"AA\"\ncapacity = {}\n\
+                 [[node]]\nid = \"d{i}\"\nkind = \"demand\"\ncountry = \"BB\"\ndemand = 10\n\
+                 [[edge]]\nfrom = \"m{i}\"\nto = \"d{i}\"\nshare = 1\n",
+                34 - i
+            )
+        })
+        .collect()
+}

@@ -212,14 +212,7 @@ fn a_scenario_too_large_to_chart_whole_gets_a_report_of_its_largest_parts() {
             "[[node]]\nid = \"r{i}\"\nkind = \"refinery\"\ncountry = \"AA\"\ncapacity = 1\n"
         );
     }
-    for i in 0..30 {
-        text += &format!(
-            "[[node]]\nid = \"m{i}\"\nkind = \"mine\"\ncountry = \"AA\"\ncapacity = {}\n\
-             [[node]]\nid = \"d{i}\"\nkind = \"demand\"\ncountry = \"BB\"\ndemand = 10\n\
-             [[edge]]\nfrom = \"m{i}\"\nto = \"d{i}\"\nshare = 1\n",
-            34 - i
-        );
-    }
+    text += &crate::common::wide_demand();
     // The refineries: fed by m0, standby suppliers of d0.
     for i in 0..61 {
         text += &format!(
