@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 
 use crate::engine::{self, RunOptions};
-use crate::error::Diagnostic;
+use crate::error::{Diagnostic, ScenarioError};
 use crate::model::{self, Model};
 use crate::shard::{self, Shard, ShardFile};
 use crate::{output, report, summary};
@@ -452,6 +452,14 @@ fn run_sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
     let out = args.common.out_or("supplyshock-sweep");
     output::check_folder(&out, output::Contents::Sweep)?;
     let (text, name, base) = load_scenario_text(args.scenario.as_deref(), args.common.quiet)?;
+    // A variant's lines come from its base and its settings: errors are reported there.
+    let variant = match args.scenario.as_deref() {
+        Some(p) => model::read_text(p)
+            .ok()
+            .and_then(|t| crate::variant::resolve(&t, p).ok().flatten())
+            .map(|v| (v, p)),
+        None => None,
+    };
     let sets = args
         .sets
         .iter()
@@ -485,7 +493,24 @@ fn run_sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
             let shown = format!("{name} with --set {}", label.join(" --set "));
             let p = crate::variant::patch(&text, settings, &name)?;
             let m = model::compile_str(&p.text, &shown).map_err(|e| {
-                crate::variant::relocate(e, &p, &shown, |k, message| {
+                let d = match crate::variant::diagnostic(e, &p.text, &shown) {
+                    Ok(d) => d,
+                    Err(other) => return other,
+                };
+                let point = &shown[name.len()..];
+                let at_base = |d, i| match &variant {
+                    // A line of the variant's text: its own line of the base, or the
+                    // variant's setting, at this point of the sweep.
+                    Some((v, path)) => {
+                        let d = v.place(crate::variant::at_line(d, "", i), path);
+                        Diagnostic {
+                            path: format!("{}{point}", d.path),
+                            ..d
+                        }
+                    }
+                    None => crate::variant::at_line(d, &shown, i),
+                };
+                let at_setting = |k: usize, message| {
                     let set = format!(
                         "--set {}={}",
                         settings[k].path,
@@ -500,7 +525,8 @@ fn run_sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
                             settings[k].path
                         ),
                     }
-                })
+                };
+                ScenarioError::Invalid(Box::new(p.place(d, at_base, at_setting)))
             })?;
             m.check_trials(trials).map_err(anyhow::Error::msg)?;
             Ok(m)

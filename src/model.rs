@@ -463,8 +463,14 @@ pub fn load_text(path: &std::path::Path) -> Result<(String, Model), ScenarioErro
     })?;
     match crate::variant::resolve(&text, path).map_err(ScenarioError::Variant)? {
         Some(v) => {
-            let m = compile_str(&v.patched.text, &v.base.display().to_string())
-                .map_err(|e| v.relocate(e, path))?;
+            let name = v.base_name(path);
+            let m =
+                compile_str(&v.patched.text, &name).map_err(
+                    |e| match crate::variant::diagnostic(e, &v.patched.text, &name) {
+                        Ok(d) => ScenarioError::Invalid(Box::new(v.place(d, path))),
+                        Err(other) => other,
+                    },
+                )?;
             Ok((v.patched.text, m))
         }
         None => {

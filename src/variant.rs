@@ -232,54 +232,59 @@ pub fn apply_all(text: &str, settings: &[Setting], name: &str) -> anyhow::Result
     Ok(patch(text, settings, name)?.text)
 }
 
-/// An error from compiling patched text, moved to where its line came from. A line of the base
-/// is reported at its own number in `base` (the base file's name as messages give it). A line a
-/// setting wrote is reported by `at_setting(index, message)`, and the message says what the line
-/// became.
-pub fn relocate(
-    e: ScenarioError,
-    p: &Patched,
-    base: &str,
-    at_setting: impl FnOnce(usize, String) -> Diagnostic,
-) -> ScenarioError {
-    let d = match e {
-        ScenarioError::Parse { error, .. } => Diagnostic::new(
-            base,
-            &p.text,
+impl Patched {
+    /// `d`, an error at a line of this text, moved to where that line came from: a line of the
+    /// text the settings were applied to goes to `at_base(d, index)` (0-based); a line a setting
+    /// wrote goes to `at_setting(setting, message)`, the message saying what the line became.
+    /// An error without a line is returned as it is.
+    pub fn place(
+        &self,
+        d: Diagnostic,
+        at_base: impl FnOnce(Diagnostic, usize) -> Diagnostic,
+        at_setting: impl FnOnce(usize, String) -> Diagnostic,
+    ) -> Diagnostic {
+        let Some((line, _, src, _)) = &d.at else {
+            return d;
+        };
+        match self.origin.get(line.saturating_sub(1)).copied() {
+            Some(Origin::Setting(k)) => {
+                let message = format!(
+                    "{}\n(with this setting the scenario's line reads `{}`)",
+                    d.message,
+                    src.trim()
+                );
+                at_setting(k, message)
+            }
+            Some(Origin::Base(i)) => at_base(d, i),
+            None => d,
+        }
+    }
+}
+
+/// A scenario error as a diagnostic at its place in `text`, named `path`; an error that is not
+/// about the text (one reading a file, say) is returned as it is.
+pub fn diagnostic(e: ScenarioError, text: &str, path: &str) -> Result<Diagnostic, ScenarioError> {
+    match e {
+        ScenarioError::Parse { error, .. } => Ok(Diagnostic::new(
+            path,
+            text,
             error.span(),
             error.message().trim_end(),
             crate::error::PARSE_HELP,
-        ),
-        ScenarioError::Invalid(d) => *d,
-        other => return other,
-    };
-    let Some((line, col, src, width)) = d.at else {
-        return ScenarioError::Invalid(Box::new(Diagnostic {
-            path: base.to_string(),
-            ..d
-        }));
-    };
-    let moved = match p.origin.get(line - 1) {
-        Some(Origin::Setting(k)) => at_setting(
-            *k,
-            format!(
-                "{}\n(with this setting the scenario's line reads `{}`)",
-                d.message,
-                src.trim()
-            ),
-        ),
-        Some(Origin::Base(i)) => Diagnostic {
-            path: base.to_string(),
-            at: Some((i + 1, col, src, width)),
-            ..d
-        },
-        None => Diagnostic {
-            path: base.to_string(),
-            at: Some((line, col, src, width)),
-            ..d
-        },
-    };
-    ScenarioError::Invalid(Box::new(moved))
+        )),
+        ScenarioError::Invalid(d) => Ok(*d),
+        other => Err(other),
+    }
+}
+
+/// `d` moved to the line with 0-based index `i` of the file named `path` (same column and
+/// text, which a patch leaves unchanged on the lines it does not write).
+pub fn at_line(d: Diagnostic, path: &str, i: usize) -> Diagnostic {
+    Diagnostic {
+        path: path.to_string(),
+        at: d.at.map(|(_, col, src, width)| (i + 1, col, src, width)),
+        ..d
+    }
 }
 
 /// The `[variant]` table of a variant file.
@@ -317,23 +322,33 @@ pub struct Resolved {
 }
 
 impl Resolved {
-    /// An error from compiling the patched text, at the base line or the variant's setting it
-    /// comes from (see [`relocate`]); `path` is the variant file.
-    pub fn relocate(&self, e: ScenarioError, path: &Path) -> ScenarioError {
-        let base = format!(
+    /// How messages name the base scenario; `path` is the variant file.
+    pub fn base_name(&self, path: &Path) -> String {
+        format!(
             "{} (the base of variant {})",
             self.base.display(),
             path.display()
-        );
-        relocate(e, &self.patched, &base, |k, message| {
-            Diagnostic::new(
-                &path.display().to_string(),
-                &self.text,
-                self.spans.get(k).cloned(),
-                message,
-                "fix this setting of the variant; scenarios/README.md documents every key",
-            )
-        })
+        )
+    }
+
+    /// `d`, an error at a line of the patched text, moved to where that line came from: its
+    /// own line of the base file, or the variant's setting that wrote it; `path` is the variant
+    /// file.
+    pub fn place(&self, d: Diagnostic, path: &Path) -> Diagnostic {
+        let name = self.base_name(path);
+        self.patched.place(
+            d,
+            |d, i| at_line(d, &name, i),
+            |k, message| {
+                Diagnostic::new(
+                    &path.display().to_string(),
+                    &self.text,
+                    self.spans.get(k).cloned(),
+                    message,
+                    "fix this setting of the variant; scenarios/README.md documents every key",
+                )
+            },
+        )
     }
 }
 

@@ -489,6 +489,29 @@ fn review_edge_cases() {
             && err.contains("sum to"),
         "{err}"
     );
+    // So does a sweep over a variant, naming the sweep's point.
+    std::fs::write(&variant, format!("[variant]\nbase = {:?}\nname = \"v\"\n[variant.set]\n\"node.eu_ind.stockpile.periods\" = 3\n", dir.join("rare-earths-2026.toml"))).unwrap();
+    let o = fails(
+        bin()
+            .arg("sweep")
+            .arg(&variant)
+            .args([
+                "--set",
+                "edge.cn_mag->us_auto.share=0.95",
+                "--trials",
+                "10",
+                "--out",
+            ])
+            .arg(tmp("cli-sweep-variant")),
+    );
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(
+        err.contains(&format!(
+            "(the base of variant {}) with --set edge.cn_mag->us_auto.share=0.95: error at line {share},",
+            variant.display()
+        )),
+        "{err}"
+    );
     // A sweep names the --set that made a line invalid.
     let o = fails(
         bin()
