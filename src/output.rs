@@ -49,22 +49,43 @@ fn lock_file(dir: &Path, token: &str) -> PathBuf {
 }
 
 impl Held {
-    /// Takes (or shares) this process's lock on `dir`.
+    /// Takes (or shares) this process's lock on `dir`. The lock file appears under its name
+    /// already locked: it is created and locked as `.locking-TOKEN`, then renamed, so that no
+    /// other process can find it unlocked while this one lives.
     fn take(dir: &Path) -> anyhow::Result<Held> {
+        let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
         let mut held = HELD
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(h) = held.iter_mut().find(|h| h.0 == dir) {
             h.2 += 1;
-        } else {
-            let path = lock_file(dir, token());
-            let f = std::fs::File::create(&path)
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            // Where the file system has no locks, the process-id check of `ended` still works.
-            let _ = f.try_lock();
-            held.push((dir.to_path_buf(), f, 1));
+            return Ok(Held(dir));
         }
-        Ok(Held(dir.to_path_buf()))
+        let (path, staging) = (
+            lock_file(&dir, token()),
+            dir.join(format!(".locking-{}", token())),
+        );
+        let mut tries = 0;
+        let f = loop {
+            tries += 1;
+            let f = std::fs::File::create(&staging)
+                .with_context(|| format!("cannot write {}", staging.display()))?;
+            // Where the file system has no locks, the process-id check of `ended` still works.
+            let locked = !matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock));
+            // The staging file can be taken for a dead run's by a process that cannot see
+            // this one's id, and deleted: then try again.
+            match std::fs::rename(&staging, &path) {
+                Ok(()) if locked => break f,
+                Ok(()) => {}
+                Err(e) if tries >= 5 => {
+                    return Err(e).with_context(|| format!("cannot write {}", path.display()));
+                }
+                Err(_) => {}
+            }
+            anyhow::ensure!(tries < 5, "cannot lock {}", path.display());
+        };
+        held.push((dir.clone(), f, 1));
+        Ok(Held(dir))
     }
 }
 
@@ -138,9 +159,12 @@ fn ended(dir: &Path, token: &str) -> bool {
     if token == self::token() {
         return false;
     }
-    if let Ok(f) = std::fs::File::open(lock_file(dir, token)) {
+    let lock = lock_file(dir, token);
+    // Read and write: an exclusive lock over NFS needs a writable handle.
+    if let Ok(f) = std::fs::File::options().read(true).write(true).open(&lock) {
         match f.try_lock() {
-            Ok(()) => return true,
+            // Unless the file was replaced since it was opened: then it is a live writer's.
+            Ok(()) => return same_file(&f, &lock),
             Err(std::fs::TryLockError::WouldBlock) => return false,
             // A file system without locks: go by the process id.
             Err(std::fs::TryLockError::Error(_)) => {}
@@ -156,6 +180,23 @@ fn ended(dir: &Path, token: &str) -> bool {
     {
         Some(pid) => pid == std::process::id() || !proc.join(pid.to_string()).exists(),
         None => false,
+    }
+}
+
+/// Whether `f` is the file now at `path` (not one deleted and replaced since it was opened).
+fn same_file(f: &std::fs::File, path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        match (f.metadata(), std::fs::metadata(path)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (f, path);
+        true
     }
 }
 
@@ -199,7 +240,8 @@ fn recover(dir: &Path) {
             let name = name.to_str()?;
             let token = name
                 .strip_prefix(".commit-")
-                .or_else(|| name.strip_prefix(".lock-"))?;
+                .or_else(|| name.strip_prefix(".lock-"))
+                .or_else(|| name.strip_prefix(".locking-"))?;
             Some(token.to_string())
         }));
     }
@@ -224,6 +266,7 @@ fn recover(dir: &Path) {
             let _ = std::fs::remove_file(&marker);
         }
         let _ = std::fs::remove_file(lock_file(dir, token));
+        let _ = std::fs::remove_file(dir.join(format!(".locking-{token}")));
     }
 }
 
