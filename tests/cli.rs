@@ -825,8 +825,7 @@ fn leftovers_are_cleared_by_their_writers_lock_not_by_process_ids() {
     succeed(bin().args(args).arg(&out));
     assert!(staged.exists(), "a live writer's file was removed");
     assert!(!orphan.exists() && !out.join(format!(".lock-{ended}")).exists());
-    // A lock file replaced since a process opened it (its writer ended and another with the
-    // same token began) is the new writer's; and a staging lock file of an ended writer goes.
+    // The staging lock file of an ended writer goes too.
     let locking = out.join(format!(".locking-{ended}"));
     std::fs::write(&locking, "").unwrap();
     succeed(bin().args(args).arg(&out));
