@@ -491,7 +491,8 @@ fn run_sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
                 .map(|s| format!("{}={}", s.path, crate::sweep::show(&s.value)))
                 .collect();
             let shown = format!("{name} with --set {}", label.join(" --set "));
-            let p = crate::variant::patch(&text, settings, &name)?;
+            let p = crate::variant::patch(&text, settings, &name)
+                .map_err(crate::variant::flag_error)?;
             let m = model::compile_str(&p.text, &shown).map_err(|e| {
                 let d = match crate::variant::diagnostic(e, &p.text, &shown) {
                     Ok(d) => d,

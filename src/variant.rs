@@ -112,7 +112,7 @@ fn edit_value(v: &Value) -> anyhow::Result<toml_edit::Value> {
 /// keeps its place, so errors in the result point at the lines of the original file.
 pub fn apply(doc: &mut toml_edit::DocumentMut, s: &Setting) -> anyhow::Result<()> {
     let parts: Vec<&str> = s.path.split('.').collect();
-    let bad = |why: String| anyhow::anyhow!("--set {}: {why}", s.path);
+    let bad = |why: String| anyhow::anyhow!("{}: {why}", s.path);
     let root = doc.as_table_mut();
     let (table, rest): (&mut dyn toml_edit::TableLike, &[&str]) = match parts.as_slice() {
         [section @ ("scenario" | "regime"), rest @ ..] if !rest.is_empty() => {
@@ -193,19 +193,33 @@ pub struct Patched {
     pub origin: Vec<Origin>,
 }
 
+/// Why settings do not apply: the scenario text is not TOML, or a setting has no place in it.
+#[derive(Debug, thiserror::Error)]
+#[error("{error:#}")]
+pub struct PatchError {
+    /// The index of the setting that does not apply, if it is a setting's fault.
+    pub setting: Option<usize>,
+    /// Why, starting with the setting's path.
+    pub error: anyhow::Error,
+}
+
 /// Applies `settings` in order to scenario `text`; `name` names it in messages. A setting
 /// rewrites the line of the value it sets, or adds lines where it creates a key.
-pub fn patch(text: &str, settings: &[Setting], name: &str) -> anyhow::Result<Patched> {
-    let mut doc: toml_edit::DocumentMut = text
-        .parse()
-        .map_err(|e| anyhow::anyhow!("invalid scenario {name}: {e}"))?;
+pub fn patch(text: &str, settings: &[Setting], name: &str) -> Result<Patched, PatchError> {
+    let mut doc: toml_edit::DocumentMut = text.parse().map_err(|e| PatchError {
+        setting: None,
+        error: anyhow::anyhow!("invalid scenario {name}: {e}"),
+    })?;
     let mut out = Patched {
         text: doc.to_string(),
         origin: Vec::new(),
     };
     out.origin = (0..out.text.lines().count()).map(Origin::Base).collect();
     for (k, s) in settings.iter().enumerate() {
-        apply(&mut doc, s)?;
+        apply(&mut doc, s).map_err(|error| PatchError {
+            setting: Some(k),
+            error,
+        })?;
         let next = doc.to_string();
         let (old, new): (Vec<&str>, Vec<&str>) =
             (out.text.lines().collect(), next.lines().collect());
@@ -227,9 +241,17 @@ pub fn patch(text: &str, settings: &[Setting], name: &str) -> anyhow::Result<Pat
     Ok(out)
 }
 
-/// Scenario text with settings applied (see [`patch`]).
+/// Scenario text with settings given as `--set` flags applied (see [`patch`]).
 pub fn apply_all(text: &str, settings: &[Setting], name: &str) -> anyhow::Result<String> {
-    Ok(patch(text, settings, name)?.text)
+    Ok(patch(text, settings, name).map_err(flag_error)?.text)
+}
+
+/// A patch error of `--set` flags, naming the flag.
+pub fn flag_error(e: PatchError) -> anyhow::Error {
+    match e.setting {
+        Some(_) => anyhow::anyhow!("--set {:#}", e.error),
+        None => e.error,
+    }
 }
 
 impl Patched {
@@ -287,6 +309,9 @@ pub fn at_line(d: Diagnostic, path: &str, i: usize) -> Diagnostic {
     }
 }
 
+/// What a variant file holds, for messages.
+const VARIANT_HELP: &str = "a variant file has a [variant] table with `base` (the scenario file it changes, relative to the variant file), `name`, an optional `description`, and a [variant.set] table of \"PATH\" = VALUE settings; see scenarios/README.md";
+
 /// The `[variant]` table of a variant file.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -317,7 +342,9 @@ pub struct Resolved {
     pub base: std::path::PathBuf,
     /// The variant file's text.
     text: String,
-    /// Per setting of `patched`, the span in the variant file of the value it comes from.
+    /// The settings applied to the base.
+    settings: Vec<Setting>,
+    /// Per setting, the span in the variant file of the value it comes from.
     spans: Vec<std::ops::Range<usize>>,
 }
 
@@ -338,7 +365,32 @@ impl Resolved {
         let name = self.base_name(path);
         self.patched.place(
             d,
-            |d, i| at_line(d, &name, i),
+            |d, i| {
+                // A line the variant did not write can still fail through its settings (a share
+                // changed on another edge into the node, say): name them.
+                let set: Vec<String> = self
+                    .settings
+                    .iter()
+                    .zip(&self.spans)
+                    .map(|(s, span)| {
+                        let line = self.text[..span.start.min(self.text.len())]
+                            .matches('\n')
+                            .count()
+                            + 1;
+                        format!("`{}` (line {line})", s.path)
+                    })
+                    .collect();
+                let d = Diagnostic {
+                    message: format!(
+                        "{}\n(variant {} sets {})",
+                        d.message,
+                        path.display(),
+                        set.join(", ")
+                    ),
+                    ..d
+                };
+                at_line(d, &name, i)
+            },
             |k, message| {
                 Diagnostic::new(
                     &path.display().to_string(),
@@ -362,8 +414,8 @@ pub fn resolve(text: &str, path: &Path) -> anyhow::Result<Option<Resolved>> {
         return Ok(None);
     }
     let shown = path.display();
-    let v: VariantFile =
-        toml::from_str(text).map_err(|e| anyhow::anyhow!("invalid variant {shown}: {e}"))?;
+    let v: VariantFile = toml::from_str(text)
+        .map_err(|e| anyhow::anyhow!("invalid variant {shown}: {e}help: {VARIANT_HELP}"))?;
     let base = path
         .parent()
         .unwrap_or(Path::new("."))
@@ -383,10 +435,41 @@ pub fn resolve(text: &str, path: &Path) -> anyhow::Result<Option<Resolved>> {
             value: value.into_inner(),
         });
     };
+    let at = |span: std::ops::Range<usize>, why: String, help: &str| {
+        anyhow::Error::new(Diagnostic::new(
+            &shown.to_string(),
+            text,
+            Some(span),
+            why,
+            help,
+        ))
+    };
     // In the file's order, as later settings may refine earlier ones.
     let mut set: Vec<_> = v.variant.set.into_iter().collect();
     set.sort_by_key(|(_, value)| value.span().start);
     for (path, value) in set {
+        if !path.contains('.') && value.get_ref().is_table() {
+            // The first setting the nested tables hold, as it was meant.
+            let (mut whole, mut leaf) = (path.clone(), value.get_ref());
+            while let Some((k, v)) = leaf.as_table().and_then(|t| t.iter().next()) {
+                whole = format!("{whole}.{k}");
+                leaf = v;
+            }
+            return Err(at(
+                value.span(),
+                format!("`{path}` is a table of settings, not a setting: its dots are not quoted"),
+                &format!(
+                    "quote each path whole, e.g. \"{whole}\" = {leaf}; unquoted dots make nested TOML tables"
+                ),
+            ));
+        }
+        if path == "scenario.name" {
+            return Err(at(
+                value.span(),
+                "`scenario.name` is the variant's `name`".into(),
+                "give the variant's name with `name` in [variant]",
+            ));
+        }
         push(&path, value);
     }
     let name = v.variant.name;
@@ -400,12 +483,22 @@ pub fn resolve(text: &str, path: &Path) -> anyhow::Result<Option<Resolved>> {
             Spanned::new(d.span(), Value::String(d.into_inner())),
         );
     }
-    let patched = patch(&base_text, &settings, &base.display().to_string())
-        .with_context(|| format!("variant {shown}"))?;
+    let patched = patch(&base_text, &settings, &base.display().to_string()).map_err(|e| match e
+        .setting
+        .and_then(|k| spans.get(k))
+    {
+        Some(span) => at(
+            span.clone(),
+            format!("{:#}", e.error),
+            "fix this setting's path; scenarios/README.md lists the paths",
+        ),
+        None => e.error.context(format!("variant {shown}")),
+    })?;
     Ok(Some(Resolved {
         patched,
         base,
         text: text.to_string(),
+        settings,
         spans,
     }))
 }
