@@ -561,13 +561,33 @@ impl Contents {
     /// The files that show a folder holds these results.
     fn markers(self) -> &'static [&'static str] {
         match self {
-            Contents::Run => &["summary.json", crate::shard::SHARD_FILE],
-            Contents::Compare => &["compare.json"],
-            Contents::Sweep => &["sweep.json"],
+            Contents::Run => &[
+                "summary.json",
+                crate::shard::SHARD_FILE,
+                "trials.csv",
+                "report/01-shortfall-histograms.png",
+            ],
+            Contents::Compare => &[
+                "compare.json",
+                "compare.csv",
+                "report/01-exceedance-overlay.png",
+            ],
+            Contents::Sweep => &["sweep.json", "sweep.csv", "sweep.png"],
         }
     }
 
-    fn what(self) -> &'static str {
+    /// What `dir` holds of the other commands' results: the kind and one of its files.
+    pub fn found_in(dir: &Path) -> Option<(Contents, &'static str)> {
+        Contents::ALL.into_iter().find_map(|c| {
+            c.markers()
+                .iter()
+                .find(|m| dir.join(m).exists())
+                .map(|m| (c, *m))
+        })
+    }
+
+    /// How messages name these results.
+    pub fn what(self) -> &'static str {
         match self {
             Contents::Run => "a run's results",
             Contents::Compare => "a comparison",

@@ -61,11 +61,20 @@ pub fn input_from_run(summary: Summary, r: &RunResult) -> ReportInput {
 pub fn input_from_dir(dir: &Path) -> anyhow::Result<ReportInput> {
     let sp = dir.join("summary.json");
     let bytes = std::fs::read(&sp).with_context(|| {
-        format!(
-            "cannot read {} (is {} the --out folder of a run?)",
-            sp.display(),
-            dir.display()
-        )
+        use crate::output::Contents;
+        let holds = match Contents::found_in(dir) {
+            Some((Contents::Run, crate::shard::SHARD_FILE)) => format!(
+                "{} holds a shard: combine the shards with `supplyshock merge`, which draws the report",
+                dir.display()
+            ),
+            Some((c @ (Contents::Compare | Contents::Sweep), m)) => format!(
+                "{} holds {} ({m}), which has its charts already",
+                dir.display(),
+                c.what()
+            ),
+            _ => format!("is {} the --out folder of a run?", dir.display()),
+        };
+        format!("cannot read {} ({holds})", sp.display())
     })?;
     let summary: Summary = serde_json::from_slice(&bytes)
         .with_context(|| format!("{} is not a supplyshock summary", sp.display()))?;
