@@ -96,3 +96,48 @@ fn a_bad_sweep_path_names_what_exists() {
         "{err}"
     );
 }
+
+#[test]
+fn a_sweep_chart_shows_the_swept_nodes_then_the_largest_shortfalls() {
+    use supplyshock::sweep::{Metrics, Point, Sweep};
+    // 30 nodes: d25..d29 short; d3 swept by a node path, d7 by an edge into it, d70 (a prefix
+    // of no swept node's id) never short.
+    let ids: Vec<String> = (0..30)
+        .map(|i| {
+            if i == 29 {
+                "d70".into()
+            } else {
+                format!("d{i}")
+            }
+        })
+        .collect();
+    let point = |v: &str| Point {
+        values: vec![v.into(), v.into()],
+        demand: ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| Metrics {
+                node: id.clone(),
+                mean: if (25..29).contains(&i) { i as f64 } else { 0.0 },
+                ci95_low: 0.0,
+                ci95_high: 0.0,
+                p95: 0.0,
+                cvar95: 0.0,
+                prob_any: 0.0,
+            })
+            .collect(),
+    };
+    let s = Sweep {
+        scenario: "wide".into(),
+        seed: 1,
+        trials: 10,
+        paths: vec!["node.d3.cover".into(), "edge.m7->d7.share".into()],
+        points: vec![point("1"), point("2")],
+    };
+    let shown = supplyshock::report::sweep_panels(&s);
+    assert_eq!(shown.len(), 24);
+    for d in [3, 7, 25, 26, 27, 28] {
+        assert!(shown.contains(&d), "{d} not in {shown:?}");
+    }
+    assert!(shown.windows(2).all(|w| w[0] < w[1]));
+}

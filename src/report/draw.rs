@@ -132,8 +132,15 @@ pub const MAX_PANELS: usize = 24;
 /// The indices of the [`MAX_PANELS`] largest `scores` (the earlier of equal ones), in their
 /// original order.
 pub fn largest(scores: &[f64]) -> Vec<usize> {
+    let key = |i: usize| {
+        if scores[i].is_nan() {
+            f64::NEG_INFINITY
+        } else {
+            scores[i]
+        }
+    };
     let mut shown: Vec<usize> = (0..scores.len()).collect();
-    shown.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    shown.sort_by(|&a, &b| key(b).total_cmp(&key(a)));
     shown.truncate(MAX_PANELS);
     shown.sort_unstable();
     shown
@@ -904,6 +911,43 @@ pub fn compare_diffs(
     })
 }
 
+/// The demand nodes a sweep's chart shows, by index: those a swept path names (`node.ID.` or an
+/// edge into ID), then those with the largest mean shortfall at any point, at most
+/// [`MAX_PANELS`].
+pub fn sweep_panels(s: &crate::sweep::Sweep) -> Vec<usize> {
+    let nodes: Vec<&str> = s
+        .points
+        .first()
+        .map(|p| p.demand.iter().map(|d| d.node.as_str()).collect())
+        .unwrap_or_default();
+    // The nodes a swept path names (`node.ID.` or an edge into ID), then those with the largest
+    // mean shortfall at any point.
+    let named = |id: &str| {
+        s.paths.iter().any(|p| {
+            p.strip_prefix("node.")
+                .is_some_and(|r| r.starts_with(&format!("{id}.")))
+                || p.strip_prefix("edge.")
+                    .and_then(|r| r.split_once('.'))
+                    .is_some_and(|(e, _)| e.ends_with(&format!("->{id}")))
+        })
+    };
+    let scores: Vec<f64> = nodes
+        .iter()
+        .enumerate()
+        .map(|(d, &id)| {
+            if named(id) {
+                return f64::INFINITY;
+            }
+            s.points
+                .iter()
+                .filter_map(|p| p.demand.get(d))
+                .map(|m| m.mean)
+                .fold(0.0, f64::max)
+        })
+        .collect();
+    largest(&scores)
+}
+
 /// Key metrics against the first swept path: one panel per demand node, one colour per
 /// combination of the other paths, the mean with its 95% interval (band) and the P95 (thin).
 pub fn sweep(s: &crate::sweep::Sweep) -> anyhow::Result<Vec<u8>> {
@@ -937,22 +981,20 @@ pub fn sweep(s: &crate::sweep::Sweep) -> anyhow::Result<Vec<u8>> {
             None => series.push((key, vec![i])),
         }
     }
-    // The nodes with the largest mean shortfall at any point.
-    let scores: Vec<f64> = (0..nodes.len())
-        .map(|d| {
-            s.points
-                .iter()
-                .filter_map(|p| p.demand.get(d))
-                .map(|m| m.mean)
-                .fold(0.0, f64::max)
-        })
-        .collect();
-    let index = largest(&scores);
+    let index = sweep_panels(s);
+    let note = if index.len() < nodes.len() {
+        format!(
+            " ({} of {} demand nodes: those swept, then the largest mean shortfalls)",
+            index.len(),
+            nodes.len()
+        )
+    } else {
+        String::new()
+    };
     let title = format!(
-        "{}: total shortfall against {}{}",
+        "{}: total shortfall against {}{note}",
         s.scenario,
         s.paths.join(" x "),
-        left_out_note(index.len(), nodes.len())
     );
     grid_chart(&index, &title, 22, |&d, area| {
         let xs: Vec<f64> = firsts.iter().map(|v| x_of(v)).collect();

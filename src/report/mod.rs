@@ -339,15 +339,20 @@ pub fn compare_files(
     let shown = draw::largest(&scores);
     let note = draw::left_out_note(shown.len(), nodes.len());
     // Differences exist only for the nodes an alternative has too.
+    let in_alternatives = |n: &String| {
+        c.alternatives
+            .iter()
+            .any(|a| a.demand.iter().any(|d| &d.node == n))
+    };
     let diff_nodes: Vec<String> = shown
         .iter()
         .map(|&d| nodes[d].clone())
-        .filter(|n| {
-            c.alternatives
-                .iter()
-                .any(|a| a.demand.iter().any(|d| &d.node == n))
-        })
+        .filter(in_alternatives)
         .collect();
+    let diff_note = draw::left_out_note(
+        diff_nodes.len(),
+        nodes.iter().filter(|n| in_alternatives(n)).count(),
+    );
     let panels: Vec<data::CurvePanel> = shown
         .iter()
         .map(|&d| (d, &nodes[d]))
@@ -371,7 +376,7 @@ pub fn compare_files(
             "02-paired-differences.png",
             "Paired differences",
             "Mean over trials of (alternative - base) total shortfall, with the 95% confidence interval from the paired differences; green: the alternative has less shortfall.",
-            draw::compare_diffs(c, &diff_nodes, &note)?,
+            draw::compare_diffs(c, &diff_nodes, &diff_note)?,
         ),
     ];
     let mut h = String::new();
@@ -420,6 +425,8 @@ pub fn compare_files(
     out.push(("index.html".to_string(), h.into_bytes()));
     Ok(out)
 }
+
+pub use draw::sweep_panels;
 
 /// The chart of a sweep.
 pub fn sweep_png(s: &crate::sweep::Sweep) -> anyhow::Result<Vec<u8>> {
