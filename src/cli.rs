@@ -197,29 +197,41 @@ fn threads_arg() -> clap::builder::RangedU64ValueParser<usize> {
 
 /// Loads the named scenario, or the built-in default, printing its warnings.
 pub fn load_scenario(path: Option<&Path>) -> anyhow::Result<Model> {
-    Ok(load_scenario_text(path, false)?.2)
+    Ok(load_scenario_text(path, false)?.model)
+}
+
+/// A scenario as loaded: its text, display name, model and, for a variant file, the variant
+/// (where each line of the text came from) with the file's path.
+struct Loaded<'a> {
+    text: String,
+    name: String,
+    model: Model,
+    variant: Option<(crate::variant::Resolved, &'a Path)>,
 }
 
 /// Loads a scenario with its text and display name; prints the scenario's warnings (see
 /// [`Model::warnings`]) unless `quiet`.
-fn load_scenario_text(path: Option<&Path>, quiet: bool) -> anyhow::Result<(String, String, Model)> {
+fn load_scenario_text(path: Option<&Path>, quiet: bool) -> anyhow::Result<Loaded<'_>> {
     let loaded = match path {
         Some(p) => {
-            let (text, m) = model::load_text(p)?;
-            (text, p.display().to_string(), m)
+            let (text, model, variant) = model::load_text(p)?;
+            Loaded {
+                text,
+                name: p.display().to_string(),
+                model,
+                variant: variant.map(|v| (v, p)),
+            }
         }
-        None => {
-            let m = model::compile_str(crate::DEFAULT_SCENARIO, crate::DEFAULT_SCENARIO_NAME)?;
-            (
-                crate::DEFAULT_SCENARIO.to_string(),
-                crate::DEFAULT_SCENARIO_NAME.to_string(),
-                m,
-            )
-        }
+        None => Loaded {
+            text: crate::DEFAULT_SCENARIO.to_string(),
+            name: crate::DEFAULT_SCENARIO_NAME.to_string(),
+            model: model::compile_str(crate::DEFAULT_SCENARIO, crate::DEFAULT_SCENARIO_NAME)?,
+            variant: None,
+        },
     };
     if !quiet {
-        for w in &loaded.2.warnings {
-            eprintln!("warning: {}: {w}", loaded.1);
+        for w in &loaded.model.warnings {
+            eprintln!("warning: {}: {w}", loaded.name);
         }
     }
     Ok(loaded)
@@ -321,7 +333,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
     let out = args.common.out_or("supplyshock-out");
     output::check_folder(&out, output::Contents::Run)?;
-    let (text, name, m) = load_scenario_text(args.scenario.as_deref(), args.common.quiet)?;
+    let Loaded {
+        text,
+        name,
+        model: m,
+        ..
+    } = load_scenario_text(args.scenario.as_deref(), args.common.quiet)?;
     let total = args.common.trials.unwrap_or(m.trials);
     m.check_trials(total).map_err(anyhow::Error::msg)?;
     let (first_trial, trials) = args.shard.map_or((0, total), |s| s.range(total));
@@ -451,15 +468,13 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
 fn run_sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
     let out = args.common.out_or("supplyshock-sweep");
     output::check_folder(&out, output::Contents::Sweep)?;
-    let (text, name, base) = load_scenario_text(args.scenario.as_deref(), args.common.quiet)?;
     // A variant's lines come from its base and its settings: errors are reported there.
-    let variant = match args.scenario.as_deref() {
-        Some(p) => model::read_text(p)
-            .ok()
-            .and_then(|t| crate::variant::resolve(&t, p).ok().flatten())
-            .map(|v| (v, p)),
-        None => None,
-    };
+    let Loaded {
+        text,
+        name,
+        model: base,
+        variant,
+    } = load_scenario_text(args.scenario.as_deref(), args.common.quiet)?;
     let sets = args
         .sets
         .iter()
@@ -503,7 +518,7 @@ fn run_sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
                     // A line of the variant's text: its own line of the base, or the
                     // variant's setting, at this point of the sweep.
                     Some((v, path)) => {
-                        let d = v.place(crate::variant::at_line(d, "", i), path);
+                        let d = v.place(crate::variant::at_line(d, &v.base_name(path), i), path);
                         Diagnostic {
                             path: format!("{}{point}", d.path),
                             ..d
@@ -593,16 +608,16 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|p| load_scenario_text(Some(p), args.common.quiet))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let base = &loaded[0].2;
+    let base = &loaded[0].model;
     let trials = args.common.trials.unwrap_or(base.trials);
     let seed = args.common.seed.unwrap_or(base.seed);
-    for (_, name, m) in &loaded {
+    for Loaded { name, model: m, .. } in &loaded {
         m.check_trials(trials)
             .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
     }
     let results = loaded
         .iter()
-        .map(|(_, _, m)| {
+        .map(|Loaded { model: m, .. }| {
             let opts = RunOptions {
                 seed,
                 first_trial: 0,
@@ -615,7 +630,7 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     let alts: Vec<(&Model, &engine::RunResult)> = loaded[1..]
         .iter()
-        .map(|l| &l.2)
+        .map(|l| &l.model)
         .zip(&results[1..])
         .collect();
     let c = crate::compare::compare((base, &results[0]), &alts);
@@ -632,14 +647,14 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let columns: Vec<Vec<Vec<f64>>> = loaded
         .iter()
         .zip(&results)
-        .map(|((_, _, m), r)| {
+        .map(|(Loaded { model: m, .. }, r)| {
             nodes
                 .iter()
                 .map(|id| crate::compare::column(m, r, id).unwrap_or_default())
                 .collect()
         })
         .collect();
-    let names: Vec<String> = loaded.iter().map(|l| l.2.name.clone()).collect();
+    let names: Vec<String> = loaded.iter().map(|l| l.model.name.clone()).collect();
     let mut json = serde_json::to_vec_pretty(&c)?;
     json.push(b'\n');
     let mut files = vec![

@@ -455,8 +455,11 @@ pub fn load(path: &std::path::Path) -> Result<Model, ScenarioError> {
     Ok(load_text(path)?.1)
 }
 
-/// Reads a scenario or variant file: the scenario text it stands for and the compiled model.
-pub fn load_text(path: &std::path::Path) -> Result<(String, Model), ScenarioError> {
+/// Reads a scenario or variant file: the scenario text it stands for, the compiled model and,
+/// for a variant, where each line of that text came from.
+pub fn load_text(
+    path: &std::path::Path,
+) -> Result<(String, Model, Option<crate::variant::Resolved>), ScenarioError> {
     let text = read_text(path).map_err(|error| ScenarioError::Read {
         path: path.display().to_string(),
         error,
@@ -471,11 +474,11 @@ pub fn load_text(path: &std::path::Path) -> Result<(String, Model), ScenarioErro
                         Err(other) => other,
                     },
                 )?;
-            Ok((v.patched.text, m))
+            Ok((v.patched.text.clone(), m, Some(v)))
         }
         None => {
             let m = compile_str(&text, &path.display().to_string())?;
-            Ok((text, m))
+            Ok((text, m, None))
         }
     }
 }
