@@ -526,19 +526,25 @@ fn run_sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
                     }
                     None => crate::variant::at_line(d, &shown, i),
                 };
-                let at_setting = |k: usize, message| {
-                    let set = format!(
-                        "--set {}={}",
-                        settings[k].path,
-                        crate::sweep::show(&settings[k].value)
-                    );
+                let at_setting = |ks: &[usize], message| {
+                    let set: Vec<String> = ks
+                        .iter()
+                        .map(|&k| {
+                            format!(
+                                "--set {}={}",
+                                settings[k].path,
+                                crate::sweep::show(&settings[k].value)
+                            )
+                        })
+                        .collect();
+                    let paths: Vec<&str> = ks.iter().map(|&k| settings[k].path.as_str()).collect();
                     Diagnostic {
-                        path: format!("{name} with {set}"),
+                        path: format!("{name} with {}", set.join(" ")),
                         at: None,
                         message,
                         help: format!(
                             "give {} a value that fits; scenarios/README.md documents every key",
-                            settings[k].path
+                            paths.join(" and ")
                         ),
                     }
                 };

@@ -176,12 +176,28 @@ pub fn apply(doc: &mut toml_edit::DocumentMut, s: &Setting) -> anyhow::Result<()
 }
 
 /// Where a line of patched scenario text came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Origin {
     /// The base text's line with this 0-based index, unchanged.
     Base(usize),
-    /// Written or rewritten by the setting with this index.
-    Setting(usize),
+    /// Written or rewritten by the settings with these indices, in order (several where they
+    /// set keys of one inline table).
+    Setting(Vec<usize>),
+}
+
+/// Where two texts' lines differ: the count of equal leading lines, and the ends of the
+/// differing middles in `old` and `new`.
+fn changed(old: &[&str], new: &[&str]) -> (usize, usize, usize) {
+    let head = old.iter().zip(new).take_while(|(a, b)| a == b).count();
+    let most = old.len().min(new.len()) - head;
+    let tail = old
+        .iter()
+        .rev()
+        .zip(new.iter().rev())
+        .take(most)
+        .take_while(|(a, b)| a == b)
+        .count();
+    (head, old.len() - tail, new.len() - tail)
 }
 
 /// Scenario text with settings applied, and where each of its lines came from.
@@ -210,11 +226,28 @@ pub fn patch(text: &str, settings: &[Setting], name: &str) -> Result<Patched, Pa
         setting: None,
         error: anyhow::anyhow!("invalid scenario {name}: {e}"),
     })?;
+    // toml_edit keeps a document's lines, but for a few layouts (dotted keys of one table
+    // split by other keys) it regroups them: each line is matched to its equal in the base.
+    let rendered = doc.to_string();
+    let base: Vec<&str> = text.lines().collect();
+    let lines: Vec<&str> = rendered.lines().collect();
+    let (head, base_end, end) = changed(&base, &lines);
+    let mut used = vec![false; base_end - head];
+    let mut origin: Vec<Origin> = (0..head).map(Origin::Base).collect();
+    for (o, line) in lines[head..end].iter().enumerate() {
+        let found = (head..base_end).find(|&j| !used[j - head] && base[j] == *line);
+        if let Some(j) = found {
+            used[j - head] = true;
+        }
+        origin.push(Origin::Base(
+            found.unwrap_or((head + o).min(base.len().saturating_sub(1))),
+        ));
+    }
+    origin.extend((base_end..base.len()).map(Origin::Base));
     let mut out = Patched {
-        text: doc.to_string(),
-        origin: Vec::new(),
+        text: rendered,
+        origin,
     };
-    out.origin = (0..out.text.lines().count()).map(Origin::Base).collect();
     for (k, s) in settings.iter().enumerate() {
         apply(&mut doc, s).map_err(|error| PatchError {
             setting: Some(k),
@@ -223,19 +256,20 @@ pub fn patch(text: &str, settings: &[Setting], name: &str) -> Result<Patched, Pa
         let next = doc.to_string();
         let (old, new): (Vec<&str>, Vec<&str>) =
             (out.text.lines().collect(), next.lines().collect());
-        let head = old.iter().zip(&new).take_while(|(a, b)| a == b).count();
-        let most = old.len().min(new.len()) - head;
-        let tail = old
-            .iter()
-            .rev()
-            .zip(new.iter().rev())
-            .take(most)
-            .take_while(|(a, b)| a == b)
-            .count();
-        out.origin.splice(
-            head..old.len() - tail,
-            std::iter::repeat_n(Origin::Setting(k), new.len() - tail - head),
-        );
+        let (head, old_end, new_end) = changed(&old, &new);
+        let written: Vec<Origin> = if old_end - head == new_end - head {
+            // Lines rewritten in place: an earlier setting's writes on them are kept.
+            out.origin[head..old_end]
+                .iter()
+                .map(|o| match o {
+                    Origin::Setting(v) => Origin::Setting([&v[..], &[k]].concat()),
+                    Origin::Base(_) => Origin::Setting(vec![k]),
+                })
+                .collect()
+        } else {
+            vec![Origin::Setting(vec![k]); new_end - head]
+        };
+        out.origin.splice(head..old_end, written);
         out.text = next;
     }
     Ok(out)
@@ -256,26 +290,31 @@ pub fn flag_error(e: PatchError) -> anyhow::Error {
 
 impl Patched {
     /// `d`, an error at a line of this text, moved to where that line came from: a line of the
-    /// text the settings were applied to goes to `at_base(d, index)` (0-based); a line a setting
-    /// wrote goes to `at_setting(setting, message)`, the message saying what the line became.
+    /// text the settings were applied to goes to `at_base(d, index)` (0-based); a line settings
+    /// wrote goes to `at_setting(settings, message)`, the message saying what the line became.
     /// An error without a line is returned as it is.
     pub fn place(
         &self,
         d: Diagnostic,
         at_base: impl FnOnce(Diagnostic, usize) -> Diagnostic,
-        at_setting: impl FnOnce(usize, String) -> Diagnostic,
+        at_setting: impl FnOnce(&[usize], String) -> Diagnostic,
     ) -> Diagnostic {
         let Some((line, _, src, _)) = &d.at else {
             return d;
         };
-        match self.origin.get(line.saturating_sub(1)).copied() {
-            Some(Origin::Setting(k)) => {
+        match self.origin.get(line.saturating_sub(1)).cloned() {
+            Some(Origin::Setting(ks)) => {
                 let message = format!(
-                    "{}\n(with this setting the scenario's line reads `{}`)",
+                    "{}\n(with {} the scenario's line reads `{}`)",
                     d.message,
+                    if ks.len() > 1 {
+                        "these settings"
+                    } else {
+                        "this setting"
+                    },
                     src.trim()
                 );
-                at_setting(k, message)
+                at_setting(&ks, message)
             }
             Some(Origin::Base(i)) => at_base(d, i),
             None => d,
@@ -391,11 +430,28 @@ impl Resolved {
                 };
                 at_line(d, &name, i)
             },
-            |k, message| {
+            |ks, message| {
+                let line = |k: &usize| {
+                    self.spans.get(*k).map_or(0, |s| {
+                        self.text[..s.start.min(self.text.len())]
+                            .matches('\n')
+                            .count()
+                            + 1
+                    })
+                };
+                let message = if ks.len() > 1 {
+                    let lines: Vec<String> = ks.iter().map(|k| line(k).to_string()).collect();
+                    format!(
+                        "{message}\n(the settings at lines {} of the variant all wrote it)",
+                        lines.join(", ")
+                    )
+                } else {
+                    message
+                };
                 Diagnostic::new(
                     &path.display().to_string(),
                     &self.text,
-                    self.spans.get(k).cloned(),
+                    ks.last().and_then(|k| self.spans.get(*k)).cloned(),
                     message,
                     "fix this setting of the variant; scenarios/README.md documents every key",
                 )
@@ -576,9 +632,9 @@ mod tests {
         .unwrap();
         let lines: Vec<&str> = p.text.lines().collect();
         assert_eq!(lines.len(), p.origin.len());
-        let at = |l: &str| p.origin[lines.iter().position(|x| *x == l).unwrap()];
-        assert_eq!(at("capacity = 5"), Origin::Setting(0));
-        assert_eq!(at("cover = 2"), Origin::Setting(1));
+        let at = |l: &str| p.origin[lines.iter().position(|x| *x == l).unwrap()].clone();
+        assert_eq!(at("capacity = 5"), Origin::Setting(vec![0]));
+        assert_eq!(at("cover = 2"), Origin::Setting(vec![1]));
         // The lines after the added one keep their numbers in the base.
         assert_eq!(at("id = \"b\""), Origin::Base(8));
         assert_eq!(at("id = \"a\""), Origin::Base(4));
@@ -592,5 +648,25 @@ mod tests {
                 .enumerate()
                 .all(|(i, o)| *o == Origin::Base(i))
         );
+        // Two settings of one inline table: the line is both's.
+        let p = patch(
+            "[[node]]\nid = \"a\"\ns = { x = 1, y = 2 }\n",
+            &[set("node.a.s.x", "3"), set("node.a.s.y", "4")],
+            "t",
+        )
+        .unwrap();
+        assert_eq!(p.origin[2], Origin::Setting(vec![0, 1]));
+        // Dotted keys split by another key are regrouped when written: each line keeps its
+        // number in the base.
+        let text = "[[r]]\nw.a = 1\nk = 2\nw.b = 3\nz = 4\n";
+        let p = patch(text, &[], "t").unwrap();
+        assert_ne!(p.text, text, "the layout is no longer regrouped");
+        let base: Vec<&str> = text.lines().collect();
+        for (line, o) in p.text.lines().zip(&p.origin) {
+            match o {
+                Origin::Base(i) => assert_eq!(base[*i], line, "{}", p.text),
+                other => panic!("{other:?}"),
+            }
+        }
     }
 }
