@@ -4,6 +4,7 @@
 use std::sync::Once;
 
 use plotters::coord::Shift;
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
 use super::data::{Exceedance, GraphEdge, GraphNode, Histogram, TornadoBar};
@@ -22,6 +23,16 @@ pub const PALETTE: [RGBColor; 7] = [
     RGBColor(204, 121, 167),
     RGBColor(0, 0, 0),
 ];
+/// The dash and gap lengths of the `i`th curve of a chart that colours its curves by
+/// [`PALETTE`]: solid for the first colours, then dashed, each round of colours its own way.
+fn dashes(i: usize) -> Option<(u32, u32)> {
+    const ROUNDS: [(u32, u32); 3] = [(12, 6), (5, 4), (2, 6)];
+    match i / PALETTE.len() {
+        0 => None,
+        r => Some(ROUNDS[(r - 1) % ROUNDS.len()]),
+    }
+}
+
 const BLUE_: RGBColor = PALETTE[0];
 const ORANGE: RGBColor = PALETTE[1];
 const VERMILLION: RGBColor = PALETTE[3];
@@ -405,12 +416,24 @@ pub fn exceedance(
                 .filter(|p| p.p > 0.0)
                 .map(|p| (pct(c, p.x), p.p))
                 .collect();
-            chart
-                .draw_series(LineSeries::new(line, colour.stroke_width(3)))?
-                .label(c.node.clone())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 22, y)], colour.stroke_width(3))
-                });
+            // Past the palette's colours, dashes tell the curves apart.
+            let style = colour.stroke_width(3);
+            match dashes(i) {
+                None => {
+                    chart
+                        .draw_series(LineSeries::new(line, style))?
+                        .label(c.node.clone())
+                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 22, y)], style));
+                }
+                Some((dash, gap)) => {
+                    chart
+                        .draw_series(DashedLineSeries::new(line, dash, gap, style))?
+                        .label(c.node.clone())
+                        .legend(move |(x, y)| {
+                            DashedPathElement::new(vec![(x, y), (x + 22, y)], dash, gap, style)
+                        });
+                }
+            }
         }
         if any {
             legend(&mut chart, SeriesLabelPosition::UpperRight, 15)?;
@@ -913,7 +936,7 @@ pub fn compare_diffs(
 
 /// The demand nodes a sweep's chart shows, by index: those a swept path names (`node.ID.` or an
 /// edge into ID), then those with the largest mean shortfall at any point, at most
-/// [`MAX_PANELS`].
+/// `MAX_PANELS` (24).
 pub fn sweep_panels(s: &crate::sweep::Sweep) -> Vec<usize> {
     let nodes: Vec<&str> = s
         .points
@@ -1088,7 +1111,7 @@ pub fn sweep(s: &crate::sweep::Sweep) -> anyhow::Result<Vec<u8>> {
 
 #[cfg(test)]
 mod tests {
-    use super::tonnes_axis;
+    use super::{MAX_PANELS, PALETTE, dashes, tonnes_axis};
 
     #[test]
     fn an_axis_keeps_one_unit() {
@@ -1101,5 +1124,15 @@ mod tests {
         assert_eq!(ticks(2.5e6, &[500_000.0]), ["0.50 Mt"]);
         assert_eq!(ticks(900.0, &[-0.2, 450.0]), ["0 t", "450 t"]);
         assert_eq!(ticks(0.5, &[0.25]), ["0.25 t"]);
+    }
+
+    #[test]
+    fn every_curve_of_a_full_chart_has_its_own_colour_and_dashes() {
+        let looks: Vec<_> = (0..MAX_PANELS)
+            .map(|i| (PALETTE[i % PALETTE.len()], dashes(i)))
+            .collect();
+        for (i, a) in looks.iter().enumerate() {
+            assert!(looks[..i].iter().all(|b| b != a), "curve {i} repeats");
+        }
     }
 }
