@@ -13,7 +13,10 @@ use crate::dist::{Dist, Param};
 
 /// A whole scenario file.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a scenario: a [scenario] table with [[node]] and [[edge]] tables"
+)]
 pub struct RawScenario {
     /// Name, horizon, defaults and the allocation policy.
     pub scenario: Meta,
@@ -41,7 +44,10 @@ pub struct RawScenario {
 
 /// The `[scenario]` table.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "the [scenario] table, e.g. [scenario] with name = \"...\" and periods = 36"
+)]
 pub struct Meta {
     /// Short name, used in reports.
     pub name: String,
@@ -94,7 +100,10 @@ pub enum Policy {
 
 /// The `[regime]` table: a Markov chain over named states.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "the [regime] table, with states, initial and a transition matrix"
+)]
 pub struct RawRegime {
     /// State names, e.g. `["truce", "tension", "escalation"]`.
     pub states: Vec<String>,
@@ -140,7 +149,10 @@ impl Kind {
 
 /// A `[[node]]` table.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a [[node]] table, with id, kind and capacity or demand"
+)]
 pub struct RawNode {
     /// Unique identifier, referenced by edges and shocks.
     pub id: Spanned<String>,
@@ -174,7 +186,10 @@ pub struct RawNode {
 
 /// A strategic stockpile at a demand node.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a stockpile table, e.g. { periods = 3, max_release = 600 }"
+)]
 pub struct RawStockpile {
     /// Size in periods of the node's initial demand.
     pub periods: Option<NonNeg>,
@@ -186,7 +201,10 @@ pub struct RawStockpile {
 
 /// An `[[edge]]` table.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "an [[edge]] table, with from, to and share"
+)]
 pub struct RawEdge {
     /// Supplier node id.
     pub from: Spanned<String>,
@@ -220,7 +238,10 @@ pub enum Initial {
 /// An `[[outage]]` table: either a Markov up/down process (`p_fail`, `p_recover`) or random
 /// events (`p_event`, `duration`).
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "an [[outage]] table, with node and p_fail/p_recover or p_event/duration"
+)]
 pub struct RawOutage {
     /// Name in reports (default: `outage:<node>`).
     pub id: Option<String>,
@@ -243,7 +264,10 @@ pub struct RawOutage {
 
 /// A `[[delay]]` table: a planned plant that comes online late.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a [[delay]] table, with node, nominal (its planned start) and delay"
+)]
 pub struct RawDelay {
     /// Name in reports (default: `delay:<node>`).
     pub id: Option<String>,
@@ -263,7 +287,10 @@ pub struct RawDelay {
 /// `at` (scheduled or sampled period) or `p_start` (per-period hazard, a Markov on/off process);
 /// with neither, the shock is active from period 0.
 #[derive(Debug, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a `when` table, e.g. { at = 0, probability = 0.4 } or { p_start = 0.02 }"
+)]
 pub struct RawTiming {
     /// Scheduled start period (a number, `"YYYY-MM"`, or a distribution over periods).
     pub at: Option<Spanned<When>>,
@@ -280,7 +307,10 @@ pub struct RawTiming {
 
 /// An `[[restriction]]` table: a country blocks part of its exports.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a [[restriction]] table, with id, country and severity"
+)]
 pub struct RawRestriction {
     /// Name in reports.
     pub id: Spanned<String>,
@@ -325,7 +355,10 @@ pub enum Blocked {
 
 /// A `[[tariff]]` table.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a [[tariff]] table, with id, from, to and rate"
+)]
 pub struct RawTariff {
     /// Name in reports.
     pub id: Spanned<String>,
