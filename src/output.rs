@@ -65,27 +65,19 @@ impl Held {
             lock_file(&dir, token()),
             dir.join(format!(".locking-{}", token())),
         );
-        let mut tries = 0;
-        let f = loop {
-            tries += 1;
+        // The staging file can be taken for a dead run's, and deleted, by a process that cannot
+        // see this one's id: then try again.
+        for _ in 0..5 {
             let f = std::fs::File::create(&staging)
                 .with_context(|| format!("cannot write {}", staging.display()))?;
             // Where the file system has no locks, the process-id check of `ended` still works.
             let locked = !matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock));
-            // The staging file can be taken for a dead run's by a process that cannot see
-            // this one's id, and deleted: then try again.
-            match std::fs::rename(&staging, &path) {
-                Ok(()) if locked => break f,
-                Ok(()) => {}
-                Err(e) if tries >= 5 => {
-                    return Err(e).with_context(|| format!("cannot write {}", path.display()));
-                }
-                Err(_) => {}
+            if locked && std::fs::rename(&staging, &path).is_ok() {
+                held.push((dir.clone(), f, 1));
+                return Ok(Held(dir));
             }
-            anyhow::ensure!(tries < 5, "cannot lock {}", path.display());
-        };
-        held.push((dir.clone(), f, 1));
-        Ok(Held(dir))
+        }
+        anyhow::bail!("cannot take the lock {}", path.display())
     }
 }
 
@@ -360,8 +352,7 @@ pub struct TrialsCsv<'m> {
 impl<'m> TrialsCsv<'m> {
     /// Starts trials.csv in `dir` (under a temporary name) and writes its header.
     pub fn create(m: &'m Model, dir: &Path) -> anyhow::Result<TrialsCsv<'m>> {
-        ensure_dir(dir)?;
-        recover(dir);
+        prepare(dir)?;
         let (staged, f) = Staged::create(dir, "trials.csv")?;
         let mut t = TrialsCsv {
             m,
@@ -413,8 +404,7 @@ pub fn concat_trials_csv(
     shards: &[(PathBuf, u64, u64, u32)],
 ) -> anyhow::Result<Staged> {
     use std::io::BufRead as _;
-    ensure_dir(out)?;
-    recover(out);
+    prepare(out)?;
     let (staged, f) = Staged::create(out, "trials.csv")?;
     let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
     let mut line = Vec::new();
@@ -576,14 +566,19 @@ impl Contents {
         }
     }
 
-    /// What `dir` holds of the other commands' results: the kind and one of its files.
+    /// One of these results' files that `dir` holds, if any.
+    fn marker_in(self, dir: &Path) -> Option<&'static str> {
+        self.markers()
+            .iter()
+            .copied()
+            .find(|m| dir.join(m).exists())
+    }
+
+    /// What results `dir` holds: the kind and one of its files.
     pub fn found_in(dir: &Path) -> Option<(Contents, &'static str)> {
-        Contents::ALL.into_iter().find_map(|c| {
-            c.markers()
-                .iter()
-                .find(|m| dir.join(m).exists())
-                .map(|m| (c, *m))
-        })
+        Contents::ALL
+            .into_iter()
+            .find_map(|c| c.marker_in(dir).map(|m| (c, m)))
     }
 
     /// How messages name these results.
@@ -602,7 +597,7 @@ impl Contents {
 pub fn check_folder(dir: &Path, writes: Contents) -> anyhow::Result<()> {
     not_a_file(dir)?;
     for other in Contents::ALL.into_iter().filter(|&c| c != writes) {
-        if let Some(m) = other.markers().iter().find(|m| dir.join(m).exists()) {
+        if let Some(m) = other.marker_in(dir) {
             anyhow::bail!(
                 "{} holds {} ({m}); writing {} there would mix the two. Choose another --out, or move that folder's files away",
                 dir.display(),
@@ -630,6 +625,14 @@ fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create output folder {} (--out)", dir.display()))
 }
 
+/// Makes `dir` ready for a write: created if need be, and cleared of what dead runs left there
+/// (see [`recover`]).
+fn prepare(dir: &Path) -> anyhow::Result<()> {
+    ensure_dir(dir)?;
+    recover(dir);
+    Ok(())
+}
+
 /// Changes `dir` to hold `files`, the `already` staged files (such as a streamed trials.csv)
 /// and none of the files named in `remove` (an earlier run's files that would not match these),
 /// all or nothing. Every file is written under a temporary name first; then the files to be
@@ -641,8 +644,7 @@ pub fn write_all_staged<S: AsRef<str>, R: AsRef<str>>(
     already: Vec<Staged>,
     remove: &[R],
 ) -> anyhow::Result<()> {
-    ensure_dir(dir)?;
-    recover(dir);
+    prepare(dir)?;
     // Every path the commit replaces or removes.
     let mut gone: Vec<PathBuf> = already.iter().map(|s| s.dst.clone()).collect();
     gone.extend(files.iter().map(|(name, _)| dir.join(name.as_ref())));
