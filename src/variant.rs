@@ -83,6 +83,17 @@ pub fn parse_sweep(arg: &str) -> anyhow::Result<(String, Vec<Value>)> {
     Ok((path.trim().to_string(), values))
 }
 
+/// The node a setting path addresses: ID for `node.ID.KEY…`, the buyer TO for
+/// `edge.FROM->TO.KEY…`; none for the other paths.
+pub fn path_node(path: &str) -> Option<&str> {
+    let mut parts = path.splitn(3, '.');
+    match (parts.next()?, parts.next()?, parts.next()) {
+        ("node", id, Some(_)) => Some(id),
+        ("edge", e, Some(_)) => e.split_once("->").map(|(_, to)| to),
+        _ => None,
+    }
+}
+
 /// The id of an array entry as paths name it.
 fn entry_id(kind: &str, entry: &toml_edit::Table) -> Option<String> {
     let get = |k: &str| {
@@ -613,6 +624,10 @@ mod tests {
             err.contains("no node `zz`") && err.contains("the nodes are: a"),
             "{err}"
         );
+        assert_eq!(path_node("node.a.capacity"), Some("a"));
+        assert_eq!(path_node("edge.m->d.share"), Some("d"));
+        assert_eq!(path_node("outage.outage:a.p_fail"), None);
+        assert_eq!(path_node("node.a"), None);
         assert!(parse_sweep("node.a.capacity").is_err());
         assert_eq!(parse_sweep("node.a.capacity=1,2").unwrap().1.len(), 2);
     }

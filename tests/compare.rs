@@ -100,8 +100,8 @@ fn a_bad_sweep_path_names_what_exists() {
 #[test]
 fn a_sweep_chart_shows_the_swept_nodes_then_the_largest_shortfalls() {
     use supplyshock::sweep::{Metrics, Point, Sweep};
-    // 30 nodes: d25..d29 short; d3 swept by a node path, d7 by an edge into it, d70 (a prefix
-    // of no swept node's id) never short.
+    // 30 nodes: d25..d28 short; d3 swept by a node path, d7 by an edge into it; d70, whose id
+    // starts with a swept node's, neither.
     let ids: Vec<String> = (0..30)
         .map(|i| {
             if i == 29 {
@@ -139,5 +139,7 @@ fn a_sweep_chart_shows_the_swept_nodes_then_the_largest_shortfalls() {
     for d in [3, 7, 25, 26, 27, 28] {
         assert!(shown.contains(&d), "{d} not in {shown:?}");
     }
+    // Were d70 taken for d7, it would be shown ahead of the unshort nodes before it.
+    assert!(!shown.contains(&29), "{shown:?}");
     assert!(shown.windows(2).all(|w| w[0] < w[1]));
 }

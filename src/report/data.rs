@@ -309,6 +309,83 @@ pub fn graph(input: &ReportInput) -> (Vec<GraphNode>, Vec<GraphEdge>) {
     (nodes, edges)
 }
 
+/// Panels of a per-node chart at most: one per demand node, so a scenario with more demand nodes
+/// shows only some of them, those with the largest mean shortfall (see [`largest`]).
+pub const MAX_PANELS: usize = 24;
+
+/// The indices of the [`MAX_PANELS`] largest `scores` (the earlier of equal ones; NaN last), in
+/// their original order.
+pub fn largest(scores: &[f64]) -> Vec<usize> {
+    let key = |i: usize| {
+        if scores[i].is_nan() {
+            f64::NEG_INFINITY
+        } else {
+            scores[i]
+        }
+    };
+    let mut shown: Vec<usize> = (0..scores.len()).collect();
+    shown.sort_by(|&a, &b| key(b).total_cmp(&key(a)));
+    shown.truncate(MAX_PANELS);
+    shown.sort_unstable();
+    shown
+}
+
+/// The base's demand nodes (`nodes`, by index) a comparison's charts show: for the overlaid
+/// curves, those with the largest mean shortfall in any alternative; for the paired
+/// differences, the same among the nodes an alternative has too, with how many those are.
+pub fn compare_panels(
+    c: &crate::compare::Comparison,
+    nodes: &[String],
+) -> (Vec<usize>, Vec<usize>, usize) {
+    // The largest mean shortfall of each node in any alternative; none where no alternative
+    // has the node.
+    let most: Vec<Option<f64>> = nodes
+        .iter()
+        .map(|n| {
+            c.alternatives
+                .iter()
+                .flat_map(|a| a.demand.iter().filter(|d| &d.node == n))
+                .map(|d| d.base_mean.max(d.alt_mean))
+                .reduce(f64::max)
+        })
+        .collect();
+    let scores: Vec<f64> = most.iter().map(|m| m.unwrap_or(0.0)).collect();
+    let paired: Vec<f64> = most.iter().map(|m| m.unwrap_or(f64::NAN)).collect();
+    let mut with_diffs = largest(&paired);
+    with_diffs.retain(|&d| !paired[d].is_nan());
+    let paired_nodes = paired.iter().filter(|s| !s.is_nan()).count();
+    (largest(&scores), with_diffs, paired_nodes)
+}
+
+/// The demand nodes a sweep's chart shows, by index: those a swept path addresses (see
+/// [`crate::variant::path_node`]), then those with the largest mean shortfall at any point.
+pub fn sweep_panels(s: &crate::sweep::Sweep) -> Vec<usize> {
+    let Some(first) = s.points.first() else {
+        return Vec::new();
+    };
+    let swept: Vec<&str> = s
+        .paths
+        .iter()
+        .filter_map(|p| crate::variant::path_node(p))
+        .collect();
+    let scores: Vec<f64> = first
+        .demand
+        .iter()
+        .enumerate()
+        .map(|(d, m)| {
+            if swept.contains(&m.node.as_str()) {
+                return f64::INFINITY;
+            }
+            s.points
+                .iter()
+                .filter_map(|p| p.demand.get(d))
+                .map(|m| m.mean)
+                .fold(0.0, f64::max)
+        })
+        .collect();
+    largest(&scores)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@ use plotters::coord::Shift;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
-use super::data::{Exceedance, GraphEdge, GraphNode, Histogram, TornadoBar};
+use super::data::{Exceedance, GraphEdge, GraphNode, Histogram, MAX_PANELS, TornadoBar};
 use crate::summary::DemandSummary;
 
 type DrawResult = Result<(), Box<dyn std::error::Error>>;
@@ -136,35 +136,18 @@ fn grid(n: usize) -> (usize, usize) {
 /// Largest canvas drawn, in pixels (360 MB of RGB).
 const MAX_PIXELS: u64 = 120_000_000;
 
-/// Panels of a grid chart at most: one per demand node, so a scenario with more demand nodes
-/// shows only some of them, those with the largest mean shortfall (see [`largest`]).
-pub const MAX_PANELS: usize = 24;
-
-/// The indices of the [`MAX_PANELS`] largest `scores` (the earlier of equal ones), in their
-/// original order.
-pub fn largest(scores: &[f64]) -> Vec<usize> {
-    let key = |i: usize| {
-        if scores[i].is_nan() {
-            f64::NEG_INFINITY
-        } else {
-            scores[i]
-        }
-    };
-    let mut shown: Vec<usize> = (0..scores.len()).collect();
-    shown.sort_by(|&a, &b| key(b).total_cmp(&key(a)));
-    shown.truncate(MAX_PANELS);
-    shown.sort_unstable();
-    shown
-}
-
-/// A title's note on the panels left out: empty when every one of `all` is shown.
-pub fn left_out_note(shown: usize, all: usize) -> String {
+/// A title's note on the panels left out, saying which are shown (`which`): empty when every
+/// one of `all` is shown.
+pub fn left_out_note(shown: usize, all: usize, which: &str) -> String {
     if shown < all {
-        format!(" ({shown} of {all} demand nodes: the largest mean shortfalls)")
+        format!(" ({shown} of {all} demand nodes: {which})")
     } else {
         String::new()
     }
 }
+
+/// What the per-node charts show of a large scenario.
+pub const LARGEST: &str = "the largest mean shortfalls";
 
 /// Nodes of one stage that the supply graph draws at most; beyond them it would be unreadable.
 pub const MAX_GRAPH_COLUMN: usize = 60;
@@ -218,18 +201,13 @@ fn grid_chart<T>(
     title_size: u32,
     mut f: impl FnMut(&T, &Area) -> DrawResult,
 ) -> anyhow::Result<Vec<u8>> {
-    let all = items.len();
-    let items = &items[..all.min(MAX_PANELS)];
-    let title = if all > items.len() {
-        format!("{title} (the first {} of {all} panels)", items.len())
-    } else {
-        title.to_string()
-    };
+    // Callers choose the panels (see `largest`) and say so in the title.
+    debug_assert!(items.len() <= MAX_PANELS, "{} panels", items.len());
     let (w, h) = grid_size(items.len());
     render(w, h, |root| {
         root.fill(&WHITE)?;
         let (top, body) = root.split_vertically(50);
-        top.titled(&title, (FONT, title_size))?;
+        top.titled(title, (FONT, title_size))?;
         let (rows, cols) = grid(items.len());
         for (item, area) in items.iter().zip(body.split_evenly((rows, cols))) {
             f(item, &area)?;
@@ -934,43 +912,6 @@ pub fn compare_diffs(
     })
 }
 
-/// The demand nodes a sweep's chart shows, by index: those a swept path names (`node.ID.` or an
-/// edge into ID), then those with the largest mean shortfall at any point, at most
-/// `MAX_PANELS` (24).
-pub fn sweep_panels(s: &crate::sweep::Sweep) -> Vec<usize> {
-    let nodes: Vec<&str> = s
-        .points
-        .first()
-        .map(|p| p.demand.iter().map(|d| d.node.as_str()).collect())
-        .unwrap_or_default();
-    // The nodes a swept path names (`node.ID.` or an edge into ID), then those with the largest
-    // mean shortfall at any point.
-    let named = |id: &str| {
-        s.paths.iter().any(|p| {
-            p.strip_prefix("node.")
-                .is_some_and(|r| r.starts_with(&format!("{id}.")))
-                || p.strip_prefix("edge.")
-                    .and_then(|r| r.split_once('.'))
-                    .is_some_and(|(e, _)| e.ends_with(&format!("->{id}")))
-        })
-    };
-    let scores: Vec<f64> = nodes
-        .iter()
-        .enumerate()
-        .map(|(d, &id)| {
-            if named(id) {
-                return f64::INFINITY;
-            }
-            s.points
-                .iter()
-                .filter_map(|p| p.demand.get(d))
-                .map(|m| m.mean)
-                .fold(0.0, f64::max)
-        })
-        .collect();
-    largest(&scores)
-}
-
 /// Key metrics against the first swept path: one panel per demand node, one colour per
 /// combination of the other paths, the mean with its 95% interval (band) and the P95 (thin).
 pub fn sweep(s: &crate::sweep::Sweep) -> anyhow::Result<Vec<u8>> {
@@ -1004,16 +945,12 @@ pub fn sweep(s: &crate::sweep::Sweep) -> anyhow::Result<Vec<u8>> {
             None => series.push((key, vec![i])),
         }
     }
-    let index = sweep_panels(s);
-    let note = if index.len() < nodes.len() {
-        format!(
-            " ({} of {} demand nodes: those swept, then the largest mean shortfalls)",
-            index.len(),
-            nodes.len()
-        )
-    } else {
-        String::new()
-    };
+    let index = super::data::sweep_panels(s);
+    let note = left_out_note(
+        index.len(),
+        nodes.len(),
+        "those swept, then the largest mean shortfalls",
+    );
     let title = format!(
         "{}: total shortfall against {}{note}",
         s.scenario,

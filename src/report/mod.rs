@@ -148,10 +148,10 @@ pub fn input_from_dir(dir: &Path) -> anyhow::Result<ReportInput> {
 }
 
 /// The demand nodes the per-node charts show, in scenario order: all of them, or in a scenario
-/// with more than `draw::MAX_PANELS` (24), those with the largest mean shortfall.
+/// with more than [`data::MAX_PANELS`], those with the largest mean shortfall.
 pub fn charted_demand(s: &Summary) -> Vec<usize> {
     let means: Vec<f64> = s.demand.iter().map(|d| d.shortfall_t.mean).collect();
-    draw::largest(&means)
+    data::largest(&means)
 }
 
 /// Draws every chart.
@@ -164,7 +164,10 @@ pub fn charts(input: &ReportInput) -> anyhow::Result<Vec<Chart>> {
     let hists: Vec<_> = shown.iter().map(|&d| input.histograms[d].clone()).collect();
     let curves: Vec<_> = shown.iter().map(|&d| input.exceedance[d].clone()).collect();
     let demand: Vec<_> = shown.iter().map(|&d| s.demand[d].clone()).collect();
-    let label = format!("{name}{}", draw::left_out_note(shown.len(), n));
+    let label = format!(
+        "{name}{}",
+        draw::left_out_note(shown.len(), n, draw::LARGEST)
+    );
     let label = label.as_str();
     // The charts are independent: draw them in parallel.
     let ((hist, exceed), (fans, (tornado, graph))) = rayon::join(
@@ -325,34 +328,10 @@ pub fn compare_files(
     nodes: &[String],
     columns: &[Vec<Vec<f64>>],
 ) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
-    // The nodes with the largest mean shortfall in any alternative.
-    let scores: Vec<f64> = nodes
-        .iter()
-        .map(|node| {
-            c.alternatives
-                .iter()
-                .flat_map(|a| a.demand.iter().filter(|d| &d.node == node))
-                .map(|d| d.base_mean.max(d.alt_mean))
-                .fold(0.0, f64::max)
-        })
-        .collect();
-    let shown = draw::largest(&scores);
-    let note = draw::left_out_note(shown.len(), nodes.len());
-    // Differences exist only for the nodes an alternative has too.
-    let in_alternatives = |n: &String| {
-        c.alternatives
-            .iter()
-            .any(|a| a.demand.iter().any(|d| &d.node == n))
-    };
-    let diff_nodes: Vec<String> = shown
-        .iter()
-        .map(|&d| nodes[d].clone())
-        .filter(in_alternatives)
-        .collect();
-    let diff_note = draw::left_out_note(
-        diff_nodes.len(),
-        nodes.iter().filter(|n| in_alternatives(n)).count(),
-    );
+    let (shown, with_diffs, paired_nodes) = data::compare_panels(c, nodes);
+    let note = draw::left_out_note(shown.len(), nodes.len(), draw::LARGEST);
+    let diff_nodes: Vec<String> = with_diffs.iter().map(|&d| nodes[d].clone()).collect();
+    let diff_note = draw::left_out_note(with_diffs.len(), paired_nodes, draw::LARGEST);
     let panels: Vec<data::CurvePanel> = shown
         .iter()
         .map(|&d| (d, &nodes[d]))
@@ -426,7 +405,7 @@ pub fn compare_files(
     Ok(out)
 }
 
-pub use draw::sweep_panels;
+pub use data::sweep_panels;
 
 /// The chart of a sweep.
 pub fn sweep_png(s: &crate::sweep::Sweep) -> anyhow::Result<Vec<u8>> {
