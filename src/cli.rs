@@ -9,7 +9,6 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 
 use crate::engine::{self, RunOptions};
-use crate::error::{Diagnostic, ScenarioError};
 use crate::model::{self, Model};
 use crate::shard::{self, Shard, ShardFile};
 use crate::{output, report, summary};
@@ -501,54 +500,14 @@ fn run_sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
     let models = points
         .iter()
         .map(|settings| {
-            let label: Vec<String> = settings
-                .iter()
-                .map(|s| format!("{}={}", s.path, crate::sweep::show(&s.value)))
-                .collect();
-            let shown = format!("{name} with --set {}", label.join(" --set "));
+            let label: Vec<String> = settings.iter().map(|s| s.flag()).collect();
+            let point = format!(" with --set {}", label.join(" --set "));
+            let shown = format!("{name}{point}");
             let p = crate::variant::patch(&text, settings, &name)
                 .map_err(crate::variant::flag_error)?;
             let m = model::compile_str(&p.text, &shown).map_err(|e| {
-                let d = match crate::variant::diagnostic(e, &p.text, &shown) {
-                    Ok(d) => d,
-                    Err(other) => return other,
-                };
-                let point = &shown[name.len()..];
-                let at_base = |d, i| match &variant {
-                    // A line of the variant's text: its own line of the base, or the
-                    // variant's setting, at this point of the sweep.
-                    Some((v, path)) => {
-                        let d = v.place(crate::variant::at_line(d, &v.base_name(path), i), path);
-                        Diagnostic {
-                            path: format!("{}{point}", d.path),
-                            ..d
-                        }
-                    }
-                    None => crate::variant::at_line(d, &shown, i),
-                };
-                let at_setting = |ks: &[usize], message| {
-                    let set: Vec<String> = ks
-                        .iter()
-                        .map(|&k| {
-                            format!(
-                                "--set {}={}",
-                                settings[k].path,
-                                crate::sweep::show(&settings[k].value)
-                            )
-                        })
-                        .collect();
-                    let paths: Vec<&str> = ks.iter().map(|&k| settings[k].path.as_str()).collect();
-                    Diagnostic {
-                        path: format!("{name} with {}", set.join(" ")),
-                        at: None,
-                        message,
-                        help: format!(
-                            "give {} a value that fits; scenarios/README.md documents every key",
-                            paths.join(" and ")
-                        ),
-                    }
-                };
-                ScenarioError::Invalid(Box::new(p.place(d, at_base, at_setting)))
+                let variant = variant.as_ref().map(|(v, path)| (v, *path));
+                crate::variant::sweep_error(e, &p, settings, &name, &point, variant)
             })?;
             m.check_trials(trials).map_err(anyhow::Error::msg)?;
             Ok(m)

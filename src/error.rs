@@ -74,11 +74,20 @@ impl Diagnostic {
     }
 }
 
+/// The 1-based line of byte `offset` in `text`.
+pub fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
 /// Line, column, line text and caret width for a byte span.
 fn locate(text: &str, span: Range<usize>) -> (usize, usize, String, usize) {
     let start = span.start.min(text.len());
     let before = &text[..start];
-    let line = before.matches('\n').count() + 1;
+    let line = line_of(text, start);
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
     let col = text[line_start..start].chars().count() + 1;

@@ -33,6 +33,13 @@ pub struct Setting {
     pub value: Value,
 }
 
+impl Setting {
+    /// `PATH=VALUE`, as a `--set` flag gives it.
+    pub fn flag(&self) -> String {
+        format!("{}={}", self.path, crate::sweep::show(&self.value))
+    }
+}
+
 /// Parses a TOML value written on the command line or in a variant file.
 pub fn parse_value(text: &str) -> anyhow::Result<Value> {
     let doc: Table = toml::from_str(&format!("v = {text}")).map_err(|e| {
@@ -359,6 +366,52 @@ pub fn at_line(d: Diagnostic, path: &str, i: usize) -> Diagnostic {
     }
 }
 
+/// An error from compiling a sweep's point: scenario `name` (the variant `variant` where it is
+/// one) patched into `p` by `settings`, given as `--set` flags, which `point` lists (" with --set
+/// ..."). A line a flag wrote is reported at the flag; another line at its own line of the
+/// scenario file, or of the variant's base, or at the variant's setting that wrote it.
+pub fn sweep_error(
+    e: ScenarioError,
+    p: &Patched,
+    settings: &[Setting],
+    name: &str,
+    point: &str,
+    variant: Option<(&Resolved, &Path)>,
+) -> ScenarioError {
+    let shown = format!("{name}{point}");
+    let d = match diagnostic(e, &p.text, &shown) {
+        Ok(d) => d,
+        Err(other) => return other,
+    };
+    let at_base = |d, i| match variant {
+        Some((v, path)) => {
+            let d = v.place(at_line(d, &v.base_name(path), i), path);
+            Diagnostic {
+                path: format!("{}{point}", d.path),
+                ..d
+            }
+        }
+        None => at_line(d, &shown, i),
+    };
+    let at_setting = |ks: &[usize], message| {
+        let flags: Vec<String> = ks
+            .iter()
+            .map(|&k| format!("--set {}", settings[k].flag()))
+            .collect();
+        let paths: Vec<&str> = ks.iter().map(|&k| settings[k].path.as_str()).collect();
+        Diagnostic {
+            path: format!("{name} with {}", flags.join(" ")),
+            at: None,
+            message,
+            help: format!(
+                "give {} a value that fits; scenarios/README.md documents every key",
+                paths.join(" and ")
+            ),
+        }
+    };
+    ScenarioError::Invalid(Box::new(p.place(d, at_base, at_setting)))
+}
+
 /// What a variant file holds, for messages.
 const VARIANT_HELP: &str = "a variant file has a [variant] table with `base` (the scenario file it changes, relative to the variant file), `name`, an optional `description`, and a [variant.set] table of \"PATH\" = VALUE settings; see scenarios/README.md";
 
@@ -423,11 +476,11 @@ impl Resolved {
                     .iter()
                     .zip(&self.spans)
                     .map(|(s, span)| {
-                        let line = self.text[..span.start.min(self.text.len())]
-                            .matches('\n')
-                            .count()
-                            + 1;
-                        format!("`{}` (line {line})", s.path)
+                        format!(
+                            "`{}` (line {})",
+                            s.path,
+                            crate::error::line_of(&self.text, span.start)
+                        )
                     })
                     .collect();
                 let d = Diagnostic {
@@ -442,16 +495,12 @@ impl Resolved {
                 at_line(d, &name, i)
             },
             |ks, message| {
-                let line = |k: &usize| {
-                    self.spans.get(*k).map_or(0, |s| {
-                        self.text[..s.start.min(self.text.len())]
-                            .matches('\n')
-                            .count()
-                            + 1
-                    })
-                };
                 let message = if ks.len() > 1 {
-                    let lines: Vec<String> = ks.iter().map(|k| line(k).to_string()).collect();
+                    let lines: Vec<String> = ks
+                        .iter()
+                        .filter_map(|&k| self.spans.get(k))
+                        .map(|s| crate::error::line_of(&self.text, s.start).to_string())
+                        .collect();
                     format!(
                         "{message}\n(the settings at lines {} of the variant all wrote it)",
                         lines.join(", ")
