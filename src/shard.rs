@@ -147,21 +147,18 @@ impl ShardFile {
                 path.display()
             )
         };
-        // The format comes first, so that a shard of an earlier version (written without a
-        // CRC) says so.
-        if let Ok((format, _)) = postcard::take_from_bytes::<u32>(&bytes) {
-            ensure!(
-                !(1..FORMAT).contains(&format),
-                "{}: shard format {format}, of an earlier supplyshock, is not supported (expected {FORMAT}); re-run that shard with this version",
-                path.display()
-            );
-        }
         let (body, crc) = bytes.split_last_chunk::<4>().with_context(damaged)?;
-        ensure!(
-            crc32fast::hash(body) == u32::from_le_bytes(*crc),
-            "{}",
-            damaged()
-        );
+        if crc32fast::hash(body) != u32::from_le_bytes(*crc) {
+            // A shard of an earlier version (written without a CRC) says so.
+            if let Ok((format, _)) = postcard::take_from_bytes::<u32>(&bytes) {
+                ensure!(
+                    !(1..FORMAT).contains(&format),
+                    "{}: shard format {format}, of an earlier supplyshock, is not supported (expected {FORMAT}); re-run that shard with this version",
+                    path.display()
+                );
+            }
+            bail!("{}", damaged());
+        }
         let mut f: ShardFile = postcard::from_bytes(body).with_context(damaged)?;
         f.folder = dir.to_path_buf();
         ensure!(

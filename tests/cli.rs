@@ -612,6 +612,29 @@ fn merge_refuses_a_shard_whose_trials_csv_does_not_match_and_orphans_are_cleared
     );
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("is damaged"), "{err}");
+    // A shard of an earlier format (2, without a CRC) says so.
+    let mut bin_bytes = std::fs::read(other.join("shard.bin")).unwrap();
+    bin_bytes[0] = 2;
+    std::fs::write(other.join("shard.bin"), bin_bytes).unwrap();
+    let o = fails(
+        bin()
+            .arg("merge")
+            .args([&other, &b])
+            .arg("--out")
+            .arg(&merged),
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("shard format 2, of an earlier supplyshock"),
+        "{err}"
+    );
+    // `report` on a shard folder points to merge.
+    let o = fails(bin().arg("report").arg(&b));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("holds a shard") && err.contains("merge"),
+        "{err}"
+    );
     // A full run into a shard folder removes the shard file that no longer matches it; a shard
     // run into a full run's folder removes its summary and report.
     succeed(
