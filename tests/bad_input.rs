@@ -306,17 +306,13 @@ fn an_empty_name_is_an_error_and_a_dead_end_a_warning() {
 
 #[test]
 fn a_variant_setting_that_does_not_apply_is_reported_at_its_line() {
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
-    let scenarios = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let base = scenarios.join("rare-earths-2026.toml");
+    let v = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("variant-setting.toml");
+    let error = |set: &str| {
+        std::fs::write(&v, crate::common::default_variant("v", set)).unwrap();
+        format!("{:#}", model::load_text(&v).unwrap_err())
+    };
     let check = |set: &str, expect: &[&str]| {
-        let v = dir.join("variant-setting.toml");
-        std::fs::write(
-            &v,
-            format!("[variant]\nbase = {base:?}\nname = \"v\"\n[variant.set]\n{set}\n"),
-        )
-        .unwrap();
-        let err = format!("{:#}", model::load_text(&v).unwrap_err());
+        let err = error(set);
         assert!(
             err.contains(&format!("{}: error at line 5", v.display())),
             "{set}: {err}"
@@ -334,13 +330,7 @@ fn a_variant_setting_that_does_not_apply_is_reported_at_its_line() {
     check("\"scenario.name\" = \"w\"", &["the variant's `name`"]);
     // A setting that breaks a line it did not write: the error is at that line of the base,
     // and names the variant's settings.
-    let v = dir.join("variant-shares.toml");
-    std::fs::write(
-        &v,
-        format!("[variant]\nbase = {base:?}\nname = \"v\"\n[variant.set]\n\"edge.my_lynas->cn_metal.share\" = 0.5\n"),
-    )
-    .unwrap();
-    let err = format!("{:#}", model::load_text(&v).unwrap_err());
+    let err = error("\"edge.my_lynas->cn_metal.share\" = 0.5");
     assert!(
         err.contains("(the base of variant")
             && err.contains("sets `edge.my_lynas->cn_metal.share` (line 5)"),

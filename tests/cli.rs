@@ -260,9 +260,9 @@ fn compare_writes_paired_results_and_charts() {
     let variant = out.with_extension("toml");
     std::fs::write(
         &variant,
-        format!(
-            "[variant]\nbase = {:?}\nname = \"eu-stockpile\"\n[variant.set]\n\"node.eu_ind.stockpile\" = {{ periods = 3 }}\n",
-            dir.join("rare-earths-2026.toml")
+        crate::common::default_variant(
+            "eu-stockpile",
+            "\"node.eu_ind.stockpile\" = { periods = 3 }",
         ),
     )
     .unwrap();
@@ -456,7 +456,11 @@ fn review_edge_cases() {
     // A bad value in a variant is reported at its setting in the variant file, with the line it
     // makes in the base.
     let variant = tmp("cli-variant").with_extension("toml");
-    std::fs::write(&variant, format!("[variant]\nbase = {:?}\nname = \"v\"\n[variant.set]\n\"restriction.cn-controls-episode.severity\" = 1.5\n", dir.join("rare-earths-2026.toml"))).unwrap();
+    std::fs::write(
+        &variant,
+        crate::common::default_variant("v", "\"restriction.cn-controls-episode.severity\" = 1.5"),
+    )
+    .unwrap();
     let o = fails(bin().arg("validate").arg(&variant));
     let err = String::from_utf8_lossy(&o.stderr).to_string();
     assert!(
@@ -478,7 +482,14 @@ fn review_edge_cases() {
             .iter()
             .position(|l| l.starts_with("share ="))
             .unwrap();
-    std::fs::write(&variant, format!("[variant]\nbase = {:?}\nname = \"v\"\n[variant.set]\n\"node.eu_ind.stockpile.periods\" = 3\n\"edge.cn_mag->us_auto.share\" = 0.95\n", dir.join("rare-earths-2026.toml"))).unwrap();
+    std::fs::write(
+        &variant,
+        crate::common::default_variant(
+            "v",
+            "\"node.eu_ind.stockpile.periods\" = 3\n\"edge.cn_mag->us_auto.share\" = 0.95",
+        ),
+    )
+    .unwrap();
     let o = fails(bin().arg("validate").arg(&variant));
     let err = String::from_utf8_lossy(&o.stderr).to_string();
     assert!(
@@ -490,7 +501,11 @@ fn review_edge_cases() {
         "{err}"
     );
     // So does a sweep over a variant, naming the sweep's point.
-    std::fs::write(&variant, format!("[variant]\nbase = {:?}\nname = \"v\"\n[variant.set]\n\"node.eu_ind.stockpile.periods\" = 3\n", dir.join("rare-earths-2026.toml"))).unwrap();
+    std::fs::write(
+        &variant,
+        crate::common::default_variant("v", "\"node.eu_ind.stockpile.periods\" = 3"),
+    )
+    .unwrap();
     let o = fails(
         bin()
             .arg("sweep")

@@ -128,3 +128,11 @@ pub fn wide_demand() -> String {
         })
         .collect()
 }
+
+/// A variant file of the shipped default scenario named `name`, with `set` (lines of
+/// `"PATH" = VALUE`) as its settings: the settings start at line 5.
+pub fn default_variant(name: &str, set: &str) -> String {
+    let base =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/rare-earths-2026.toml");
+    format!("[variant]\nbase = {base:?}\nname = {name:?}\n[variant.set]\n{set}\n")
+}
