@@ -266,14 +266,17 @@ fn compare_writes_paired_results_and_charts() {
         ),
     )
     .unwrap();
-    let o = succeed(
-        bin()
-            .arg("compare")
+    // The default scenario against the variant, into `out`.
+    let compare = |trials: &str, out: &Path| {
+        let mut c = bin();
+        c.arg("compare")
             .arg(dir.join("rare-earths-2026.toml"))
             .arg(&variant)
-            .args(["--trials", "500", "--out"])
-            .arg(&out),
-    );
+            .args(["--trials", trials, "--out"])
+            .arg(out);
+        c
+    };
+    let o = succeed(&mut compare("500", &out));
     assert!(String::from_utf8_lossy(&o.stdout).contains("eu-stockpile"));
     let c: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("compare.json")).unwrap()).unwrap();
@@ -318,14 +321,7 @@ fn compare_writes_paired_results_and_charts() {
             .args(["run", "--trials", "10", "--quiet", "--out"])
             .arg(&run),
     );
-    let o = fails(
-        bin()
-            .arg("compare")
-            .arg(dir.join("rare-earths-2026.toml"))
-            .arg(&variant)
-            .args(["--trials", "10", "--out"])
-            .arg(&run),
-    );
+    let o = fails(&mut compare("10", &run));
     assert!(String::from_utf8_lossy(&o.stderr).contains("holds a run's results (summary.json)"));
     assert!(!run.join("compare.json").exists());
 }
