@@ -548,7 +548,8 @@ pub fn tornado(
             let r = row(i);
             let (a, z) = (b.with.min(b.without), b.with.max(b.without));
             let colour = if b.with >= b.without { ORANGE } else { BLUE_ };
-            // An effect whose interval includes 0 is drawn pale: the run cannot tell it from noise.
+            // An effect whose interval includes 0 (or that has none) is drawn pale: the run
+            // cannot tell it from noise.
             let noise = b.ci.is_none_or(|[lo, hi]| lo <= 0.0 && 0.0 <= hi);
             let fill = if noise {
                 colour.mix(0.3).filled()
@@ -599,7 +600,7 @@ pub fn tornado(
             (BLUE_.filled(), "the shock lowers the mean"),
             (
                 ORANGE.mix(0.3).filled(),
-                "pale: the effect's 95% interval includes 0 (could be noise)",
+                "pale: the effect's 95% interval includes 0, or is unknown (could be noise)",
             ),
         ] {
             let at = (xmin, SegmentValue::Exact(0));

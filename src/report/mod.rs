@@ -211,7 +211,7 @@ pub fn charts(input: &ReportInput) -> anyhow::Result<Vec<Chart>> {
         Chart {
             file: "04-drivers.png",
             title: "Drivers of the shortfall",
-            about: "For each shock, the mean total shortfall over all demand nodes in trials where it occurred against trials where it did not, with the number of trials in each group and the 95% confidence interval of the difference; largest effect first. A wide orange bar marks a shock that drives the shortfall; a pale bar's interval includes 0, so the run cannot tell its effect from noise (and with many shocks about one interval in twenty misses by chance). Shocks are correlated through the regime, so effects overlap. Shocks that occurred in every trial or in none have no comparison and are not shown.",
+            about: "For each shock, the mean total shortfall over all demand nodes in trials where it occurred against trials where it did not, with the number of trials in each group and the 95% confidence interval of the difference; largest effect first. A wide orange bar marks a shock that drives the shortfall; a pale bar's interval includes 0 (or too few trials gave none), so the run cannot tell its effect from noise (and with many shocks about one interval in twenty misses by chance). Shocks are correlated through the regime, so effects overlap. Shocks that occurred in every trial or in none have no comparison and are not shown.",
             png: tornado?,
         },
         Chart {
