@@ -300,6 +300,9 @@ pub struct Model {
 /// Marks a node or edge without a column in the timeline.
 pub const NO_SLOT: u32 = u32::MAX;
 
+/// Most trials one run holds; larger runs are split into shards.
+pub const MAX_TRIALS: u64 = u32::MAX as u64;
+
 /// Smallest yield a node may have (and 1 / it the largest): far outside any real process, and
 /// keeps 1 / yield and every flow finite.
 pub const MIN_YIELD: f64 = 1e-6;
@@ -430,10 +433,9 @@ impl Model {
         if trials == 0 {
             return Err("--trials must be at least 1".into());
         }
-        if trials > u64::from(u32::MAX) {
+        if trials > MAX_TRIALS {
             return Err(format!(
-                "--trials can be at most {} in one run; split larger runs into shards with `run --shard`",
-                u32::MAX
+                "--trials can be at most {MAX_TRIALS} in one run; split larger runs into shards with `run --shard`"
             ));
         }
         let bytes = trials.saturating_mul(self.bytes_per_trial());
@@ -596,13 +598,10 @@ impl Compiler<'_> {
             );
         }
         let trials = *meta.trials.get_ref();
-        if trials == 0 || trials > u64::from(u32::MAX) {
+        if !(1..=MAX_TRIALS).contains(&trials) {
             return self.err(
                 Some(meta.trials.span()),
-                format!(
-                    "`trials` must be between 1 and {} (one run), got {trials}",
-                    u32::MAX
-                ),
+                format!("`trials` must be between 1 and {MAX_TRIALS} (one run), got {trials}"),
                 "set a default such as trials = 10000; split larger runs with run --shard",
             );
         }
