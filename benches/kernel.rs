@@ -4,6 +4,8 @@
 #[global_allocator]
 static GLOBAL: supplyshock::bench::CountingAlloc = supplyshock::bench::CountingAlloc;
 
+use supplyshock::engine::Kernel;
+
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
@@ -35,8 +37,12 @@ fn main() {
         } else {
             supplyshock::bench::REPEATS
         };
-        let tps = supplyshock::bench::kernels(&m, 1, trials, repeats);
-        let rows = supplyshock::bench::scaling(&m, 1, batch, &ladder, repeats).expect("engine run");
+        // The engine's kernel (the widest lane path here) beside the one-trial reference;
+        // `supplyshock bench` times every path.
+        let kernels = [Kernel::best(), Kernel::OneTrial];
+        let tps = supplyshock::bench::kernels(&m, 1, trials, repeats, &kernels);
+        let rows = supplyshock::bench::scaling(&m, 1, batch, &ladder, repeats, kernels[0])
+            .expect("engine run");
         println!("== {}", path.display());
         print!("{}", supplyshock::bench::report(&m, &tps, &rows, batch));
         for tp in &tps {

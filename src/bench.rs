@@ -7,8 +7,9 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use crate::engine::{self, BINS, CHUNK, RunOptions, Worker};
+use crate::engine::{self, BINS, CHUNK, Kernel, RunOptions, Worker};
 use crate::kernel::DemandOutcome;
+use crate::lanes::Path;
 use crate::model::Model;
 
 /// A global allocator that counts allocations; install it with `#[global_allocator]` to let
@@ -69,13 +70,13 @@ pub struct Throughput {
     /// Heap allocations during the timed trials, if counted.
     pub allocations: Option<u64>,
     /// Which kernel ran.
-    pub kernel: &'static str,
+    pub kernel: Kernel,
     /// For the lane kernel: its two halves timed apart (see [`lane_split`]).
     pub split: Option<Split>,
 }
 
-/// The lane kernel's time per trial in its two halves: sampling the shocks (scalar, one shock at
-/// a time across the lanes) and stepping the periods (all lanes at once). The rest of the
+/// The lane kernel's time per trial in its two halves: sampling the shocks (one shock at a time
+/// across the lanes) and stepping the periods (all lanes at once). The rest of the
 /// kernel's time per trial is copying the outcomes out and counting the fan-chart histogram.
 #[derive(Clone, Copy, Debug)]
 pub struct Split {
@@ -87,14 +88,10 @@ pub struct Split {
 
 /// Times the lane kernel's halves ([`crate::lanes::sample_group`] and
 /// [`crate::lanes::step_group`]) apart over `trials` trials (rounded up to whole groups) on one
-/// thread, after `trials / 10` warm-up trials as [`kernel_throughput`] takes; `None` where the
-/// processor has no lane kernel.
-pub fn lane_split(m: &Model, seed: u64, trials: u64) -> Option<Split> {
+/// thread with `path`, after `trials / 10` warm-up trials as [`kernel_throughput`] takes.
+pub fn lane_split(m: &Model, seed: u64, trials: u64, path: Path) -> Split {
     use crate::lanes::{LANES, LaneScratch, sample_group, step_group};
-    if !crate::lanes::available() {
-        return None;
-    }
-    let mut ls = LaneScratch::new(m);
+    let mut ls = LaneScratch::new(m, path);
     let warm = (trials / 10).max(1).div_ceil(LANES as u64);
     let groups = trials.div_ceil(LANES as u64).max(1);
     let group = |g: u64| -> [u64; LANES] { std::array::from_fn(|l| g * LANES as u64 + l as u64) };
@@ -115,10 +112,10 @@ pub fn lane_split(m: &Model, seed: u64, trials: u64) -> Option<Split> {
         std::hint::black_box(&ls.outcomes);
     }
     let per_trial = 1e6 / (groups * LANES as u64) as f64;
-    Some(Split {
+    Split {
         sample: sample * per_trial,
         step: step * per_trial,
-    })
+    }
 }
 
 impl Throughput {
@@ -140,7 +137,7 @@ impl Throughput {
 /// [`CHUNK`] trials with buffers allocated beforehand, after `trials / 10` warm-up trials;
 /// counts heap allocations in the timed part.
 pub fn kernel_throughput(m: &Model, seed: u64, trials: u64, mut worker: Worker) -> Throughput {
-    let kernel = worker.name();
+    let kernel = worker.kernel();
     let (dn, words, stride) = (m.demand.len(), m.shock_words(), m.shocks.len().max(1));
     let mut outs = vec![DemandOutcome::default(); CHUNK * dn];
     let mut occ = vec![0u64; CHUNK * words];
@@ -183,26 +180,23 @@ pub fn kernel_throughput(m: &Model, seed: u64, trials: u64, mut worker: Worker) 
     }
 }
 
-/// The engine's kernel, and the one-trial kernel where the engine's differs, each timed
-/// `repeats` times by turns (so that both meet the same machine) with the fastest run kept;
-/// allocations are the most any run made. The lane kernel's halves are timed apart in the same
-/// turns (see [`lane_split`]), the fastest kept.
-pub fn kernels(m: &Model, seed: u64, trials: u64, repeats: usize) -> Vec<Throughput> {
-    let mut workers: Vec<fn(&Model) -> Worker> = vec![Worker::new];
-    if crate::lanes::available() {
-        workers.push(Worker::single);
-    }
-    let mut best: Vec<Option<Throughput>> = vec![None; workers.len()];
-    let mut split: Option<Split> = None;
+/// Each kernel of `kernels` timed `repeats` times by turns (so that all meet the same machine),
+/// the fastest run kept; allocations are the most any run made. The halves of each lane kernel
+/// are timed apart in the same turns (see [`lane_split`]), the fastest kept.
+pub fn kernels(
+    m: &Model,
+    seed: u64,
+    trials: u64,
+    repeats: usize,
+    kernels: &[Kernel],
+) -> Vec<Throughput> {
+    let mut best: Vec<Option<Throughput>> = vec![None; kernels.len()];
     for _ in 0..repeats.max(1) {
-        if let Some(now) = lane_split(m, seed, trials) {
-            split = Some(match split {
-                Some(b) if b.sample + b.step <= now.sample + now.step => b,
-                _ => now,
-            });
-        }
-        for (make, slot) in workers.iter().zip(&mut best) {
-            let tp = kernel_throughput(m, seed, trials, make(m));
+        for (&kernel, slot) in kernels.iter().zip(&mut best) {
+            let mut tp = kernel_throughput(m, seed, trials, Worker::with_kernel(m, kernel));
+            if let Kernel::Lanes(path) = tp.kernel {
+                tp.split = Some(lane_split(m, seed, trials, path));
+            }
             *slot = Some(match slot.take() {
                 None => tp,
                 Some(b) => {
@@ -210,20 +204,21 @@ pub fn kernels(m: &Model, seed: u64, trials: u64, repeats: usize) -> Vec<Through
                         (Some(x), Some(y)) => Some(x.max(y)),
                         _ => None,
                     };
+                    let split = match (b.split, tp.split) {
+                        (Some(x), Some(y)) if x.sample + x.step > y.sample + y.step => Some(y),
+                        (x, _) => x,
+                    };
                     let fastest = if tp.seconds < b.seconds { tp } else { b };
                     Throughput {
                         allocations,
+                        split,
                         ..fastest
                     }
                 }
             });
         }
     }
-    let mut tps: Vec<Throughput> = best.into_iter().flatten().collect();
-    if let Some(lanes) = tps.iter_mut().find(|tp| tp.kernel == crate::lanes::NAME) {
-        lanes.split = split;
-    }
-    tps
+    best.into_iter().flatten().collect()
 }
 
 /// The scenario files shipped in the source tree (scenarios/ and scenarios/what-if/), sorted:
@@ -259,6 +254,7 @@ pub fn scaling(
     trials: u64,
     threads: &[usize],
     repeats: usize,
+    kernel: Kernel,
 ) -> anyhow::Result<Vec<ScalingRow>> {
     let mut rows: Vec<ScalingRow> = threads
         .iter()
@@ -275,6 +271,7 @@ pub fn scaling(
                 trials,
                 threads: row.threads,
                 progress: false,
+                kernel,
             };
             let start = Instant::now();
             let r = engine::run(m, &opts)?;
@@ -314,8 +311,9 @@ pub fn report(m: &Model, tps: &[Throughput], rows: &[ScalingRow], batch: u64) ->
     for tp in tps {
         let _ = writeln!(
             s,
-            "kernel ({}), 1 thread: {:.2} us/trial, {:.0} trials/s, {:.1} M node-periods/s",
+            "kernel {} ({}), 1 thread: {:.2} us/trial, {:.0} trials/s, {:.1} M node-periods/s",
             tp.kernel,
+            tp.kernel.describe(),
             tp.micros_per_trial(),
             tp.trials_per_sec(),
             tp.node_periods_per_sec() / 1e6
@@ -344,11 +342,17 @@ pub fn report(m: &Model, tps: &[Throughput], rows: &[ScalingRow], batch: u64) ->
             }
         }
     }
-    if let [fast, slow, ..] = tps {
+    let per_trial = |tp: &Throughput| tp.seconds / tp.trials as f64;
+    if let (Some(first), Some(oracle)) = (
+        tps.first(),
+        tps.iter().find(|tp| tp.kernel == Kernel::OneTrial),
+    ) && first.kernel != Kernel::OneTrial
+    {
         let _ = writeln!(
             s,
-            "  the engine's kernel is {:.2}x the one-trial kernel",
-            slow.seconds / slow.trials as f64 / (fast.seconds / fast.trials as f64)
+            "  the {} kernel is {:.2}x the one-trial kernel",
+            first.kernel,
+            per_trial(oracle) / per_trial(first)
         );
     }
     if let Some(base) = rows.first() {

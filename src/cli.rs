@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 
-use crate::engine::{self, RunOptions};
+use crate::engine::{self, Kernel, RunOptions};
 use crate::model::{self, Model};
 use crate::shard::{self, Shard, ShardFile};
 use crate::{output, report, summary};
@@ -96,6 +96,10 @@ pub struct Common {
     /// Print the JSON result to standard output instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// The kernel's instruction set: auto (the widest this processor has), avx512, avx2, sse2
+    /// (neon on ARM), or one-trial (the reference kernel). Results do not depend on it.
+    #[arg(long, default_value = "auto", value_parser = kernel_arg)]
+    pub kernel: Kernel,
 }
 
 impl Common {
@@ -184,11 +188,19 @@ pub struct BenchArgs {
     /// Master seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Kernels to time, e.g. avx2,sse2,one-trial (default: every kernel this processor runs);
+    /// the first also runs the scaling table.
+    #[arg(long, value_delimiter = ',', value_parser = kernel_arg)]
+    pub kernel: Vec<Kernel>,
 }
 
 /// Most worker threads a run starts: far beyond any machine's cores, and a guard against a typo
 /// that would start millions.
 pub const MAX_THREADS: u64 = 1024;
+
+fn kernel_arg(name: &str) -> Result<Kernel, String> {
+    Kernel::parse(name)
+}
 
 fn threads_arg() -> clap::builder::RangedU64ValueParser<usize> {
     clap::builder::RangedU64ValueParser::new().range(0..=MAX_THREADS)
@@ -311,7 +323,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 anyhow::bail!("--trials and --batch must be at least 1");
             }
             m.check_trials(args.batch).map_err(anyhow::Error::msg)?;
-            let tps = crate::bench::kernels(&m, args.seed, args.trials, args.repeats);
+            let kernels = if args.kernel.is_empty() {
+                Kernel::available()
+            } else {
+                args.kernel.clone()
+            };
+            let tps = crate::bench::kernels(&m, args.seed, args.trials, args.repeats, &kernels);
             let threads = if args.threads.is_empty() {
                 crate::bench::thread_ladder(
                     std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -322,7 +339,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if threads.contains(&0) {
                 anyhow::bail!("--threads takes counts of at least 1, e.g. --threads 1,2,4");
             }
-            let rows = crate::bench::scaling(&m, args.seed, args.batch, &threads, args.repeats)?;
+            let rows = crate::bench::scaling(
+                &m,
+                args.seed,
+                args.batch,
+                &threads,
+                args.repeats,
+                kernels[0],
+            )?;
             out!("{}", crate::bench::report(&m, &tps, &rows, args.batch));
             Ok(ExitCode::SUCCESS)
         }
@@ -347,6 +371,7 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
         trials,
         threads: args.common.threads,
         progress: args.common.progress(),
+        kernel: args.common.kernel,
     };
     if args.precision.is_some() && args.shard.is_some() {
         anyhow::bail!(
@@ -415,6 +440,8 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
     let info = serde_json::json!({
         "scenario_file": name,
         "threads": if args.common.threads == 0 { std::thread::available_parallelism().map_or(1, |n| n.get()) } else { args.common.threads },
+        "kernel": args.common.kernel.name(),
+        "kernel_detail": args.common.kernel.describe(),
         "simulation_seconds": sim_secs,
         "trials_csv": !args.no_trials_csv,
         "trials_per_second": trials as f64 / sim_secs.max(1e-9),
@@ -523,6 +550,7 @@ fn run_sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
                 trials,
                 threads: args.common.threads,
                 progress: false,
+                kernel: args.common.kernel,
             },
         )?;
         out_points.push(crate::sweep::Point {
@@ -589,6 +617,7 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
                 trials,
                 threads: args.common.threads,
                 progress: args.common.progress(),
+                kernel: args.common.kernel,
             };
             engine::run(m, &opts)
         })

@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
 use crate::kernel::{DemandOutcome, NONE, NoObserver, Scratch, run_trial};
-use crate::lanes::{LANES, LaneScratch, lanes_of, run_group};
+use crate::lanes::{LANES, LaneScratch, Path, lanes_of, run_group};
 use crate::model::Model;
 use crate::sketch::{Counts, Sketch};
 
@@ -51,6 +51,8 @@ pub struct RunOptions {
     pub threads: usize,
     /// Show a progress bar on a terminal.
     pub progress: bool,
+    /// The kernel that steps the trials (every kernel gives the same bits).
+    pub kernel: Kernel,
 }
 
 /// Receives each block's full outcomes in trial order: (index of its first trial, outcomes
@@ -290,8 +292,86 @@ fn progress_bar(opts: &RunOptions) -> ProgressBar {
     b
 }
 
-/// A worker's kernel and its working memory: [`LANES`] trials at a time where the processor
-/// allows (see [`crate::lanes`]), else one at a time. Both give the same bits.
+/// Which kernel steps a run's trials: the lane kernel on one of its paths (the engine's, see
+/// [`crate::lanes`]), or the one-trial kernel (the reference). All give the same bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernel {
+    /// The lane kernel compiled for `Path`.
+    Lanes(Path),
+    /// The one-trial kernel.
+    OneTrial,
+}
+
+impl Kernel {
+    /// The fastest kernel this processor runs: the lane kernel on its widest path.
+    pub fn best() -> Kernel {
+        Kernel::Lanes(Path::best())
+    }
+
+    /// Every kernel this processor runs, fastest first.
+    pub fn available() -> Vec<Kernel> {
+        let mut v: Vec<Kernel> = Path::available_paths()
+            .into_iter()
+            .map(Kernel::Lanes)
+            .collect();
+        v.push(Kernel::OneTrial);
+        v
+    }
+
+    /// The name `--kernel` takes: a path's name, or "one-trial".
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernel::Lanes(p) => p.name(),
+            Kernel::OneTrial => "one-trial",
+        }
+    }
+
+    /// A description for reports.
+    pub fn describe(self) -> String {
+        match self {
+            Kernel::Lanes(p) => p.describe(),
+            Kernel::OneTrial => "1 trial per step".to_string(),
+        }
+    }
+
+    /// The kernel `name` names ("auto" for [`Kernel::best`]), if this processor runs it; else
+    /// why not, with the names it accepts.
+    pub fn parse(name: &str) -> Result<Kernel, String> {
+        let names = || {
+            let mut v = vec!["auto"];
+            v.extend(Kernel::available().into_iter().map(Kernel::name));
+            v.join(", ")
+        };
+        let k = match name {
+            "auto" => return Ok(Kernel::best()),
+            "one-trial" => Kernel::OneTrial,
+            _ => match Path::from_name(name) {
+                Some(p) => Kernel::Lanes(p),
+                None => {
+                    return Err(format!(
+                        "unknown kernel '{name}'; this processor runs: {}",
+                        names()
+                    ));
+                }
+            },
+        };
+        match k {
+            Kernel::Lanes(p) if !p.available() => Err(format!(
+                "this processor cannot run the '{name}' kernel; it runs: {}",
+                names()
+            )),
+            k => Ok(k),
+        }
+    }
+}
+
+impl std::fmt::Display for Kernel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A worker's kernel and its working memory.
 pub enum Worker {
     /// The lane kernel.
     Lanes(Box<LaneScratch>),
@@ -302,10 +382,15 @@ pub enum Worker {
 impl Worker {
     /// The fastest kernel this processor runs, with its buffers sized for `m`.
     pub fn new(m: &Model) -> Worker {
-        if crate::lanes::available() {
-            Worker::Lanes(Box::new(LaneScratch::new(m)))
-        } else {
-            Worker::Single(Box::new(Scratch::new(m)))
+        Worker::with_kernel(m, Kernel::best())
+    }
+
+    /// `kernel` with its buffers sized for `m`; a lane path this processor lacks falls back to
+    /// the widest it has (the same bits, see [`Kernel`]).
+    pub fn with_kernel(m: &Model, kernel: Kernel) -> Worker {
+        match kernel {
+            Kernel::Lanes(p) => Worker::Lanes(Box::new(LaneScratch::new(m, p))),
+            Kernel::OneTrial => Worker::single(m),
         }
     }
 
@@ -314,11 +399,11 @@ impl Worker {
         Worker::Single(Box::new(Scratch::new(m)))
     }
 
-    /// Which kernel this is, for reports.
-    pub fn name(&self) -> &'static str {
+    /// Which kernel this is.
+    pub fn kernel(&self) -> Kernel {
         match self {
-            Worker::Lanes(_) => crate::lanes::NAME,
-            Worker::Single(_) => "1 trial per step",
+            Worker::Lanes(ls) => Kernel::Lanes(ls.path()),
+            Worker::Single(_) => Kernel::OneTrial,
         }
     }
 
@@ -363,7 +448,7 @@ impl Worker {
                     // (market, period) and bin the short ones one by one (rounded to f32, a
                     // tiny shortfall may still read as full).
                     let full = bin_of(1.0);
-                    let live_lanes = u32::MAX >> (u32::BITS as usize - live);
+                    let live_lanes = u64::MAX >> (u64::BITS as usize - live);
                     for (i, (f, &short)) in ls.frac.iter().zip(&ls.short).enumerate() {
                         let short = short & live_lanes;
                         let h = &mut hist[i * BINS..(i + 1) * BINS];
@@ -408,9 +493,9 @@ struct ThreadState {
 }
 
 impl ThreadState {
-    fn new(m: &Model) -> ThreadState {
+    fn new(m: &Model, kernel: Kernel) -> ThreadState {
         ThreadState {
-            worker: Worker::new(m),
+            worker: Worker::with_kernel(m, kernel),
             hist: vec![0u32; m.demand.len() * m.periods * BINS],
             streams: vec![DemandStreams::new(m.periods); m.demand.len()],
             outs: vec![DemandOutcome::default(); CHUNK * m.demand.len()],
@@ -481,7 +566,7 @@ fn run_in_pool(
                     hist,
                     streams,
                     outs: own,
-                } = slot.get_or_insert_with(|| ThreadState::new(m));
+                } = slot.get_or_insert_with(|| ThreadState::new(m, opts.kernel));
                 let outs = if outs.is_empty() {
                     &mut own[..short.len()]
                 } else {

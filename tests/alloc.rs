@@ -8,8 +8,9 @@ fn trials_allocate_nothing_after_warm_up() {
     let mut checked = 0;
     for path in supplyshock::bench::shipped_scenarios() {
         let m = supplyshock::model::load(&path).unwrap();
-        // The engine's kernel, and the one-trial kernel where that is another.
-        for tp in supplyshock::bench::kernels(&m, 3, 2_000, 1) {
+        // Every kernel this processor runs: each lane path and the one-trial kernel.
+        let kernels = supplyshock::engine::Kernel::available();
+        for tp in supplyshock::bench::kernels(&m, 3, 2_000, 1, &kernels) {
             assert_eq!(
                 tp.allocations,
                 Some(0),

@@ -102,6 +102,23 @@ fn validate_and_flag_errors() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("--precision"));
     let o = fails(bin().args(["run", "--json", "--shard", "1/2"]));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--json cannot be combined with --shard"));
+    // A kernel is named from what this processor runs.
+    let o = fails(bin().args(["run", "--kernel", "avx1024"]));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--kernel")
+            && err.contains("unknown kernel 'avx1024'")
+            && err.contains("one-trial"),
+        "{err}"
+    );
+    for p in supplyshock::lanes::Path::ALL
+        .into_iter()
+        .filter(|p| !p.available())
+    {
+        let o = fails(bin().args(["bench", "--kernel", p.name()]));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("this processor cannot run"), "{err}");
+    }
     let o = fails(bin().args(["bench", "--repeats", "0"]));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--repeats"));
     let o = fails(bin().args([
@@ -245,10 +262,12 @@ fn bench_prints_kernel_figures() {
             && s.contains("efficiency"),
         "{s}"
     );
-    // The lane kernel's halves, timed apart, where it runs.
-    assert_eq!(
+    // Every kernel this processor runs is timed and named, the lane kernel's halves apart.
+    for k in supplyshock::engine::Kernel::available() {
+        assert!(s.contains(&format!("kernel {k} (")), "{k}: {s}");
+    }
+    assert!(
         s.contains("us/trial sampling the shocks") && s.contains("us/trial stepping the periods"),
-        supplyshock::lanes::available(),
         "{s}"
     );
 }
@@ -404,6 +423,23 @@ fn review_edge_cases() {
     assert_eq!(std::fs::read(out.join("summary.json")).unwrap(), summary);
     let info = std::fs::read_to_string(out.join("run-info.json")).unwrap();
     assert!(info.contains("\"trials_csv\": false"), "{info}");
+    // run-info.json names the kernel that ran; every kernel gives the same summary.
+    let best = supplyshock::engine::Kernel::best();
+    assert!(info.contains(&format!("\"kernel\": \"{best}\"")), "{info}");
+    for kernel in supplyshock::engine::Kernel::available() {
+        succeed(
+            bin()
+                .args(["run", "--trials", "60", "--no-report", "--no-trials-csv"])
+                .args(["--kernel", kernel.name(), "--out"])
+                .arg(&out),
+        );
+        assert_eq!(std::fs::read(out.join("summary.json")).unwrap(), summary);
+        let info = std::fs::read_to_string(out.join("run-info.json")).unwrap();
+        assert!(
+            info.contains(&format!("\"kernel\": \"{kernel}\"")),
+            "{info}"
+        );
+    }
     // With a report, its index does not link to the missing file.
     succeed(
         bin()

@@ -43,6 +43,7 @@ pub fn run(m: &Model, trials: u64, seed: u64, threads: usize) -> RunResult {
             trials,
             threads,
             progress: false,
+            kernel: supplyshock::engine::Kernel::best(),
         },
     )
     .unwrap()

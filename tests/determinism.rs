@@ -35,6 +35,7 @@ fn shards_reproduce_the_trials_of_one_run() {
         trials,
         threads: 3,
         progress: false,
+        kernel: supplyshock::engine::Kernel::best(),
     };
     let mut a = engine::run(&m, &opts(0, 300)).unwrap();
     let b = engine::run(&m, &opts(300, 700)).unwrap();
@@ -77,6 +78,7 @@ fn a_split_across_blocks_and_the_rank_sample_gives_the_same_summary() {
         trials,
         threads: 0,
         progress: false,
+        kernel: supplyshock::engine::Kernel::best(),
     };
     let mut a = engine::run(&m, &opts(0, cut)).unwrap();
     a.append(engine::run(&m, &opts(cut, total - cut)).unwrap());
@@ -107,6 +109,7 @@ fn precision_runs_stop_at_the_same_trial_count_with_the_same_result() {
         trials: 2_000,
         threads: 2,
         progress: false,
+        kernel: supplyshock::engine::Kernel::best(),
     };
     let a = engine::run_to_precision(&m, &opts, 0.05, 200_000, None).unwrap();
     let b = engine::run_to_precision(
@@ -194,25 +197,89 @@ fn chunk_bits(
     bits
 }
 
+/// The lane kernel's paths this processor runs, after saying which it cannot run: those are
+/// reported, never skipped silently. The baseline path runs everywhere.
+fn lane_paths() -> Vec<supplyshock::lanes::Path> {
+    use std::io::Write as _;
+    use supplyshock::lanes::Path;
+    static REPORT: std::sync::Once = std::sync::Once::new();
+    REPORT.call_once(|| {
+        let names = |ps: Vec<Path>| ps.iter().map(|p| p.name()).collect::<Vec<_>>().join(", ");
+        let lacked: Vec<Path> = Path::ALL.into_iter().filter(|p| !p.available()).collect();
+        // Written to the process's stderr, past the test harness's capture, so that every
+        // `cargo test` says which paths it compared and which this processor cannot run.
+        let _ = writeln!(
+            std::io::stderr(),
+            "lane kernel paths compared with the one-trial kernel: {}; not run: {}",
+            names(Path::available_paths()),
+            if lacked.is_empty() {
+                "none".to_string()
+            } else {
+                format!("{} (this processor lacks them)", names(lacked))
+            }
+        );
+    });
+    let paths = Path::available_paths();
+    assert!(paths.contains(&Path::Baseline));
+    paths
+}
+
+/// Every lane path this processor runs gives the one-trial kernel's bits, on every shipped
+/// scenario and on random graphs, and so the same bits as each other.
 #[test]
-fn the_lane_kernel_gives_the_one_trial_kernels_bits() {
-    if !supplyshock::lanes::available() {
-        eprintln!("this processor has no AVX-512: the engine runs the one-trial kernel only");
-        return;
-    }
+fn every_lane_path_gives_the_one_trial_kernels_bits() {
     let mut models: Vec<_> = (0..40).map(|seed| model(&random_scenario(seed))).collect();
     for path in supplyshock::bench::shipped_scenarios() {
         models.push(supplyshock::model::load(&path).unwrap_or_else(|e| panic!("{e}")));
     }
     assert!(models.len() > 50);
+    let paths = lane_paths();
     for m in &models {
         // 203 trials: the last group of lanes is short.
-        let lanes = chunk_bits(m, engine::Worker::new(m), 203);
         let single = chunk_bits(m, engine::Worker::single(m), 203);
+        for &p in &paths {
+            let worker = engine::Worker::with_kernel(m, engine::Kernel::Lanes(p));
+            assert_eq!(worker.kernel(), engine::Kernel::Lanes(p));
+            assert!(
+                chunk_bits(m, worker, 203) == single,
+                "the {p} lane path and the one-trial kernel differ on {}",
+                m.name
+            );
+        }
+    }
+}
+
+/// The engine gives the same results with every kernel it can be told to use.
+#[test]
+fn a_run_does_not_depend_on_the_kernel() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/rare-earths-2026.toml");
+    let m = supplyshock::model::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let run_with = |kernel| {
+        engine::run(
+            &m,
+            &RunOptions {
+                seed: 5,
+                first_trial: 17,
+                trials: 1_000,
+                threads: 2,
+                progress: false,
+                kernel,
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let reference = run_with(engine::Kernel::OneTrial);
+    lane_paths();
+    for kernel in engine::Kernel::available() {
+        let r = run_with(kernel);
         assert!(
-            lanes == single,
-            "lane and one-trial kernels differ on {}",
-            m.name
+            r.shortfall == reference.shortfall
+                && r.occurred == reference.occurred
+                && r.magnitude == reference.magnitude
+                && r.hist == reference.hist
+                && r.streams == reference.streams,
+            "{kernel}"
         );
     }
 }
@@ -367,8 +434,9 @@ to = "d"
             single == chunk_bits(&drawn, engine::Worker::single(&drawn), 500),
             "fixed first: {fixed_first}"
         );
-        if supplyshock::lanes::available() {
-            assert!(single == chunk_bits(&fixed, engine::Worker::new(&fixed), 500));
+        for p in lane_paths() {
+            let worker = engine::Worker::with_kernel(&fixed, engine::Kernel::Lanes(p));
+            assert!(single == chunk_bits(&fixed, worker, 500), "{p}");
         }
     }
 }
