@@ -300,8 +300,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     )
                 })
                 .collect();
-            let (text, name, result) = shard::merge(shards)?;
-            let m = model::compile_str(&text, &name)?;
+            let (_, name, m, result) = shard::merge(shards)?;
             let csv = output::concat_trials_csv(&out, &ordered)
                 .with_context(|| format!("writing results to {}", out.display()))?;
             let info = serde_json::json!({ "scenario_file": name, "merged_from": dirs });
@@ -409,6 +408,15 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
     } else {
         Some(&mut write)
     };
+    if let Some(p) = args.precision
+        && p >= 1.0
+        && !args.common.quiet
+    {
+        eprintln!(
+            "warning: --precision {p} asks for a 95% interval within {:.0}% of the mean; --precision is a fraction (0.05 for 5%)",
+            100.0 * p
+        );
+    }
     let result = match args.precision {
         Some(p) => engine::run_to_precision(&m, &opts, p, args.max_trials, sink)?,
         None => engine::run_with(&m, &opts, sink)?,

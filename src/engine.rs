@@ -213,7 +213,7 @@ impl RunResult {
 }
 
 /// Trials of `[first, first + trials)` whose global index is below [`RANK_TRIALS`].
-fn rank_trials(first: u64, trials: u64) -> usize {
+pub fn rank_trials(first: u64, trials: u64) -> usize {
     RANK_TRIALS.saturating_sub(first).min(trials) as usize
 }
 

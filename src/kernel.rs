@@ -16,7 +16,9 @@
 #![allow(clippy::needless_range_loop)]
 
 use crate::dist::{Dist, Geometric, unit};
-use crate::model::{Length, MAX_STATES, Model, NO_SLOT, RParam, ShockKind, Start, Timing};
+use crate::model::{
+    Length, MAX_PERIOD_OFFSET, MAX_STATES, Model, NO_SLOT, RParam, ShockKind, Start, Timing,
+};
 use crate::scenario::{Initial, Kind, Policy};
 
 use crate::rng::{TrialRng, splitmix64};
@@ -603,8 +605,10 @@ fn apply_shock<const W: usize>(
             ramp,
         } => {
             let n = sl.node[*node as usize] as usize;
-            let d = delay.sample(rng).max(0.0).round() as i64;
-            let r = ramp.sample(rng).max(0.0).round() as i64;
+            // At most MAX_PERIOD_OFFSET each, as the planned start is: `online` stays far from
+            // overflow.
+            let d = periods(delay, rng) as i64;
+            let r = periods(ramp, rng) as i64;
             let online = nominal.saturating_add(d);
             mag = d as f64;
             for t in 0..tt {
@@ -762,14 +766,12 @@ impl ParamVals {
     }
 }
 
-/// A sampled number of whole periods (negative values count as zero).
+/// A sampled number of whole periods (negative values count as zero), at most
+/// [`MAX_PERIOD_OFFSET`] (reached only by the far tail of an unbounded distribution, and longer
+/// than any horizon), so that period arithmetic on it cannot overflow.
 fn periods(d: &Dist, rng: &mut TrialRng) -> usize {
     let v = d.sample(rng).max(0.0).round();
-    if v >= usize::MAX as f64 {
-        usize::MAX
-    } else {
-        v as usize
-    }
+    v.min(MAX_PERIOD_OFFSET as f64) as usize
 }
 
 /// First period at or after `t` in which an episode with per-period probability `p` starts.

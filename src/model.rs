@@ -15,6 +15,11 @@ use crate::scenario::{self, Blocked, Initial, Kind, Period, Policy, RawScenario,
 pub const MAX_PERIODS: u32 = 1200;
 /// Largest number of regime states.
 pub const MAX_STATES: usize = 16;
+/// Largest distance, in periods, of a period-valued input from the start of the horizon (a
+/// plant's planned start, an episode's scheduled start, a duration, delay, ramp or lag): 100
+/// times the longest horizon. Beyond it a value can only be a typo, and the kernel's period
+/// arithmetic stays far from overflow.
+pub const MAX_PERIOD_OFFSET: i64 = 100 * MAX_PERIODS as i64;
 /// Largest memory a run may plan to use for kept per-trial results, in bytes.
 pub const MAX_RESULT_BYTES: u64 = 8 << 30;
 
@@ -590,9 +595,9 @@ impl Compiler<'_> {
                 );
             }
         };
-        if meta.name.trim().is_empty() {
+        if meta.name.get_ref().trim().is_empty() {
             return self.err(
-                None,
+                Some(meta.name.span()),
                 "`name` in [scenario] is empty; it names the results and reports",
                 "give the scenario a name, e.g. name = \"my-scenario\"",
             );
@@ -913,7 +918,7 @@ impl Compiler<'_> {
         }
         // The graph is acyclic, so where every other node has a buyer, every node's output can
         // reach demand.
-        let warnings: Vec<String> = nodes
+        let mut warnings: Vec<String> = nodes
             .iter()
             .enumerate()
             .filter(|&(i, n)| {
@@ -999,15 +1004,17 @@ impl Compiler<'_> {
 
         // Demand.
         let mut demand_of = vec![None; n_nodes];
+        let mut growth_warnings = Vec::new();
         for (i, n) in raw.nodes.iter().enumerate() {
             if nodes[i].kind != Kind::Demand {
                 continue;
             }
             let base = n.demand.as_ref().map_or(0.0, |d| d.get_ref().0);
-            let growth = n.growth.map_or(0.0, |g| g.0);
+            let growth = n.growth.as_ref().map_or(0.0, |g| g.get_ref().0);
+            let growth_span = n.growth.as_ref().map(|g| g.span());
             if growth <= -1.0 {
                 return self.err(
-                    Some(n.id.span()),
+                    growth_span.clone(),
                     format!(
                         "`growth` of `{}` must be above -1, got {growth}",
                         nodes[i].id
@@ -1021,7 +1028,7 @@ impl Compiler<'_> {
             let last = per_period.last().copied().unwrap_or(base);
             if !last.is_finite() || last > crate::scenario::MAX_QUANTITY {
                 return self.err(
-                    Some(n.id.span()),
+                    growth_span,
                     format!(
                         "`growth` = {growth:e} takes the demand of `{}` to {last:.3e} t per period by the end of the horizon, beyond any plausible tonnage ({:e})",
                         nodes[i].id,
@@ -1029,6 +1036,16 @@ impl Compiler<'_> {
                     ),
                     "give an annual growth rate such as 0.08",
                 );
+            }
+            if let Some(g) = &n.growth
+                && !(-0.5..=1.0).contains(&growth)
+            {
+                growth_warnings.push(format!(
+                    "line {}: `growth` = {growth} of `{}` is {:.0}% a year; growth is an annual fraction (0.08 for 8%): check it",
+                    crate::error::line_of(self.text, g.span().start),
+                    nodes[i].id,
+                    100.0 * growth
+                ));
             }
             let (stockpile, max_release) = match &n.stockpile {
                 None => (0.0, f64::INFINITY),
@@ -1109,7 +1126,7 @@ impl Compiler<'_> {
                 (None, None, Some(p), Some(d)) => ShockKind::Events {
                     node: node as u32,
                     p_event: self.prob(p, &states, "p_event")?,
-                    duration: self.nonneg_dist(d, "duration")?,
+                    duration: self.period_dist(d, "duration")?,
                     severity,
                 },
                 _ => return self.err(Some(o.node.span()), format!("outage `{id}` must be either a Markov process (`p_fail` and `p_recover`) or random events (`p_event` and `duration`)"), "give p_fail and p_recover, or p_event and duration, not a mix"),
@@ -1129,13 +1146,20 @@ impl Compiler<'_> {
                 Period::Index(i) => i,
                 Period::Month(y, m) => self.month_index(start, y, m),
             };
+            if nominal.unsigned_abs() > MAX_PERIOD_OFFSET.unsigned_abs() {
+                return self.err(
+                    Some(d.nominal.span()),
+                    format!("`nominal` lies {nominal} periods from the start of the horizon; a planned start must lie within {MAX_PERIOD_OFFSET} periods of it"),
+                    "give the planned start as a month (nominal = \"2027-06\") or as a period index from the start (nominal = 6; negative for a plant that was due before the horizon starts)",
+                );
+            }
             let delay = match &d.delay {
                 None => Dist::Fixed(0.0),
-                Some(x) => self.nonneg_dist(x, "delay")?,
+                Some(x) => self.period_dist(x, "delay")?,
             };
             let ramp = match &d.ramp {
                 None => Dist::Fixed(0.0),
-                Some(x) => self.nonneg_dist(x, "ramp")?,
+                Some(x) => self.period_dist(x, "ramp")?,
             };
             let id =
                 d.id.clone()
@@ -1224,7 +1248,7 @@ impl Compiler<'_> {
                 licensing_lag: r
                     .licensing_lag
                     .as_ref()
-                    .map(|x| self.nonneg_dist(x, "licensing_lag"))
+                    .map(|x| self.period_dist(x, "licensing_lag"))
                     .transpose()?,
                 licensed_severity: r
                     .licensed_severity
@@ -1399,12 +1423,13 @@ impl Compiler<'_> {
             h.restricted = outs.iter().any(|&e| slots.allow[e as usize] != NO_SLOT);
             h.reroutes = (in_off[n]..in_off[n + 1]).any(|e| edges_sorted[e as usize].reroute);
         }
+        warnings.extend(growth_warnings);
         Ok(Model {
             hot,
             tariff_buyers,
             planned_online,
             slots,
-            name: meta.name.clone(),
+            name: meta.name.get_ref().clone(),
             warnings,
             description: meta.description.clone(),
             periods: periods as usize,
@@ -1579,6 +1604,22 @@ impl Compiler<'_> {
         Ok(d.get_ref().clone())
     }
 
+    /// A distribution of a number of periods: non-negative, and within
+    /// [`MAX_PERIOD_OFFSET`] where its support is bounded (a lognormal's is not: the kernel
+    /// caps its draws).
+    fn period_dist(&self, d: &Spanned<Dist>, key: &str) -> Res<Dist> {
+        let dist = self.nonneg_dist(d, key)?;
+        let (_, hi) = dist.support();
+        if hi.is_finite() && hi > MAX_PERIOD_OFFSET as f64 {
+            return self.err(
+                Some(d.span()),
+                format!("`{key}` reaches {hi} periods; it must stay within {MAX_PERIOD_OFFSET}"),
+                format!("give `{key}` in periods (months), e.g. {key} = 6 or a distribution such as {{ dist = \"lognormal\", median = 6, p90 = 18 }}"),
+            );
+        }
+        Ok(dist)
+    }
+
     fn timing(
         &self,
         w: &RawTiming,
@@ -1609,6 +1650,16 @@ impl Compiler<'_> {
                     When::Month(y, m) => Dist::Fixed(self.month_index(start, *y, *m) as f64),
                     When::Periods(d) => d.clone(),
                 };
+                let (lo, hi) = at_dist.support();
+                let far = |x: f64| x.is_finite() && x.abs() > MAX_PERIOD_OFFSET as f64;
+                if far(lo) || far(hi) {
+                    let x = if far(lo) { lo } else { hi };
+                    return self.err(
+                        Some(at.span()),
+                        format!("`at` reaches {x} periods from the start of the horizon; a scheduled start must lie within {MAX_PERIOD_OFFSET} periods of it"),
+                        "give the start as a month (at = \"2027-03\") or as a period index from the start (at = 3)",
+                    );
+                }
                 let probability = match &w.probability {
                     None => RParam::Same(Dist::Fixed(1.0)),
                     Some(p) => self.prob(p, states, "probability")?,
@@ -1626,7 +1677,7 @@ impl Compiler<'_> {
             }
         };
         let length = match (&w.duration, &w.p_end) {
-            (Some(d), None) => Length::Periods(self.nonneg_dist(d, "duration")?),
+            (Some(d), None) => Length::Periods(self.period_dist(d, "duration")?),
             (None, Some(p)) => Length::Hazard(self.prob(p, states, "p_end")?),
             (None, None) => Length::Forever,
             (Some(d), Some(_)) => {

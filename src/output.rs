@@ -621,6 +621,16 @@ fn not_a_file(dir: &Path) -> anyhow::Result<()> {
 
 fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
     not_a_file(dir)?;
+    // A symbolic link to nothing: creating the folder would fail with "File exists".
+    if !dir.exists()
+        && let Ok(target) = std::fs::read_link(dir)
+    {
+        anyhow::bail!(
+            "{} (--out) is a symbolic link to {}, which does not exist; create that folder, or give --out another folder",
+            dir.display(),
+            target.display()
+        );
+    }
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create output folder {} (--out)", dir.display()))
 }

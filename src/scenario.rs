@@ -50,7 +50,7 @@ pub struct RawScenario {
 )]
 pub struct Meta {
     /// Short name, used in reports.
-    pub name: String,
+    pub name: Spanned<String>,
     /// One or two sentences on what the scenario represents.
     #[serde(default)]
     pub description: String,
@@ -177,7 +177,7 @@ pub struct RawNode {
     /// Demand in tonnes per period (demand nodes).
     pub demand: Option<Spanned<NonNeg>>,
     /// Annual growth rate of demand, compounded monthly (e.g. 0.08).
-    pub growth: Option<Finite>,
+    pub growth: Option<Spanned<Finite>>,
     /// Stock held by a demand node, in periods of its own demand; also its re-order target.
     pub cover: Option<NonNeg>,
     /// A strategic stockpile released only to cover shortfall.

@@ -11,8 +11,8 @@ use std::path::Path;
 use anyhow::{Context as _, bail, ensure};
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{DemandStreams, RunResult};
-use crate::model::stream_key;
+use crate::engine::{BINS, DemandStreams, Kernel, RunOptions, RunResult, rank_trials};
+use crate::model::{self, Model, stream_key};
 
 /// File name of a shard's raw results inside its output folder.
 pub const SHARD_FILE: &str = "shard.bin";
@@ -171,9 +171,79 @@ impl ShardFile {
     }
 }
 
-/// Merges shards into the result of one run; checks that they belong together and cover every
-/// trial exactly once.
-pub fn merge(mut shards: Vec<ShardFile>) -> anyhow::Result<(String, String, RunResult)> {
+impl ShardFile {
+    /// Checks that every array of the shard has the shape its scenario gives, and that a few of
+    /// its trials, run again, give the saved results: a shard whose fields or scenario text were
+    /// changed after it ran (even with its CRC made to match) is refused, never merged and never
+    /// a panic.
+    fn check(&self, m: &Model) -> anyhow::Result<()> {
+        let (dn, words, ns) = (m.demand.len(), m.shock_words(), m.shocks.len());
+        let path = self.folder.join(SHARD_FILE);
+        let bad = |what: &str| {
+            anyhow::anyhow!(
+                "{}: {what} does not match its scenario ({}); the file was changed after the shard ran: re-run that shard",
+                path.display(),
+                self.scenario_name
+            )
+        };
+        let trials = usize::try_from(self.trials).map_err(|_| bad("the trial count"))?;
+        let (first, n) = Shard {
+            index: self.index,
+            count: self.count,
+        }
+        .range(self.total_trials);
+        ensure!(
+            self.first_trial == first && self.trials == n,
+            bad("its trial range")
+        );
+        ensure!(self.demand_nodes == dn, bad("the number of demand nodes"));
+        ensure!(self.words == words, bad("the number of shock flag words"));
+        let sized = |len: usize, per: usize| trials.checked_mul(per) == Some(len);
+        ensure!(sized(self.shortfall.len(), dn), bad("the shortfall column"));
+        ensure!(sized(self.occurred.len(), words), bad("the shock flags"));
+        let kept = rank_trials(self.first_trial, self.trials);
+        ensure!(
+            kept.checked_mul(ns.max(1)) == Some(self.magnitude.len()),
+            bad("the shock magnitudes")
+        );
+        ensure!(
+            self.hist.len() == dn * m.periods * BINS,
+            bad("the fan-chart histograms")
+        );
+        ensure!(
+            self.streams.len() == dn
+                && self.streams.iter().all(|s| {
+                    s.survive.0.len() == m.periods + 1 && s.recover.0.len() == m.periods + 1
+                }),
+            bad("the streamed statistics")
+        );
+        // The first and last trials, run again from the scenario text, give the saved bits.
+        let again = |k: usize| -> anyhow::Result<bool> {
+            let r = crate::engine::run(
+                m,
+                &RunOptions {
+                    seed: self.seed,
+                    first_trial: self.first_trial + k as u64,
+                    trials: 1,
+                    threads: 1,
+                    progress: false,
+                    kernel: Kernel::OneTrial,
+                },
+            )?;
+            Ok(r.shortfall[..] == self.shortfall[k * dn..(k + 1) * dn]
+                && r.occurred[..] == self.occurred[k * words..(k + 1) * words])
+        };
+        if trials > 0 {
+            ensure!(again(0)? && again(trials - 1)?, bad("the saved trials"));
+        }
+        Ok(())
+    }
+}
+
+/// Merges shards into the result of one run, with its scenario text, name and model; checks
+/// that they belong together, cover every trial exactly once, and hold what their scenario
+/// gives: the shape of every array, and a few trials run again.
+pub fn merge(mut shards: Vec<ShardFile>) -> anyhow::Result<(String, String, Model, RunResult)> {
     ensure!(!shards.is_empty(), "merge needs at least one shard folder");
     shards.sort_by_key(|s| s.first_trial);
     let first = &shards[0];
@@ -255,6 +325,15 @@ pub fn merge(mut shards: Vec<ShardFile>) -> anyhow::Result<(String, String, RunR
         "the shards cover {next} of {} trials: pass every shard folder",
         first.total_trials
     );
+    let m = model::compile_str(&first.scenario_text, &first.scenario_name).with_context(|| {
+        format!(
+            "the scenario saved in {} no longer compiles; re-run the shards",
+            first.folder.join(SHARD_FILE).display()
+        )
+    })?;
+    for s in &shards {
+        s.check(&m)?;
+    }
     let (text, name, seed, total, dn, words) = (
         first.scenario_text.clone(),
         first.scenario_name.clone(),
@@ -295,6 +374,7 @@ pub fn merge(mut shards: Vec<ShardFile>) -> anyhow::Result<(String, String, RunR
     Ok((
         text,
         name,
+        m,
         RunResult {
             seed,
             first_trial: 0,
@@ -313,6 +393,102 @@ pub fn merge(mut shards: Vec<ShardFile>) -> anyhow::Result<(String, String, RunR
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const WORLD: &str = r#"
+[scenario]
+name = "merge-check"
+periods = 12
+start = "2027-01"
+
+[[node]]
+id = "mine"
+kind = "mine"
+country = "AA"
+capacity = 10
+
+[[node]]
+id = "d"
+kind = "demand"
+country = "BB"
+demand = 8
+
+[[edge]]
+from = "mine"
+to = "d"
+
+[[outage]]
+id = "o"
+node = "mine"
+p_event = 0.2
+duration = 2
+severity = 0.9
+"#;
+
+    /// The two shards of a 300-trial run of `text`.
+    fn shards(text: &str) -> Vec<ShardFile> {
+        let m = model::compile_str(text, "world.toml").unwrap();
+        (1..=2)
+            .map(|index| {
+                let sh = Shard { index, count: 2 };
+                let (first_trial, trials) = sh.range(300);
+                let r = crate::engine::run(
+                    &m,
+                    &RunOptions {
+                        seed: 9,
+                        first_trial,
+                        trials,
+                        threads: 1,
+                        progress: false,
+                        kernel: Kernel::best(),
+                    },
+                )
+                .unwrap();
+                ShardFile::new(text, "world.toml", sh, 300, r, 0)
+            })
+            .collect()
+    }
+
+    /// A shard whose header or scenario was changed after it ran (with its CRC made to match)
+    /// is refused with a message, never merged and never a panic.
+    #[test]
+    fn merge_refuses_shards_that_do_not_match_their_scenario() {
+        assert!(merge(shards(WORLD)).is_ok());
+        let refused = |edit: &dyn Fn(&mut ShardFile), what: &str| {
+            let mut s = shards(WORLD);
+            edit(&mut s[1]);
+            let err = merge(s).expect_err(what).to_string();
+            assert!(
+                err.contains(what) && err.contains("re-run"),
+                "{what}: {err}"
+            );
+        };
+        refused(&|s| s.demand_nodes = 2, "demand nodes");
+        refused(&|s| s.demand_nodes = 0, "demand nodes");
+        refused(&|s| s.words = 2, "shock flag words");
+        // A shifted range is refused as missing or repeated trials.
+        for edit in [
+            |s: &mut ShardFile| s.trials += 1,
+            |s: &mut ShardFile| s.first_trial -= 1,
+        ] {
+            let mut s = shards(WORLD);
+            edit(&mut s[1]);
+            assert!(merge(s).is_err());
+        }
+        refused(&|s| s.shortfall.truncate(1), "shortfall column");
+        refused(&|s| s.occurred.push(0), "shock flags");
+        refused(&|s| s.magnitude.push(0.0), "shock magnitudes");
+        refused(&|s| s.hist.truncate(1), "histograms");
+        refused(&|s| s.streams[0].survive.0.push(0), "streamed statistics");
+        refused(&|s| s.shortfall[0] += 1.0, "saved trials");
+        // The same scenario text swapped in every shard: the saved trials are not its trials.
+        let other = WORLD.replace("capacity = 10", "capacity = 7");
+        let mut s = shards(WORLD);
+        for f in &mut s {
+            f.scenario_text = other.clone();
+        }
+        let err = merge(s).unwrap_err().to_string();
+        assert!(err.contains("saved trials"), "{err}");
+    }
 
     #[test]
     fn shard_ranges_partition_the_trials() {

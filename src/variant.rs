@@ -426,7 +426,7 @@ struct VariantFile {
 #[serde(deny_unknown_fields)]
 struct Variant {
     /// Base scenario, relative to the variant file.
-    base: String,
+    base: Spanned<String>,
     /// Name of the variant.
     name: Spanned<String>,
     /// What question it answers.
@@ -535,9 +535,19 @@ pub fn resolve(text: &str, path: &Path) -> anyhow::Result<Option<Resolved>> {
     let base = path
         .parent()
         .unwrap_or(Path::new("."))
-        .join(&v.variant.base);
-    let base_text = crate::model::read_text(&base)
-        .with_context(|| format!("variant {shown}: cannot read its base scenario {} (`base` is relative to the variant file)", base.display()))?;
+        .join(v.variant.base.get_ref());
+    let base_text = crate::model::read_text(&base).map_err(|e| {
+        anyhow::Error::new(Diagnostic::new(
+            &shown.to_string(),
+            text,
+            Some(v.variant.base.span()),
+            format!(
+                "cannot read the base scenario {}: {e}",
+                base.display()
+            ),
+            "`base` names the scenario file this variant changes, relative to the variant file's folder, e.g. base = \"../rare-earths-2026.toml\"",
+        ))
+    })?;
     anyhow::ensure!(
         toml::from_str::<Table>(&base_text).map_or(true, |d| !d.contains_key("variant")),
         "variant {shown}: its base {} is a variant too; `base` must name a scenario file (one with a [scenario] table)",

@@ -184,13 +184,114 @@ fn absurd_sizes() {
     );
     fails(
         &GOOD.replace("demand = 8", "demand = 8\ngrowth = 1e100"),
-        &["line 19", "`growth`", "beyond any plausible"],
+        &["line 23", "column 10", "`growth`", "beyond any plausible"],
     );
     let m = model::compile_str(GOOD, "good.toml").unwrap();
     let err = m.check_trials(1_000_000_000).unwrap_err();
     assert!(err.contains("--trials") && err.contains("GiB"), "{err}");
     let err = m.check_trials(u64::MAX / 2).unwrap_err();
     assert!(err.contains("--trials") && err.contains("--shard"), "{err}");
+}
+
+/// Every period-valued input is range-checked at its line: a planned start or scheduled start
+/// far outside any horizon, or a bounded duration, delay, ramp or lag beyond it, is an error,
+/// not an overflow in the kernel.
+#[test]
+fn period_values_are_range_checked() {
+    let shock = |text: &str| format!("{GOOD}\n{text}\n");
+    fails(
+        &shock("[[delay]]\nnode = \"sep\"\nnominal = -9223372036854775808\nramp = 12"),
+        &[
+            "line 34",
+            "column 11",
+            "`nominal` lies",
+            "within 120000 periods",
+            "month",
+        ],
+    );
+    fails(
+        &shock("[[delay]]\nnode = \"sep\"\nnominal = 120001"),
+        &["line 34", "`nominal` lies 120001 periods", "within 120000"],
+    );
+    fails(
+        &shock("[[delay]]\nnode = \"sep\"\nnominal = 2\ndelay = 1e300"),
+        &["line 35", "`delay` reaches", "within 120000"],
+    );
+    fails(
+        &shock(
+            "[[delay]]\nnode = \"sep\"\nnominal = 2\nramp = { dist = \"uniform\", low = 0, high = 1e9 }",
+        ),
+        &["line 35", "`ramp` reaches 1000000000"],
+    );
+    let restriction = |when: &str| {
+        shock(&format!(
+            "[[restriction]]\nid = \"r\"\ncountry = \"AA\"\nseverity = 0.5\nlicensing_lag = 1e12\n[restriction.when]\n{when}"
+        ))
+    };
+    fails(
+        &restriction("at = 1"),
+        &["line 36", "`licensing_lag` reaches"],
+    );
+    let restriction = |when: &str| {
+        shock(&format!(
+            "[[restriction]]\nid = \"r\"\ncountry = \"AA\"\nseverity = 0.5\n[restriction.when]\n{when}"
+        ))
+    };
+    fails(
+        &restriction("at = -1e15"),
+        &["line 37", "`at` reaches", "within 120000"],
+    );
+    fails(
+        &restriction("at = 2\nduration = 1e300"),
+        &["line 38", "`duration` reaches"],
+    );
+    // Within the range, a long-ago plant and a scheduled start far past the horizon run, and
+    // the plant that was due long ago is simply on line.
+    let m = model::compile_str(
+        &format!(
+            "{}\n{}",
+            shock("[[delay]]\nnode = \"sep\"\nnominal = -120000\nramp = 12"),
+            "[[restriction]]\nid = \"r\"\ncountry = \"AA\"\nseverity = 0.5\n[restriction.when]\nat = 120000\nduration = { dist = \"lognormal\", median = 3, p90 = 9 }"
+        ),
+        "far.toml",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let r = supplyshock::engine::run(
+        &m,
+        &supplyshock::engine::RunOptions {
+            seed: 1,
+            first_trial: 0,
+            trials: 100,
+            threads: 1,
+            progress: false,
+            kernel: supplyshock::engine::Kernel::best(),
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!((0..100).all(|k| r.shortfall(k, 0) == 0.0));
+}
+
+/// A legal value that is surely a slip (a growth of 15 is 1500% a year) is a warning with its
+/// line, not an error.
+#[test]
+fn implausible_growth_is_a_warning_at_its_line() {
+    let m = model::compile_str(
+        &GOOD.replace("demand = 8", "demand = 8\ngrowth = 15"),
+        "growth.toml",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(m.warnings.len(), 1, "{:?}", m.warnings);
+    let w = &m.warnings[0];
+    assert!(
+        w.contains("line 23") && w.contains("`growth` = 15") && w.contains("1500% a year"),
+        "{w}"
+    );
+    let m = model::compile_str(
+        &GOOD.replace("demand = 8", "demand = 8\ngrowth = 0.08"),
+        "g.toml",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(m.warnings.is_empty(), "{:?}", m.warnings);
 }
 
 #[test]
@@ -284,7 +385,7 @@ fn a_file_that_is_not_a_scenario_is_refused_before_parsing() {
 fn an_empty_name_is_an_error_and_a_dead_end_a_warning() {
     fails(
         &GOOD.replace("name = \"good\"", "name = \" \""),
-        &["`name`", "is empty"],
+        &["line 2", "column 8", "`name`", "is empty"],
     );
     assert!(
         model::compile_str(GOOD, "good.toml")
@@ -302,6 +403,25 @@ fn an_empty_name_is_an_error_and_a_dead_end_a_warning() {
         "{:?}",
         m.warnings
     );
+}
+
+#[test]
+fn a_variant_whose_base_cannot_be_read_is_reported_at_its_base_line() {
+    let v = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("variant-no-base.toml");
+    std::fs::write(
+        &v,
+        "[variant]\nname = \"v\"\nbase = \"no-such-base.toml\"\n\n[variant.set]\n\"scenario.periods\" = 12\n",
+    )
+    .unwrap();
+    let err = format!("{:#}", model::load_text(&v).unwrap_err());
+    for e in [
+        &format!("{}: error at line 3, column 8", v.display()),
+        "cannot read the base scenario",
+        "no-such-base.toml",
+        "relative to the variant file",
+    ] {
+        assert!(err.contains(e), "{e}: {err}");
+    }
 }
 
 #[test]

@@ -32,6 +32,29 @@ fn tmp(name: &str) -> std::path::PathBuf {
     d
 }
 
+/// An --out that is a symbolic link to nothing says so, and creates nothing.
+#[cfg(unix)]
+#[test]
+fn a_dangling_symbolic_link_as_out_is_explained() {
+    let dir = tmp("cli-dangling");
+    std::fs::create_dir_all(&dir).unwrap();
+    let (link, target) = (dir.join("out"), dir.join("gone"));
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let o = bin()
+        .args(["run", "--trials", "10", "--quiet", "--out"])
+        .arg(&link)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("is a symbolic link to") && err.contains("which does not exist"),
+        "{err}"
+    );
+    assert!(!err.contains("os error 17"), "{err}");
+    assert!(!target.exists());
+}
+
 #[test]
 fn run_writes_results_and_a_table() {
     let out = tmp("cli-run");
@@ -98,6 +121,26 @@ fn validate_and_flag_errors() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("0..=1024"));
     let o = fails(bin().args(["bench", "--threads", "1,5000"]));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--threads"));
+    // A precision of 5 is 500%: legal, surely a slip, and said so.
+    let out = tmp("cli-precision-5");
+    let o = succeed(
+        bin()
+            .args([
+                "run",
+                "--trials",
+                "50",
+                "--precision",
+                "5",
+                "--no-report",
+                "--out",
+            ])
+            .arg(&out),
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("warning: --precision 5") && err.contains("500%"),
+        "{err}"
+    );
     let o = fails(bin().args(["run", "--max-trials", "5"]));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--precision"));
     let o = fails(bin().args(["run", "--json", "--shard", "1/2"]));
