@@ -68,8 +68,7 @@ impl Held {
         // The staging file can be taken for a dead run's, and deleted, by a process that cannot
         // see this one's id: then try again.
         for _ in 0..5 {
-            let f = std::fs::File::create(&staging)
-                .with_context(|| format!("cannot write {}", staging.display()))?;
+            let f = std::fs::File::create(&staging).with_context(|| cannot_write_in(&dir))?;
             // Where the file system has no locks, the process-id check of `ended` still works.
             let locked = !matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock));
             if locked && std::fs::rename(&staging, &path).is_ok() {
@@ -77,7 +76,10 @@ impl Held {
                 return Ok(Held(dir));
             }
         }
-        anyhow::bail!("cannot take the lock {}", path.display())
+        anyhow::bail!(
+            "cannot take the lock of the output folder {}: other processes keep clearing it; run again, or choose another --out",
+            dir.display()
+        )
     }
 }
 
@@ -109,6 +111,23 @@ fn token() -> &'static str {
     })
 }
 
+/// Why a result file could not be written, named as the user will see it (not as the hidden
+/// temporary file it is staged in), with what to do.
+fn cannot_write(dst: &Path) -> String {
+    format!(
+        "cannot write {}: check that the folder is writable and the disk has room, or choose another --out (earlier results there are kept)",
+        dst.display()
+    )
+}
+
+/// Why nothing could be written into an output folder, with what to do.
+fn cannot_write_in(dir: &Path) -> String {
+    format!(
+        "cannot write in the output folder {}: check that it is writable and the disk has room, or choose another --out",
+        dir.display()
+    )
+}
+
 /// `.NAME.KIND-TOKEN` beside `dst`: a temporary (`tmp`) or set-aside (`old`) file of this
 /// process.
 fn aside(dst: &Path, kind: &str) -> PathBuf {
@@ -130,8 +149,7 @@ impl Staged {
         ensure_dir(dst.parent().unwrap_or(dir))?;
         let held = Held::take(dir)?;
         let tmp = aside(&dst, "tmp");
-        let f = std::fs::File::create(&tmp)
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        let f = std::fs::File::create(&tmp).with_context(|| cannot_write(&dst))?;
         Ok((
             Staged {
                 tmp,
@@ -369,7 +387,7 @@ impl<'m> TrialsCsv<'m> {
         self.crc.update(bytes);
         self.file
             .write_all(bytes)
-            .with_context(|| format!("cannot write {}", self.staged.tmp.display()))
+            .with_context(|| cannot_write(&self.staged.dst))
     }
 
     /// Appends the rows of a block of trials (see [`crate::engine::BlockSink`]).
@@ -386,11 +404,11 @@ impl<'m> TrialsCsv<'m> {
     /// Completes the file, for [`write_all_staged`] to move into place, with the CRC-32 of its
     /// bytes (which a shard keeps, for `merge` to check).
     pub fn finish(mut self) -> anyhow::Result<(Staged, u32)> {
-        let tmp = self.staged.tmp.clone();
+        let dst = self.staged.dst.clone();
         self.file
             .flush()
             .and_then(|_| self.file.get_ref().sync_all())
-            .with_context(|| format!("cannot write {}", tmp.display()))?;
+            .with_context(|| cannot_write(&dst))?;
         Ok((self.staged, self.crc.finalize()))
     }
 }
@@ -460,7 +478,7 @@ pub fn concat_trials_csv(
     }
     w.flush()
         .and_then(|_| w.get_ref().sync_all())
-        .with_context(|| format!("cannot write {}", staged.tmp.display()))?;
+        .with_context(|| cannot_write(&staged.dst))?;
     Ok(staged)
 }
 
@@ -663,11 +681,11 @@ pub fn write_all_staged<S: AsRef<str>, R: AsRef<str>>(
     let result = (|| {
         for (name, bytes) in files {
             let (s, mut f) = Staged::create(dir, name.as_ref())?;
-            let tmp = s.tmp.clone();
+            let dst = s.dst.clone();
             staged.push(s);
             f.write_all(bytes)
                 .and_then(|_| f.sync_all())
-                .with_context(|| format!("cannot write {}", tmp.display()))?;
+                .with_context(|| cannot_write(&dst))?;
         }
         commit(dir, &staged, &gone, remove)
     })();
@@ -698,7 +716,7 @@ fn commit<R: AsRef<str>>(
     let list: String = remove.iter().map(|r| format!("{}\n", r.as_ref())).collect();
     std::fs::File::create(&marker)
         .and_then(|mut f| f.write_all(list.as_bytes()).and_then(|_| f.sync_all()))
-        .with_context(|| format!("cannot write {}", marker.display()))?;
+        .with_context(|| cannot_write_in(dir))?;
     let (mut set_aside, mut placed) = (Vec::new(), Vec::new());
     let moved = (|| {
         for dst in gone {
