@@ -826,9 +826,30 @@ fn episodes(
                 }
             }
         }
-        Start::Hazard(p) => {
+        Start::Hazard { p, stationary } => {
             let p = ParamVals::sample(p, rng);
             let mut t = 0usize;
+            if *stationary && let Length::Hazard(p_end) = &timing.length {
+                // On or off in period 0 with the stationary probabilities of the on/off process
+                // in period 0's regime state: a period is on after an on period with
+                // probability (1 - e) + e s (the episode goes on, or ends and another starts at
+                // once) and after an off one with probability s, so on has probability
+                // s / (s + e (1 - s)). Its remaining length is geometric, as every episode's,
+                // and a licensing lag counts from period 0.
+                let e = ParamVals::sample(p_end, rng);
+                let g = regime.first().copied().unwrap_or(0) as usize;
+                let (ps, pe) = (p.at(g), e.at(g));
+                let denom = ps + pe * (1.0 - ps);
+                let on = if denom > 0.0 { ps / denom } else { 0.0 };
+                if unit(rng) < on {
+                    let end = hazard_len(&e, 0, tt, regime, rng).max(1).min(tt);
+                    f(0, end, 0, rng);
+                    t = end;
+                } else {
+                    // Off in period 0: the next episode starts in period 1 at the earliest.
+                    t = 1;
+                }
+            }
             while t < tt {
                 let a = next_start(&p, t, tt, regime, rng);
                 if a >= tt {
@@ -849,26 +870,28 @@ fn episode_len(len: &Length, a: usize, tt: usize, regime: &[u8], rng: &mut Trial
     match len {
         Length::Forever => tt.saturating_sub(a).max(1),
         Length::Periods(d) => periods(d, rng).max(1),
-        Length::Hazard(p) => {
-            let p = ParamVals::sample(p, rng);
-            if p.varies {
-                let mut k = a;
-                loop {
-                    let g = regime
-                        .get(k)
-                        .copied()
-                        .unwrap_or(*regime.last().unwrap_or(&0))
-                        as usize;
-                    k += 1;
-                    if unit(rng) < p.at(g) || k >= tt {
-                        break;
-                    }
-                }
-                k - a
-            } else {
-                p.waiting().sample(rng) as usize
+        Length::Hazard(p) => hazard_len(&ParamVals::sample(p, rng), a, tt, regime, rng),
+    }
+}
+
+/// Length in periods (at least 1) of an episode whose first simulated period is `a` and which
+/// ends with per-period probability `p`.
+fn hazard_len(p: &ParamVals, a: usize, tt: usize, regime: &[u8], rng: &mut TrialRng) -> usize {
+    if p.varies {
+        let mut k = a;
+        loop {
+            let g = regime
+                .get(k)
+                .copied()
+                .unwrap_or(*regime.last().unwrap_or(&0)) as usize;
+            k += 1;
+            if unit(rng) < p.at(g) || k >= tt {
+                break;
             }
         }
+        k - a
+    } else {
+        p.waiting().sample(rng) as usize
     }
 }
 

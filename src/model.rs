@@ -149,7 +149,13 @@ pub enum Start {
         probability: RParam,
     },
     /// Episodes start with a per-period probability while inactive.
-    Hazard(RParam),
+    Hazard {
+        /// Per-period probability that an episode starts.
+        p: RParam,
+        /// Whether an episode is under way in period 0 with the stationary probability of the
+        /// on/off process (needs an end hazard, see [`Length::Hazard`]).
+        stationary: bool,
+    },
 }
 
 /// How long an episode lasts.
@@ -1673,8 +1679,38 @@ impl Compiler<'_> {
                 if let Some(q) = &w.probability {
                     return self.err(Some(q.span()), "`probability` needs `at`", "with `p_start`, the per-period probability already says how likely an episode is");
                 }
-                Start::Hazard(self.prob(p, states, "p_start")?)
+                Start::Hazard {
+                    p: self.prob(p, states, "p_start")?,
+                    stationary: false,
+                }
             }
+        };
+        let stationary = w
+            .initial
+            .as_ref()
+            .filter(|i| *i.get_ref() == scenario::EpisodeInitial::Stationary);
+        if let Some(i) = &w.initial {
+            if w.p_start.is_none() {
+                return self.err(
+                    Some(i.span()),
+                    "`initial` needs `p_start`: it says whether an on/off episode is already under way in period 0",
+                    "remove `initial`, or start episodes with a per-period probability p_start",
+                );
+            }
+            if stationary.is_some() && w.p_end.is_none() {
+                return self.err(
+                    Some(i.span()),
+                    "initial = \"stationary\" needs `p_end`: an episode already under way in period 0 has a geometric remaining length only when episodes end with a per-period probability",
+                    "give p_end instead of `duration` (p_end = 1 / mean length), or remove `initial`",
+                );
+            }
+        }
+        let start_rule = match start_rule {
+            Start::Hazard { p, .. } => Start::Hazard {
+                p,
+                stationary: stationary.is_some(),
+            },
+            other => other,
         };
         let length = match (&w.duration, &w.p_end) {
             (Some(d), None) => Length::Periods(self.period_dist(d, "duration")?),

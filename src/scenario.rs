@@ -303,6 +303,21 @@ pub struct RawTiming {
     pub p_end: Option<Spanned<Param>>,
     /// Episode length in periods, sampled per episode (default: to the end of the horizon).
     pub duration: Option<Spanned<Dist>>,
+    /// With `p_start` and `p_end`: whether an episode may already be under way in period 0.
+    pub initial: Option<Spanned<EpisodeInitial>>,
+}
+
+/// Whether an on/off episodic shock (`p_start` with `p_end`) starts off, or in its stationary
+/// state.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum EpisodeInitial {
+    /// No episode under way in period 0.
+    #[default]
+    Off,
+    /// An episode under way in period 0 with the on/off process's stationary probability
+    /// p_start / (p_start + p_end (1 - p_start)).
+    Stationary,
 }
 
 /// An `[[restriction]]` table: a country blocks part of its exports.

@@ -332,6 +332,42 @@ fn a_restricted_route_cannot_be_refilled_by_reordering() {
     );
 }
 
+/// An on/off restriction (`p_start`, `p_end`) started in its stationary state is in force in
+/// every period with probability s / (s + e (1 - s)): a period is on after an on period with
+/// probability (1 - e) + e s, since another episode may start as soon as one ends. A two-state
+/// outage with p_fail = s and p_recover = e would be down s / (s + e) of the time instead.
+#[test]
+fn a_stationary_on_off_restriction_is_in_force_with_its_stationary_probability() {
+    let (s, e) = (0.3, 0.5);
+    let text = with(
+        TWO_NODES,
+        &format!(
+            "[[restriction]]\nid = \"r\"\ncountry = \"AA\"\nseverity = 1\nwhen = {{ p_start = {s}, p_end = {e}, initial = \"stationary\" }}\n"
+        ),
+    );
+    let (_, r, _) = summarise(&text, 20_000, 5);
+    let pi = s / (s + e * (1.0 - s));
+    assert_mean_near(
+        &r.shortfalls(0),
+        240.0 * pi,
+        4.0,
+        "stationary on/off restriction",
+    );
+    // Started off, the chance of being on in period t is pi (1 - (1 - s - e (1 - s))^(t + 1)).
+    let off = text.replace(", initial = \"stationary\"", "");
+    let (_, r, _) = summarise(&off, 20_000, 5);
+    let lambda = 1.0 - s - e * (1.0 - s);
+    let expected: f64 = (0..24)
+        .map(|t| 10.0 * pi * (1.0 - lambda.powi(t + 1)))
+        .sum();
+    assert_mean_near(
+        &r.shortfalls(0),
+        expected,
+        4.0,
+        "on/off restriction started off",
+    );
+}
+
 #[test]
 fn episodes_scheduled_before_the_start_count_their_lag_from_the_schedule() {
     // Blocked in periods -2, -1 and 0, then licensed: only period 0 is in the horizon.

@@ -295,6 +295,32 @@ fn implausible_growth_is_a_warning_at_its_line() {
 }
 
 #[test]
+fn a_stationary_start_needs_an_on_off_process() {
+    let restriction = |when: &str| {
+        format!(
+            "{GOOD}\n[[restriction]]\nid = \"r\"\ncountry = \"AA\"\nseverity = 0.5\nwhen = {{ {when} }}\n"
+        )
+    };
+    fails(
+        &restriction("at = 3, initial = \"stationary\""),
+        &["line 36", "`initial` needs `p_start`"],
+    );
+    fails(
+        &restriction("p_start = 0.1, duration = 3, initial = \"stationary\""),
+        &["line 36", "needs `p_end`", "p_end = 1 / mean length"],
+    );
+    fails(
+        &restriction("p_start = 0.1, p_end = 0.2, initial = \"up\""),
+        &["line 36", "unknown variant `up`"],
+    );
+    model::compile_str(
+        &restriction("p_start = 0.1, p_end = 0.2, initial = \"stationary\""),
+        "ok.toml",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
 fn regime_state_names_are_checked() {
     let t = format!(
         "{GOOD}\n[regime]\nstates = [\"calm\", \"crisis\"]\ninitial = \"calm\"\ntransition = [[0.9, 0.1], [0.2, 0.8]]\n\n[[restriction]]\nid = \"r\"\ncountry = \"AA\"\nseverity = 1\nwhen = {{ p_start = {{ calm = 0.1, crisi = 0.5 }} }}\n"
