@@ -308,6 +308,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Report { dir } => {
+            // A run killed while it moved its files into place is finished first, so that the
+            // charts are drawn from the results they will sit beside.
+            output::repair(&dir);
             let input = report::input_from_dir(&dir)?;
             let files: Vec<_> = report::in_output(report::files(&input)?).collect();
             let rdir = dir.join(report::DIR);

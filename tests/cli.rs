@@ -827,6 +827,50 @@ fn a_run_that_cannot_put_every_file_in_place_changes_nothing() {
     assert!(err.contains("is the shard folder"), "{err}");
 }
 
+/// `report DIR` over a folder whose last run was killed while it moved its files into place
+/// finishes that run's commit first, then draws the charts from its results: never charts of
+/// the earlier results beside the killed run's data.
+#[test]
+fn report_finishes_a_killed_commit_before_reading() {
+    let (a, b) = (tmp("cli-report-killed-a"), tmp("cli-report-killed-b"));
+    for (dir, seed) in [(&a, "1"), (&b, "2")] {
+        succeed(
+            bin()
+                .args(["run", "--trials", "300", "--quiet", "--seed", seed, "--out"])
+                .arg(dir),
+        );
+    }
+    // The charts `report` draws from b's results.
+    succeed(bin().arg("report").arg(&b));
+    // a's folder as b's run would leave it if killed after writing its commit marker and before
+    // moving any file: every b file staged beside a's, which are still in place.
+    let dead = "4000000000-1";
+    let files = ["summary.json", "trials.csv", "run-info.json"]
+        .into_iter()
+        .map(String::from)
+        .chain(supplyshock::report::FILES.map(supplyshock::report::path));
+    for f in files {
+        let (dir, name) = f.rsplit_once('/').unwrap_or(("", &f));
+        let staged = a.join(dir).join(format!(".{name}.tmp-{dead}"));
+        std::fs::copy(b.join(&f), staged).unwrap();
+    }
+    std::fs::write(a.join(format!(".commit-{dead}")), "").unwrap();
+    succeed(bin().arg("report").arg(&a));
+    let read = |dir: &std::path::Path, f: &str| std::fs::read(dir.join(f)).unwrap();
+    assert_eq!(read(&a, "summary.json"), read(&b, "summary.json"));
+    assert_eq!(read(&a, "trials.csv"), read(&b, "trials.csv"));
+    for f in supplyshock::report::FILES.map(supplyshock::report::path) {
+        assert!(
+            read(&a, &f) == read(&b, &f),
+            "{f} is not drawn from the results beside it"
+        );
+    }
+    for e in std::fs::read_dir(&a).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().to_string();
+        assert!(!name.starts_with('.'), "left {name}");
+    }
+}
+
 #[test]
 fn a_closed_standard_output_ends_quietly() {
     // As in `supplyshock validate | head -0`: the output meets a pipe whose reader has gone.
