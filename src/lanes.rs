@@ -116,7 +116,7 @@ impl Path {
         Path::ALL.into_iter().filter(|p| p.available()).collect()
     }
 
-    /// A description for reports, e.g. "32 trials per step, avx2".
+    /// A description for reports, e.g. "16 trials per step, avx2".
     pub fn describe(self) -> String {
         format!("{LANES} trials per step, {}", self.name())
     }

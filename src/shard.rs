@@ -16,7 +16,7 @@ use crate::model::{self, Model, stream_key};
 
 /// File name of a shard's raw results inside its output folder.
 pub const SHARD_FILE: &str = "shard.bin";
-const FORMAT: u32 = 3;
+const FORMAT: u32 = 4;
 
 /// Which part of a run a shard is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -172,10 +172,12 @@ impl ShardFile {
 }
 
 impl ShardFile {
-    /// Checks that every array of the shard has the shape its scenario gives, and that a few of
-    /// its trials, run again, give the saved results: a shard whose fields or scenario text were
-    /// changed after it ran (even with its CRC made to match) is refused, never merged and never
-    /// a panic.
+    /// Checks that every array of the shard has the shape its scenario gives, that its streamed
+    /// statistics are ones that adding trials can make, and that its first and last trials, run
+    /// again, give the saved results: a shard whose shape, statistics' structure or scenario
+    /// text was changed after it ran (even with its CRC made to match) is refused, and merge
+    /// never panics on it. Values changed within those bounds are caught only where they fall
+    /// in the trials run again.
     fn check(&self, m: &Model) -> anyhow::Result<()> {
         let (dn, words, ns) = (m.demand.len(), m.shock_words(), m.shocks.len());
         let path = self.folder.join(SHARD_FILE);
@@ -213,7 +215,18 @@ impl ShardFile {
         ensure!(
             self.streams.len() == dn
                 && self.streams.iter().all(|s| {
-                    s.survive.0.len() == m.periods + 1 && s.recover.0.len() == m.periods + 1
+                    let at_most_once = |c: &crate::sketch::Counts| {
+                        c.0.len() == m.periods + 1
+                            && c.0
+                                .iter()
+                                .try_fold(0u64, |a, &x| a.checked_add(x))
+                                .is_some_and(|t| t <= self.trials)
+                    };
+                    at_most_once(&s.survive)
+                        && at_most_once(&s.recover)
+                        && [&s.worst, &s.worst_frac, &s.tariff]
+                            .iter()
+                            .all(|k| k.is_consistent() && k.count == self.trials)
                 }),
             bad("the streamed statistics")
         );
@@ -245,6 +258,16 @@ impl ShardFile {
 /// gives: the shape of every array, and a few trials run again.
 pub fn merge(mut shards: Vec<ShardFile>) -> anyhow::Result<(String, String, Model, RunResult)> {
     ensure!(!shards.is_empty(), "merge needs at least one shard folder");
+    for s in &shards {
+        ensure!(
+            (1..=s.count).contains(&s.index) && s.count <= s.total_trials.max(1),
+            "{}: shard {}/{} of {} trials is not a part of a run; the file was changed after the shard ran: re-run that shard",
+            s.folder.join(SHARD_FILE).display(),
+            s.index,
+            s.count,
+            s.total_trials
+        );
+    }
     shards.sort_by_key(|s| s.first_trial);
     let first = &shards[0];
     for s in &shards {
@@ -297,14 +320,25 @@ pub fn merge(mut shards: Vec<ShardFile>) -> anyhow::Result<(String, String, Mode
             );
         }
     }
-    let missing: Vec<String> = (1..=first.count)
-        .filter(|i| !shards.iter().any(|s| s.index == *i))
-        .map(|i| format!("{i}/{}", first.count))
-        .collect();
-    if !missing.is_empty() {
+    // Listed from the indices given (at most 20 named), not by counting up to the shard count.
+    let mut given: Vec<u64> = shards.iter().map(|s| s.index).collect();
+    given.sort_unstable();
+    let missing_count = first.count - given.len() as u64;
+    if missing_count > 0 {
+        let mut missing = Vec::new();
+        let mut next = 1;
+        for &i in given.iter().chain([first.count + 1].iter()) {
+            while next < i && missing.len() < 20 {
+                missing.push(format!("{next}/{}", first.count));
+                next += 1;
+            }
+            next = i + 1;
+        }
         bail!(
-            "shards missing: {}; pass every shard folder of the run",
-            missing.join(", ")
+            "{missing_count} shard{} missing: {}{}; pass every shard folder of the run",
+            if missing_count == 1 { "" } else { "s" },
+            missing.join(", "),
+            if missing_count > 20 { ", ..." } else { "" }
         );
     }
     let mut next = 0u64;
@@ -479,6 +513,31 @@ severity = 0.9
         refused(&|s| s.magnitude.push(0.0), "shock magnitudes");
         refused(&|s| s.hist.truncate(1), "histograms");
         refused(&|s| s.streams[0].survive.0.push(0), "streamed statistics");
+        refused(&|s| s.streams[0].worst.count += 1, "streamed statistics");
+        refused(&|s| s.streams[0].worst.max = -1.0, "streamed statistics");
+        refused(
+            &|s| s.streams[0].tariff.min_positive = f64::NAN,
+            "streamed statistics",
+        );
+        refused(
+            &|s| s.streams[0].recover.0[0] = u64::MAX,
+            "streamed statistics",
+        );
+        let mut s = shards(WORLD);
+        s.pop();
+        let err = merge(s).unwrap_err().to_string();
+        assert!(err.contains("1 shard missing: 2/2"), "{err}");
+        // A shard index outside its count, or a count no run could have, before any loop.
+        for edit in [
+            |s: &mut ShardFile| s.index = 0,
+            |s: &mut ShardFile| s.index = 3,
+            |s: &mut ShardFile| s.count = u64::MAX,
+        ] {
+            let mut s = shards(WORLD);
+            edit(&mut s[1]);
+            let err = merge(s).unwrap_err().to_string();
+            assert!(err.contains("not a part of a run"), "{err}");
+        }
         refused(&|s| s.shortfall[0] += 1.0, "saved trials");
         // The same scenario text swapped in every shard: the saved trials are not its trials.
         let other = WORLD.replace("capacity = 10", "capacity = 7");

@@ -151,7 +151,11 @@ pub struct Sketch {
     pub sum: ExactSum,
     /// Exact sum of their squares.
     pub sum_sq: ExactSum,
-    /// Counts of positive values per bucket.
+    /// Index of the bucket `buckets[0]` counts.
+    first: u32,
+    /// Counts of positive values per bucket, from bucket `first` to the highest bucket seen:
+    /// only the range of buckets the values reached is kept (a few kilobytes for a market's
+    /// tonnes), the same range however the values were added or merged.
     buckets: Vec<u32>,
 }
 
@@ -192,7 +196,8 @@ impl Sketch {
             max: 0.0,
             sum: ExactSum::default(),
             sum_sq: ExactSum::default(),
-            buckets: vec![0; BUCKETS],
+            first: 0,
+            buckets: Vec::new(),
         }
     }
 
@@ -204,7 +209,8 @@ impl Sketch {
             return;
         }
         let b = (key(x) - LOW_KEY).clamp(0, BUCKETS as i64 - 1) as usize;
-        self.buckets[b] += 1;
+        self.cover(b, b);
+        self.buckets[b - self.first as usize] += 1;
         self.min_positive = self.min_positive.min(x);
         self.max = self.max.max(x);
         self.sum.add(x);
@@ -226,8 +232,54 @@ impl Sketch {
         self.max = self.max.max(other.max);
         self.sum.merge(&other.sum);
         self.sum_sq.merge(&other.sum_sq);
-        for (a, b) in self.buckets.iter_mut().zip(&other.buckets) {
-            *a += b;
+        if let Some(last) = other.last() {
+            self.cover(other.first as usize, last);
+            let at = (other.first - self.first) as usize;
+            for (a, b) in self.buckets[at..].iter_mut().zip(&other.buckets) {
+                *a += b;
+            }
+        }
+    }
+
+    /// Whether the sketch is one that adding and merging values can make: its buckets lie in
+    /// the bucket range and count every positive value. A sketch read from a file is checked
+    /// with this before it is merged.
+    pub fn is_consistent(&self) -> bool {
+        let positive: u64 = self.buckets.iter().map(|&c| u64::from(c)).sum();
+        let extremes = if positive == 0 {
+            self.min_positive == f64::INFINITY && self.max == 0.0
+        } else {
+            self.min_positive > 0.0 && self.min_positive <= self.max && self.max.is_finite()
+        };
+        (self.first as usize).saturating_add(self.buckets.len()) <= BUCKETS
+            && self.zeros.checked_add(positive) == Some(self.count)
+            && extremes
+    }
+
+    /// The highest bucket kept, if any.
+    fn last(&self) -> Option<usize> {
+        (!self.buckets.is_empty()).then(|| self.first as usize + self.buckets.len() - 1)
+    }
+
+    /// Widens the kept range to hold buckets `lo..=hi`.
+    fn cover(&mut self, lo: usize, hi: usize) {
+        match self.last() {
+            None => {
+                self.first = lo as u32;
+                self.buckets = vec![0; hi - lo + 1];
+            }
+            Some(last) => {
+                let first = self.first as usize;
+                if lo < first {
+                    self.buckets
+                        .splice(0..0, std::iter::repeat_n(0, first - lo));
+                    self.first = lo as u32;
+                }
+                if hi > last {
+                    let len = hi - self.first as usize + 1;
+                    self.buckets.resize(len, 0);
+                }
+            }
         }
     }
 
@@ -253,10 +305,10 @@ impl Sketch {
             return self.max;
         }
         let mut acc = self.zeros;
-        for (b, &c) in self.buckets.iter().enumerate() {
+        for (i, &c) in self.buckets.iter().enumerate() {
             acc += u64::from(c);
             if acc >= rank {
-                return self.value_of(b);
+                return self.value_of(self.first as usize + i);
             }
         }
         self.max
@@ -271,8 +323,9 @@ impl Sketch {
         let mut total = self.max;
         left -= 1;
         let mut skip_max = true;
-        for b in (0..BUCKETS).rev() {
-            let mut c = u64::from(self.buckets[b]);
+        for (i, &c) in self.buckets.iter().enumerate().rev() {
+            let b = self.first as usize + i;
+            let mut c = u64::from(c);
             if c == 0 {
                 continue;
             }
@@ -437,6 +490,38 @@ mod tests {
         let (m2, v2) = crate::summary::mean_var(&values);
         assert!((mean - m2).abs() <= 1e-12 * m2);
         assert!((var - v2).abs() <= 1e-9 * v2);
+    }
+
+    /// A sketch keeps only the range of buckets its values reached, the same range whatever the
+    /// order of adding and merging: splits by value, merged either way, equal the whole.
+    #[test]
+    fn a_sketch_keeps_the_bucket_range_its_values_reach() {
+        let values: Vec<f64> = (0..5_000).map(|i| 1.0 + (i * i % 9_973) as f64).collect();
+        let mut whole = Sketch::new();
+        values.iter().for_each(|&x| whole.add(x));
+        // 1 to 9,973: 14 binades of 256 buckets at most.
+        assert!(
+            whole.buckets.len() <= 14 << MANTISSA_BITS,
+            "{}",
+            whole.buckets.len()
+        );
+        assert!(whole.is_consistent());
+        let (mut low, mut high) = (Sketch::new(), Sketch::new());
+        for &x in &values {
+            if x < 100.0 { &mut low } else { &mut high }.add(x);
+        }
+        for (a, b) in [(&low, &high), (&high, &low)] {
+            let mut m = Sketch::new();
+            m.merge(a);
+            m.merge(b);
+            m.canonicalize();
+            let mut w = whole.clone();
+            w.canonicalize();
+            assert!(m == w);
+        }
+        let mut empty = Sketch::new();
+        empty.merge(&Sketch::new());
+        assert!(empty == Sketch::new() && empty.is_consistent());
     }
 
     #[test]
