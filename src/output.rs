@@ -653,17 +653,17 @@ fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("cannot create output folder {} (--out)", dir.display()))
 }
 
-/// Makes `dir` ready for a write: created if need be, and cleared of what dead runs left there
-/// (see [`recover`]).
-/// Finishes or undoes what a run killed while writing into `dir` left there (see [`recover`]),
-/// as the next write would, so that what is read next is one run's results. Nothing to do where
-/// `dir` is not a folder.
+/// Finishes or undoes what a run killed while writing into `dir` left there, as the next write
+/// would, so that what is read next is one run's results. Nothing to do where `dir` is not a
+/// folder.
 pub fn repair(dir: &Path) {
     if dir.is_dir() {
         recover(dir);
     }
 }
 
+/// Makes `dir` ready for a write: created if need be, and cleared of what dead runs left there
+/// (see [`recover`]).
 fn prepare(dir: &Path) -> anyhow::Result<()> {
     ensure_dir(dir)?;
     recover(dir);
