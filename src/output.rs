@@ -149,7 +149,14 @@ impl Staged {
         ensure_dir(dst.parent().unwrap_or(dir))?;
         let held = Held::take(dir)?;
         let tmp = aside(&dst, "tmp");
-        let f = std::fs::File::create(&tmp).with_context(|| cannot_write(&dst))?;
+        // Another run may remove the subfolder, found empty, between the two steps: make it
+        // again once.
+        let f = std::fs::File::create(&tmp)
+            .or_else(|_| {
+                ensure_dir(dst.parent().unwrap_or(dir))?;
+                std::fs::File::create(&tmp).map_err(anyhow::Error::from)
+            })
+            .with_context(|| cannot_write(&dst))?;
         Ok((
             Staged {
                 tmp,
@@ -658,7 +665,32 @@ fn ensure_dir(dir: &Path) -> anyhow::Result<()> {
 /// folder.
 pub fn repair(dir: &Path) {
     if dir.is_dir() {
+        let _lock = FolderLock::take(dir);
         recover(dir);
+    }
+}
+
+/// An exclusive lock on an output folder itself (its directory, opened and locked), held while
+/// a process moves files in or out of it: while one run commits its files, sets aside and
+/// perhaps puts back what it replaces, no other run or recovery touches them, so the commits
+/// into one folder happen one after another and the last one's files are all there. Locking
+/// the folder rather than a file in it leaves nothing behind; the lock goes with the process.
+struct FolderLock(#[allow(dead_code)] Option<std::fs::File>);
+
+impl FolderLock {
+    /// Waits for the folder's lock. Where the folder cannot be opened or locked (a platform or
+    /// file system without locks), goes on without it, as before locks.
+    fn take(dir: &Path) -> FolderLock {
+        #[cfg(unix)]
+        {
+            let f = std::fs::File::open(dir).ok();
+            FolderLock(f.filter(|f| f.lock().is_ok()))
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = dir;
+            FolderLock(None)
+        }
     }
 }
 
@@ -666,6 +698,7 @@ pub fn repair(dir: &Path) {
 /// (see [`recover`]).
 fn prepare(dir: &Path) -> anyhow::Result<()> {
     ensure_dir(dir)?;
+    let _lock = FolderLock::take(dir);
     recover(dir);
     Ok(())
 }
@@ -715,6 +748,10 @@ fn commit<R: AsRef<str>>(
     gone: &[PathBuf],
     remove: &[R],
 ) -> anyhow::Result<()> {
+    // One commit into a folder at a time; what a run killed before this one left is finished
+    // first, so that it can never land on top of this commit's files later.
+    let _lock = FolderLock::take(dir);
+    recover(dir);
     if let Some(d) = gone.iter().find(|d| d.is_dir()) {
         anyhow::bail!(
             "{} is a folder, where this run writes a file; move it away or choose another --out",

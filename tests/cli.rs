@@ -871,6 +871,69 @@ fn report_finishes_a_killed_commit_before_reading() {
     }
 }
 
+/// Runs started together into one folder all succeed, and the folder ends with one run's
+/// results whole: each commit waits for the folder's lock, so no run's rollback or rename lands
+/// on another's files.
+#[test]
+fn concurrent_runs_into_one_folder_leave_one_runs_results() {
+    let (out, refs) = (tmp("cli-concurrent"), tmp("cli-concurrent-refs"));
+    let args = |seed: usize| {
+        let mut c = bin();
+        c.args([
+            "run",
+            "--trials",
+            "100",
+            "--quiet",
+            "--seed",
+            &seed.to_string(),
+        ]);
+        c
+    };
+    for seed in 1..=6 {
+        succeed(args(seed).arg("--out").arg(refs.join(seed.to_string())));
+    }
+    let files = ["summary.json", "trials.csv"]
+        .into_iter()
+        .map(String::from)
+        .chain(supplyshock::report::FILES.map(supplyshock::report::path));
+    let files: Vec<String> = files.collect();
+    for round in 0..6 {
+        let children: Vec<_> = (1..=6)
+            .map(|seed| {
+                args(seed)
+                    .arg("--out")
+                    .arg(&out)
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for c in children {
+            let o = c.wait_with_output().unwrap();
+            assert!(
+                o.status.success(),
+                "round {round}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
+        let summary = std::fs::read_to_string(out.join("summary.json")).unwrap();
+        let seed = (1..=6)
+            .find(|s| summary.contains(&format!("\"seed\": {s},")))
+            .expect("a seed of the runs");
+        let reference = refs.join(seed.to_string());
+        for f in &files {
+            assert!(
+                std::fs::read(out.join(f)).unwrap() == std::fs::read(reference.join(f)).unwrap(),
+                "round {round}: {f} is not seed {seed}'s"
+            );
+        }
+        for e in std::fs::read_dir(&out).unwrap() {
+            let name = e.unwrap().file_name().to_string_lossy().to_string();
+            assert!(!name.starts_with('.'), "round {round}: left {name}");
+        }
+    }
+}
+
 #[test]
 fn a_closed_standard_output_ends_quietly() {
     // As in `supplyshock validate | head -0`: the output meets a pipe whose reader has gone.
