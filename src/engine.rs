@@ -235,7 +235,81 @@ pub fn run_with(
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads)
         .build()?;
+    check_memory(m, opts.trials, pool.current_num_threads(), memory_total())?;
     pool.install(|| run_in_pool(m, opts, sink))
+}
+
+/// Bytes a run of `trials` trials of `m` on `threads` threads needs at least: each thread's
+/// kernel buffers, fan-chart histograms and streamed statistics (their sketches counted at a
+/// typical few kilobytes), the merged copy of those, and the kept per-trial results.
+pub fn working_bytes(m: &Model, trials: u64, threads: usize) -> u64 {
+    let (dn, t, n, e) = (
+        m.demand.len() as u64,
+        m.periods as u64,
+        m.nodes.len() as u64,
+        m.edges.len() as u64,
+    );
+    let lanes = LANES as u64;
+    let outcome = std::mem::size_of::<DemandOutcome>() as u64;
+    let columns = (m.slots.nodes + m.slots.allows + 2 * m.slots.tariffs) as u64;
+    let hist = dn * t * BINS as u64 * 4;
+    let streams = dn * (3 * 8192 + 2 * (t + 1) * 8);
+    let per_thread = hist
+        + streams
+        + dn * t * (lanes * 4 + 8)
+        + dn * lanes * outcome
+        + t * columns * lanes * 8
+        + (n * 11 + e * 4 + dn * 5) * lanes * 8
+        + CHUNK as u64 * dn * outcome;
+    (threads as u64)
+        .saturating_mul(per_thread)
+        .saturating_add(hist + streams)
+        .saturating_add(trials.saturating_mul(m.bytes_per_trial()))
+}
+
+/// The machine's memory in bytes, where the system says (Linux: /proc/meminfo).
+fn memory_total() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kib: u64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))?
+        .trim()
+        .strip_suffix("kB")?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
+}
+
+/// Refuses, before it starts, a run that would need more memory than the machine has, saying
+/// what to change.
+pub fn check_memory(
+    m: &Model,
+    trials: u64,
+    threads: usize,
+    total: Option<u64>,
+) -> anyhow::Result<()> {
+    let Some(total) = total else { return Ok(()) };
+    let need = working_bytes(m, trials, threads);
+    if need <= total {
+        return Ok(());
+    }
+    let gib = |b: u64| b as f64 / (1u64 << 30) as f64;
+    let fits = (1..threads)
+        .rev()
+        .find(|&k| working_bytes(m, trials, k) <= total);
+    let advice = match fits {
+        Some(k) => format!("use --threads {k} or fewer, or fewer demand nodes"),
+        None => "use fewer demand nodes or fewer --trials (split the run with `run --shard`)"
+            .to_string(),
+    };
+    anyhow::bail!(
+        "this run needs about {:.1} GiB of working memory ({} demand nodes x {} months of fan-chart histograms and buffers on each of {threads} threads, and the per-trial results), more than this machine's {:.1} GiB: {advice}",
+        gib(need),
+        m.demand.len(),
+        m.periods,
+        gib(total)
+    )
 }
 
 /// Runs batches of `opts.trials` trials until the 95% confidence interval of every demand node's

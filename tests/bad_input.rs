@@ -320,6 +320,55 @@ fn a_stationary_start_needs_an_on_off_process() {
     .unwrap_or_else(|e| panic!("{e}"));
 }
 
+/// Memory grows with demand nodes x threads, whatever the trial count: a run that would need
+/// more than the machine has is refused before it starts, with a thread count that fits.
+#[test]
+fn a_run_too_large_for_the_machine_is_refused_before_it_starts() {
+    let mut text = String::from(
+        "[scenario]\nname = \"many-markets\"\nperiods = 36\nstart = \"2027-01\"\n\n[[node]]\nid = \"mine\"\nkind = \"mine\"\ncountry = \"AA\"\ncapacity = 20000\n",
+    );
+    for i in 0..2000 {
+        text += &format!(
+            "[[node]]\nid = \"d{i}\"\nkind = \"demand\"\ncountry = \"BB\"\ndemand = 10\n[[edge]]\nfrom = \"mine\"\nto = \"d{i}\"\n"
+        );
+    }
+    let m = model::compile_str(&text, "many.toml").unwrap_or_else(|e| panic!("{e}"));
+    use supplyshock::engine::{check_memory, working_bytes};
+    // One thread: the 2,000 markets' fan-chart histograms (115 MB) twice, and buffers; measured
+    // at 277 MB resident for ten trials.
+    let one = working_bytes(&m, 10, 1);
+    assert!((200 << 20..400 << 20).contains(&one), "{one}");
+    let gib = 1u64 << 30;
+    let err = check_memory(&m, 10, 64, Some(2 * gib))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("2000 demand nodes")
+            && err.contains("64 threads")
+            && err.contains("2.0 GiB")
+            && err.contains("use --threads"),
+        "{err}"
+    );
+    // The thread count it names fits, and one more does not.
+    let k: usize = err
+        .split("use --threads ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|k| k.parse().ok())
+        .unwrap();
+    assert!(working_bytes(&m, 10, k) <= 2 * gib && working_bytes(&m, 10, k + 1) > 2 * gib);
+    assert!(check_memory(&m, 10, 64, Some(64 * gib)).is_ok());
+    assert!(check_memory(&m, 10, 64, None).is_ok());
+    // Even one thread cannot hold it in 100 MB: the advice is fewer markets or trials.
+    let err = check_memory(&m, 10, 4, Some(100 << 20))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("fewer demand nodes or fewer --trials"),
+        "{err}"
+    );
+}
+
 #[test]
 fn regime_state_names_are_checked() {
     let t = format!(
