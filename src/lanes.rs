@@ -265,29 +265,23 @@ impl M {
     }
 }
 
-impl std::ops::BitAnd for M {
-    type Output = M;
-    #[inline(always)]
-    fn bitand(self, o: M) -> M {
-        let mut r = [0u64; LANES];
-        for l in 0..LANES {
-            r[l] = self.0[l] & o.0[l];
+macro_rules! mask_op {
+    ($trait:ident, $method:ident, $op:tt) => {
+        impl std::ops::$trait for M {
+            type Output = M;
+            #[inline(always)]
+            fn $method(self, o: M) -> M {
+                let mut r = [0u64; LANES];
+                for l in 0..LANES {
+                    r[l] = self.0[l] $op o.0[l];
+                }
+                M(r)
+            }
         }
-        M(r)
-    }
+    };
 }
-
-impl std::ops::BitOr for M {
-    type Output = M;
-    #[inline(always)]
-    fn bitor(self, o: M) -> M {
-        let mut r = [0u64; LANES];
-        for l in 0..LANES {
-            r[l] = self.0[l] | o.0[l];
-        }
-        M(r)
-    }
-}
+mask_op!(BitAnd, bitand, &);
+mask_op!(BitOr, bitor, |);
 
 impl std::ops::Not for M {
     type Output = M;

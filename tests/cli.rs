@@ -26,6 +26,14 @@ fn fails(cmd: &mut Command) -> std::process::Output {
     o
 }
 
+/// Asserts that `dir` holds no hidden temporary file: nothing staged or set aside is left.
+fn assert_no_leftovers(dir: &Path, context: &str) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().to_string();
+        assert!(!name.starts_with('.'), "{context} left {name}");
+    }
+}
+
 fn tmp(name: &str) -> std::path::PathBuf {
     let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     let _ = std::fs::remove_dir_all(&d);
@@ -72,10 +80,7 @@ fn run_writes_results_and_a_table() {
     let csv = std::fs::read_to_string(out.join("trials.csv")).unwrap();
     assert_eq!(csv.lines().count(), 301);
     // Nothing temporary is left behind.
-    for e in std::fs::read_dir(&out).unwrap() {
-        let name = e.unwrap().file_name().to_string_lossy().to_string();
-        assert!(!name.starts_with('.'), "left {name}");
-    }
+    assert_no_leftovers(&out, "");
 }
 
 #[test]
@@ -645,10 +650,7 @@ fn a_run_that_fails_after_starting_trials_csv_keeps_earlier_results() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("--precision"));
     assert_eq!(std::fs::read(out.join("trials.csv")).unwrap(), before);
     assert!(out.join("summary.json").exists());
-    for e in std::fs::read_dir(&out).unwrap() {
-        let name = e.unwrap().file_name().to_string_lossy().to_string();
-        assert!(!name.starts_with('.'), "left {name}");
-    }
+    assert_no_leftovers(&out, "");
 }
 
 #[test]
@@ -779,10 +781,7 @@ fn a_run_that_cannot_put_every_file_in_place_changes_nothing() {
         assert!(std::fs::read(out.join(f)).unwrap() == *b, "{f} changed");
     }
     for dir in [out.clone(), out.join("report")] {
-        for e in std::fs::read_dir(dir).unwrap() {
-            let name = e.unwrap().file_name().to_string_lossy().to_string();
-            assert!(!name.starts_with('.'), "left {name}");
-        }
+        assert_no_leftovers(&dir, "");
     }
     // A run killed while moving its files into place (it left its commit marker) is finished
     // by the next run into the folder: its summary.json is in place, its trials.csv still
@@ -811,10 +810,7 @@ fn a_run_that_cannot_put_every_file_in_place_changes_nothing() {
     assert_eq!(read("summary.json"), "killed run's summary");
     assert_eq!(read("trials.csv"), "killed run's trials");
     assert!(!out.join("report/index.html").exists() && !out.join("run-info.json").exists());
-    for e in std::fs::read_dir(&out).unwrap() {
-        let name = e.unwrap().file_name().to_string_lossy().to_string();
-        assert!(!name.starts_with('.'), "left {name}");
-    }
+    assert_no_leftovers(&out, "");
     succeed(
         bin()
             .args(args)
@@ -865,10 +861,7 @@ fn report_finishes_a_killed_commit_before_reading() {
             "{f} is not drawn from the results beside it"
         );
     }
-    for e in std::fs::read_dir(&a).unwrap() {
-        let name = e.unwrap().file_name().to_string_lossy().to_string();
-        assert!(!name.starts_with('.'), "left {name}");
-    }
+    assert_no_leftovers(&a, "");
 }
 
 /// Runs started together into one folder all succeed, and the folder ends with one run's
@@ -927,10 +920,7 @@ fn concurrent_runs_into_one_folder_leave_one_runs_results() {
                 "round {round}: {f} is not seed {seed}'s"
             );
         }
-        for e in std::fs::read_dir(&out).unwrap() {
-            let name = e.unwrap().file_name().to_string_lossy().to_string();
-            assert!(!name.starts_with('.'), "round {round}: left {name}");
-        }
+        assert_no_leftovers(&out, &format!("round {round}"));
     }
 }
 
