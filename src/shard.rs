@@ -11,7 +11,7 @@ use std::path::Path;
 use anyhow::{Context as _, bail, ensure};
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{BINS, DemandStreams, Kernel, RunOptions, RunResult, rank_trials};
+use crate::engine::{BINS, DemandStreams, RunResult, rank_trials};
 use crate::model::{self, Model, stream_key};
 
 /// File name of a shard's raw results inside its output folder.
@@ -231,23 +231,26 @@ impl ShardFile {
             bad("the streamed statistics")
         );
         // The first and last trials, run again from the scenario text, give the saved bits.
-        let again = |k: usize| -> anyhow::Result<bool> {
-            let r = crate::engine::run(
+        let mut scratch = crate::kernel::Scratch::new(m);
+        let (mut outs, mut occ) = (vec![Default::default(); dn], vec![0u64; words]);
+        let mut again = |k: usize| {
+            crate::kernel::run_trial(
                 m,
-                &RunOptions {
-                    seed: self.seed,
-                    first_trial: self.first_trial + k as u64,
-                    trials: 1,
-                    threads: 1,
-                    progress: false,
-                    kernel: Kernel::OneTrial,
-                },
-            )?;
-            Ok(r.shortfall[..] == self.shortfall[k * dn..(k + 1) * dn]
-                && r.occurred[..] == self.occurred[k * words..(k + 1) * words])
+                self.seed,
+                self.first_trial + k as u64,
+                &mut scratch,
+                &mut outs,
+                &mut occ,
+                &mut crate::kernel::NoObserver,
+            );
+            // The engine keeps each total shortfall as f32.
+            outs.iter()
+                .map(|o| o.shortfall as f32)
+                .eq(self.shortfall[k * dn..(k + 1) * dn].iter().copied())
+                && occ[..] == self.occurred[k * words..(k + 1) * words]
         };
         if trials > 0 {
-            ensure!(again(0)? && again(trials - 1)?, bad("the saved trials"));
+            ensure!(again(0) && again(trials - 1), bad("the saved trials"));
         }
         Ok(())
     }
@@ -427,6 +430,7 @@ pub fn merge(mut shards: Vec<ShardFile>) -> anyhow::Result<(String, String, Mode
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::{Kernel, RunOptions};
 
     const WORLD: &str = r#"
 [scenario]
