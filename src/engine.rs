@@ -239,28 +239,19 @@ pub fn run_with(
     pool.install(|| run_in_pool(m, opts, sink))
 }
 
+/// Bytes a sketch of a typical streamed figure keeps (a few thousand buckets, see
+/// [`Sketch`]): the estimate of a run's memory counts its streamed statistics at this.
+const TYPICAL_SKETCH_BYTES: u64 = 8 << 10;
+
 /// Bytes a run of `trials` trials of `m` on `threads` threads needs at least: each thread's
-/// kernel buffers, fan-chart histograms and streamed statistics (their sketches counted at a
-/// typical few kilobytes), the merged copy of those, and the kept per-trial results.
+/// kernel buffers, fan-chart histograms, streamed statistics and chunk of outcomes, the merged
+/// copy of the histograms and statistics, and the kept per-trial results.
 pub fn working_bytes(m: &Model, trials: u64, threads: usize) -> u64 {
-    let (dn, t, n, e) = (
-        m.demand.len() as u64,
-        m.periods as u64,
-        m.nodes.len() as u64,
-        m.edges.len() as u64,
-    );
-    let lanes = LANES as u64;
+    let (dn, t) = (m.demand.len() as u64, m.periods as u64);
     let outcome = std::mem::size_of::<DemandOutcome>() as u64;
-    let columns = (m.slots.nodes + m.slots.allows + 2 * m.slots.tariffs) as u64;
-    let hist = dn * t * BINS as u64 * 4;
-    let streams = dn * (3 * 8192 + 2 * (t + 1) * 8);
-    let per_thread = hist
-        + streams
-        + dn * t * (lanes * 4 + 8)
-        + dn * lanes * outcome
-        + t * columns * lanes * 8
-        + (n * 11 + e * 4 + dn * 5) * lanes * 8
-        + CHUNK as u64 * dn * outcome;
+    let hist = dn * t * BINS as u64 * std::mem::size_of::<u32>() as u64;
+    let streams = dn * (3 * TYPICAL_SKETCH_BYTES + 2 * (t + 1) * 8);
+    let per_thread = hist + streams + LaneScratch::bytes(m) + CHUNK as u64 * dn * outcome;
     (threads as u64)
         .saturating_mul(per_thread)
         .saturating_add(hist + streams)
@@ -454,11 +445,6 @@ pub enum Worker {
 }
 
 impl Worker {
-    /// The fastest kernel this processor runs, with its buffers sized for `m`.
-    pub fn new(m: &Model) -> Worker {
-        Worker::with_kernel(m, Kernel::best())
-    }
-
     /// `kernel` with its buffers sized for `m`; a lane path this processor lacks falls back to
     /// the widest it has (the same bits, see [`Kernel`]).
     pub fn with_kernel(m: &Model, kernel: Kernel) -> Worker {

@@ -151,6 +151,10 @@ struct V([f64; LANES]);
 #[repr(C, align(64))]
 struct M([u64; LANES]);
 
+impl V {
+    const ZERO: V = V([0.0; LANES]);
+}
+
 #[inline(always)]
 fn splat(x: f64) -> V {
     V([x; LANES])
@@ -314,6 +318,20 @@ struct NodeLanes {
     short_run: V,
 }
 
+impl NodeLanes {
+    const ZERO: NodeLanes = NodeLanes {
+        cap: V::ZERO,
+        stock: V::ZERO,
+        want: V::ZERO,
+        need: V::ZERO,
+        out: V::ZERO,
+        spare: V::ZERO,
+        cost_in: V::ZERO,
+        asked: [V::ZERO; 2],
+        short_run: V::ZERO,
+    };
+}
+
 /// This period's capacity of supplier `n`: its own where no shock touches it, else the one
 /// pass 1 kept.
 #[inline(always)]
@@ -334,6 +352,15 @@ struct EdgeLanes {
     ship: V,
 }
 
+impl EdgeLanes {
+    const ZERO: EdgeLanes = EdgeLanes {
+        weight: V::ZERO,
+        order: V::ZERO,
+        base: V::ZERO,
+        ship: V::ZERO,
+    };
+}
+
 /// Per demand node: strategic stockpile left and the running outcomes.
 #[derive(Clone, Copy, Debug)]
 struct DemandLanes {
@@ -348,6 +375,22 @@ struct DemandLanes {
     started: M,
     /// Lanes short at some point and not yet recovered.
     pending: M,
+}
+
+impl DemandLanes {
+    /// A trial's start: the full stockpile `stockpile`, nothing short yet.
+    #[inline(always)]
+    fn start(stockpile: V) -> DemandLanes {
+        DemandLanes {
+            stockpile,
+            shortfall: V::ZERO,
+            worst: V::ZERO,
+            tariff: V::ZERO,
+            worst_frac: V::ZERO,
+            started: M::NONE,
+            pending: M::NONE,
+        }
+    }
 }
 
 /// Working memory for groups of [`LANES`] trials of one model on one [`Path`]; reuse it across
@@ -380,51 +423,34 @@ impl LaneScratch {
     pub fn new(m: &Model, path: Path) -> LaneScratch {
         let path = if path.available() { path } else { Path::best() };
         let (n, e, t, d) = (m.nodes.len(), m.edges.len(), m.periods, m.demand.len());
-        let z = splat(0.0);
         LaneScratch {
             path,
             tl: Timeline::new(m),
-            nodes: vec![
-                NodeLanes {
-                    cap: z,
-                    stock: z,
-                    want: z,
-                    need: z,
-                    out: z,
-                    spare: z,
-                    cost_in: z,
-                    asked: [z; 2],
-                    short_run: z,
-                };
-                n
-            ],
-            edges: vec![
-                EdgeLanes {
-                    weight: z,
-                    order: z,
-                    base: z,
-                    ship: z,
-                };
-                e
-            ],
-            demand: vec![
-                DemandLanes {
-                    stockpile: z,
-                    shortfall: z,
-                    worst: z,
-                    tariff: z,
-                    worst_frac: z,
-                    started: M::NONE,
-                    pending: M::NONE,
-                };
-                d
-            ],
+            nodes: vec![NodeLanes::ZERO; n],
+            edges: vec![EdgeLanes::ZERO; e],
+            demand: vec![DemandLanes::start(V::ZERO); d],
             frac: vec![[0.0; LANES]; d * t],
             short: vec![0; d * t],
             outcomes: vec![[DemandOutcome::default(); LANES]; d],
             occurred: vec![0; LANES * m.shock_words()],
             magnitude: vec![0.0; LANES * m.shocks.len()],
         }
+    }
+
+    /// Bytes of the buffers [`LaneScratch::new`] allocates for `m` (the timeline's rows
+    /// included), for estimating a run's memory before it starts.
+    pub fn bytes(m: &Model) -> u64 {
+        use std::mem::size_of;
+        let (n, e, t, d) = (m.nodes.len(), m.edges.len(), m.periods, m.demand.len());
+        let sl = &m.slots;
+        let rows = t * (sl.nodes + sl.allows + 2 * sl.tariffs) * size_of::<[f64; LANES]>();
+        (n * size_of::<NodeLanes>()
+            + e * size_of::<EdgeLanes>()
+            + d * size_of::<DemandLanes>()
+            + d * t * (size_of::<[f32; LANES]>() + size_of::<u64>())
+            + d * size_of::<[DemandOutcome; LANES]>()
+            + LANES * (m.shock_words() * size_of::<u64>() + m.shocks.len() * size_of::<f32>())
+            + rows) as u64
     }
 
     /// The path the periods are stepped with.
@@ -495,7 +521,7 @@ fn step_periods(m: &Model, s: &mut LaneScratch) {
     let tt = m.periods;
     let flexible = m.policy == Policy::Flexible;
     let mut cost_on = M::NONE;
-    let z = splat(0.0);
+    let z = V::ZERO;
     for (nl, node) in s.nodes.iter_mut().zip(&m.hot) {
         nl.stock = splat(node.stock0);
         nl.cost_in = z;
@@ -507,15 +533,7 @@ fn step_periods(m: &Model, s: &mut LaneScratch) {
     for (d, dn) in m.demand.iter().enumerate() {
         s.nodes[dn.node as usize].stock =
             splat(dn.cover * dn.per_period.first().copied().unwrap_or(0.0));
-        s.demand[d] = DemandLanes {
-            stockpile: splat(dn.stockpile),
-            shortfall: z,
-            worst: z,
-            tariff: z,
-            worst_frac: z,
-            started: M::NONE,
-            pending: M::NONE,
-        };
+        s.demand[d] = DemandLanes::start(splat(dn.stockpile));
         s.outcomes[d] = [DemandOutcome {
             first_short: NONE,
             survive: NONE,
