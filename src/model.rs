@@ -1010,7 +1010,6 @@ impl Compiler<'_> {
 
         // Demand.
         let mut demand_of = vec![None; n_nodes];
-        let mut growth_warnings = Vec::new();
         for (i, n) in raw.nodes.iter().enumerate() {
             if nodes[i].kind != Kind::Demand {
                 continue;
@@ -1046,7 +1045,7 @@ impl Compiler<'_> {
             if let Some(g) = &n.growth
                 && !(-0.5..=1.0).contains(&growth)
             {
-                growth_warnings.push(format!(
+                warnings.push(format!(
                     "line {}: `growth` = {growth} of `{}` is {:.0}% a year; growth is an annual fraction (0.08 for 8%): check it",
                     crate::error::line_of(self.text, g.span().start),
                     nodes[i].id,
@@ -1429,7 +1428,6 @@ impl Compiler<'_> {
             h.restricted = outs.iter().any(|&e| slots.allow[e as usize] != NO_SLOT);
             h.reroutes = (in_off[n]..in_off[n + 1]).any(|e| edges_sorted[e as usize].reroute);
         }
-        warnings.extend(growth_warnings);
         Ok(Model {
             hot,
             tariff_buyers,
@@ -1633,6 +1631,26 @@ impl Compiler<'_> {
         start: (i32, u32),
         span: Range<usize>,
     ) -> Res<Timing> {
+        let stationary = w
+            .initial
+            .as_ref()
+            .filter(|i| *i.get_ref() == scenario::EpisodeInitial::Stationary);
+        if let Some(i) = &w.initial {
+            if w.p_start.is_none() {
+                return self.err(
+                    Some(i.span()),
+                    "`initial` needs `p_start`: it says whether an on/off episode is already under way in period 0",
+                    "remove `initial`, or start episodes with a per-period probability p_start",
+                );
+            }
+            if stationary.is_some() && w.p_end.is_none() {
+                return self.err(
+                    Some(i.span()),
+                    "initial = \"stationary\" needs `p_end`: an episode already under way in period 0 has a geometric remaining length only when episodes end with a per-period probability",
+                    "give p_end instead of `duration` (p_end = 1 / mean length), or remove `initial`",
+                );
+            }
+        }
         let start_rule = match (&w.at, &w.p_start) {
             (Some(_), Some(_)) => {
                 return self.err(
@@ -1681,37 +1699,11 @@ impl Compiler<'_> {
                 }
                 Start::Hazard {
                     p: self.prob(p, states, "p_start")?,
-                    stationary: false,
+                    stationary: stationary.is_some(),
                 }
             }
         };
-        let stationary = w
-            .initial
-            .as_ref()
-            .filter(|i| *i.get_ref() == scenario::EpisodeInitial::Stationary);
-        if let Some(i) = &w.initial {
-            if w.p_start.is_none() {
-                return self.err(
-                    Some(i.span()),
-                    "`initial` needs `p_start`: it says whether an on/off episode is already under way in period 0",
-                    "remove `initial`, or start episodes with a per-period probability p_start",
-                );
-            }
-            if stationary.is_some() && w.p_end.is_none() {
-                return self.err(
-                    Some(i.span()),
-                    "initial = \"stationary\" needs `p_end`: an episode already under way in period 0 has a geometric remaining length only when episodes end with a per-period probability",
-                    "give p_end instead of `duration` (p_end = 1 / mean length), or remove `initial`",
-                );
-            }
-        }
-        let start_rule = match start_rule {
-            Start::Hazard { p, .. } => Start::Hazard {
-                p,
-                stationary: stationary.is_some(),
-            },
-            other => other,
-        };
+
         let length = match (&w.duration, &w.p_end) {
             (Some(d), None) => Length::Periods(self.period_dist(d, "duration")?),
             (None, Some(p)) => Length::Hazard(self.prob(p, states, "p_end")?),
