@@ -98,7 +98,7 @@ pub struct Common {
     pub json: bool,
     /// The kernel's instruction set: auto (the widest this processor has), avx512, avx2, sse2
     /// (neon on ARM), or one-trial (the reference kernel). Results do not depend on it.
-    #[arg(long, default_value = "auto", value_parser = kernel_arg)]
+    #[arg(long, default_value = "auto", value_parser = Kernel::parse)]
     pub kernel: Kernel,
 }
 
@@ -190,17 +190,13 @@ pub struct BenchArgs {
     pub seed: u64,
     /// Kernels to time, e.g. avx2,sse2,one-trial (default: every kernel this processor runs);
     /// the first also runs the scaling table.
-    #[arg(long, value_delimiter = ',', value_parser = kernel_arg)]
+    #[arg(long, value_delimiter = ',', value_parser = Kernel::parse)]
     pub kernel: Vec<Kernel>,
 }
 
 /// Most worker threads a run starts: far beyond any machine's cores, and a guard against a typo
 /// that would start millions.
 pub const MAX_THREADS: u64 = 1024;
-
-fn kernel_arg(name: &str) -> Result<Kernel, String> {
-    Kernel::parse(name)
-}
 
 fn threads_arg() -> clap::builder::RangedU64ValueParser<usize> {
     clap::builder::RangedU64ValueParser::new().range(0..=MAX_THREADS)

@@ -675,7 +675,10 @@ pub fn repair(dir: &Path) {
 /// perhaps puts back what it replaces, no other run or recovery touches them, so the commits
 /// into one folder happen one after another and the last one's files are all there. Locking
 /// the folder rather than a file in it leaves nothing behind; the lock goes with the process.
-struct FolderLock(#[allow(dead_code)] Option<std::fs::File>);
+struct FolderLock {
+    /// The open folder; closing it frees the lock.
+    _folder: Option<std::fs::File>,
+}
 
 impl FolderLock {
     /// Waits for the folder's lock. Where the folder cannot be opened or locked (a platform or
@@ -684,12 +687,14 @@ impl FolderLock {
         #[cfg(unix)]
         {
             let f = std::fs::File::open(dir).ok();
-            FolderLock(f.filter(|f| f.lock().is_ok()))
+            FolderLock {
+                _folder: f.filter(|f| f.lock().is_ok()),
+            }
         }
         #[cfg(not(unix))]
         {
             let _ = dir;
-            FolderLock(None)
+            FolderLock { _folder: None }
         }
     }
 }
