@@ -532,8 +532,259 @@ pub fn compile_str(text: &str, path: &str) -> Result<Model, ScenarioError> {
         error: Box::new(error),
     })?;
     Compiler { path, text }
-        .compile(raw)
+        .validate(&raw)
+        .map(compile)
         .map_err(|d| ScenarioError::Invalid(Box::new(d)))
+}
+
+/// Lays a checked scenario out for the kernel: nodes renumbered in topological order, edges
+/// grouped by buyer with CSR offsets, the flags and shock columns the kernel reads.
+fn compile(c: Checked) -> Model {
+    let Checked {
+        name,
+        description,
+        periods,
+        start,
+        trials,
+        seed,
+        policy,
+        reroute_lag,
+        thresholds,
+        regime,
+        countries,
+        nodes,
+        hot: hot_of,
+        edges,
+        order,
+        demand: demand_of,
+        mut shocks,
+        warnings,
+    } = c;
+    let n_nodes = nodes.len();
+    // Renumber in topological order.
+    let mut new_of = vec![0u32; n_nodes];
+    for (k, &i) in order.iter().enumerate() {
+        new_of[i] = k as u32;
+    }
+    let nodes_sorted: Vec<Node> = order.iter().map(|&i| nodes[i].clone()).collect();
+    let mut edge_order: Vec<usize> = (0..edges.len()).collect();
+    // Grouped by buyer; within a buyer, in file order (the order re-routing tries them).
+    edge_order.sort_by_key(|&k| (new_of[edges[k].dst as usize], k));
+    let mut new_edge = vec![0u32; edges.len()];
+    for (k, &old) in edge_order.iter().enumerate() {
+        new_edge[old] = k as u32;
+    }
+    let edges_sorted: Vec<Edge> = edge_order
+        .iter()
+        .map(|&k| {
+            let mut e = edges[k].clone();
+            e.src = new_of[e.src as usize];
+            e.dst = new_of[e.dst as usize];
+            e
+        })
+        .collect();
+    let mut in_off = vec![0u32; n_nodes + 1];
+    for e in &edges_sorted {
+        in_off[e.dst as usize + 1] += 1;
+    }
+    for k in 0..n_nodes {
+        in_off[k + 1] += in_off[k];
+    }
+    let mut out_off = vec![0u32; n_nodes + 1];
+    for e in &edges_sorted {
+        out_off[e.src as usize + 1] += 1;
+    }
+    for k in 0..n_nodes {
+        out_off[k + 1] += out_off[k];
+    }
+    let mut fill = out_off.clone();
+    let mut out_edges = vec![0u32; edges_sorted.len()];
+    for (k, e) in edges_sorted.iter().enumerate() {
+        out_edges[fill[e.src as usize] as usize] = k as u32;
+        fill[e.src as usize] += 1;
+    }
+    let demand: Vec<DemandNode> = order
+        .iter()
+        .filter_map(|&i| demand_of[i].clone())
+        .map(|mut d| {
+            d.node = new_of[d.node as usize];
+            d
+        })
+        .collect();
+    for s in &mut shocks {
+        match &mut s.kind {
+            ShockKind::Markov { node, .. }
+            | ShockKind::Events { node, .. }
+            | ShockKind::Delay { node, .. } => {
+                *node = new_of[*node as usize];
+            }
+            ShockKind::Restriction { edges, .. } | ShockKind::Tariff { edges, .. } => {
+                for e in edges.iter_mut() {
+                    *e = new_edge[*e as usize];
+                }
+                edges.sort_unstable();
+            }
+        }
+    }
+
+    let mut tariff_buyers: Vec<u32> = shocks
+        .iter()
+        .filter_map(|s| match &s.kind {
+            ShockKind::Tariff { edges, .. } => Some(edges),
+            _ => None,
+        })
+        .flatten()
+        .map(|&e| edges_sorted[e as usize].dst)
+        .collect();
+    tariff_buyers.sort_unstable();
+    tariff_buyers.dedup();
+
+    let mut planned_online = vec![i64::MIN; n_nodes];
+    for sh in &shocks {
+        if let ShockKind::Delay { node, nominal, .. } = &sh.kind {
+            let p = &mut planned_online[*node as usize];
+            *p = (*p).max(*nominal);
+        }
+    }
+
+    let mut tariffed = vec![false; n_nodes];
+    let mut tariff_edge = vec![false; edges_sorted.len()];
+    for sh in &shocks {
+        if let ShockKind::Tariff { edges, .. } = &sh.kind {
+            for &e in edges {
+                tariff_edge[e as usize] = true;
+            }
+        }
+    }
+    for n in 0..n_nodes {
+        for e in in_off[n] as usize..in_off[n + 1] as usize {
+            if tariff_edge[e] || tariffed[edges_sorted[e].src as usize] {
+                tariffed[n] = true;
+            }
+        }
+    }
+    let mut hot: Vec<Hot> = order
+        .iter()
+        .zip(&tariffed)
+        .enumerate()
+        .map(|(n, (&i, &tariffed))| Hot {
+            tariffed,
+            reweighted: tariff_buyers.binary_search(&(n as u32)).is_ok(),
+            ..hot_of[i]
+        })
+        .collect();
+
+    let slots = Slots::of(n_nodes, edges_sorted.len(), &shocks);
+    for (n, h) in hot.iter_mut().enumerate() {
+        let outs = &out_edges[out_off[n] as usize..out_off[n + 1] as usize];
+        h.restricted = outs.iter().any(|&e| slots.allow[e as usize] != NO_SLOT);
+        h.reroutes = (in_off[n]..in_off[n + 1]).any(|e| edges_sorted[e as usize].reroute);
+    }
+    Model {
+        hot,
+        tariff_buyers,
+        planned_online,
+        slots,
+        name,
+        warnings,
+        description,
+        periods,
+        start,
+        trials,
+        seed,
+        policy,
+        reroute_lag,
+        thresholds,
+        countries,
+        nodes: nodes_sorted,
+        edges: edges_sorted,
+        in_off,
+        out_edges,
+        out_off,
+        demand,
+        regime,
+        shocks,
+    }
+}
+
+/// A scenario whose values and cross-references are all checked, still in file order (node and
+/// edge indices are positions in the file): what [`compile`] lays out. Nothing that reaches this
+/// form can fail to compile.
+struct Checked {
+    name: String,
+    description: String,
+    periods: usize,
+    start: (i32, u32),
+    trials: u64,
+    seed: u64,
+    policy: Policy,
+    reroute_lag: u32,
+    thresholds: Vec<f64>,
+    regime: Option<Regime>,
+    countries: Vec<String>,
+    nodes: Vec<Node>,
+    hot: Vec<Hot>,
+    /// Shares resolved; `blocked_domestic` set by the restrictions.
+    edges: Vec<Edge>,
+    /// Node indices in topological order.
+    order: Vec<usize>,
+    /// Per node, its demand if it is a demand node.
+    demand: Vec<Option<DemandNode>>,
+    shocks: Vec<Shock>,
+    warnings: Vec<String>,
+}
+
+/// The ids that name nodes: index by id, and every id in file order for messages.
+struct Ids<'r> {
+    index: HashMap<&'r str, usize>,
+    known: Vec<&'r str>,
+}
+
+/// The supply graph while it is checked, in file order.
+struct Graph<'r> {
+    ids: Ids<'r>,
+    countries: Vec<String>,
+    nodes: Vec<Node>,
+    hot: Vec<Hot>,
+    edges: Vec<Edge>,
+}
+
+/// The shocks checked so far, with their ids (which must be unique).
+#[derive(Default)]
+struct Shocks {
+    list: Vec<Shock>,
+    ids: HashSet<String>,
+}
+
+impl Shocks {
+    fn add(
+        &mut self,
+        c: &Compiler,
+        id: String,
+        span: Range<usize>,
+        category: &'static str,
+        kind: ShockKind,
+    ) -> Res<()> {
+        if !self.ids.insert(id.clone()) {
+            return c.err(
+                Some(span),
+                format!("duplicate shock id `{id}`"),
+                "give every shock a unique `id`",
+            );
+        }
+        self.list.push(Shock {
+            stream: stream_key(&id),
+            id,
+            category,
+            kind,
+        });
+        Ok(())
+    }
+}
+
+/// The index of country `c` among the nodes' countries.
+fn country_of(countries: &[String], c: &str) -> Option<usize> {
+    countries.iter().position(|x| x == c)
 }
 
 struct Compiler<'a> {
@@ -581,8 +832,54 @@ impl Compiler<'_> {
         (y as i64 * 12 + m as i64) - (start.0 as i64 * 12 + start.1 as i64)
     }
 
-    fn compile(&self, raw: RawScenario) -> Res<Model> {
+    /// Checks every value and cross-reference of `raw`, in the order of the file's sections.
+    fn validate(&self, raw: &RawScenario) -> Res<Checked> {
+        let (periods, start, trials) = self.meta(&raw.scenario)?;
+        let regime = match &raw.regime {
+            None => None,
+            Some(r) => Some(self.regime(r)?),
+        };
+        let states: Vec<String> = regime
+            .as_ref()
+            .map(|r| r.states.clone())
+            .unwrap_or_default();
+        let mut g = self.nodes(raw)?;
+        g.edges = self.edges(raw, &g)?;
+        let order = self.topological_order(raw, &g)?;
+        let mut warnings = self.connections(raw, &g, &order)?;
+        self.shares(raw, &mut g)?;
+        self.offtakes(raw, &mut g)?;
+        let demand = self.demand(raw, &g, periods, &mut warnings)?;
+        let mut shocks = Shocks::default();
+        self.outages(raw, &g, &states, &mut shocks)?;
+        self.delays(raw, &g, start, &mut shocks)?;
+        self.restrictions(raw, &mut g, &states, start, &mut shocks)?;
+        self.tariffs(raw, &g, &states, start, &mut shocks)?;
         let meta = &raw.scenario;
+        Ok(Checked {
+            name: meta.name.get_ref().clone(),
+            description: meta.description.clone(),
+            periods: periods as usize,
+            start,
+            trials,
+            seed: meta.seed,
+            policy: meta.policy,
+            reroute_lag: meta.reroute_lag,
+            thresholds: meta.thresholds.iter().map(|f| f.0).collect(),
+            regime,
+            countries: g.countries,
+            nodes: g.nodes,
+            hot: g.hot,
+            edges: g.edges,
+            order,
+            demand,
+            shocks: shocks.list,
+            warnings,
+        })
+    }
+
+    /// The [scenario] table's horizon, first month and trial count.
+    fn meta(&self, meta: &scenario::Meta) -> Res<(u32, (i32, u32), u64)> {
         let periods = *meta.periods.get_ref();
         if periods == 0 || periods > MAX_PERIODS {
             return self.err(
@@ -616,17 +913,11 @@ impl Compiler<'_> {
                 "set a default such as trials = 10000; split larger runs with run --shard",
             );
         }
+        Ok((periods, start, trials))
+    }
 
-        // Regime.
-        let regime = match &raw.regime {
-            None => None,
-            Some(r) => Some(self.regime(r)?),
-        };
-        let states: Vec<String> = regime
-            .as_ref()
-            .map(|r| r.states.clone())
-            .unwrap_or_default();
-
+    /// The nodes, in file order, with the ids that name them.
+    fn nodes<'r>(&self, raw: &'r RawScenario) -> Res<Graph<'r>> {
         // Nodes.
         if raw.nodes.is_empty() {
             return self.err(
@@ -772,24 +1063,38 @@ impl Compiler<'_> {
             });
         }
 
+        let known = raw.nodes.iter().map(|n| n.id.get_ref().as_str()).collect();
+        Ok(Graph {
+            ids: Ids { index, known },
+            countries,
+            nodes,
+            hot: hot_of,
+            edges: Vec::new(),
+        })
+    }
+
+    /// The node that `s` names, or an error at `s` listing the ids.
+    fn node_of(&self, ids: &Ids, s: &Spanned<String>, role: &str) -> Res<usize> {
+        ids.index.get(s.get_ref().as_str()).copied().ok_or_else(|| {
+            Diagnostic::new(
+                self.path,
+                self.text,
+                Some(s.span()),
+                format!("{role} `{}` is not a node", s.get_ref()),
+                format!("use one of the node ids: {}", ids.known.join(", ")),
+            )
+        })
+    }
+
+    /// The edges, in file order; shares not given are NaN until [`Compiler::shares`].
+    fn edges(&self, raw: &RawScenario, g: &Graph) -> Res<Vec<Edge>> {
+        let Graph { ids, nodes, .. } = g;
         // Edges.
         let mut edges: Vec<Edge> = Vec::with_capacity(raw.edges.len());
         let mut seen = HashSet::new();
-        let lookup = |s: &Spanned<String>, role: &str| -> Res<usize> {
-            index.get(s.get_ref().as_str()).copied().ok_or_else(|| {
-                let known: Vec<&str> = raw.nodes.iter().map(|n| n.id.get_ref().as_str()).collect();
-                Diagnostic::new(
-                    self.path,
-                    self.text,
-                    Some(s.span()),
-                    format!("{role} `{}` is not a node", s.get_ref()),
-                    format!("use one of the node ids: {}", known.join(", ")),
-                )
-            })
-        };
         for e in &raw.edges {
-            let src = lookup(&e.from, "edge `from`")?;
-            let dst = lookup(&e.to, "edge `to`")?;
+            let src = self.node_of(ids, &e.from, "edge `from`")?;
+            let dst = self.node_of(ids, &e.to, "edge `to`")?;
             if src == dst {
                 return self.err(
                     Some(e.to.span()),
@@ -833,64 +1138,75 @@ impl Compiler<'_> {
             });
         }
 
+        Ok(edges)
+    }
+
+    /// The nodes in topological order (Kahn), or an error at one edge of a cycle.
+    fn topological_order(&self, raw: &RawScenario, g: &Graph) -> Res<Vec<usize>> {
+        let Graph { nodes, edges, .. } = g;
         // Topological order (Kahn), reporting a cycle at one of its edges.
         let n_nodes = nodes.len();
-        let order = {
-            let mut indeg = vec![0usize; n_nodes];
-            let mut succ: Vec<Vec<usize>> = vec![Vec::new(); n_nodes];
-            for e in &edges {
-                indeg[e.dst as usize] += 1;
-                succ[e.src as usize].push(e.dst as usize);
-            }
-            // Among nodes the graph leaves unordered, the one declared first comes first.
-            let mut queue: BinaryHeap<Reverse<usize>> = (0..n_nodes)
-                .filter(|&i| indeg[i] == 0)
-                .map(Reverse)
-                .collect();
-            let mut order = Vec::with_capacity(n_nodes);
-            while let Some(Reverse(i)) = queue.pop() {
-                order.push(i);
-                for &j in &succ[i] {
-                    indeg[j] -= 1;
-                    if indeg[j] == 0 {
-                        queue.push(Reverse(j));
-                    }
-                }
-            }
-            if order.len() < n_nodes {
-                // Walk back along unfinished in-edges until a node repeats: that is a cycle.
-                let mut cur = (0..n_nodes).find(|&i| indeg[i] > 0).unwrap_or(0);
-                let mut path = vec![cur];
-                loop {
-                    let prev = edges
-                        .iter()
-                        .find(|e| e.dst as usize == cur && indeg[e.src as usize] > 0)
-                        .map_or(cur, |e| e.src as usize);
-                    if let Some(pos) = path.iter().position(|&p| p == prev) {
-                        let mut cyc: Vec<usize> = path[pos..].to_vec();
-                        cyc.reverse();
-                        cyc.push(cyc[0]);
-                        let names: Vec<&str> = cyc.iter().map(|&i| nodes[i].id.as_str()).collect();
-                        let (a, b) = (cyc[0], cyc[1]);
-                        let span = raw
-                            .edges
-                            .iter()
-                            .find(|e| {
-                                e.from.get_ref() == &nodes[a].id && e.to.get_ref() == &nodes[b].id
-                            })
-                            .map(|e| e.from.span());
-                        return self.err(span, format!("the supply graph has a cycle: {}", names.join(" -> ")), "material must flow one way, from mines to demand; remove one edge of the cycle");
-                    }
-                    path.push(prev);
-                    cur = prev;
-                }
-            }
-            order
-        };
 
+        let mut indeg = vec![0usize; n_nodes];
+        let mut succ: Vec<Vec<usize>> = vec![Vec::new(); n_nodes];
+        for e in edges.iter() {
+            indeg[e.dst as usize] += 1;
+            succ[e.src as usize].push(e.dst as usize);
+        }
+        // Among nodes the graph leaves unordered, the one declared first comes first.
+        let mut queue: BinaryHeap<Reverse<usize>> = (0..n_nodes)
+            .filter(|&i| indeg[i] == 0)
+            .map(Reverse)
+            .collect();
+        let mut order = Vec::with_capacity(n_nodes);
+        while let Some(Reverse(i)) = queue.pop() {
+            order.push(i);
+            for &j in &succ[i] {
+                indeg[j] -= 1;
+                if indeg[j] == 0 {
+                    queue.push(Reverse(j));
+                }
+            }
+        }
+        if order.len() < n_nodes {
+            // Walk back along unfinished in-edges until a node repeats: that is a cycle.
+            let mut cur = (0..n_nodes).find(|&i| indeg[i] > 0).unwrap_or(0);
+            let mut path = vec![cur];
+            loop {
+                let prev = edges
+                    .iter()
+                    .find(|e| e.dst as usize == cur && indeg[e.src as usize] > 0)
+                    .map_or(cur, |e| e.src as usize);
+                if let Some(pos) = path.iter().position(|&p| p == prev) {
+                    let mut cyc: Vec<usize> = path[pos..].to_vec();
+                    cyc.reverse();
+                    cyc.push(cyc[0]);
+                    let names: Vec<&str> = cyc.iter().map(|&i| nodes[i].id.as_str()).collect();
+                    let (a, b) = (cyc[0], cyc[1]);
+                    let span = raw
+                        .edges
+                        .iter()
+                        .find(|e| {
+                            e.from.get_ref() == &nodes[a].id && e.to.get_ref() == &nodes[b].id
+                        })
+                        .map(|e| e.from.span());
+                    return self.err(span, format!("the supply graph has a cycle: {}", names.join(" -> ")), "material must flow one way, from mines to demand; remove one edge of the cycle");
+                }
+                path.push(prev);
+                cur = prev;
+            }
+        }
+        Ok(order)
+    }
+
+    /// Checks that material can flow from mines to every demand node and that every facility has
+    /// a supplier; warns of facilities without a buyer.
+    fn connections(&self, raw: &RawScenario, g: &Graph, order: &[usize]) -> Res<Vec<String>> {
+        let Graph { nodes, edges, .. } = g;
+        let n_nodes = nodes.len();
         // Reachability from mines, and suppliers for every non-mine.
         let mut reach = vec![false; n_nodes];
-        for &i in &order {
+        for &i in order {
             if nodes[i].kind == Kind::Mine {
                 reach[i] = true;
             }
@@ -924,7 +1240,7 @@ impl Compiler<'_> {
         }
         // The graph is acyclic, so where every other node has a buyer, every node's output can
         // reach demand.
-        let mut warnings: Vec<String> = nodes
+        let warnings: Vec<String> = nodes
             .iter()
             .enumerate()
             .filter(|&(i, n)| {
@@ -945,7 +1261,13 @@ impl Compiler<'_> {
                 "add a [[node]] with kind = \"demand\"",
             );
         }
+        Ok(warnings)
+    }
 
+    /// Resolves each buyer's shares: a lone supplier gets 1, an edge without one 0 (standby);
+    /// they must sum to 1.
+    fn shares(&self, raw: &RawScenario, g: &mut Graph) -> Res<()> {
+        let Graph { nodes, edges, .. } = g;
         // Buyer-side shares.
         for (b, n) in raw.nodes.iter().enumerate() {
             let ins: Vec<usize> = (0..edges.len())
@@ -987,6 +1309,17 @@ impl Compiler<'_> {
                 );
             }
         }
+        Ok(())
+    }
+
+    /// Checks each supplier's offtakes sum to at most 1.
+    fn offtakes(&self, raw: &RawScenario, g: &mut Graph) -> Res<()> {
+        let Graph {
+            nodes,
+            edges,
+            hot: hot_of,
+            ..
+        } = g;
         // Supplier-side offtakes.
         for (s, n) in raw.nodes.iter().enumerate() {
             let sum: f64 = edges
@@ -1007,7 +1340,19 @@ impl Compiler<'_> {
             }
             hot_of[s].has_offtake = sum > 0.0;
         }
+        Ok(())
+    }
 
+    /// Each demand node's demand by period and stockpile, by node in file order.
+    fn demand(
+        &self,
+        raw: &RawScenario,
+        g: &Graph,
+        periods: u32,
+        warnings: &mut Vec<String>,
+    ) -> Res<Vec<Option<DemandNode>>> {
+        let nodes = &g.nodes;
+        let n_nodes = nodes.len();
         // Demand.
         let mut demand_of = vec![None; n_nodes];
         for (i, n) in raw.nodes.iter().enumerate() {
@@ -1078,34 +1423,19 @@ impl Compiler<'_> {
                 max_release,
             });
         }
+        Ok(demand_of)
+    }
 
-        // Shocks.
-        let country_of = |c: &str| countries.iter().position(|x| x == c);
-        let mut shocks: Vec<Shock> = Vec::new();
-        let mut ids: HashSet<String> = HashSet::new();
-        let mut add = |shocks: &mut Vec<Shock>,
-                       id: String,
-                       span: Range<usize>,
-                       category: &'static str,
-                       kind: ShockKind|
-         -> Res<()> {
-            if !ids.insert(id.clone()) {
-                return self.err(
-                    Some(span),
-                    format!("duplicate shock id `{id}`"),
-                    "give every shock a unique `id`",
-                );
-            }
-            shocks.push(Shock {
-                stream: stream_key(&id),
-                id,
-                category,
-                kind,
-            });
-            Ok(())
-        };
+    fn outages(
+        &self,
+        raw: &RawScenario,
+        g: &Graph,
+        states: &[String],
+        shocks: &mut Shocks,
+    ) -> Res<()> {
+        let Graph { ids, nodes, .. } = g;
         for o in &raw.outages {
-            let node = lookup(&o.node, "outage `node`")?;
+            let node = self.node_of(ids, &o.node, "outage `node`")?;
             if nodes[node].kind == Kind::Demand {
                 return self.err(
                     Some(o.node.span()),
@@ -1123,23 +1453,34 @@ impl Compiler<'_> {
             let kind = match (&o.p_fail, &o.p_recover, &o.p_event, &o.duration) {
                 (Some(f), Some(r), None, None) => ShockKind::Markov {
                     node: node as u32,
-                    p_fail: self.prob(f, &states, "p_fail")?,
-                    p_recover: self.prob(r, &states, "p_recover")?,
+                    p_fail: self.prob(f, states, "p_fail")?,
+                    p_recover: self.prob(r, states, "p_recover")?,
                     initial: o.initial,
                     severity,
                 },
                 (None, None, Some(p), Some(d)) => ShockKind::Events {
                     node: node as u32,
-                    p_event: self.prob(p, &states, "p_event")?,
+                    p_event: self.prob(p, states, "p_event")?,
                     duration: self.period_dist(d, "duration")?,
                     severity,
                 },
                 _ => return self.err(Some(o.node.span()), format!("outage `{id}` must be either a Markov process (`p_fail` and `p_recover`) or random events (`p_event` and `duration`)"), "give p_fail and p_recover, or p_event and duration, not a mix"),
             };
-            add(&mut shocks, id, o.node.span(), "outage", kind)?;
+            shocks.add(self, id, o.node.span(), "outage", kind)?;
         }
+        Ok(())
+    }
+
+    fn delays(
+        &self,
+        raw: &RawScenario,
+        g: &Graph,
+        start: (i32, u32),
+        shocks: &mut Shocks,
+    ) -> Res<()> {
+        let Graph { ids, nodes, .. } = g;
         for d in &raw.delays {
-            let node = lookup(&d.node, "delay `node`")?;
+            let node = self.node_of(ids, &d.node, "delay `node`")?;
             if nodes[node].kind == Kind::Demand {
                 return self.err(
                     Some(d.node.span()),
@@ -1169,8 +1510,8 @@ impl Compiler<'_> {
             let id =
                 d.id.clone()
                     .unwrap_or_else(|| format!("delay:{}", nodes[node].id));
-            add(
-                &mut shocks,
+            shocks.add(
+                self,
                 id,
                 d.node.span(),
                 "delay",
@@ -1182,8 +1523,26 @@ impl Compiler<'_> {
                 },
             )?;
         }
+        Ok(())
+    }
+
+    fn restrictions(
+        &self,
+        raw: &RawScenario,
+        g: &mut Graph,
+        states: &[String],
+        start: (i32, u32),
+        shocks: &mut Shocks,
+    ) -> Res<()> {
+        let Graph {
+            ids,
+            countries,
+            nodes,
+            edges,
+            ..
+        } = g;
         for r in &raw.restrictions {
-            let Some(c) = country_of(r.country.get_ref()) else {
+            let Some(c) = country_of(countries, r.country.get_ref()) else {
                 return self.err(
                     Some(r.country.span()),
                     format!("no node is in country `{}`", r.country.get_ref()),
@@ -1212,7 +1571,7 @@ impl Compiler<'_> {
             } else {
                 for route in &r.routes {
                     let found = route.get_ref().split_once("->").and_then(|(a, b)| {
-                        let (a, b) = (index.get(a.trim())?, index.get(b.trim())?);
+                        let (a, b) = (ids.index.get(a.trim())?, ids.index.get(b.trim())?);
                         edges
                             .iter()
                             .position(|e| e.src as usize == *a && e.dst as usize == *b)
@@ -1260,18 +1619,36 @@ impl Compiler<'_> {
                     .as_ref()
                     .map(|x| self.fraction_dist(x, "licensed_severity"))
                     .transpose()?,
-                timing: self.timing(&r.when, &states, start, r.id.span())?,
+                timing: self.timing(&r.when, states, start, r.id.span())?,
             };
-            add(
-                &mut shocks,
+            shocks.add(
+                self,
                 r.id.get_ref().clone(),
                 r.id.span(),
                 "restriction",
                 kind,
             )?;
         }
+        Ok(())
+    }
+
+    fn tariffs(
+        &self,
+        raw: &RawScenario,
+        g: &Graph,
+        states: &[String],
+        start: (i32, u32),
+        shocks: &mut Shocks,
+    ) -> Res<()> {
+        let Graph {
+            countries,
+            nodes,
+            edges,
+            ..
+        } = g;
         for t in &raw.tariffs {
-            let (Some(a), Some(b)) = (country_of(&t.from), country_of(&t.to)) else {
+            let (Some(a), Some(b)) = (country_of(countries, &t.from), country_of(countries, &t.to))
+            else {
                 return self.err(
                     Some(t.id.span()),
                     format!(
@@ -1299,160 +1676,11 @@ impl Compiler<'_> {
                 edges: covered,
                 rate: self.nonneg_dist(&t.rate, "rate")?,
                 elasticity: t.elasticity.0,
-                timing: self.timing(&t.when, &states, start, t.id.span())?,
+                timing: self.timing(&t.when, states, start, t.id.span())?,
             };
-            add(
-                &mut shocks,
-                t.id.get_ref().clone(),
-                t.id.span(),
-                "tariff",
-                kind,
-            )?;
+            shocks.add(self, t.id.get_ref().clone(), t.id.span(), "tariff", kind)?;
         }
-        // Renumber in topological order.
-        let mut new_of = vec![0u32; n_nodes];
-        for (k, &i) in order.iter().enumerate() {
-            new_of[i] = k as u32;
-        }
-        let nodes_sorted: Vec<Node> = order.iter().map(|&i| nodes[i].clone()).collect();
-        let mut edge_order: Vec<usize> = (0..edges.len()).collect();
-        // Grouped by buyer; within a buyer, in file order (the order re-routing tries them).
-        edge_order.sort_by_key(|&k| (new_of[edges[k].dst as usize], k));
-        let mut new_edge = vec![0u32; edges.len()];
-        for (k, &old) in edge_order.iter().enumerate() {
-            new_edge[old] = k as u32;
-        }
-        let edges_sorted: Vec<Edge> = edge_order
-            .iter()
-            .map(|&k| {
-                let mut e = edges[k].clone();
-                e.src = new_of[e.src as usize];
-                e.dst = new_of[e.dst as usize];
-                e
-            })
-            .collect();
-        let mut in_off = vec![0u32; n_nodes + 1];
-        for e in &edges_sorted {
-            in_off[e.dst as usize + 1] += 1;
-        }
-        for k in 0..n_nodes {
-            in_off[k + 1] += in_off[k];
-        }
-        let mut out_off = vec![0u32; n_nodes + 1];
-        for e in &edges_sorted {
-            out_off[e.src as usize + 1] += 1;
-        }
-        for k in 0..n_nodes {
-            out_off[k + 1] += out_off[k];
-        }
-        let mut fill = out_off.clone();
-        let mut out_edges = vec![0u32; edges_sorted.len()];
-        for (k, e) in edges_sorted.iter().enumerate() {
-            out_edges[fill[e.src as usize] as usize] = k as u32;
-            fill[e.src as usize] += 1;
-        }
-        let demand: Vec<DemandNode> = order
-            .iter()
-            .filter_map(|&i| demand_of[i].clone())
-            .map(|mut d| {
-                d.node = new_of[d.node as usize];
-                d
-            })
-            .collect();
-        for s in &mut shocks {
-            match &mut s.kind {
-                ShockKind::Markov { node, .. }
-                | ShockKind::Events { node, .. }
-                | ShockKind::Delay { node, .. } => {
-                    *node = new_of[*node as usize];
-                }
-                ShockKind::Restriction { edges, .. } | ShockKind::Tariff { edges, .. } => {
-                    for e in edges.iter_mut() {
-                        *e = new_edge[*e as usize];
-                    }
-                    edges.sort_unstable();
-                }
-            }
-        }
-
-        let mut tariff_buyers: Vec<u32> = shocks
-            .iter()
-            .filter_map(|s| match &s.kind {
-                ShockKind::Tariff { edges, .. } => Some(edges),
-                _ => None,
-            })
-            .flatten()
-            .map(|&e| edges_sorted[e as usize].dst)
-            .collect();
-        tariff_buyers.sort_unstable();
-        tariff_buyers.dedup();
-
-        let mut planned_online = vec![i64::MIN; n_nodes];
-        for sh in &shocks {
-            if let ShockKind::Delay { node, nominal, .. } = &sh.kind {
-                let p = &mut planned_online[*node as usize];
-                *p = (*p).max(*nominal);
-            }
-        }
-
-        let mut tariffed = vec![false; n_nodes];
-        let mut tariff_edge = vec![false; edges_sorted.len()];
-        for sh in &shocks {
-            if let ShockKind::Tariff { edges, .. } = &sh.kind {
-                for &e in edges {
-                    tariff_edge[e as usize] = true;
-                }
-            }
-        }
-        for n in 0..n_nodes {
-            for e in in_off[n] as usize..in_off[n + 1] as usize {
-                if tariff_edge[e] || tariffed[edges_sorted[e].src as usize] {
-                    tariffed[n] = true;
-                }
-            }
-        }
-        let mut hot: Vec<Hot> = order
-            .iter()
-            .zip(&tariffed)
-            .enumerate()
-            .map(|(n, (&i, &tariffed))| Hot {
-                tariffed,
-                reweighted: tariff_buyers.binary_search(&(n as u32)).is_ok(),
-                ..hot_of[i]
-            })
-            .collect();
-
-        let slots = Slots::of(n_nodes, edges_sorted.len(), &shocks);
-        for (n, h) in hot.iter_mut().enumerate() {
-            let outs = &out_edges[out_off[n] as usize..out_off[n + 1] as usize];
-            h.restricted = outs.iter().any(|&e| slots.allow[e as usize] != NO_SLOT);
-            h.reroutes = (in_off[n]..in_off[n + 1]).any(|e| edges_sorted[e as usize].reroute);
-        }
-        Ok(Model {
-            hot,
-            tariff_buyers,
-            planned_online,
-            slots,
-            name: meta.name.get_ref().clone(),
-            warnings,
-            description: meta.description.clone(),
-            periods: periods as usize,
-            start,
-            trials,
-            seed: meta.seed,
-            policy: meta.policy,
-            reroute_lag: meta.reroute_lag,
-            thresholds: meta.thresholds.iter().map(|f| f.0).collect(),
-            countries,
-            nodes: nodes_sorted,
-            edges: edges_sorted,
-            in_off,
-            out_edges,
-            out_off,
-            demand,
-            regime,
-            shocks,
-        })
+        Ok(())
     }
 
     fn regime(&self, r: &Spanned<scenario::RawRegime>) -> Res<Regime> {
