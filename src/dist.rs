@@ -5,112 +5,45 @@
 //! `{ dist = "pert", min = 6, mode = 18, max = 48 }`. Parameters are checked while the file is
 //! parsed, so an impossible distribution is reported at its own line and column.
 
-use rand::RngExt;
 use rand::distr::weighted::WeightedIndex;
 use rand::distr::{Bernoulli, Uniform};
-use rand_distr::{Beta, Distribution, Exp, LogNormal, Normal, Pert, Poisson, Triangular};
+use rand_distr::{Beta, Exp, LogNormal, Normal, Pert, Poisson, Triangular};
 use serde::Deserialize;
 use serde::de::Error as _;
+
+use crate::prob::dist::Dist;
 
 /// z-score of the 90th percentile of the standard normal distribution.
 const Z90: f64 = 1.281_551_565_544_600_5;
 
-/// A sampler for one uncertain quantity, built and checked from the scenario file.
-#[derive(Clone, Debug)]
-pub enum Dist {
-    /// Always the same value.
-    Fixed(f64),
-    /// Uniform on `[low, high)`.
-    Uniform(Uniform<f64>, f64, f64),
-    /// Triangular on `[min, max]` with the given mode.
-    Triangular(Triangular<f64>, f64, f64),
-    /// PERT (scaled beta) on `[min, max]` with the given mode.
-    Pert(Pert<f64>, f64, f64),
-    /// Normal, clamped to `[min, max]` when bounds are given.
-    Normal(Normal<f64>, f64, f64),
-    /// Log-normal.
-    LogNormal(LogNormal<f64>),
-    /// Beta on `[0, 1]`.
-    Beta(Beta<f64>),
-    /// Exponential.
-    Exp(Exp<f64>),
-    /// Poisson counts.
-    Poisson(Poisson<f64>),
-    /// 1 with probability `p`, else 0.
-    Bernoulli(Bernoulli, f64),
-    /// One of `values`, chosen with probability proportional to its weight.
-    Discrete(Vec<f64>, WeightedIndex<f64>),
-}
-
-impl Dist {
-    /// Draws one value.
-    #[inline]
-    pub fn sample<R: rand::Rng + ?Sized>(&self, rng: &mut R) -> f64 {
-        match self {
-            Dist::Fixed(v) => *v,
-            Dist::Uniform(d, _, _) => rng.sample(d),
-            Dist::Triangular(d, _, _) => rng.sample(d),
-            Dist::Pert(d, _, _) => rng.sample(d),
-            Dist::Normal(d, lo, hi) => rng.sample(d).clamp(*lo, *hi),
-            Dist::LogNormal(d) => rng.sample(d),
-            Dist::Beta(d) => rng.sample(d),
-            Dist::Exp(d) => rng.sample(d),
-            Dist::Poisson(d) => rng.sample(d),
-            Dist::Bernoulli(d, _) => f64::from(u8::from(rng.sample(d))),
-            Dist::Discrete(v, w) => v[w.sample(rng)],
-        }
-    }
-
-    /// The smallest and largest value the distribution can produce.
-    pub fn support(&self) -> (f64, f64) {
-        match self {
-            Dist::Fixed(v) => (*v, *v),
-            Dist::Uniform(_, a, b) | Dist::Triangular(_, a, b) | Dist::Pert(_, a, b) => (*a, *b),
-            Dist::Normal(_, a, b) => (*a, *b),
-            Dist::LogNormal(_) | Dist::Exp(_) | Dist::Poisson(_) => (0.0, f64::INFINITY),
-            Dist::Beta(_) | Dist::Bernoulli(..) => (0.0, 1.0),
-            Dist::Discrete(v, _) => v
-                .iter()
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
-                    (lo.min(*x), hi.max(*x))
-                }),
-        }
-    }
-
-    /// True when the distribution always returns the same value.
-    pub fn is_fixed(&self) -> bool {
-        matches!(self, Dist::Fixed(_))
-    }
-
-    /// Builds a distribution from a TOML value: a number or a `{ dist = ..., ... }` table.
-    pub fn from_value(value: toml::Value) -> Result<Dist, String> {
-        match value {
-            toml::Value::Integer(i) => Ok(Dist::Fixed(i as f64)),
-            toml::Value::Float(f) => finite("value", f).map(Dist::Fixed),
-            toml::Value::Table(t) => {
-                if !t.contains_key("dist") {
-                    return Err(
-                        "a distribution table needs `dist = \"...\"` naming one of: fixed, uniform, \
-                         triangular, pert, normal, lognormal, beta, exponential, poisson, \
-                         bernoulli, discrete"
-                            .into(),
-                    );
-                }
-                let spec = Spec::deserialize(toml::Value::Table(t)).map_err(|e| e.to_string())?;
-                spec.build()
+/// Builds a distribution from a TOML value: a number or a `{ dist = ..., ... }` table.
+pub fn from_value(value: toml::Value) -> Result<Dist, String> {
+    match value {
+        toml::Value::Integer(i) => Ok(Dist::Fixed(i as f64)),
+        toml::Value::Float(f) => finite("value", f).map(Dist::Fixed),
+        toml::Value::Table(t) => {
+            if !t.contains_key("dist") {
+                return Err(
+                    "a distribution table needs `dist = \"...\"` naming one of: fixed, uniform, \
+                     triangular, pert, normal, lognormal, beta, exponential, poisson, \
+                     bernoulli, discrete"
+                        .into(),
+                );
             }
-            other => Err(format!(
-                "expected a number or a distribution table like {{ dist = \"uniform\", low = 1, high = 2 }}, found {}",
-                other.type_str()
-            )),
+            let spec = Spec::deserialize(toml::Value::Table(t)).map_err(|e| e.to_string())?;
+            spec.build()
         }
+        other => Err(format!(
+            "expected a number or a distribution table like {{ dist = \"uniform\", low = 1, high = 2 }}, found {}",
+            other.type_str()
+        )),
     }
 }
 
 impl<'de> Deserialize<'de> for Dist {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let value = toml::Value::deserialize(d)?;
-        Dist::from_value(value).map_err(D::Error::custom)
+        from_value(value).map_err(D::Error::custom)
     }
 }
 
@@ -352,15 +285,13 @@ impl<'de> Deserialize<'de> for Param {
             toml::Value::Table(t) if !t.contains_key("dist") => {
                 let mut out = Vec::with_capacity(t.len());
                 for (k, v) in t {
-                    let dist = Dist::from_value(v)
+                    let dist = from_value(v)
                         .map_err(|e| D::Error::custom(format!("regime state `{k}`: {e}")))?;
                     out.push((k, dist));
                 }
                 Ok(Param::ByRegime(out))
             }
-            v => Dist::from_value(v)
-                .map(Param::Same)
-                .map_err(D::Error::custom),
+            v => from_value(v).map(Param::Same).map_err(D::Error::custom),
         }
     }
 }
@@ -381,64 +312,13 @@ impl Param {
     }
 }
 
-/// Draws a uniform number in `[0, 1)` from 53 random bits.
-#[inline]
-pub fn unit<R: rand::Rng + ?Sized>(rng: &mut R) -> f64 {
-    rng.random::<f64>()
-}
-
-/// Periods until the first success of a per-period probability `p` (1 = the next period), or
-/// `u32::MAX` when `p` is zero: one draw whatever the waiting time, with ln(1 - p) worked out
-/// once for many draws.
-#[derive(Clone, Copy, Debug)]
-pub struct Geometric {
-    p: f64,
-    /// ln(1 - p), where 0 < p < 1.
-    ln_q: f64,
-}
-
-impl Geometric {
-    /// Waiting times for the per-period probability `p`.
-    #[inline]
-    pub fn new(p: f64) -> Geometric {
-        // Scenarios' probabilities are checked numbers; a NaN would draw waits of 1.
-        debug_assert!(!p.is_nan(), "a probability is NaN");
-        let ln_q = if p <= 0.0 || p >= 1.0 {
-            0.0
-        } else {
-            (-p).ln_1p()
-        };
-        Geometric { p, ln_q }
-    }
-
-    /// Draws one waiting time.
-    #[inline]
-    pub fn sample<R: rand::Rng + ?Sized>(&self, rng: &mut R) -> u32 {
-        if self.p <= 0.0 {
-            return u32::MAX;
-        }
-        if self.p >= 1.0 {
-            return 1;
-        }
-        let u = 1.0 - unit(rng); // in (0, 1]
-        // floor(x) + 1 for x >= 0, saturating: truncation is the floor there, and a cast needs
-        // no library call where the processor has no rounding instruction.
-        let x = u.ln() / self.ln_q;
-        if x >= (u32::MAX - 1) as f64 {
-            u32::MAX
-        } else {
-            x as u32 + 1
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn parse(s: &str) -> Result<Dist, String> {
         let v: toml::Value = toml::from_str(&format!("x = {s}")).unwrap();
-        Dist::from_value(v.get("x").unwrap().clone())
+        from_value(v.get("x").unwrap().clone())
     }
 
     #[test]
@@ -499,42 +379,5 @@ mod tests {
         // The 90% quantile of the built distribution is the requested p90.
         assert!((ln.from_zscore(Z90) - 42.0).abs() < 1e-9);
         assert!((ln.from_zscore(0.0) - 18.0).abs() < 1e-9);
-    }
-
-    #[test]
-    fn geometric_mean_matches_one_over_p() {
-        use rand::SeedableRng;
-        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(7);
-        let p = 0.1;
-        let n = 200_000;
-        let mean: f64 = (0..n)
-            .map(|_| f64::from(Geometric::new(p).sample(&mut rng)))
-            .sum::<f64>()
-            / n as f64;
-        // Var = (1-p)/p^2 = 90, se = sqrt(90/n) ~ 0.021; 5 standard errors.
-        assert!(
-            (mean - 10.0).abs() < 5.0 * (90.0f64 / n as f64).sqrt(),
-            "mean {mean}"
-        );
-    }
-
-    #[test]
-    fn geometric_draws_floor_plus_one() {
-        // The floor-free saturating form against its definition, on the same uniforms.
-        let mut a = crate::rng::TrialRng::seed_from_u64(11);
-        let mut b = a.clone();
-        for p in [1e-300, 1e-12, 1e-6, 0.004, 0.1, 0.5, 0.9, 1.0 - 1e-12] {
-            let g = Geometric::new(p);
-            for _ in 0..20_000 {
-                let u = 1.0 - unit(&mut b);
-                let k = (u.ln() / g.ln_q).floor() + 1.0;
-                let want = if k >= u32::MAX as f64 {
-                    u32::MAX
-                } else {
-                    k as u32
-                };
-                assert_eq!(g.sample(&mut a), want, "p = {p}, u = {u}");
-            }
-        }
     }
 }

@@ -15,13 +15,13 @@
 // Index loops over CSR ranges read more plainly than zipped iterators over several arrays.
 #![allow(clippy::needless_range_loop)]
 
-use crate::dist::{Dist, Geometric, unit};
 use crate::model::{
     Length, MAX_PERIOD_OFFSET, MAX_STATES, Model, NO_SLOT, RParam, ShockKind, Start, Timing,
 };
+use crate::prob::dist::{Dist, Geometric, unit};
 use crate::scenario::{Initial, Kind, Policy};
 
-use crate::rng::{TrialRng, splitmix64};
+use crate::prob::rng::{TrialRng, splitmix64};
 
 /// Stream key of the regime path.
 const REGIME_STREAM: u64 = 0x7265_6769_6d65; // "regime"

@@ -17,8 +17,9 @@ pub mod kernel;
 pub mod lanes;
 pub mod model;
 pub mod output;
+pub mod prob;
 pub mod report;
-pub mod rng;
+
 pub mod scenario;
 pub mod shard;
 pub mod sketch;

@@ -7,8 +7,9 @@ use std::ops::Range;
 
 use toml::Spanned;
 
-use crate::dist::{Dist, Geometric, Param};
+use crate::dist::Param;
 use crate::error::{Diagnostic, ScenarioError};
+use crate::prob::dist::{Dist, Geometric};
 use crate::scenario::{self, Blocked, Initial, Kind, Period, Policy, RawScenario, RawTiming, When};
 
 /// Largest horizon accepted (100 years of months).

@@ -9,7 +9,8 @@ use serde::Deserialize;
 use serde::de::Error as _;
 use toml::Spanned;
 
-use crate::dist::{Dist, Param};
+use crate::dist::Param;
+use crate::prob::dist::Dist;
 
 /// A whole scenario file.
 #[derive(Debug, Deserialize)]
@@ -410,7 +411,7 @@ impl<'de> Deserialize<'de> for When {
             toml::Value::String(s) => parse_month(&s)
                 .map(|(y, m)| When::Month(y, m))
                 .map_err(D::Error::custom),
-            v => Dist::from_value(v)
+            v => crate::dist::from_value(v)
                 .map(When::Periods)
                 .map_err(D::Error::custom),
         }
