@@ -719,7 +719,7 @@ impl crate::kernel::Observer for TailObserver<'_> {
         self.row[0] += short;
         for (n, node) in m.nodes.iter().enumerate() {
             // Demand nodes have no capacity; a plant before its announced start is not late.
-            if node.kind == crate::scenario::Kind::Demand || (t as i64) < m.planned_online[n] {
+            if node.kind == crate::model::Kind::Demand || (t as i64) < m.planned_online[n] {
                 continue;
             }
             let down = s.cap[n] < node.capacity * (1.0 - 1e-12);

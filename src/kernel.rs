@@ -19,7 +19,7 @@ use crate::model::{
     Length, MAX_PERIOD_OFFSET, MAX_STATES, Model, NO_SLOT, RParam, ShockKind, Start, Timing,
 };
 use crate::prob::dist::{Dist, Geometric, unit};
-use crate::scenario::{Initial, Kind, Policy};
+use crate::model::{Initial, Kind, Policy};
 
 use crate::prob::rng::{TrialRng, splitmix64};
 

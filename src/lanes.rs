@@ -41,7 +41,7 @@
 
 use crate::kernel::{DemandOutcome, EPS, NONE, Timeline, sample_timelines};
 use crate::model::{Model, NO_SLOT};
-use crate::scenario::{Kind, Policy};
+use crate::model::{Kind, Policy};
 
 /// Trials stepped together: a power of two, at most 64 (one bit each in a `u64` lane mask).
 /// `supplyshock bench` on the default scenario, AMD EPYC with AVX2, stepping per trial: 15.8 us

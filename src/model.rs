@@ -10,7 +10,114 @@ use toml::Spanned;
 use crate::dist::Param;
 use crate::error::{Diagnostic, ScenarioError};
 use crate::prob::dist::{Dist, Geometric};
-use crate::scenario::{self, Blocked, Initial, Kind, Period, Policy, RawScenario, RawTiming, When};
+use crate::scenario::{self, Blocked, Period, RawScenario, RawTiming, When};
+
+/// Stage of the chain a node belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    /// Mine or concentrate producer: no inputs.
+    Mine,
+    /// Separation / refining into oxides.
+    Refinery,
+    /// Metal and alloy making.
+    Metal,
+    /// Magnet making.
+    Magnet,
+    /// End-use demand.
+    Demand,
+}
+
+impl Kind {
+    /// Every kind, in the order of the chain.
+    pub const ALL: [Kind; 5] = [
+        Kind::Mine,
+        Kind::Refinery,
+        Kind::Metal,
+        Kind::Magnet,
+        Kind::Demand,
+    ];
+
+    /// Lower-case name as written in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Mine => "mine",
+            Kind::Refinery => "refinery",
+            Kind::Metal => "metal",
+            Kind::Magnet => "magnet",
+            Kind::Demand => "demand",
+        }
+    }
+
+    /// The kind named `name` (see [`Kind::name`]).
+    pub fn from_name(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
+impl From<scenario::Kind> for Kind {
+    fn from(k: scenario::Kind) -> Kind {
+        match k {
+            scenario::Kind::Mine => Kind::Mine,
+            scenario::Kind::Refinery => Kind::Refinery,
+            scenario::Kind::Metal => Kind::Metal,
+            scenario::Kind::Magnet => Kind::Magnet,
+            scenario::Kind::Demand => Kind::Demand,
+        }
+    }
+}
+
+/// Allocation policy for blocked or unserved volume.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Policy {
+    /// Contracts are fixed: blocked or unserved volume is simply lost.
+    Fixed,
+    /// A short buyer re-orders from its other suppliers that have spare output.
+    Flexible,
+}
+
+impl Policy {
+    /// Lower-case name as written in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Policy::Fixed => "fixed",
+            Policy::Flexible => "flexible",
+        }
+    }
+
+    /// The policy named `name` (see [`Policy::name`]).
+    pub fn from_name(name: &str) -> Option<Policy> {
+        [Policy::Fixed, Policy::Flexible]
+            .into_iter()
+            .find(|p| p.name() == name)
+    }
+}
+
+impl From<scenario::Policy> for Policy {
+    fn from(p: scenario::Policy) -> Policy {
+        match p {
+            scenario::Policy::Fixed => Policy::Fixed,
+            scenario::Policy::Flexible => Policy::Flexible,
+        }
+    }
+}
+
+/// Whether a Markov outage starts up or in its stationary state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Initial {
+    /// Up in period 0.
+    Up,
+    /// Down in period 0 with the stationary probability p_fail / (p_fail + p_recover).
+    Stationary,
+}
+
+impl From<scenario::Initial> for Initial {
+    fn from(i: scenario::Initial) -> Initial {
+        match i {
+            scenario::Initial::Up => Initial::Up,
+            scenario::Initial::Stationary => Initial::Stationary,
+        }
+    }
+}
 
 /// Largest horizon accepted (100 years of months).
 pub const MAX_PERIODS: u32 = 1200;
@@ -864,7 +971,7 @@ impl Compiler<'_> {
             start,
             trials,
             seed: meta.seed,
-            policy: meta.policy,
+            policy: meta.policy.into(),
             reroute_lag: meta.reroute_lag,
             thresholds: meta.thresholds.iter().map(|f| f.0).collect(),
             regime,
@@ -933,6 +1040,7 @@ impl Compiler<'_> {
         let mut hot_of: Vec<Hot> = Vec::with_capacity(raw.nodes.len());
         for (i, n) in raw.nodes.iter().enumerate() {
             let id = n.id.get_ref().as_str();
+            let kind = Kind::from(n.kind);
             if id.is_empty() {
                 return self.err(
                     Some(n.id.span()),
@@ -954,13 +1062,13 @@ impl Compiler<'_> {
                     countries.len() - 1
                 }
             };
-            let is_demand = n.kind == Kind::Demand;
+            let is_demand = kind == Kind::Demand;
             let capacity = match (&n.capacity, is_demand) {
                 (Some(c), false) => c.get_ref().0,
                 (None, false) => {
                     return self.err(
                         Some(n.id.span()),
-                        format!("node `{id}` ({}) has no `capacity`", n.kind.name()),
+                        format!("node `{id}` ({}) has no `capacity`", kind.name()),
                         "add capacity = <tonnes of output per period>",
                     );
                 }
@@ -986,7 +1094,7 @@ impl Compiler<'_> {
                         Some(d.span()),
                         format!(
                             "node `{id}` is a {}, only demand nodes have `demand`",
-                            n.kind.name()
+                            kind.name()
                         ),
                         "remove `demand`, or set kind = \"demand\"",
                     );
@@ -994,7 +1102,7 @@ impl Compiler<'_> {
                 if n.cover.is_some() || n.stockpile.is_some() || n.growth.is_some() {
                     return self.err(
                         Some(n.id.span()),
-                        format!("node `{id}` is a {}: `cover`, `stockpile` and `growth` belong to demand nodes", n.kind.name()),
+                        format!("node `{id}` is a {}: `cover`, `stockpile` and `growth` belong to demand nodes", kind.name()),
                         "move them to a demand node, or use `stock` for a facility's input stock",
                     );
                 }
@@ -1023,7 +1131,7 @@ impl Compiler<'_> {
                     v
                 }
             };
-            if n.kind == Kind::Mine && n.stock.is_some_and(|s| s.0 > 0.0) {
+            if kind == Kind::Mine && n.stock.is_some_and(|s| s.0 > 0.0) {
                 return self.err(
                     Some(n.id.span()),
                     format!("mine `{id}` has no inputs, so it cannot hold an input stock"),
@@ -1044,7 +1152,7 @@ impl Compiler<'_> {
             nodes.push(Node {
                 id: id.to_string(),
                 label: n.label.clone().unwrap_or_else(|| id.to_string()),
-                kind: n.kind,
+                kind,
                 country: country as u16,
                 capacity,
             });
@@ -1055,7 +1163,7 @@ impl Compiler<'_> {
                 stock0,
                 stock_cap,
                 price: n.price.map_or(0.0, |p| p.0),
-                kind: n.kind,
+                kind,
                 has_offtake: false,
                 tariffed: false,
                 reweighted: false,
@@ -1456,7 +1564,7 @@ impl Compiler<'_> {
                     node: node as u32,
                     p_fail: self.prob(f, states, "p_fail")?,
                     p_recover: self.prob(r, states, "p_recover")?,
-                    initial: o.initial,
+                    initial: o.initial.into(),
                     severity,
                 },
                 (None, None, Some(p), Some(d)) => ShockKind::Events {
@@ -1564,7 +1672,7 @@ impl Compiler<'_> {
                     if nodes[s].country as usize == c
                         && !e.domestic
                         && dest_ok(t)
-                        && (r.stages.is_empty() || r.stages.contains(&nodes[s].kind))
+                        && (r.stages.is_empty() || r.stages.iter().any(|&k| Kind::from(k) == nodes[s].kind))
                     {
                         covered.push(k as u32);
                     }
@@ -1666,7 +1774,8 @@ impl Compiler<'_> {
                     let e = &edges[k];
                     nodes[e.src as usize].country as usize == a
                         && nodes[e.dst as usize].country as usize == b
-                        && (t.stages.is_empty() || t.stages.contains(&nodes[e.src as usize].kind))
+                        && (t.stages.is_empty()
+                            || t.stages.iter().any(|&k| Kind::from(k) == nodes[e.src as usize].kind))
                 })
                 .map(|k| k as u32)
                 .collect();

@@ -89,7 +89,7 @@ fn default_thresholds() -> Vec<Fraction> {
 }
 
 /// Allocation policy for blocked or unserved volume.
-#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Policy {
     /// Contracts are fixed: blocked or unserved volume is simply lost.
@@ -116,9 +116,7 @@ pub struct RawRegime {
 }
 
 /// Stage of the chain a node belongs to.
-#[derive(
-    Clone, Copy, Debug, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize,
-)]
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// Mine or concentrate producer: no inputs.
@@ -135,18 +133,6 @@ pub enum Kind {
     Demand,
 }
 
-impl Kind {
-    /// Lower-case name as written in scenario files.
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Mine => "mine",
-            Kind::Refinery => "refinery",
-            Kind::Metal => "metal",
-            Kind::Magnet => "magnet",
-            Kind::Demand => "demand",
-        }
-    }
-}
 
 /// A `[[node]]` table.
 #[derive(Debug, Deserialize)]

@@ -10,7 +10,7 @@ use rayon::prelude::*;
 
 use crate::engine::{BINS, RunResult, TailProfile, tail_profile};
 use crate::model::Model;
-use crate::scenario::{Kind, Policy};
+use crate::model::{Kind, Policy};
 use crate::sketch::{Counts, Sketch};
 
 /// Version of the summary.json schema; bumped on any incompatible change.
@@ -34,6 +34,7 @@ pub struct Summary {
     /// Month of period 0, `YYYY-MM`.
     pub start: String,
     /// Allocation policy.
+    #[serde(with = "by_name")]
     pub policy: Policy,
     /// One entry per demand node.
     pub demand: Vec<DemandSummary>,
@@ -112,6 +113,7 @@ pub struct NodeSummary {
     /// Readable name.
     pub label: String,
     /// Stage.
+    #[serde(with = "by_name")]
     pub kind: Kind,
     /// Country.
     pub country: String,
@@ -864,6 +866,47 @@ pub fn summarise_with(m: &Model, r: &RunResult, tail: &TailProfile) -> Summary {
         policy: m.policy,
         demand,
         shocks,
+    }
+}
+
+/// The model's kinds and policies in summary.json: by the names scenario files give them.
+mod by_name {
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::model::{Kind, Policy};
+
+    /// A model enum named as in scenario files.
+    pub trait Named: Sized + Copy {
+        fn name(self) -> &'static str;
+        fn from_name(name: &str) -> Option<Self>;
+    }
+
+    impl Named for Kind {
+        fn name(self) -> &'static str {
+            Kind::name(self)
+        }
+        fn from_name(name: &str) -> Option<Kind> {
+            Kind::from_name(name)
+        }
+    }
+
+    impl Named for Policy {
+        fn name(self) -> &'static str {
+            Policy::name(self)
+        }
+        fn from_name(name: &str) -> Option<Policy> {
+            Policy::from_name(name)
+        }
+    }
+
+    pub fn serialize<S: Serializer, T: Named>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(v.name())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>, T: Named>(d: D) -> Result<T, D::Error> {
+        let name = String::deserialize(d)?;
+        T::from_name(&name).ok_or_else(|| D::Error::custom(format!("unknown name `{name}`")))
     }
 }
 

@@ -11,7 +11,7 @@ use rand::{RngExt as _, SeedableRng as _};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use supplyshock::kernel::{DemandOutcome, Observer, Scratch, run_trial};
 use supplyshock::model::Model;
-use supplyshock::scenario::{Kind, Policy};
+use supplyshock::model::{Kind, Policy};
 
 use crate::common::model;
 

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::scenario::Kind;
+use crate::model::Kind;
 use crate::summary::Summary;
 
 /// What a report is drawn from: the summary, and each demand node's shortfall histogram and

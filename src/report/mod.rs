@@ -262,8 +262,8 @@ pub fn index_html(s: &Summary, charts: &[Chart], trials_csv: bool) -> String {
         s.periods,
         esc(&s.start),
         match s.policy {
-            crate::scenario::Policy::Fixed => "fixed contracts",
-            crate::scenario::Policy::Flexible => "flexible (re-routing)",
+            crate::model::Policy::Fixed => "fixed contracts",
+            crate::model::Policy::Flexible => "flexible (re-routing)",
         }
     );
     h.push_str("<h2>Shortfall per demand node</h2>\n<table><tr><th>demand node</th><th>demand</th><th>mean shortfall [95% CI]</th><th>share of demand</th><th>P50</th><th>P95</th><th>P99</th><th>CVaR95</th><th>P(any)</th><th>worst month P95</th><th>months to recover (median)</th><th>tariff cost, mean</th></tr>\n");
