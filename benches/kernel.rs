@@ -2,9 +2,9 @@
 //! scenario. Set SUPPLYSHOCK_BENCH_TRIALS / SUPPLYSHOCK_BENCH_BATCH to change the sizes.
 
 #[global_allocator]
-static GLOBAL: supplyshock::bench::CountingAlloc = supplyshock::bench::CountingAlloc;
+static GLOBAL: supplyshock::app::bench::CountingAlloc = supplyshock::app::bench::CountingAlloc;
 
-use supplyshock::engine::Kernel;
+use supplyshock::sim::engine::Kernel;
 
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -26,25 +26,28 @@ fn main() {
     } else {
         env("SUPPLYSHOCK_BENCH_BATCH", 50_000)
     };
-    let files = supplyshock::bench::shipped_scenarios();
+    let files = supplyshock::app::bench::shipped_scenarios();
     assert!(!files.is_empty(), "no scenarios/ folder beside Cargo.toml");
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let ladder = supplyshock::bench::thread_ladder(cores);
+    let ladder = supplyshock::app::bench::thread_ladder(cores);
     for path in files {
-        let m = supplyshock::model::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let m = supplyshock::io::read::load(&path).unwrap_or_else(|e| panic!("{e}"));
         let repeats = if quick {
             1
         } else {
-            supplyshock::bench::REPEATS
+            supplyshock::app::bench::REPEATS
         };
         // The engine's kernel (the widest lane path here) beside the one-trial reference;
         // `supplyshock bench` times every path.
         let kernels = [Kernel::best(), Kernel::OneTrial];
-        let tps = supplyshock::bench::kernels(&m, 1, trials, repeats, &kernels);
-        let rows = supplyshock::bench::scaling(&m, 1, batch, &ladder, repeats, kernels[0])
+        let tps = supplyshock::app::bench::kernels(&m, 1, trials, repeats, &kernels);
+        let rows = supplyshock::app::bench::scaling(&m, 1, batch, &ladder, repeats, kernels[0])
             .expect("engine run");
         println!("== {}", path.display());
-        print!("{}", supplyshock::bench::report(&m, &tps, &rows, batch));
+        print!(
+            "{}",
+            supplyshock::app::bench::report(&m, &tps, &rows, batch)
+        );
         for tp in &tps {
             assert_eq!(
                 tp.allocations,

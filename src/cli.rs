@@ -8,10 +8,11 @@ use std::time::Instant;
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 
-use crate::engine::{self, Kernel, RunOptions};
+use crate::io::output;
 use crate::model::{self, Model};
-use crate::shard::{self, Shard, ShardFile};
-use crate::{output, report, summary};
+use crate::report;
+use crate::sim::engine::{self, Kernel, RunOptions};
+use crate::sim::shard::{self, Shard, ShardFile};
 
 /// `println!` that returns an error instead of panicking when standard output is closed (as in
 /// `supplyshock run | head`); `main` ends quietly on a broken pipe.
@@ -182,7 +183,7 @@ pub struct BenchArgs {
     #[arg(long, value_delimiter = ',', value_parser = threads_arg())]
     pub threads: Vec<usize>,
     /// Timings of each kernel and of each thread count, 1 to 100; the best is kept.
-    #[arg(long, default_value_t = crate::bench::REPEATS,
+    #[arg(long, default_value_t = crate::app::bench::REPEATS,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=100))]
     pub repeats: usize,
     /// Master seed.
@@ -213,7 +214,7 @@ struct Loaded<'a> {
     text: String,
     name: String,
     model: Model,
-    variant: Option<(crate::variant::Resolved, &'a Path)>,
+    variant: Option<(crate::scenario::variant::Resolved, &'a Path)>,
 }
 
 /// Loads a scenario with its text and display name; prints the scenario's warnings (see
@@ -221,7 +222,7 @@ struct Loaded<'a> {
 fn load_scenario_text(path: Option<&Path>, quiet: bool) -> anyhow::Result<Loaded<'_>> {
     let loaded = match path {
         Some(p) => {
-            let (text, model, variant) = model::load_text(p)?;
+            let (text, model, variant) = crate::io::read::load_text(p)?;
             Loaded {
                 text,
                 name: p.display().to_string(),
@@ -282,7 +283,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let mut shards = dirs
                 .iter()
-                .map(|d| ShardFile::read(d))
+                .map(|d| crate::io::read::shard(d))
                 .collect::<anyhow::Result<Vec<_>>>()?;
             shards.sort_by_key(|s| s.first_trial);
             let ordered: Vec<(PathBuf, u64, u64, u32)> = shards
@@ -307,7 +308,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             // A run killed while it moved its files into place is finished first, so that the
             // charts are drawn from the results they will sit beside.
             output::repair(&dir);
-            let input = report::input_from_dir(&dir)?;
+            let input = crate::io::read::report_input(&dir)?;
             let files: Vec<_> = report::in_output(report::files(&input)?).collect();
             let rdir = dir.join(report::DIR);
             output::write_all(&dir, &files)
@@ -320,15 +321,16 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if args.trials == 0 || args.batch == 0 {
                 anyhow::bail!("--trials and --batch must be at least 1");
             }
-            m.check_trials(args.batch).map_err(anyhow::Error::msg)?;
+            engine::check_trials(&m, args.batch).map_err(anyhow::Error::msg)?;
             let kernels = if args.kernel.is_empty() {
                 Kernel::available()
             } else {
                 args.kernel.clone()
             };
-            let tps = crate::bench::kernels(&m, args.seed, args.trials, args.repeats, &kernels);
+            let tps =
+                crate::app::bench::kernels(&m, args.seed, args.trials, args.repeats, &kernels);
             let threads = if args.threads.is_empty() {
-                crate::bench::thread_ladder(
+                crate::app::bench::thread_ladder(
                     std::thread::available_parallelism().map_or(1, |n| n.get()),
                 )
             } else {
@@ -337,7 +339,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if threads.contains(&0) {
                 anyhow::bail!("--threads takes counts of at least 1, e.g. --threads 1,2,4");
             }
-            let rows = crate::bench::scaling(
+            let rows = crate::app::bench::scaling(
                 &m,
                 args.seed,
                 args.batch,
@@ -345,7 +347,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 args.repeats,
                 kernels[0],
             )?;
-            out!("{}", crate::bench::report(&m, &tps, &rows, args.batch));
+            out!("{}", crate::app::bench::report(&m, &tps, &rows, args.batch));
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -361,7 +363,7 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
         ..
     } = load_scenario_text(args.scenario.as_deref(), args.common.quiet)?;
     let total = args.common.trials.unwrap_or(m.trials);
-    m.check_trials(total).map_err(anyhow::Error::msg)?;
+    engine::check_trials(&m, total).map_err(anyhow::Error::msg)?;
     let (first_trial, trials) = args.shard.map_or((0, total), |s| s.range(total));
     let opts = RunOptions {
         seed: args.common.seed.unwrap_or(m.seed),
@@ -396,11 +398,11 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("writing results to {}", out.display()))?,
         )
     };
-    let mut write = |first: u64, outs: &[crate::kernel::DemandOutcome], occ: &[u64]| match &mut csv
-    {
-        Some(csv) => csv.block(first, outs, occ),
-        None => Ok(()),
-    };
+    let mut write =
+        |first: u64, outs: &[crate::sim::result::DemandOutcome], occ: &[u64]| match &mut csv {
+            Some(csv) => csv.block(first, outs, occ),
+            None => Ok(()),
+        };
     // Without trials.csv the engine need not keep each block's full outcomes at all.
     let sink: Option<&mut engine::BlockSink> = if args.no_trials_csv {
         None
@@ -511,7 +513,7 @@ fn run_sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
     let sets = args
         .sets
         .iter()
-        .map(|a| crate::variant::parse_sweep(a))
+        .map(|a| crate::scenario::variant::parse_sweep(a))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let trials = args.common.trials.unwrap_or(base.trials);
     let seed = args.common.seed.unwrap_or(base.seed);
@@ -525,11 +527,11 @@ fn run_sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .fold(1u64, |n, s| n.saturating_mul(s.1.len() as u64));
     anyhow::ensure!(
-        size <= crate::sweep::MAX_POINTS,
+        size <= crate::stats::sweep::MAX_POINTS,
         "--set: the grid has {size} points (the product of the values' counts), more than {}; sweep fewer values, or fewer paths at once",
-        crate::sweep::MAX_POINTS
+        crate::stats::sweep::MAX_POINTS
     );
-    let points = crate::sweep::grid(&sets);
+    let points = crate::stats::sweep::grid(&sets);
     // Build every point's model before running any, so a bad path or value fails fast.
     let models = points
         .iter()
@@ -537,13 +539,13 @@ fn run_sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
             let label: Vec<String> = settings.iter().map(|s| s.flag()).collect();
             let point = format!(" with --set {}", label.join(" --set "));
             let shown = format!("{name}{point}");
-            let p = crate::variant::patch(&text, settings, &name)
-                .map_err(crate::variant::flag_error)?;
+            let p = crate::scenario::variant::patch(&text, settings, &name)
+                .map_err(crate::scenario::variant::flag_error)?;
             let m = model::compile_str(&p.text, &shown).map_err(|e| {
                 let variant = variant.as_ref().map(|(v, path)| (v, *path));
-                crate::variant::sweep_error(e, &p, settings, &name, &point, variant)
+                crate::scenario::variant::sweep_error(e, &p, settings, &name, &point, variant)
             })?;
-            m.check_trials(trials).map_err(anyhow::Error::msg)?;
+            engine::check_trials(&m, trials).map_err(anyhow::Error::msg)?;
             Ok(m)
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
@@ -560,15 +562,15 @@ fn run_sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
                 kernel: args.common.kernel,
             },
         )?;
-        out_points.push(crate::sweep::Point {
+        out_points.push(crate::stats::sweep::Point {
             values: settings
                 .iter()
-                .map(|s| crate::sweep::show(&s.value))
+                .map(|s| crate::stats::sweep::show(&s.value))
                 .collect(),
-            demand: crate::sweep::metrics(m, &r),
+            demand: crate::stats::sweep::metrics(m, &r),
         });
     }
-    let s = crate::sweep::Sweep {
+    let s = crate::stats::sweep::Sweep {
         scenario: base.name.clone(),
         seed,
         trials,
@@ -581,7 +583,7 @@ fn run_sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
         &out,
         &[
             ("sweep.json".to_string(), json.clone()),
-            ("sweep.csv".to_string(), crate::sweep::to_csv(&s)?),
+            ("sweep.csv".to_string(), crate::stats::sweep::to_csv(&s)?),
             ("sweep.png".to_string(), report::sweep_png(&s)?),
         ],
     )
@@ -590,7 +592,7 @@ fn run_sweep(args: SweepArgs) -> anyhow::Result<ExitCode> {
     if args.common.json {
         stdout.write_all(&json)?;
     } else if !args.common.quiet {
-        write!(stdout, "{}", crate::sweep::table(&s))?;
+        write!(stdout, "{}", crate::stats::sweep::table(&s))?;
         writeln!(
             stdout,
             "results in {}/ (sweep.json, sweep.csv, sweep.png)",
@@ -612,8 +614,7 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let trials = args.common.trials.unwrap_or(base.trials);
     let seed = args.common.seed.unwrap_or(base.seed);
     for Loaded { name, model: m, .. } in &loaded {
-        m.check_trials(trials)
-            .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+        engine::check_trials(m, trials).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
     }
     let results = loaded
         .iter()
@@ -629,12 +630,12 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
             engine::run(m, &opts)
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let alts: Vec<(&Model, &engine::RunResult)> = loaded[1..]
+    let alts: Vec<(&Model, &crate::sim::result::RunResult)> = loaded[1..]
         .iter()
         .map(|l| &l.model)
         .zip(&results[1..])
         .collect();
-    let c = crate::compare::compare((base, &results[0]), &alts);
+    let c = crate::stats::compare::compare((base, &results[0]), &alts);
     if let Some(a) = c.alternatives.iter().find(|a| a.demand.is_empty()) {
         anyhow::bail!(
             "{} shares no demand node (by id) with the base {}: nothing to compare",
@@ -651,7 +652,7 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
         .map(|(Loaded { model: m, .. }, r)| {
             nodes
                 .iter()
-                .map(|id| crate::compare::column(m, r, id).unwrap_or_default())
+                .map(|id| crate::stats::compare::column(m, r, id).unwrap_or_default())
                 .collect()
         })
         .collect();
@@ -660,7 +661,10 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     json.push(b'\n');
     let mut files = vec![
         ("compare.json".to_string(), json.clone()),
-        ("compare.csv".to_string(), crate::compare::to_csv(&c)?),
+        (
+            "compare.csv".to_string(),
+            crate::stats::compare::to_csv(&c)?,
+        ),
     ];
     files.extend(report::in_output(report::compare_files(
         &c, &names, &nodes, &columns,
@@ -671,7 +675,7 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
     if args.common.json {
         stdout.write_all(&json)?;
     } else if !args.common.quiet {
-        write!(stdout, "{}", crate::compare::table(&c))?;
+        write!(stdout, "{}", crate::stats::compare::table(&c))?;
         writeln!(
             stdout,
             "\nresults in {}/ (compare.json, compare.csv, report/index.html)",
@@ -686,7 +690,7 @@ fn run_compare(args: CompareArgs) -> anyhow::Result<ExitCode> {
 #[allow(clippy::too_many_arguments)]
 fn write_results(
     m: &Model,
-    result: &engine::RunResult,
+    result: &crate::sim::result::RunResult,
     out: &Path,
     trials_csv: Option<output::Staged>,
     json: bool,
@@ -694,7 +698,7 @@ fn write_results(
     with_report: bool,
     info: serde_json::Value,
 ) -> anyhow::Result<()> {
-    let s = summary::summarise(m, result);
+    let s = crate::app::summarise(m, result);
     if !quiet {
         for w in &s.warnings {
             eprintln!("warning: {w}");

@@ -1,31 +1,29 @@
 //! supplyshock: a Monte Carlo simulator of supply disruptions in the rare-earth magnet chain.
 //!
-//! Data flows one way: scenario text -> [`scenario`] (serde mirror) -> [`model`] (validated,
-//! compiled, index-based) -> [`engine`] (parallel trials) -> [`kernel`] (one trial) ->
-//! [`summary`] (aggregates) -> [`output`] (bytes and files). The binary only parses arguments and
-//! calls [`cli::run`].
+//! The modules are layers, and each imports only from those below it (docs/architecture.md
+//! states the rules; a test checks them):
+//!
+//! - [`prob`]: random numbers, samplers and estimators, knowing nothing of scenarios;
+//! - [`scenario`]: the scenario file's text, read into a serde mirror with positions kept;
+//! - [`model`]: the scenario validated, then compiled into flat, index-based arrays;
+//! - [`sim`]: the kernels, the parallel engine, what a run produces, shards;
+//! - [`stats`]: summaries, paired comparisons and sweeps of runs;
+//! - [`report`]: the PNG charts and HTML page, as bytes;
+//! - [`io`]: every file read and written;
+//! - [`app`]: the workflows (run, compare, sweep, merge, report, bench) as library functions;
+//! - [`cli`]: the command line, which parses arguments, calls [`app`] and prints.
 
 #![warn(missing_docs)]
 
-pub mod bench;
+pub mod app;
 pub mod cli;
-pub mod compare;
-pub mod dist;
-pub mod engine;
-pub mod error;
-pub mod kernel;
-pub mod lanes;
+pub mod io;
 pub mod model;
-pub mod output;
 pub mod prob;
 pub mod report;
-
 pub mod scenario;
-pub mod shard;
-pub mod sketch;
-pub mod summary;
-pub mod sweep;
-pub mod variant;
+pub mod sim;
+pub mod stats;
 
 /// The built-in default scenario: the rare-earth magnet chain as of late 2026.
 pub const DEFAULT_SCENARIO: &str = include_str!("../scenarios/rare-earths-2026.toml");

@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use clap::Parser as _;
 
 #[global_allocator]
-static GLOBAL: supplyshock::bench::CountingAlloc = supplyshock::bench::CountingAlloc;
+static GLOBAL: supplyshock::app::bench::CountingAlloc = supplyshock::app::bench::CountingAlloc;
 
 fn main() -> ExitCode {
     let cli = supplyshock::cli::Cli::parse();

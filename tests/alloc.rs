@@ -1,16 +1,16 @@
 //! The kernel allocates nothing per trial once its scratch exists.
 
 #[global_allocator]
-static GLOBAL: supplyshock::bench::CountingAlloc = supplyshock::bench::CountingAlloc;
+static GLOBAL: supplyshock::app::bench::CountingAlloc = supplyshock::app::bench::CountingAlloc;
 
 #[test]
 fn trials_allocate_nothing_after_warm_up() {
     let mut checked = 0;
-    for path in supplyshock::bench::shipped_scenarios() {
-        let m = supplyshock::model::load(&path).unwrap();
+    for path in supplyshock::app::bench::shipped_scenarios() {
+        let m = supplyshock::io::read::load(&path).unwrap();
         // Every kernel this processor runs: each lane path and the one-trial kernel.
-        let kernels = supplyshock::engine::Kernel::available();
-        for tp in supplyshock::bench::kernels(&m, 3, 2_000, 1, &kernels) {
+        let kernels = supplyshock::sim::engine::Kernel::available();
+        for tp in supplyshock::app::bench::kernels(&m, 3, 2_000, 1, &kernels) {
             assert_eq!(
                 tp.allocations,
                 Some(0),

@@ -534,7 +534,7 @@ fn a_driver_without_effect_has_an_interval_that_covers_zero_95_percent_of_the_ti
     let mut covered = 0;
     for seed in 0..runs {
         let r = run(&m, 1000, seed, 1);
-        let s = supplyshock::summary::summarise(&m, &r);
+        let s = supplyshock::app::summarise(&m, &r);
         let d = s.drivers.iter().find(|d| d.id == "t").unwrap();
         let [lo, hi] = d.effect_ci95.unwrap();
         if seed == 0 {

@@ -187,9 +187,9 @@ fn absurd_sizes() {
         &["line 23", "column 10", "`growth`", "beyond any plausible"],
     );
     let m = model::compile_str(GOOD, "good.toml").unwrap();
-    let err = m.check_trials(1_000_000_000).unwrap_err();
+    let err = supplyshock::sim::engine::check_trials(&m, 1_000_000_000).unwrap_err();
     assert!(err.contains("--trials") && err.contains("GiB"), "{err}");
-    let err = m.check_trials(u64::MAX / 2).unwrap_err();
+    let err = supplyshock::sim::engine::check_trials(&m, u64::MAX / 2).unwrap_err();
     assert!(err.contains("--trials") && err.contains("--shard"), "{err}");
 }
 
@@ -256,15 +256,15 @@ fn period_values_are_range_checked() {
         "far.toml",
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let r = supplyshock::engine::run(
+    let r = supplyshock::sim::engine::run(
         &m,
-        &supplyshock::engine::RunOptions {
+        &supplyshock::sim::engine::RunOptions {
             seed: 1,
             first_trial: 0,
             trials: 100,
             threads: 1,
             progress: false,
-            kernel: supplyshock::engine::Kernel::best(),
+            kernel: supplyshock::sim::engine::Kernel::best(),
         },
     )
     .unwrap_or_else(|e| panic!("{e}"));
@@ -333,7 +333,7 @@ fn a_run_too_large_for_the_machine_is_refused_before_it_starts() {
         );
     }
     let m = model::compile_str(&text, "many.toml").unwrap_or_else(|e| panic!("{e}"));
-    use supplyshock::engine::{check_memory, working_bytes};
+    use supplyshock::sim::engine::{check_memory, working_bytes};
     // One thread: the 2,000 markets' fan-chart histograms (115 MB) twice, and buffers; measured
     // at 277 MB resident for ten trials.
     let one = working_bytes(&m, 10, 1);
@@ -432,7 +432,9 @@ fn a_file_that_is_not_a_scenario_is_refused_before_parsing() {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
     let latin1 = dir.join("latin1.toml");
     std::fs::write(&latin1, b"[scenario]\nname = \"caf\xe9\"\n").unwrap();
-    let err = model::load_text(&latin1).unwrap_err().to_string();
+    let err = supplyshock::io::read::load_text(&latin1)
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("latin1.toml") && err.contains("line 2, column 12") && err.contains("UTF-8"),
         "{err}"
@@ -444,12 +446,18 @@ fn a_file_that_is_not_a_scenario_is_refused_before_parsing() {
         "[variant]\nbase = \"selfish.toml\"\nname = \"x\"\n",
     )
     .unwrap();
-    let err = format!("{:#}", model::load_text(&selfish).unwrap_err());
+    let err = format!(
+        "{:#}",
+        supplyshock::io::read::load_text(&selfish).unwrap_err()
+    );
     assert!(err.contains("is a variant too"), "{err}");
     let huge = dir.join("huge.toml");
     let f = std::fs::File::create(&huge).unwrap();
-    f.set_len(model::MAX_SCENARIO_BYTES + 1).unwrap();
-    let err = model::load_text(&huge).unwrap_err().to_string();
+    f.set_len(supplyshock::io::read::MAX_SCENARIO_BYTES + 1)
+        .unwrap();
+    let err = supplyshock::io::read::load_text(&huge)
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("huge.toml") && err.contains("larger than 16 MiB"),
         "{err}"
@@ -488,7 +496,7 @@ fn a_variant_whose_base_cannot_be_read_is_reported_at_its_base_line() {
         "[variant]\nname = \"v\"\nbase = \"no-such-base.toml\"\n\n[variant.set]\n\"scenario.periods\" = 12\n",
     )
     .unwrap();
-    let err = format!("{:#}", model::load_text(&v).unwrap_err());
+    let err = format!("{:#}", supplyshock::io::read::load_text(&v).unwrap_err());
     for e in [
         &format!("{}: error at line 3, column 8", v.display()),
         "cannot read the base scenario",
@@ -504,7 +512,7 @@ fn a_variant_setting_that_does_not_apply_is_reported_at_its_line() {
     let v = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("variant-setting.toml");
     let error = |set: &str| {
         std::fs::write(&v, crate::common::default_variant("v", set)).unwrap();
-        format!("{:#}", model::load_text(&v).unwrap_err())
+        format!("{:#}", supplyshock::io::read::load_text(&v).unwrap_err())
     };
     let check = |set: &str, expect: &[&str]| {
         let err = error(set);

@@ -159,7 +159,7 @@ fn validate_and_flag_errors() {
             && err.contains("one-trial"),
         "{err}"
     );
-    for p in supplyshock::lanes::Path::ALL
+    for p in supplyshock::sim::lanes::Path::ALL
         .into_iter()
         .filter(|p| !p.available())
     {
@@ -311,7 +311,7 @@ fn bench_prints_kernel_figures() {
         "{s}"
     );
     // Every kernel this processor runs is timed and named, the lane kernel's halves apart.
-    for k in supplyshock::engine::Kernel::available() {
+    for k in supplyshock::sim::engine::Kernel::available() {
         assert!(s.contains(&format!("kernel {k} (")), "{k}: {s}");
     }
     assert!(
@@ -472,9 +472,9 @@ fn review_edge_cases() {
     let info = std::fs::read_to_string(out.join("run-info.json")).unwrap();
     assert!(info.contains("\"trials_csv\": false"), "{info}");
     // run-info.json names the kernel that ran; every kernel gives the same summary.
-    let best = supplyshock::engine::Kernel::best();
+    let best = supplyshock::sim::engine::Kernel::best();
     assert!(info.contains(&format!("\"kernel\": \"{best}\"")), "{info}");
-    for kernel in supplyshock::engine::Kernel::available() {
+    for kernel in supplyshock::sim::engine::Kernel::available() {
         succeed(
             bin()
                 .args(["run", "--trials", "60", "--no-report", "--no-trials-csv"])

@@ -1,8 +1,9 @@
 //! Helpers shared by the test modules.
 
-use supplyshock::engine::{self, RunOptions, RunResult};
 use supplyshock::model::{self, Model};
-use supplyshock::summary::{self, Summary};
+use supplyshock::sim::engine::{self, RunOptions};
+use supplyshock::sim::result::RunResult;
+use supplyshock::stats::summary::Summary;
 
 /// A mine supplying one demand node across a border, 10 t a month each, for 24 months.
 pub const TWO_NODES: &str = r#"
@@ -43,7 +44,7 @@ pub fn run(m: &Model, trials: u64, seed: u64, threads: usize) -> RunResult {
             trials,
             threads,
             progress: false,
-            kernel: supplyshock::engine::Kernel::best(),
+            kernel: supplyshock::sim::engine::Kernel::best(),
         },
     )
     .unwrap()
@@ -53,13 +54,13 @@ pub fn run(m: &Model, trials: u64, seed: u64, threads: usize) -> RunResult {
 pub fn summarise(text: &str, trials: u64, seed: u64) -> (Model, RunResult, Summary) {
     let m = model(text);
     let r = run(&m, trials, seed, 0);
-    let s = summary::summarise(&m, &r);
+    let s = supplyshock::app::summarise(&m, &r);
     (m, r, s)
 }
 
 /// Mean and standard error of the mean.
 pub fn mean_se(v: &[f64]) -> (f64, f64) {
-    let (mean, var) = summary::mean_var(v);
+    let (mean, var) = supplyshock::prob::estimate::mean_var(v);
     (mean, (var / v.len() as f64).sqrt())
 }
 
@@ -74,8 +75,9 @@ pub fn assert_mean_near(v: &[f64], expected: f64, z: f64, what: &str) {
 }
 
 /// The full outcomes of trial 0 (seed 1) of an inline scenario, straight from the kernel.
-pub fn first_trial(text: &str) -> Vec<supplyshock::kernel::DemandOutcome> {
-    use supplyshock::kernel::{DemandOutcome, NoObserver, Scratch, run_trial};
+pub fn first_trial(text: &str) -> Vec<supplyshock::sim::result::DemandOutcome> {
+    use supplyshock::sim::kernel::{NoObserver, Scratch, run_trial};
+    use supplyshock::sim::result::DemandOutcome;
     let m = model(text);
     let mut out = vec![DemandOutcome::default(); m.demand.len()];
     let mut occ = vec![0u64; m.shock_words()];
@@ -93,7 +95,8 @@ pub fn first_trial(text: &str) -> Vec<supplyshock::kernel::DemandOutcome> {
 
 /// trials.csv of a run, rebuilt from the kernel (a run keeps only compact columns).
 pub fn trials_csv(m: &Model, r: &RunResult) -> Vec<u8> {
-    use supplyshock::kernel::{DemandOutcome, NoObserver, Scratch, run_trial};
+    use supplyshock::sim::kernel::{NoObserver, Scratch, run_trial};
+    use supplyshock::sim::result::DemandOutcome;
     let (dn, words) = (m.demand.len(), m.shock_words());
     let n = r.trials as usize;
     let mut outs = vec![DemandOutcome::default(); n * dn];
@@ -110,8 +113,8 @@ pub fn trials_csv(m: &Model, r: &RunResult) -> Vec<u8> {
             &mut NoObserver,
         );
     }
-    let mut bytes = supplyshock::output::trials_csv_header(m).unwrap();
-    bytes.extend(supplyshock::output::trials_csv_rows(m, r.first_trial, &outs, &occ).unwrap());
+    let mut bytes = supplyshock::io::output::trials_csv_header(m).unwrap();
+    bytes.extend(supplyshock::io::output::trials_csv_rows(m, r.first_trial, &outs, &occ).unwrap());
     bytes
 }
 

@@ -1,7 +1,7 @@
 //! Comparisons on common random numbers: a mitigation that only adds a stockpile is measured
 //! far more precisely from paired differences than from two independent runs.
 
-use supplyshock::compare;
+use supplyshock::stats::compare;
 
 use crate::common::{TWO_NODES, model, run};
 
@@ -67,7 +67,8 @@ fn a_changed_shock_is_reported_as_unmatched() {
 
 #[test]
 fn sweeping_a_stockpile_lowers_the_shortfall_monotonically() {
-    use supplyshock::{sweep, variant};
+    use supplyshock::scenario::variant;
+    use supplyshock::stats::sweep;
     let sets = vec![variant::parse_sweep("node.d.stockpile.periods=0,1,2,4").unwrap()];
     let means: Vec<f64> = sweep::grid(&sets)
         .iter()
@@ -83,9 +84,9 @@ fn sweeping_a_stockpile_lowers_the_shortfall_monotonically() {
 
 #[test]
 fn a_bad_sweep_path_names_what_exists() {
-    use supplyshock::variant;
+    use supplyshock::scenario::variant;
     let sets = variant::parse_sweep("node.dd.cover=1").unwrap();
-    let settings = supplyshock::sweep::grid(&[sets]);
+    let settings = supplyshock::stats::sweep::grid(&[sets]);
     let err = variant::apply_all(&base(), &settings[0], "base")
         .unwrap_err()
         .to_string();
@@ -99,7 +100,7 @@ fn a_bad_sweep_path_names_what_exists() {
 
 #[test]
 fn a_sweep_chart_shows_the_swept_nodes_then_the_largest_shortfalls() {
-    use supplyshock::sweep::{Metrics, Point, Sweep};
+    use supplyshock::stats::sweep::{Metrics, Point, Sweep};
     // 30 nodes: d25..d28 short; d3 swept by a node path, d7 by an edge into it; d70, whose id
     // starts with a swept node's, neither.
     let ids: Vec<String> = (0..30)

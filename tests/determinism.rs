@@ -1,8 +1,8 @@
 //! Results depend on the scenario, seed and trial count only: not on the thread count, the split
 //! into shards, or on unrelated parts of the scenario (common random numbers).
 
-use supplyshock::engine::{self, RunOptions};
-use supplyshock::{output, summary};
+use supplyshock::io::output;
+use supplyshock::sim::engine::{self, RunOptions};
 
 use crate::common::{TWO_NODES, model, run};
 use crate::invariants::random_scenario;
@@ -10,7 +10,7 @@ use crate::invariants::random_scenario;
 fn summary_bytes(text: &str, trials: u64, threads: usize) -> Vec<u8> {
     let m = model(text);
     let r = run(&m, trials, 42, threads);
-    output::summary_json(&summary::summarise(&m, &r)).unwrap()
+    output::summary_json(&supplyshock::app::summarise(&m, &r)).unwrap()
 }
 
 #[test]
@@ -35,7 +35,7 @@ fn shards_reproduce_the_trials_of_one_run() {
         trials,
         threads: 3,
         progress: false,
-        kernel: supplyshock::engine::Kernel::best(),
+        kernel: supplyshock::sim::engine::Kernel::best(),
     };
     let mut a = engine::run(&m, &opts(0, 300)).unwrap();
     let b = engine::run(&m, &opts(300, 700)).unwrap();
@@ -68,22 +68,25 @@ fn a_split_across_blocks_and_the_rank_sample_gives_the_same_summary() {
     // More trials than one engine block and than the trials whose magnitudes are kept, so that
     // shards cut through a block and through the rank sample.
     let m = model(&format!("{TWO_NODES}{SHOCKS}"));
-    let total = engine::RANK_TRIALS + 3_000;
+    let total = supplyshock::sim::result::RANK_TRIALS + 3_000;
     assert!(total > engine::BLOCK as u64);
     let whole = run(&m, total, 11, 0);
-    let cut = engine::RANK_TRIALS - 1_234;
+    let cut = supplyshock::sim::result::RANK_TRIALS - 1_234;
     let opts = |first, trials| RunOptions {
         seed: 11,
         first_trial: first,
         trials,
         threads: 0,
         progress: false,
-        kernel: supplyshock::engine::Kernel::best(),
+        kernel: supplyshock::sim::engine::Kernel::best(),
     };
     let mut a = engine::run(&m, &opts(0, cut)).unwrap();
     a.append(engine::run(&m, &opts(cut, total - cut)).unwrap());
-    assert_eq!(a.magnitude.len(), engine::RANK_TRIALS as usize * 2);
-    let bytes = |r| output::summary_json(&summary::summarise(&m, r)).unwrap();
+    assert_eq!(
+        a.magnitude.len(),
+        supplyshock::sim::result::RANK_TRIALS as usize * 2
+    );
+    let bytes = |r| output::summary_json(&supplyshock::app::summarise(&m, r)).unwrap();
     assert_eq!(bytes(&a), bytes(&whole));
 }
 
@@ -109,7 +112,7 @@ fn precision_runs_stop_at_the_same_trial_count_with_the_same_result() {
         trials: 2_000,
         threads: 2,
         progress: false,
-        kernel: supplyshock::engine::Kernel::best(),
+        kernel: supplyshock::sim::engine::Kernel::best(),
     };
     let a = engine::run_to_precision(&m, &opts, 0.05, 200_000, None).unwrap();
     let b = engine::run_to_precision(
@@ -174,10 +177,10 @@ fn chunk_bits(
     trials: usize,
 ) -> Vec<u64> {
     let (dn, words, stride) = (m.demand.len(), m.shock_words(), m.shocks.len().max(1));
-    let mut outs = vec![supplyshock::kernel::DemandOutcome::default(); trials * dn];
+    let mut outs = vec![supplyshock::sim::result::DemandOutcome::default(); trials * dn];
     let mut occ = vec![0u64; trials * words];
     let mut mags = vec![0f32; trials * stride];
-    let mut hist = vec![0u32; dn * m.periods * engine::BINS];
+    let mut hist = vec![0u32; dn * m.periods * supplyshock::sim::result::BINS];
     worker.run_chunk(m, 77, 1_000, &mut outs, &mut occ, &mut mags, &mut hist);
     let mut bits = occ;
     for o in &outs {
@@ -199,9 +202,9 @@ fn chunk_bits(
 
 /// The lane kernel's paths this processor runs, after saying which it cannot run: those are
 /// reported, never skipped silently. The baseline path runs everywhere.
-fn lane_paths() -> Vec<supplyshock::lanes::Path> {
+fn lane_paths() -> Vec<supplyshock::sim::lanes::Path> {
     use std::io::Write as _;
-    use supplyshock::lanes::Path;
+    use supplyshock::sim::lanes::Path;
     static REPORT: std::sync::Once = std::sync::Once::new();
     REPORT.call_once(|| {
         let names = |ps: Vec<Path>| ps.iter().map(|p| p.name()).collect::<Vec<_>>().join(", ");
@@ -229,8 +232,8 @@ fn lane_paths() -> Vec<supplyshock::lanes::Path> {
 #[test]
 fn every_lane_path_gives_the_one_trial_kernels_bits() {
     let mut models: Vec<_> = (0..40).map(|seed| model(&random_scenario(seed))).collect();
-    for path in supplyshock::bench::shipped_scenarios() {
-        models.push(supplyshock::model::load(&path).unwrap_or_else(|e| panic!("{e}")));
+    for path in supplyshock::app::bench::shipped_scenarios() {
+        models.push(supplyshock::io::read::load(&path).unwrap_or_else(|e| panic!("{e}")));
     }
     assert!(models.len() > 50);
     let paths = lane_paths();
@@ -254,7 +257,7 @@ fn every_lane_path_gives_the_one_trial_kernels_bits() {
 fn a_run_does_not_depend_on_the_kernel() {
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/rare-earths-2026.toml");
-    let m = supplyshock::model::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let m = supplyshock::io::read::load(&path).unwrap_or_else(|e| panic!("{e}"));
     let run_with = |kernel| {
         engine::run(
             &m,
@@ -423,12 +426,12 @@ to = "d"
         let is_fixed = fixed
             .shocks
             .iter()
-            .filter(|s| supplyshock::kernel::is_fixed(&s.kind))
+            .filter(|s| supplyshock::sim::kernel::is_fixed(&s.kind))
             .count();
-        let baked = supplyshock::kernel::baked(&fixed);
+        let baked = supplyshock::sim::kernel::baked(&fixed);
         assert_eq!(is_fixed, 4);
         assert_eq!(baked.iter().filter(|&&b| b).count(), applied_once);
-        assert!(!supplyshock::kernel::baked(&drawn).contains(&true));
+        assert!(!supplyshock::sim::kernel::baked(&drawn).contains(&true));
         let single = chunk_bits(&fixed, engine::Worker::single(&fixed), 500);
         assert!(
             single == chunk_bits(&drawn, engine::Worker::single(&drawn), 500),
@@ -447,7 +450,7 @@ to = "d"
 fn a_sampled_tail_profile_is_an_even_sample_of_the_full_one() {
     let path =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/rare-earths-2026.toml");
-    let m = supplyshock::model::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let m = supplyshock::io::read::load(&path).unwrap_or_else(|e| panic!("{e}"));
     let r = run(&m, 20_000, 3, 0);
     let full = engine::tail_profile(&m, &r);
     assert_eq!(full.trials.len(), 1_000);

@@ -9,9 +9,10 @@ use std::fmt::Write as _;
 use proptest::prelude::*;
 use rand::{RngExt as _, SeedableRng as _};
 use rand_xoshiro::Xoshiro256PlusPlus;
-use supplyshock::kernel::{DemandOutcome, Observer, Scratch, run_trial};
 use supplyshock::model::Model;
 use supplyshock::model::{Kind, Policy};
+use supplyshock::sim::kernel::{Observer, Scratch, run_trial};
+use supplyshock::sim::result::DemandOutcome;
 
 use crate::common::model;
 
@@ -339,8 +340,8 @@ proptest! {
 fn edges_share_a_column_exactly_when_the_same_shocks_cover_them() {
     use supplyshock::model::{NO_SLOT, ShockKind};
     let mut models: Vec<Model> = (0..60).map(|seed| model(&random_scenario(seed))).collect();
-    for path in supplyshock::bench::shipped_scenarios() {
-        models.push(supplyshock::model::load(&path).unwrap_or_else(|e| panic!("{e}")));
+    for path in supplyshock::app::bench::shipped_scenarios() {
+        models.push(supplyshock::io::read::load(&path).unwrap_or_else(|e| panic!("{e}")));
     }
     for m in &models {
         let ne = m.edges.len();

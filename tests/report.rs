@@ -176,18 +176,18 @@ fn a_saved_folder_redraws_the_same_data() {
     let (m, r, s) = summarise(SCENARIO, 300, 8);
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-redraw");
     let _ = std::fs::remove_dir_all(&dir);
-    supplyshock::output::write_all(
+    supplyshock::io::output::write_all(
         &dir,
         &[
             (
                 "summary.json",
-                supplyshock::output::summary_json(&s).unwrap(),
+                supplyshock::io::output::summary_json(&s).unwrap(),
             ),
             ("trials.csv", crate::common::trials_csv(&m, &r)),
         ],
     )
     .unwrap();
-    let saved = report::input_from_dir(&dir).unwrap();
+    let saved = supplyshock::io::read::report_input(&dir).unwrap();
     let live = report::input_from_run(s, &r);
     assert_eq!(
         serde_json::to_string(&saved.histograms).unwrap(),

@@ -2,4 +2,6 @@
 //! generator and the samplers for uncertain quantities.
 
 pub mod dist;
+pub mod estimate;
 pub mod rng;
+pub mod sketch;

@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::model::Kind;
-use crate::summary::Summary;
+use crate::stats::summary::Summary;
 
 /// What a report is drawn from: the summary, and each demand node's shortfall histogram and
 /// exceedance curve, reduced from its per-trial total shortfall (one node at a time, so that a
@@ -69,7 +69,7 @@ pub struct Histogram {
 pub const HIST_BINS: usize = 30;
 
 /// The histogram of one demand node's per-trial total shortfall.
-pub fn histogram(d: &crate::summary::DemandSummary, values: &[f64]) -> Histogram {
+pub fn histogram(d: &crate::stats::summary::DemandSummary, values: &[f64]) -> Histogram {
     let positive = values.iter().filter(|v| **v > 0.0);
     let max = positive.clone().copied().fold(0.0, f64::max);
     let n_positive = positive.clone().count();
@@ -132,7 +132,7 @@ pub fn wilson(k: u64, n: u64) -> (f64, f64) {
     if n == 0 {
         return (0.0, 1.0);
     }
-    let (n, p, z) = (n as f64, k as f64 / n as f64, crate::summary::Z975);
+    let (n, p, z) = (n as f64, k as f64 / n as f64, crate::prob::estimate::Z975);
     let denom = 1.0 + z * z / n;
     let centre = (p + z * z / (2.0 * n)) / denom;
     let half = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt() / denom;
@@ -334,7 +334,7 @@ pub fn largest(scores: &[f64]) -> Vec<usize> {
 /// curves, those with the largest mean shortfall in any alternative; for the paired
 /// differences, the same among the nodes an alternative has too, with how many those are.
 pub fn compare_panels(
-    c: &crate::compare::Comparison,
+    c: &crate::stats::compare::Comparison,
     nodes: &[String],
 ) -> (Vec<usize>, Vec<usize>, usize) {
     // The largest mean shortfall of each node in any alternative; none where no alternative
@@ -358,15 +358,15 @@ pub fn compare_panels(
 }
 
 /// The demand nodes a sweep's chart shows, by index: those a swept path addresses (see
-/// [`crate::variant::path_node`]), then those with the largest mean shortfall at any point.
-pub fn sweep_panels(s: &crate::sweep::Sweep) -> Vec<usize> {
+/// [`crate::scenario::variant::path_node`]), then those with the largest mean shortfall at any point.
+pub fn sweep_panels(s: &crate::stats::sweep::Sweep) -> Vec<usize> {
     let Some(first) = s.points.first() else {
         return Vec::new();
     };
     let swept: Vec<&str> = s
         .paths
         .iter()
-        .filter_map(|p| crate::variant::path_node(p))
+        .filter_map(|p| crate::scenario::variant::path_node(p))
         .collect();
     let scores: Vec<f64> = first
         .demand

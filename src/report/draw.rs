@@ -8,7 +8,7 @@ use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
 use super::data::{Exceedance, GraphEdge, GraphNode, Histogram, MAX_PANELS, TornadoBar};
-use crate::summary::DemandSummary;
+use crate::stats::summary::DemandSummary;
 
 type DrawResult = Result<(), Box<dyn std::error::Error>>;
 type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
@@ -831,7 +831,7 @@ pub fn compare_exceedance(
 /// Mean paired difference in total shortfall with its 95% interval, per demand node and
 /// alternative: one bar per alternative, named above it.
 pub fn compare_diffs(
-    c: &crate::compare::Comparison,
+    c: &crate::stats::compare::Comparison,
     nodes: &[String],
     note: &str,
 ) -> anyhow::Result<Vec<u8>> {
@@ -841,7 +841,7 @@ pub fn compare_diffs(
         c.base
     );
     grid_chart(nodes, &title, 20, |node, area| {
-        let diffs: Vec<(&str, &crate::compare::NodeDiff)> = c
+        let diffs: Vec<(&str, &crate::stats::compare::NodeDiff)> = c
             .alternatives
             .iter()
             .filter_map(|a| {
@@ -915,7 +915,7 @@ pub fn compare_diffs(
 
 /// Key metrics against the first swept path: one panel per demand node, one colour per
 /// combination of the other paths, the mean with its 95% interval (band) and the P95 (thin).
-pub fn sweep(s: &crate::sweep::Sweep) -> anyhow::Result<Vec<u8>> {
+pub fn sweep(s: &crate::stats::sweep::Sweep) -> anyhow::Result<Vec<u8>> {
     let nodes: Vec<String> = s
         .points
         .first()
@@ -1004,7 +1004,7 @@ pub fn sweep(s: &crate::sweep::Sweep) -> anyhow::Result<Vec<u8>> {
             .draw()?;
         for (k, (key, idx)) in series.iter().enumerate() {
             let colour = PALETTE[k % PALETTE.len()];
-            let pts: Vec<(f64, &crate::sweep::Metrics)> = idx
+            let pts: Vec<(f64, &crate::stats::sweep::Metrics)> = idx
                 .iter()
                 .map(|&i| (xs[i], &s.points[i].demand[d]))
                 .collect();

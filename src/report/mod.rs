@@ -1,19 +1,15 @@
 //! The PNG risk report: charts and an index.html, drawn from a summary and per-trial shortfalls.
 //!
 //! [`data`] computes what each chart shows (tested without pixels); `draw` turns it into PNG
-//! bytes with plotters; this module names the files and writes the HTML page. Nothing here
-//! touches the filesystem except [`input_from_dir`], which reads a saved output folder.
+//! bytes with plotters; this module names the files and writes the HTML page.
 
 pub mod data;
 mod draw;
 
 use std::fmt::Write as _;
-use std::path::Path;
 
-use anyhow::Context as _;
-
-use crate::engine::RunResult;
-use crate::summary::Summary;
+use crate::sim::result::RunResult;
+use crate::stats::summary::Summary;
 pub use data::ReportInput;
 
 /// Every file a run's report folder holds.
@@ -55,96 +51,6 @@ pub struct Chart {
 /// The report's input from a run in memory.
 pub fn input_from_run(summary: Summary, r: &RunResult) -> ReportInput {
     ReportInput::new(summary, |d| r.shortfalls(d))
-}
-
-/// The report's input from a saved output folder (summary.json and trials.csv).
-pub fn input_from_dir(dir: &Path) -> anyhow::Result<ReportInput> {
-    let sp = dir.join("summary.json");
-    let bytes = std::fs::read(&sp).with_context(|| {
-        use crate::output::Contents;
-        let holds = match Contents::found_in(dir) {
-            Some((Contents::Run, crate::shard::SHARD_FILE)) => format!(
-                "{} holds a shard: combine the shards with `supplyshock merge`, which draws the report",
-                dir.display()
-            ),
-            Some((c @ (Contents::Compare | Contents::Sweep), m)) => format!(
-                "{} holds {} ({m}), which has its charts already",
-                dir.display(),
-                c.what()
-            ),
-            _ => format!("is {} the --out folder of a run?", dir.display()),
-        };
-        format!("cannot read {} ({holds})", sp.display())
-    })?;
-    let summary: Summary = serde_json::from_slice(&bytes)
-        .with_context(|| format!("{} is not a supplyshock summary", sp.display()))?;
-    anyhow::ensure!(
-        summary.schema_version == crate::summary::SCHEMA_VERSION,
-        "{} has schema version {}, which this supplyshock (schema {}) does not read; rerun the scenario with this version",
-        sp.display(),
-        summary.schema_version,
-        crate::summary::SCHEMA_VERSION
-    );
-    let tp = dir.join("trials.csv");
-    let mut reader = csv::Reader::from_path(&tp).with_context(|| {
-        format!(
-            "cannot read {} (the report is drawn from each trial's outcome: rerun without --no-trials-csv)",
-            tp.display()
-        )
-    })?;
-    let headers = reader
-        .headers()
-        .with_context(|| format!("cannot read {}", tp.display()))?
-        .clone();
-    let cols: Vec<usize> = summary
-        .demand
-        .iter()
-        .map(|d| {
-            let name = format!("{}.shortfall_t", d.node);
-            headers
-                .iter()
-                .position(|h| h == name)
-                .with_context(|| format!("{} has no column {name}", tp.display()))
-        })
-        .collect::<anyhow::Result<_>>()?;
-    let mut shortfall = vec![Vec::new(); cols.len()];
-    for (line, rec) in reader.records().enumerate() {
-        let rec = rec.with_context(|| format!("{} line {}", tp.display(), line + 2))?;
-        for (d, &c) in cols.iter().enumerate() {
-            let v: f64 = rec.get(c).unwrap_or("").parse().with_context(|| {
-                format!(
-                    "{} line {}: column {} is not a number",
-                    tp.display(),
-                    line + 2,
-                    c + 1
-                )
-            })?;
-            anyhow::ensure!(
-                v.is_finite() && v >= 0.0,
-                "{} line {}: column {} is {v}, not a shortfall in tonnes; rerun the scenario to rewrite the folder",
-                tp.display(),
-                line + 2,
-                c + 1
-            );
-            // A run keeps each trial's shortfall as f32; read the file the same way.
-            shortfall[d].push(v as f32);
-        }
-    }
-    anyhow::ensure!(
-        shortfall
-            .first()
-            .is_none_or(|v| v.len() as u64 == summary.trials),
-        "{} has {} trials but summary.json says {}",
-        tp.display(),
-        shortfall.first().map_or(0, |v| v.len()),
-        summary.trials
-    );
-    Ok(ReportInput::new(summary, |d| {
-        std::mem::take(&mut shortfall[d])
-            .into_iter()
-            .map(f64::from)
-            .collect()
-    }))
 }
 
 /// The demand nodes the per-node charts show, in scenario order: all of them, or in a scenario
@@ -323,7 +229,7 @@ pub fn index_html(s: &Summary, charts: &[Chart], trials_csv: bool) -> String {
 /// differences. `columns[s][d]` holds scenario s's per-trial shortfall at the base's demand
 /// node d (empty where the scenario lacks the node).
 pub fn compare_files(
-    c: &crate::compare::Comparison,
+    c: &crate::stats::compare::Comparison,
     names: &[String],
     nodes: &[String],
     columns: &[Vec<Vec<f64>>],
@@ -408,7 +314,7 @@ pub fn compare_files(
 pub use data::sweep_panels;
 
 /// The chart of a sweep.
-pub fn sweep_png(s: &crate::sweep::Sweep) -> anyhow::Result<Vec<u8>> {
+pub fn sweep_png(s: &crate::stats::sweep::Sweep) -> anyhow::Result<Vec<u8>> {
     draw::sweep(s)
 }
 

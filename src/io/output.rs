@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 
 use crate::model::Model;
-use crate::summary::Summary;
+use crate::stats::summary::Summary;
 
 /// summary.json bytes (pretty-printed, trailing newline).
 pub fn summary_json(s: &Summary) -> anyhow::Result<Vec<u8>> {
@@ -319,7 +319,7 @@ pub fn trials_csv_header(m: &Model) -> anyhow::Result<Vec<u8>> {
 pub fn trials_csv_rows(
     m: &Model,
     first: u64,
-    outs: &[crate::kernel::DemandOutcome],
+    outs: &[crate::sim::result::DemandOutcome],
     occurred: &[u64],
 ) -> anyhow::Result<Vec<u8>> {
     use rayon::prelude::*;
@@ -342,7 +342,7 @@ pub fn trials_csv_rows(
                 for o in &outs[k * dn..(k + 1) * dn] {
                     put(&mut w, &o.shortfall)?;
                     put(&mut w, &o.worst)?;
-                    if o.first_short == crate::kernel::NONE {
+                    if o.first_short == crate::sim::result::NONE {
                         w.write_field("")?;
                     } else {
                         put(&mut w, &m.month_label(o.first_short as usize))?;
@@ -397,11 +397,11 @@ impl<'m> TrialsCsv<'m> {
             .with_context(|| cannot_write(&self.staged.dst))
     }
 
-    /// Appends the rows of a block of trials (see [`crate::engine::BlockSink`]).
+    /// Appends the rows of a block of trials (see [`crate::sim::engine::BlockSink`]).
     pub fn block(
         &mut self,
         first: u64,
-        outs: &[crate::kernel::DemandOutcome],
+        outs: &[crate::sim::result::DemandOutcome],
         occurred: &[u64],
     ) -> anyhow::Result<()> {
         let bytes = trials_csv_rows(self.m, first, outs, occurred)?;
@@ -578,7 +578,7 @@ impl Contents {
         match self {
             Contents::Run => &[
                 "summary.json",
-                crate::shard::SHARD_FILE,
+                crate::sim::shard::SHARD_FILE,
                 "trials.csv",
                 "report/01-shortfall-histograms.png",
             ],

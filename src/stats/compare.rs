@@ -7,9 +7,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::RunResult;
 use crate::model::Model;
-use crate::summary::{Z975, mean_var, quantile, tail_mean};
+use crate::prob::estimate::{Z975, mean_var, quantile, tail_mean};
+use crate::sim::result::RunResult;
 
 /// The result of `supplyshock compare`.
 #[derive(Clone, Debug, Serialize, Deserialize)]

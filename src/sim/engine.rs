@@ -12,10 +12,12 @@ use std::sync::{Mutex, PoisonError};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
-use crate::kernel::{DemandOutcome, NONE, NoObserver, Scratch, run_trial};
-use crate::lanes::{LANES, LaneScratch, Path, lanes_of, run_group};
-use crate::model::Model;
-use crate::sketch::{Counts, Sketch};
+use crate::model::{MAX_RESULT_BYTES, MAX_TRIALS, Model};
+use crate::sim::kernel::{NoObserver, Scratch, run_trial};
+use crate::sim::lanes::{LANES, LaneScratch, Path, lanes_of, run_group};
+use crate::sim::result::{
+    BINS, DemandOutcome, DemandStreams, RunResult, TailProfile, bin_of, rank_trials,
+};
 
 /// Trials per parallel work unit.
 pub const CHUNK: usize = 256;
@@ -23,21 +25,6 @@ pub const CHUNK: usize = 256;
 /// caller (who writes trials.csv), so that only the compact per-trial columns grow with the
 /// run. A multiple of [`CHUNK`].
 pub const BLOCK: usize = 1 << 17;
-/// Trials (by global index, from 0) whose shock magnitudes are kept for the rank correlations
-/// of the drivers; beyond them a run keeps no per-shock figures per trial.
-pub const RANK_TRIALS: u64 = 1 << 20;
-/// Bins of the delivered-fraction histograms: fractions are rounded to 1/(BINS - 1) = 0.0025.
-/// Small enough that a worker's histograms stay in its core's cache.
-pub const BINS: usize = 401;
-
-/// The histogram bin of a delivered fraction: the nearest multiple of 1/(BINS - 1), as
-/// `(f * 400).round()` would give (x = f * 400 is exact in f64, and so is x + 0.5 wherever it
-/// can reach the next integer), without the libm call that `round` costs on baseline x86-64.
-#[inline]
-pub fn bin_of(f: f32) -> usize {
-    ((f64::from(f) * (BINS - 1) as f64 + 0.5) as usize).min(BINS - 1)
-}
-
 /// What to run.
 #[derive(Clone, Debug)]
 pub struct RunOptions {
@@ -59,164 +46,6 @@ pub struct RunOptions {
 /// `[trial * demand_nodes + d]`, shock flags `[trial * words + i / 64]`).
 pub type BlockSink<'a> = dyn FnMut(u64, &[DemandOutcome], &[u64]) -> anyhow::Result<()> + Send + 'a;
 
-/// The secondary figures of one demand node over all trials, streamed (see [`crate::sketch`]).
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct DemandStreams {
-    /// Largest single-period shortfall, tonnes.
-    pub worst: Sketch,
-    /// Largest single-period shortfall as a fraction of that period's demand.
-    pub worst_frac: Sketch,
-    /// Tariff cost, USD.
-    pub tariff: Sketch,
-    /// Periods from the first shock to the first shortfall, in trials that have both.
-    pub survive: Counts,
-    /// Periods to recover, in trials with a shortfall.
-    pub recover: Counts,
-}
-
-impl DemandStreams {
-    fn new(periods: usize) -> DemandStreams {
-        DemandStreams {
-            worst: Sketch::new(),
-            worst_frac: Sketch::new(),
-            tariff: Sketch::new(),
-            survive: Counts::new(periods + 1),
-            recover: Counts::new(periods + 1),
-        }
-    }
-
-    /// Adds what `other` has seen, leaving the exact sums in canonical form (see
-    /// [`Sketch::canonicalize`]): the state, and a shard file that holds it, is then the same
-    /// bytes whatever the threads or shards it came from.
-    pub fn merge(&mut self, other: &DemandStreams) {
-        for (a, b) in [
-            (&mut self.worst, &other.worst),
-            (&mut self.worst_frac, &other.worst_frac),
-            (&mut self.tariff, &other.tariff),
-        ] {
-            a.merge(b);
-            a.canonicalize();
-        }
-        self.survive.merge(&other.survive);
-        self.recover.merge(&other.recover);
-    }
-
-    /// Folds in one trial's outcome.
-    fn add(&mut self, o: &DemandOutcome) {
-        self.worst.add(o.worst);
-        self.worst_frac.add(f64::from(o.worst_frac));
-        self.tariff.add(o.tariff);
-        if o.survive != NONE {
-            self.survive.add(usize::from(o.survive));
-        }
-        if o.recover != NONE {
-            self.recover.add(usize::from(o.recover));
-        }
-    }
-}
-
-/// What a run keeps: compact per-trial columns in trial order, and streamed statistics.
-///
-/// Per trial it keeps each demand node's total shortfall (as f32: 4 bytes) and the shock flags
-/// (8 bytes per 64 shocks); per-shock magnitudes only for trials below [`RANK_TRIALS`]. The
-/// secondary figures live in [`DemandStreams`] and the per-period delivered fractions in
-/// histograms, so ten million trials of a six-market scenario need about 320 MB.
-#[derive(Clone, Debug)]
-pub struct RunResult {
-    /// Master seed.
-    pub seed: u64,
-    /// Index of the first trial.
-    pub first_trial: u64,
-    /// Number of trials.
-    pub trials: u64,
-    /// Demand nodes per trial.
-    pub demand_nodes: usize,
-    /// `shortfall[trial * demand_nodes + d]`: total shortfall of demand node d, tonnes.
-    pub shortfall: Vec<f32>,
-    /// 64-bit words of shock flags per trial.
-    pub words: usize,
-    /// `occurred[trial * words + i / 64]` bit `i % 64`: shock i was active in the trial.
-    pub occurred: Vec<u64>,
-    /// `magnitude[trial * stride + i]`: how much of shock i the trial drew (see
-    /// [`crate::kernel::Scratch::magnitude`]), for the first [`RunResult::rank_trials`] trials of the run;
-    /// `stride` is the number of shocks, at least 1.
-    pub magnitude: Vec<f32>,
-    /// Secondary figures per demand node.
-    pub streams: Vec<DemandStreams>,
-    /// Counts of the delivered fraction, `hist[(d * periods + t) * BINS + bin]`.
-    pub hist: Vec<u32>,
-}
-
-impl RunResult {
-    /// Appends the trials of `next`, which must follow this run's trials directly.
-    pub fn append(&mut self, next: RunResult) {
-        debug_assert_eq!(next.first_trial, self.first_trial + self.trials);
-        self.trials += next.trials;
-        self.shortfall.extend(next.shortfall);
-        self.occurred.extend(next.occurred);
-        self.magnitude.extend(next.magnitude);
-        for (a, b) in self.streams.iter_mut().zip(&next.streams) {
-            a.merge(b);
-        }
-        for (a, b) in self.hist.iter_mut().zip(&next.hist) {
-            *a += b;
-        }
-    }
-
-    /// The largest relative half-width of the 95% confidence interval of the mean total
-    /// shortfall over the demand nodes (nodes without shortfall count as exact).
-    pub fn worst_relative_half_width(&self) -> f64 {
-        let n = self.trials as f64;
-        (0..self.demand_nodes)
-            .map(|d| {
-                let (mean, var) =
-                    crate::summary::mean_var_by(self.trials as usize, |k| self.shortfall(k, d));
-                if mean <= 0.0 || n < 2.0 {
-                    return if mean > 0.0 { f64::INFINITY } else { 0.0 };
-                }
-                crate::summary::Z975 * (var / n).sqrt() / mean
-            })
-            .fold(0.0, f64::max)
-    }
-
-    /// Trials of the run (a prefix) whose shock magnitudes are kept: those below
-    /// [`RANK_TRIALS`].
-    pub fn rank_trials(&self) -> usize {
-        rank_trials(self.first_trial, self.trials)
-    }
-
-    /// Total shortfall of demand node `d` in trial `k` (0-based within this run).
-    pub fn shortfall(&self, k: usize, d: usize) -> f64 {
-        f64::from(self.shortfall[k * self.demand_nodes + d])
-    }
-
-    /// Per-trial total shortfall of demand node `d`, in trial order.
-    pub fn shortfalls(&self, d: usize) -> Vec<f64> {
-        (0..self.trials as usize)
-            .map(|k| self.shortfall(k, d))
-            .collect()
-    }
-
-    /// Total shortfall of trial `k` summed over all demand nodes.
-    pub fn total_shortfall(&self, k: usize) -> f64 {
-        let dn = self.demand_nodes;
-        self.shortfall[k * dn..(k + 1) * dn]
-            .iter()
-            .map(|&x| f64::from(x))
-            .sum()
-    }
-
-    /// Whether shock `i` occurred in trial `k`.
-    pub fn occurred(&self, k: usize, i: usize) -> bool {
-        self.occurred[k * self.words + i / 64] >> (i % 64) & 1 == 1
-    }
-}
-
-/// Trials of `[first, first + trials)` whose global index is below [`RANK_TRIALS`].
-pub fn rank_trials(first: u64, trials: u64) -> usize {
-    RANK_TRIALS.saturating_sub(first).min(trials) as usize
-}
-
 /// Runs `opts.trials` trials of `m`.
 pub fn run(m: &Model, opts: &RunOptions) -> anyhow::Result<RunResult> {
     run_with(m, opts, None)
@@ -230,7 +59,7 @@ pub fn run_with(
 ) -> anyhow::Result<RunResult> {
     // An empty run is allowed (a shard of a tiny run can be empty); sizes are checked above it.
     if opts.trials > 0 {
-        m.check_trials(opts.trials).map_err(anyhow::Error::msg)?;
+        check_trials(m, opts.trials).map_err(anyhow::Error::msg)?;
     }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads)
@@ -255,7 +84,38 @@ pub fn working_bytes(m: &Model, trials: u64, threads: usize) -> u64 {
     (threads as u64)
         .saturating_mul(per_thread)
         .saturating_add(hist + streams)
-        .saturating_add(trials.saturating_mul(m.bytes_per_trial()))
+        .saturating_add(trials.saturating_mul(bytes_per_trial(m)))
+}
+
+/// Bytes the engine keeps per trial (per-trial results), used to refuse absurd runs.
+pub fn bytes_per_trial(m: &Model) -> u64 {
+    // Outcomes, shock magnitudes and shock flags, as the engine keeps them.
+    (m.demand.len() * std::mem::size_of::<DemandOutcome>()
+        + m.shocks.len().max(1) * std::mem::size_of::<f32>()
+        + m.shock_words() * std::mem::size_of::<u64>()) as u64
+}
+
+/// Checks that `trials` fit in memory; the error names the flag to change.
+pub fn check_trials(m: &Model, trials: u64) -> Result<(), String> {
+    if trials == 0 {
+        return Err("--trials must be at least 1".into());
+    }
+    if trials > MAX_TRIALS {
+        return Err(format!(
+            "--trials can be at most {MAX_TRIALS} in one run; split larger runs into shards with `run --shard`"
+        ));
+    }
+    let bytes = trials.saturating_mul(bytes_per_trial(m));
+    if bytes > MAX_RESULT_BYTES {
+        return Err(format!(
+            "{trials} trials would keep about {:.1} GiB of per-trial results, more than the \
+             {} GiB limit: lower --trials (at most about {}), or split the run",
+            bytes as f64 / (1u64 << 30) as f64,
+            MAX_RESULT_BYTES >> 30,
+            MAX_RESULT_BYTES / bytes_per_trial(m)
+        ));
+    }
+    Ok(())
 }
 
 /// The machine's memory in bytes, where the system says (Linux: /proc/meminfo).
@@ -317,8 +177,7 @@ pub fn run_to_precision(
         relative > 0.0 && relative.is_finite(),
         "--precision must be a positive fraction, e.g. 0.05 for 5%"
     );
-    m.check_trials(max_trials)
-        .map_err(|e| anyhow::anyhow!("--max-trials: {e}"))?;
+    check_trials(m, max_trials).map_err(|e| anyhow::anyhow!("--max-trials: {e}"))?;
     let mut r = run_with(
         m,
         &RunOptions {
@@ -358,7 +217,7 @@ fn progress_bar(opts: &RunOptions) -> ProgressBar {
 }
 
 /// Which kernel steps a run's trials: the lane kernel on one of its paths (the engine's, see
-/// [`crate::lanes`]), or the one-trial kernel (the reference). All give the same bits.
+/// [`crate::sim::lanes`]), or the one-trial kernel (the reference). All give the same bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kernel {
     /// The lane kernel compiled for `Path`.
@@ -680,24 +539,6 @@ fn run_in_pool(
     })
 }
 
-/// Where the worst trials' shortfall comes from: nodes that were down or binding while demand
-/// went short, and the flows on each edge.
-#[derive(Clone, Debug, PartialEq)]
-pub struct TailProfile {
-    /// Indices (within the run), in increasing order, of the trials profiled: the worst 5% by
-    /// total shortfall over all demand nodes (ties broken by trial index), or, where those are
-    /// more than [`TAIL_TRIALS`], an evenly spaced sample of them in trial order.
-    pub trials: Vec<u64>,
-    /// Per node: fraction of those trials in which it was down or binding in a period with a
-    /// shortfall.
-    pub node_trials: Vec<f64>,
-    /// Per node: share of those trials' total shortfall that fell in periods when it was down or
-    /// binding.
-    pub node_share: Vec<f64>,
-    /// Per edge: mean shipment per period in those trials, tonnes.
-    pub edge_flow: Vec<f64>,
-}
-
 /// One trial's tail record, written in place into `row`: `[0]` the trial's total shortfall,
 /// `[1 + n]` 1 if node n was down or binding in a period with a shortfall, `[1 + nodes + n]` the
 /// shortfall of the periods in which it was, `[1 + 2 nodes + e]` the summed flow on edge e.
@@ -712,7 +553,7 @@ impl TailObserver<'_> {
     }
 }
 
-impl crate::kernel::Observer for TailObserver<'_> {
+impl crate::sim::kernel::Observer for TailObserver<'_> {
     fn period(&mut self, t: usize, m: &Model, s: &Scratch) {
         let nn = m.nodes.len();
         let short: f64 = s.shortfall.iter().sum();

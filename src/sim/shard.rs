@@ -11,8 +11,8 @@ use std::path::Path;
 use anyhow::{Context as _, bail, ensure};
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{BINS, DemandStreams, RunResult, rank_trials};
 use crate::model::{self, Model, stream_key};
+use crate::sim::result::{BINS, DemandStreams, RunResult, rank_trials};
 
 /// File name of a shard's raw results inside its output folder.
 pub const SHARD_FILE: &str = "shard.bin";
@@ -131,16 +131,10 @@ impl ShardFile {
         Ok(bytes)
     }
 
-    /// Reads `dir/shard.bin`.
-    pub fn read(dir: &Path) -> anyhow::Result<ShardFile> {
+    /// Reads the bytes of a shard.bin (see [`ShardFile::to_bytes`]); `dir` is the folder they
+    /// came from, named in messages.
+    pub fn from_bytes(bytes: &[u8], dir: &Path) -> anyhow::Result<ShardFile> {
         let path = dir.join(SHARD_FILE);
-        let bytes = std::fs::read(&path).with_context(|| {
-            format!(
-                "cannot read {} (is {} the --out folder of a `run --shard` ?)",
-                path.display(),
-                dir.display()
-            )
-        })?;
         let damaged = || {
             format!(
                 "{} is not a supplyshock shard file, or is damaged; re-run that shard",
@@ -150,7 +144,7 @@ impl ShardFile {
         let (body, crc) = bytes.split_last_chunk::<4>().with_context(damaged)?;
         if crc32fast::hash(body) != u32::from_le_bytes(*crc) {
             // A shard of an earlier version (written without a CRC) says so.
-            if let Ok((format, _)) = postcard::take_from_bytes::<u32>(&bytes) {
+            if let Ok((format, _)) = postcard::take_from_bytes::<u32>(bytes) {
                 ensure!(
                     !(1..FORMAT).contains(&format),
                     "{}: shard format {format}, of an earlier supplyshock, is not supported (expected {FORMAT}); re-run that shard with this version",
@@ -215,7 +209,7 @@ impl ShardFile {
         ensure!(
             self.streams.len() == dn
                 && self.streams.iter().all(|s| {
-                    let at_most_once = |c: &crate::sketch::Counts| {
+                    let at_most_once = |c: &crate::prob::sketch::Counts| {
                         c.0.len() == m.periods + 1
                             && c.0
                                 .iter()
@@ -231,17 +225,17 @@ impl ShardFile {
             bad("the streamed statistics")
         );
         // The first and last trials, run again from the scenario text, give the saved bits.
-        let mut scratch = crate::kernel::Scratch::new(m);
+        let mut scratch = crate::sim::kernel::Scratch::new(m);
         let (mut outs, mut occ) = (vec![Default::default(); dn], vec![0u64; words]);
         let mut again = |k: usize| {
-            crate::kernel::run_trial(
+            crate::sim::kernel::run_trial(
                 m,
                 self.seed,
                 self.first_trial + k as u64,
                 &mut scratch,
                 &mut outs,
                 &mut occ,
-                &mut crate::kernel::NoObserver,
+                &mut crate::sim::kernel::NoObserver,
             );
             // The engine keeps each total shortfall as f32.
             outs.iter()
@@ -430,7 +424,7 @@ pub fn merge(mut shards: Vec<ShardFile>) -> anyhow::Result<(String, String, Mode
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{Kernel, RunOptions};
+    use crate::sim::engine::{Kernel, RunOptions};
 
     const WORLD: &str = r#"
 [scenario]
@@ -469,7 +463,7 @@ severity = 0.9
             .map(|index| {
                 let sh = Shard { index, count: 2 };
                 let (first_trial, trials) = sh.range(300);
-                let r = crate::engine::run(
+                let r = crate::sim::engine::run(
                     &m,
                     &RunOptions {
                         seed: 9,

@@ -1,7 +1,7 @@
 //! The engine's kernel: [`LANES`] trials stepped together, written once over plain lane arrays
 //! and compiled for several instruction sets, one chosen per run (see [`Path`]).
 //!
-//! Every trial samples its own shocks into its lane of a [`crate::kernel::Timeline`]; then the
+//! Every trial samples its own shocks into its lane of a [`crate::sim::kernel::Timeline`]; then the
 //! periods of all lanes are stepped together. Each per-node and per-edge quantity is a `V`:
 //! `[f64; LANES]`, one trial per element. Every operation on it is a loop over the lanes that
 //! the compiler turns into vector instructions of whatever width the path allows (8 f64 per
@@ -12,7 +12,7 @@
 //! bookkeeping (loops, branches, mask tests) over more trials, for more working memory.
 //!
 //! Each lane performs the floating-point operations of the one-trial kernel
-//! ([`crate::kernel::run_trial`]), in the same order and never fused (Rust does not contract
+//! ([`crate::sim::kernel::run_trial`]), in the same order and never fused (Rust does not contract
 //! `a * b + c` into a fused multiply-add, whatever the instruction set), so that its results are
 //! bit for bit those of that trial run alone, on every path (tests check this on every shipped
 //! and many random scenarios). It departs from them only in ways that are exact for the values a
@@ -39,9 +39,10 @@
 // arrays.
 #![allow(clippy::needless_range_loop)]
 
-use crate::kernel::{DemandOutcome, EPS, NONE, Timeline, sample_timelines};
-use crate::model::{Model, NO_SLOT};
 use crate::model::{Kind, Policy};
+use crate::model::{Model, NO_SLOT};
+use crate::sim::kernel::{EPS, Timeline, sample_timelines};
+use crate::sim::result::{DemandOutcome, NONE};
 
 /// Trials stepped together: a power of two, at most 64 (one bit each in a `u64` lane mask).
 /// `supplyshock bench` on the default scenario, AMD EPYC with AVX2, stepping per trial: 15.8 us

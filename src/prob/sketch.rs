@@ -1,5 +1,5 @@
 //! Streaming statistics that merge exactly, for per-trial figures that are not kept trial by
-//! trial (see [`crate::engine::RunResult`]).
+//! trial.
 //!
 //! A run of ten million trials cannot keep every figure of every trial within a modest memory
 //! budget, so secondary figures (worst period, tariff cost, survival times) are folded into
@@ -487,7 +487,7 @@ mod tests {
             assert_eq!(b.at_rank(rank), whole.at_rank(rank));
         }
         let (mean, var) = whole.mean_var();
-        let (m2, v2) = crate::summary::mean_var(&values);
+        let (m2, v2) = crate::prob::estimate::mean_var(&values);
         assert!((mean - m2).abs() <= 1e-12 * m2);
         assert!((var - v2).abs() <= 1e-9 * v2);
     }
@@ -538,7 +538,7 @@ mod tests {
         for &x in &v {
             t.add(x);
         }
-        let (_, exact) = crate::summary::mean_var(&v);
+        let (_, exact) = crate::prob::estimate::mean_var(&v);
         assert!((t.mean_var().1 - exact).abs() <= 1e-9 * exact);
         // An overflowing total compares (unequal: it is NaN) instead of looping.
         let mut big = ExactSum::default();

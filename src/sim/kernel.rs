@@ -15,22 +15,20 @@
 // Index loops over CSR ranges read more plainly than zipped iterators over several arrays.
 #![allow(clippy::needless_range_loop)]
 
+use crate::model::{Initial, Kind, Policy};
 use crate::model::{
     Length, MAX_PERIOD_OFFSET, MAX_STATES, Model, NO_SLOT, RParam, ShockKind, Start, Timing,
 };
 use crate::prob::dist::{Dist, Geometric, unit};
-use crate::model::{Initial, Kind, Policy};
 
 use crate::prob::rng::{TrialRng, splitmix64};
+use crate::sim::result::{DemandOutcome, NONE};
 
 /// Stream key of the regime path.
 const REGIME_STREAM: u64 = 0x7265_6769_6d65; // "regime"
 
 /// A relative tolerance below which a shortfall is float noise.
 pub(crate) const EPS: f64 = 1e-9;
-
-/// Marks "no such period" in per-trial outcomes.
-pub const NONE: u16 = u16::MAX;
 
 /// The part of a trial's generators shared by all its streams (see [`keyed_rng`]).
 #[inline]
@@ -45,26 +43,6 @@ fn trial_hash(seed: u64, trial: u64) -> u64 {
 #[inline]
 fn keyed_rng(hash: u64, key: u64) -> TrialRng {
     TrialRng::seed_from_u64(splitmix64(hash ^ key))
-}
-
-/// What one trial produced for one demand node.
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct DemandOutcome {
-    /// Total shortfall over the horizon, tonnes.
-    pub shortfall: f64,
-    /// Largest single-period shortfall, tonnes.
-    pub worst: f64,
-    /// Extra landed cost from tariffs embedded in deliveries, USD.
-    pub tariff: f64,
-    /// Largest single-period shortfall as a fraction of that period's demand.
-    pub worst_frac: f32,
-    /// First period with a shortfall, or [`NONE`].
-    pub first_short: u16,
-    /// Periods from the first shock to the first shortfall, or [`NONE`].
-    pub survive: u16,
-    /// Periods from the first shortfall until a period without shortfall (censored at the
-    /// horizon), or [`NONE`] when there was no shortfall.
-    pub recover: u16,
 }
 
 /// The sampled shocks of up to `W` trials, one lane per trial: multipliers and flags per period,

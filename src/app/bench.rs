@@ -7,10 +7,11 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use crate::engine::{self, BINS, CHUNK, Kernel, RunOptions, Worker};
-use crate::kernel::DemandOutcome;
-use crate::lanes::Path;
 use crate::model::Model;
+use crate::sim::engine::{self, CHUNK, Kernel, RunOptions, Worker};
+use crate::sim::lanes::Path;
+use crate::sim::result::BINS;
+use crate::sim::result::DemandOutcome;
 
 /// A global allocator that counts allocations; install it with `#[global_allocator]` to let
 /// [`kernel_throughput`] report allocations per trial. Each thread counts its own, so that other
@@ -86,11 +87,11 @@ pub struct Split {
     pub step: f64,
 }
 
-/// Times the lane kernel's halves ([`crate::lanes::sample_group`] and
-/// [`crate::lanes::step_group`]) apart over `trials` trials (rounded up to whole groups) on one
+/// Times the lane kernel's halves ([`crate::sim::lanes::sample_group`] and
+/// [`crate::sim::lanes::step_group`]) apart over `trials` trials (rounded up to whole groups) on one
 /// thread with `path`, after `trials / 10` warm-up trials as [`kernel_throughput`] takes.
 pub fn lane_split(m: &Model, seed: u64, trials: u64, path: Path) -> Split {
-    use crate::lanes::{LANES, LaneScratch, sample_group, step_group};
+    use crate::sim::lanes::{LANES, LaneScratch, sample_group, step_group};
     let mut ls = LaneScratch::new(m, path);
     let warm = (trials / 10).max(1).div_ceil(LANES as u64);
     let groups = trials.div_ceil(LANES as u64).max(1);

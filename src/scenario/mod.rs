@@ -5,12 +5,16 @@
 //! numbers, distribution parameters) happen here, during deserialisation, so that toml reports
 //! them at their own line and column.
 
+pub mod dist;
+pub mod error;
+pub mod variant;
+
 use serde::Deserialize;
 use serde::de::Error as _;
 use toml::Spanned;
 
-use crate::dist::Param;
 use crate::prob::dist::Dist;
+use crate::scenario::dist::Param;
 
 /// A whole scenario file.
 #[derive(Debug, Deserialize)]
@@ -132,7 +136,6 @@ pub enum Kind {
     /// End-use demand.
     Demand,
 }
-
 
 /// A `[[node]]` table.
 #[derive(Debug, Deserialize)]
@@ -397,7 +400,7 @@ impl<'de> Deserialize<'de> for When {
             toml::Value::String(s) => parse_month(&s)
                 .map(|(y, m)| When::Month(y, m))
                 .map_err(D::Error::custom),
-            v => crate::dist::from_value(v)
+            v => crate::scenario::dist::from_value(v)
                 .map(When::Periods)
                 .map_err(D::Error::custom),
         }

@@ -7,9 +7,9 @@ use std::ops::Range;
 
 use toml::Spanned;
 
-use crate::dist::Param;
-use crate::error::{Diagnostic, ScenarioError};
 use crate::prob::dist::{Dist, Geometric};
+use crate::scenario::dist::Param;
+use crate::scenario::error::{Diagnostic, ScenarioError};
 use crate::scenario::{self, Blocked, Period, RawScenario, RawTiming, When};
 
 /// Stage of the chain a node belongs to.
@@ -426,7 +426,7 @@ pub const MAX_TRIALS: u64 = u32::MAX as u64;
 /// keeps 1 / yield and every flow finite.
 pub const MIN_YIELD: f64 = 1e-6;
 
-/// Columns of the shock timeline (see [`crate::kernel::Timeline`]): a node with an outage or
+/// Columns of the shock timeline (see [`crate::sim::kernel::Timeline`]): a node with an outage or
 /// delay; the edges under one and the same set of restrictions; the edges under one and the same
 /// set of tariffs. Edges that share a column see the same shocks in the same order, so they hold
 /// the same values bit for bit, and a shock writes each of its columns once. Everything else
@@ -538,99 +538,6 @@ impl Model {
     pub fn demand_id(&self, d: usize) -> &str {
         &self.nodes[self.demand[d].node as usize].id
     }
-
-    /// Bytes the engine keeps per trial (per-trial results), used to refuse absurd runs.
-    pub fn bytes_per_trial(&self) -> u64 {
-        // Outcomes, shock magnitudes and shock flags, as the engine keeps them.
-        (self.demand.len() * std::mem::size_of::<crate::kernel::DemandOutcome>()
-            + self.shocks.len().max(1) * std::mem::size_of::<f32>()
-            + self.shock_words() * std::mem::size_of::<u64>()) as u64
-    }
-
-    /// Checks that `trials` fit in memory; the error names the flag to change.
-    pub fn check_trials(&self, trials: u64) -> Result<(), String> {
-        if trials == 0 {
-            return Err("--trials must be at least 1".into());
-        }
-        if trials > MAX_TRIALS {
-            return Err(format!(
-                "--trials can be at most {MAX_TRIALS} in one run; split larger runs into shards with `run --shard`"
-            ));
-        }
-        let bytes = trials.saturating_mul(self.bytes_per_trial());
-        if bytes > MAX_RESULT_BYTES {
-            return Err(format!(
-                "{trials} trials would keep about {:.1} GiB of per-trial results, more than the \
-                 {} GiB limit: lower --trials (at most about {}), or split the run",
-                bytes as f64 / (1u64 << 30) as f64,
-                MAX_RESULT_BYTES >> 30,
-                MAX_RESULT_BYTES / self.bytes_per_trial()
-            ));
-        }
-        Ok(())
-    }
-}
-
-/// Reads and compiles a scenario file (or a variant file, see [`crate::variant`]).
-pub fn load(path: &std::path::Path) -> Result<Model, ScenarioError> {
-    Ok(load_text(path)?.1)
-}
-
-/// Reads a scenario or variant file: the scenario text it stands for, the compiled model and,
-/// for a variant, where each line of that text came from.
-pub fn load_text(
-    path: &std::path::Path,
-) -> Result<(String, Model, Option<crate::variant::Resolved>), ScenarioError> {
-    let text = read_text(path).map_err(|error| ScenarioError::Read {
-        path: path.display().to_string(),
-        error,
-    })?;
-    match crate::variant::resolve(&text, path).map_err(ScenarioError::Variant)? {
-        Some(v) => {
-            let name = v.base_name(path);
-            let m =
-                compile_str(&v.patched.text, &name).map_err(
-                    |e| match crate::variant::diagnostic(e, &v.patched.text, &name) {
-                        Ok(d) => ScenarioError::Invalid(Box::new(v.place(d, path))),
-                        Err(other) => other,
-                    },
-                )?;
-            Ok((v.patched.text.clone(), m, Some(v)))
-        }
-        None => {
-            let m = compile_str(&text, &path.display().to_string())?;
-            Ok((text, m, None))
-        }
-    }
-}
-
-/// Largest scenario file read: far above any real scenario, and a guard against being handed a
-/// device or a data file.
-pub const MAX_SCENARIO_BYTES: u64 = 16 << 20;
-
-/// A scenario file's text: at most [`MAX_SCENARIO_BYTES`], UTF-8.
-pub fn read_text(path: &std::path::Path) -> std::io::Result<String> {
-    use std::io::Read as _;
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)?
-        .take(MAX_SCENARIO_BYTES + 1)
-        .read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_SCENARIO_BYTES {
-        return Err(std::io::Error::other(format!(
-            "larger than {} MiB; a scenario is a TOML text file",
-            MAX_SCENARIO_BYTES >> 20
-        )));
-    }
-    String::from_utf8(bytes).map_err(|e| {
-        let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-        let line = good.iter().filter(|&&b| b == b'\n').count() + 1;
-        let start = good.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
-        // `good` is valid UTF-8, so its last line is too.
-        let column = std::str::from_utf8(&good[start..]).map_or(0, |l| l.chars().count()) + 1;
-        std::io::Error::other(format!(
-            "not UTF-8 text (first bad byte at line {line}, column {column}); a scenario is a TOML text file, saved as UTF-8"
-        ))
-    })
 }
 
 /// Parses and compiles scenario text; `path` names it in errors.
@@ -1501,7 +1408,7 @@ impl Compiler<'_> {
             {
                 warnings.push(format!(
                     "line {}: `growth` = {growth} of `{}` is {:.0}% a year; growth is an annual fraction (0.08 for 8%): check it",
-                    crate::error::line_of(self.text, g.span().start),
+                    crate::scenario::error::line_of(self.text, g.span().start),
                     nodes[i].id,
                     100.0 * growth
                 ));
@@ -1672,7 +1579,8 @@ impl Compiler<'_> {
                     if nodes[s].country as usize == c
                         && !e.domestic
                         && dest_ok(t)
-                        && (r.stages.is_empty() || r.stages.iter().any(|&k| Kind::from(k) == nodes[s].kind))
+                        && (r.stages.is_empty()
+                            || r.stages.iter().any(|&k| Kind::from(k) == nodes[s].kind))
                     {
                         covered.push(k as u32);
                     }
@@ -1775,7 +1683,9 @@ impl Compiler<'_> {
                     nodes[e.src as usize].country as usize == a
                         && nodes[e.dst as usize].country as usize == b
                         && (t.stages.is_empty()
-                            || t.stages.iter().any(|&k| Kind::from(k) == nodes[e.src as usize].kind))
+                            || t.stages
+                                .iter()
+                                .any(|&k| Kind::from(k) == nodes[e.src as usize].kind))
                 })
                 .map(|k| k as u32)
                 .collect();

@@ -8,10 +8,11 @@ use serde::{Deserialize, Serialize};
 
 use rayon::prelude::*;
 
-use crate::engine::{BINS, RunResult, TailProfile, tail_profile};
 use crate::model::Model;
 use crate::model::{Kind, Policy};
-use crate::sketch::{Counts, Sketch};
+use crate::prob::estimate::{Z975, ci_ranks, mean_var_by, nearest_rank, tail_count};
+use crate::prob::sketch::{Counts, Sketch};
+use crate::sim::result::{BINS, RunResult, TailProfile};
 
 /// Version of the summary.json schema; bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -227,36 +228,6 @@ pub struct PercentileCi {
     pub p999: [f64; 2],
 }
 
-/// 1-based ranks bounding the 95% confidence interval of the p-quantile of `n` values, from
-/// order statistics: np -/+ 1.96 sqrt(np(1 - p)), widened to whole ranks; `n` must be positive.
-pub fn ci_ranks(n: u64, p: f64) -> (u64, u64) {
-    let np = n as f64 * p;
-    let half = Z975 * (np * (1.0 - p)).sqrt();
-    let lo = ((np - half).floor() as i64).clamp(1, n as i64) as u64;
-    let hi = ((np + half).ceil() as i64 + 1).clamp(1, n as i64) as u64;
-    (lo, hi)
-}
-
-/// 1-based nearest rank of the p-quantile of `n` values: the smallest rank with at least `p`
-/// of the values at or below it.
-pub fn nearest_rank(n: u64, p: f64) -> u64 {
-    ((p * n as f64 - 1e-9).ceil() as u64).clamp(1, n.max(1))
-}
-
-/// Number of values in the worst `1 - alpha` of `n` (at least 1).
-fn tail_count(n: u64, alpha: f64) -> u64 {
-    (((1.0 - alpha) * n as f64 - 1e-9).ceil() as u64).clamp(1, n.max(1))
-}
-
-/// 95% confidence interval of the p-quantile of sorted values, from order statistics.
-pub fn quantile_ci(sorted: &[f64], p: f64) -> [f64; 2] {
-    if sorted.is_empty() {
-        return [f64::NAN, f64::NAN];
-    }
-    let (lo, hi) = ci_ranks(sorted.len() as u64, p);
-    [sorted[lo as usize - 1], sorted[hi as usize - 1]]
-}
-
 /// Probability of exceeding a threshold.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Exceedance {
@@ -314,45 +285,6 @@ pub struct ShockSummary {
     pub category: String,
     /// Fraction of trials in which it was active at least once in the horizon.
     pub probability: f64,
-}
-
-/// 97.5% quantile of the standard normal distribution: 95% intervals are mean -/+ Z975 se.
-pub const Z975: f64 = 1.959_963_984_540_054;
-
-/// Mean and sample variance (0 for fewer than two values), summed in order.
-pub fn mean_var(v: &[f64]) -> (f64, f64) {
-    mean_var_by(v.len(), |k| v[k])
-}
-
-/// [`mean_var`] of `value(0..n)`.
-pub fn mean_var_by(n: usize, value: impl Fn(usize) -> f64) -> (f64, f64) {
-    let nf = n as f64;
-    let mean = (0..n).map(&value).sum::<f64>() / nf;
-    let var = if n > 1 {
-        (0..n)
-            .map(|k| (value(k) - mean) * (value(k) - mean))
-            .sum::<f64>()
-            / (nf - 1.0)
-    } else {
-        0.0
-    };
-    (mean, var)
-}
-
-/// Nearest-rank quantile of sorted values: the smallest value with at least `p` of the values
-/// at or below it.
-pub fn quantile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[nearest_rank(sorted.len() as u64, p) as usize - 1]
-}
-
-/// Mean of the largest `ceil((1 - alpha) * n)` values (expected shortfall).
-pub fn tail_mean(sorted: &[f64], alpha: f64) -> f64 {
-    let n = sorted.len();
-    let k = tail_count(n as u64, alpha) as usize;
-    sorted[n.saturating_sub(k)..].iter().sum::<f64>() / k as f64
 }
 
 /// The percentile fields of a [`Dist`], read through `at(rank)` (1-based) over `n` values.
@@ -737,13 +669,9 @@ fn magnitude_ranks(m: &Model, r: &RunResult) -> Vec<Vec<f32>> {
         .collect()
 }
 
-/// Builds the summary of a run; re-runs the worst 5% of trials to find the critical nodes.
-pub fn summarise(m: &Model, r: &RunResult) -> Summary {
-    summarise_with(m, r, &tail_profile(m, r))
-}
-
-/// Builds the summary of a run from a tail profile already computed.
-pub fn summarise_with(m: &Model, r: &RunResult, tail: &TailProfile) -> Summary {
+/// Builds the summary of a run, with the profile of its worst trials (which the engine
+/// re-simulates: see `sim::engine::tail_profile`).
+pub fn summarise(m: &Model, r: &RunResult, tail: &TailProfile) -> Summary {
     let n = r.trials as usize;
     let tt = m.periods;
     let mag_ranks = magnitude_ranks(m, r);
@@ -913,6 +841,7 @@ mod by_name {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::prob::estimate::{quantile, quantile_ci, tail_mean};
 
     #[test]
     fn argsort_of_f32_keys_matches_the_comparison_sort() {

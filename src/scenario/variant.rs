@@ -22,7 +22,7 @@ use std::path::Path;
 use anyhow::{Context as _, bail};
 use toml::{Spanned, Table, Value};
 
-use crate::error::{Diagnostic, ScenarioError};
+use crate::scenario::error::{Diagnostic, ScenarioError};
 
 /// One `PATH=VALUE` setting.
 #[derive(Clone, Debug, PartialEq)]
@@ -36,7 +36,7 @@ pub struct Setting {
 impl Setting {
     /// `PATH=VALUE`, as a `--set` flag gives it.
     pub fn flag(&self) -> String {
-        format!("{}={}", self.path, crate::sweep::show(&self.value))
+        format!("{}={}", self.path, crate::stats::sweep::show(&self.value))
     }
 }
 
@@ -349,7 +349,7 @@ pub fn diagnostic(e: ScenarioError, text: &str, path: &str) -> Result<Diagnostic
             text,
             error.span(),
             error.message().trim_end(),
-            crate::error::PARSE_HELP,
+            crate::scenario::error::PARSE_HELP,
         )),
         ScenarioError::Invalid(d) => Ok(*d),
         other => Err(other),
@@ -479,7 +479,7 @@ impl Resolved {
                         format!(
                             "`{}` (line {})",
                             s.path,
-                            crate::error::line_of(&self.text, span.start)
+                            crate::scenario::error::line_of(&self.text, span.start)
                         )
                     })
                     .collect();
@@ -499,7 +499,7 @@ impl Resolved {
                     let lines: Vec<String> = ks
                         .iter()
                         .filter_map(|&k| self.spans.get(k))
-                        .map(|s| crate::error::line_of(&self.text, s.start).to_string())
+                        .map(|s| crate::scenario::error::line_of(&self.text, s.start).to_string())
                         .collect();
                     format!(
                         "{message}\n(the settings at lines {} of the variant all wrote it)",
@@ -522,7 +522,12 @@ impl Resolved {
 
 /// If `text` is a variant file (a `[variant]` table naming a base scenario and settings), returns
 /// the scenario it stands for; otherwise returns `None`.
-pub fn resolve(text: &str, path: &Path) -> anyhow::Result<Option<Resolved>> {
+/// `read` reads the base file (the variant names it relative to `path`).
+pub fn resolve(
+    text: &str,
+    path: &Path,
+    read: &dyn Fn(&Path) -> std::io::Result<String>,
+) -> anyhow::Result<Option<Resolved>> {
     let Ok(doc) = toml::from_str::<Table>(text) else {
         return Ok(None);
     };
@@ -536,7 +541,7 @@ pub fn resolve(text: &str, path: &Path) -> anyhow::Result<Option<Resolved>> {
         .parent()
         .unwrap_or(Path::new("."))
         .join(v.variant.base.get_ref());
-    let base_text = crate::model::read_text(&base).map_err(|e| {
+    let base_text = read(&base).map_err(|e| {
         anyhow::Error::new(Diagnostic::new(
             &shown.to_string(),
             text,

@@ -6,10 +6,10 @@
 use serde::{Deserialize, Serialize};
 use toml::Value;
 
-use crate::engine::RunResult;
 use crate::model::Model;
-use crate::summary::Dist;
-use crate::variant::Setting;
+use crate::scenario::variant::Setting;
+use crate::sim::result::RunResult;
+use crate::stats::summary::Dist;
 
 /// The result of `supplyshock sweep`.
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -1,0 +1,178 @@
+//! Reading what the program takes in: scenario and variant files, shard files, and a saved
+//! output folder for the report.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+
+use crate::model::{self, Model};
+use crate::report::ReportInput;
+use crate::scenario::error::ScenarioError;
+use crate::scenario::variant;
+use crate::sim::shard::{SHARD_FILE, ShardFile};
+use crate::stats::summary::Summary;
+
+/// Reads and compiles a scenario file (or a variant file, see [`crate::scenario::variant`]).
+pub fn load(path: &std::path::Path) -> Result<Model, ScenarioError> {
+    Ok(load_text(path)?.1)
+}
+
+/// Reads a scenario or variant file: the scenario text it stands for, the compiled model and,
+/// for a variant, where each line of that text came from.
+pub fn load_text(
+    path: &std::path::Path,
+) -> Result<(String, Model, Option<variant::Resolved>), ScenarioError> {
+    let text = scenario_text(path).map_err(|error| ScenarioError::Read {
+        path: path.display().to_string(),
+        error,
+    })?;
+    match variant::resolve(&text, path, &scenario_text).map_err(ScenarioError::Variant)? {
+        Some(v) => {
+            let name = v.base_name(path);
+            let m =
+                model::compile_str(&v.patched.text, &name).map_err(
+                    |e| match variant::diagnostic(e, &v.patched.text, &name) {
+                        Ok(d) => ScenarioError::Invalid(Box::new(v.place(d, path))),
+                        Err(other) => other,
+                    },
+                )?;
+            Ok((v.patched.text.clone(), m, Some(v)))
+        }
+        None => {
+            let m = model::compile_str(&text, &path.display().to_string())?;
+            Ok((text, m, None))
+        }
+    }
+}
+
+/// Largest scenario file read: far above any real scenario, and a guard against being handed a
+/// device or a data file.
+pub const MAX_SCENARIO_BYTES: u64 = 16 << 20;
+
+/// A scenario file's text: at most [`MAX_SCENARIO_BYTES`], UTF-8.
+pub fn scenario_text(path: &std::path::Path) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(MAX_SCENARIO_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > MAX_SCENARIO_BYTES {
+        return Err(std::io::Error::other(format!(
+            "larger than {} MiB; a scenario is a TOML text file",
+            MAX_SCENARIO_BYTES >> 20
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = good.iter().filter(|&&b| b == b'\n').count() + 1;
+        let start = good.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+        // `good` is valid UTF-8, so its last line is too.
+        let column = std::str::from_utf8(&good[start..]).map_or(0, |l| l.chars().count()) + 1;
+        std::io::Error::other(format!(
+            "not UTF-8 text (first bad byte at line {line}, column {column}); a scenario is a TOML text file, saved as UTF-8"
+        ))
+    })
+}
+
+/// Reads `dir/shard.bin`.
+pub fn shard(dir: &Path) -> anyhow::Result<ShardFile> {
+    let path = dir.join(SHARD_FILE);
+    let bytes = std::fs::read(&path).with_context(|| {
+        format!(
+            "cannot read {} (is {} the --out folder of a `run --shard` ?)",
+            path.display(),
+            dir.display()
+        )
+    })?;
+    ShardFile::from_bytes(&bytes, dir)
+}
+
+/// The report's input from a saved output folder (summary.json and trials.csv).
+pub fn report_input(dir: &Path) -> anyhow::Result<ReportInput> {
+    let sp = dir.join("summary.json");
+    let bytes = std::fs::read(&sp).with_context(|| {
+        use crate::io::output::Contents;
+        let holds = match Contents::found_in(dir) {
+            Some((Contents::Run, crate::sim::shard::SHARD_FILE)) => format!(
+                "{} holds a shard: combine the shards with `supplyshock merge`, which draws the report",
+                dir.display()
+            ),
+            Some((c @ (Contents::Compare | Contents::Sweep), m)) => format!(
+                "{} holds {} ({m}), which has its charts already",
+                dir.display(),
+                c.what()
+            ),
+            _ => format!("is {} the --out folder of a run?", dir.display()),
+        };
+        format!("cannot read {} ({holds})", sp.display())
+    })?;
+    let summary: Summary = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not a supplyshock summary", sp.display()))?;
+    anyhow::ensure!(
+        summary.schema_version == crate::stats::summary::SCHEMA_VERSION,
+        "{} has schema version {}, which this supplyshock (schema {}) does not read; rerun the scenario with this version",
+        sp.display(),
+        summary.schema_version,
+        crate::stats::summary::SCHEMA_VERSION
+    );
+    let tp = dir.join("trials.csv");
+    let mut reader = csv::Reader::from_path(&tp).with_context(|| {
+        format!(
+            "cannot read {} (the report is drawn from each trial's outcome: rerun without --no-trials-csv)",
+            tp.display()
+        )
+    })?;
+    let headers = reader
+        .headers()
+        .with_context(|| format!("cannot read {}", tp.display()))?
+        .clone();
+    let cols: Vec<usize> = summary
+        .demand
+        .iter()
+        .map(|d| {
+            let name = format!("{}.shortfall_t", d.node);
+            headers
+                .iter()
+                .position(|h| h == name)
+                .with_context(|| format!("{} has no column {name}", tp.display()))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    let mut shortfall = vec![Vec::new(); cols.len()];
+    for (line, rec) in reader.records().enumerate() {
+        let rec = rec.with_context(|| format!("{} line {}", tp.display(), line + 2))?;
+        for (d, &c) in cols.iter().enumerate() {
+            let v: f64 = rec.get(c).unwrap_or("").parse().with_context(|| {
+                format!(
+                    "{} line {}: column {} is not a number",
+                    tp.display(),
+                    line + 2,
+                    c + 1
+                )
+            })?;
+            anyhow::ensure!(
+                v.is_finite() && v >= 0.0,
+                "{} line {}: column {} is {v}, not a shortfall in tonnes; rerun the scenario to rewrite the folder",
+                tp.display(),
+                line + 2,
+                c + 1
+            );
+            // A run keeps each trial's shortfall as f32; read the file the same way.
+            shortfall[d].push(v as f32);
+        }
+    }
+    anyhow::ensure!(
+        shortfall
+            .first()
+            .is_none_or(|v| v.len() as u64 == summary.trials),
+        "{} has {} trials but summary.json says {}",
+        tp.display(),
+        shortfall.first().map_or(0, |v| v.len()),
+        summary.trials
+    );
+    Ok(ReportInput::new(summary, |d| {
+        std::mem::take(&mut shortfall[d])
+            .into_iter()
+            .map(f64::from)
+            .collect()
+    }))
+}
