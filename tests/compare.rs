@@ -67,16 +67,28 @@ fn a_changed_shock_is_reported_as_unmatched() {
 
 #[test]
 fn sweeping_a_stockpile_lowers_the_shortfall_monotonically() {
+    use supplyshock::app::{self, Loaded, Settings};
     use supplyshock::scenario::variant;
-    use supplyshock::stats::sweep;
     let sets = vec![variant::parse_sweep("node.d.stockpile.periods=0,1,2,4").unwrap()];
-    let means: Vec<f64> = sweep::grid(&sets)
-        .iter()
-        .map(|settings| {
-            let m = model(&variant::apply_all(&base(), settings, "base").unwrap());
-            sweep::metrics(&m, &run(&m, 5_000, 9, 0))[0].mean
-        })
-        .collect();
+    let loaded = Loaded {
+        text: base(),
+        name: "base".into(),
+        model: model(&base()),
+        variant: None,
+    };
+    let settings = Settings {
+        trials: Some(5_000),
+        seed: Some(9),
+        threads: 0,
+        kernel: supplyshock::sim::engine::Kernel::best(),
+        progress: false,
+    };
+    let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("sweep-stockpile");
+    let _ = std::fs::remove_dir_all(&out);
+    let s = app::sweep(&loaded, &sets, &settings, &out).unwrap().sweep;
+    std::fs::remove_dir_all(&out).unwrap();
+    let means: Vec<f64> = s.points.iter().map(|p| p.demand[0].mean).collect();
+    assert_eq!(s.points.len(), 4);
     // Same shock draws at every point: a bigger stockpile can only help, trial by trial.
     assert!(means.windows(2).all(|w| w[1] <= w[0]), "{means:?}");
     assert!(means[3] < 0.5 * means[0], "{means:?}");

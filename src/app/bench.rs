@@ -378,3 +378,44 @@ pub fn report(m: &Model, tps: &[Throughput], rows: &[ScalingRow], batch: u64) ->
     }
     s
 }
+
+/// What `bench` measures.
+#[derive(Clone, Debug)]
+pub struct BenchJob {
+    /// Trials timed on one thread per kernel.
+    pub trials: u64,
+    /// Trials per engine run in the scaling table.
+    pub batch: u64,
+    /// Thread counts of the scaling table (empty: powers of two up to the number of cores).
+    pub threads: Vec<usize>,
+    /// Timings of each kernel and thread count; the best is kept.
+    pub repeats: usize,
+    /// Master seed.
+    pub seed: u64,
+    /// Kernels to time (empty: every kernel this processor runs); the first runs the scaling.
+    pub kernels: Vec<Kernel>,
+}
+
+/// Times the kernels and the engine's scaling on `m`; returns the printed report.
+pub fn bench(m: &Model, job: &BenchJob) -> anyhow::Result<String> {
+    if job.trials == 0 || job.batch == 0 {
+        anyhow::bail!("--trials and --batch must be at least 1");
+    }
+    engine::check_trials(m, job.batch).map_err(anyhow::Error::msg)?;
+    let kernels = if job.kernels.is_empty() {
+        Kernel::available()
+    } else {
+        job.kernels.clone()
+    };
+    let tps = self::kernels(m, job.seed, job.trials, job.repeats, &kernels);
+    let threads = if job.threads.is_empty() {
+        thread_ladder(std::thread::available_parallelism().map_or(1, |n| n.get()))
+    } else {
+        job.threads.clone()
+    };
+    if threads.contains(&0) {
+        anyhow::bail!("--threads takes counts of at least 1, e.g. --threads 1,2,4");
+    }
+    let rows = scaling(m, job.seed, job.batch, &threads, job.repeats, kernels[0])?;
+    Ok(report(m, &tps, &rows, job.batch))
+}

@@ -36,7 +36,7 @@ pub struct Setting {
 impl Setting {
     /// `PATH=VALUE`, as a `--set` flag gives it.
     pub fn flag(&self) -> String {
-        format!("{}={}", self.path, crate::stats::sweep::show(&self.value))
+        format!("{}={}", self.path, show(&self.value))
     }
 }
 
@@ -73,6 +73,14 @@ pub fn split_values(text: &str) -> Vec<String> {
         out.push(cur.trim().to_string());
     }
     out
+}
+
+/// A value as written in TOML, for tables and labels.
+pub fn show(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }
 
 /// Parses `PATH=v1,v2,...` into the path and its values.
