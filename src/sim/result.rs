@@ -159,7 +159,7 @@ impl RunResult {
                 if mean <= 0.0 || n < 2.0 {
                     return if mean > 0.0 { f64::INFINITY } else { 0.0 };
                 }
-                crate::prob::estimate::Z975 * (var / n).sqrt() / mean
+                crate::prob::estimate::MeanCi::from_se2(mean, var / n).half_width / mean
             })
             .fold(0.0, f64::max)
     }

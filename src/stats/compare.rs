@@ -8,7 +8,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::Model;
-use crate::prob::estimate::{Z975, mean_var, quantile, tail_mean};
+use crate::prob::estimate::{MeanCi, mean_var, sorted, tail_risk};
 use crate::sim::result::RunResult;
 
 /// The result of `supplyshock compare`.
@@ -80,12 +80,6 @@ pub fn column(m: &Model, r: &RunResult, id: &str) -> Option<Vec<f64>> {
     Some(r.shortfalls(d))
 }
 
-fn sorted(v: &[f64]) -> Vec<f64> {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    s
-}
-
 /// The paired comparison of two per-trial columns of equal length.
 pub fn node_diff(node: &str, base: &[f64], alt: &[f64]) -> NodeDiff {
     let n = base.len().max(1) as f64;
@@ -93,20 +87,19 @@ pub fn node_diff(node: &str, base: &[f64], alt: &[f64]) -> NodeDiff {
     let (mean_diff, var_diff) = mean_var(&diffs);
     let (base_mean, var_b) = mean_var(base);
     let (alt_mean, var_a) = mean_var(alt);
-    let paired = Z975 * (var_diff / n).sqrt();
-    let unpaired = Z975 * (var_a / n + var_b / n).sqrt();
-    let (sb, sa) = (sorted(base), sorted(alt));
-    let (bp, ap) = (quantile(&sb, 0.95), quantile(&sa, 0.95));
-    let (bc, ac) = (tail_mean(&sb, 0.95), tail_mean(&sa, 0.95));
+    let paired = MeanCi::from_se2(mean_diff, var_diff / n);
+    let unpaired = MeanCi::from_se2(mean_diff, var_a / n + var_b / n);
+    let (bp, bc) = tail_risk(&sorted(base), 0.95);
+    let (ap, ac) = tail_risk(&sorted(alt), 0.95);
     NodeDiff {
         node: node.to_string(),
         base_mean,
         alt_mean,
         mean_diff,
-        ci95_low: mean_diff - paired,
-        ci95_high: mean_diff + paired,
-        paired_half_width: paired,
-        unpaired_half_width: unpaired,
+        ci95_low: paired.low(),
+        ci95_high: paired.high(),
+        paired_half_width: paired.half_width,
+        unpaired_half_width: unpaired.half_width,
         base_p95: bp,
         alt_p95: ap,
         diff_p95: ap - bp,

@@ -10,7 +10,9 @@ use rayon::prelude::*;
 
 use crate::model::Model;
 use crate::model::{Kind, Policy};
-use crate::prob::estimate::{Z975, ci_ranks, mean_var_by, nearest_rank, tail_count};
+use crate::prob::estimate::{
+    MeanCi, ci_ranks, mean_var_by, nearest_rank, tail_count, tail_mean_by,
+};
 use crate::prob::sketch::{Counts, Sketch};
 use crate::sim::result::{BINS, RunResult, TailProfile};
 
@@ -151,31 +153,33 @@ pub struct DemandSummary {
     /// Total demand over the horizon, tonnes.
     pub demand_t: f64,
     /// Total shortfall over the horizon, tonnes.
-    pub shortfall_t: Dist,
+    pub shortfall_t: Spread,
     /// Total shortfall as a fraction of total demand.
-    pub shortfall_share: Dist,
+    pub shortfall_share: Spread,
     /// Probability that the total shortfall exceeds each threshold (fraction of demand).
     pub exceedance: Vec<Exceedance>,
     /// Largest single-period shortfall, tonnes.
-    pub worst_period_t: Dist,
+    pub worst_period_t: Spread,
     /// Largest single-period shortfall as a fraction of that period's demand.
-    pub worst_period_share: Dist,
+    pub worst_period_share: Spread,
     /// Periods from the first shock to the first shortfall, over trials with both.
     pub time_to_survive: Durations,
     /// Periods from the first shortfall until a period without shortfall (censored at the
     /// horizon), over trials with a shortfall.
     pub time_to_recover: Durations,
     /// Extra landed cost from tariffs embedded in deliveries, USD.
-    pub tariff_cost_usd: Dist,
+    pub tariff_cost_usd: Spread,
     /// Percentile bands of the delivered fraction of demand, one entry per period.
     pub bands: Vec<Band>,
     /// Shocks by their effect on this node's total shortfall, largest first.
     pub drivers: Vec<Driver>,
 }
 
-/// Distribution statistics of one per-trial quantity.
+/// How one per-trial quantity spreads over the trials: its mean with a 95% confidence interval,
+/// standard deviation, percentiles and tail means. (The samplers of uncertain inputs are
+/// [`crate::prob::dist::Dist`].)
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Dist {
+pub struct Spread {
     /// Mean.
     pub mean: f64,
     /// Sample standard deviation.
@@ -287,7 +291,7 @@ pub struct ShockSummary {
     pub probability: f64,
 }
 
-/// The percentile fields of a [`Dist`], read through `at(rank)` (1-based) over `n` values.
+/// The percentile fields of a [`Spread`], read through `at(rank)` (1-based) over `n` values.
 struct Percentiles {
     p5: f64,
     p50: f64,
@@ -332,10 +336,10 @@ impl Percentiles {
     }
 }
 
-impl Dist {
+impl Spread {
     /// Statistics of `values` (in trial order).
-    pub fn of(values: &[f64]) -> Dist {
-        Dist::of_column(
+    pub fn of(values: &[f64]) -> Spread {
+        Spread::of_column(
             values.len(),
             |k| values[k],
             &argsort_by(values.len(), |k| values[k]),
@@ -344,15 +348,12 @@ impl Dist {
 
     /// Statistics of `n` values, `value(k)` in trial order, given their sorted order `order`
     /// (trial indices, ascending by value).
-    pub fn of_column(n: usize, value: impl Fn(usize) -> f64, order: &[u32]) -> Dist {
+    pub fn of_column(n: usize, value: impl Fn(usize) -> f64, order: &[u32]) -> Spread {
         let sorted = |i: usize| value(order[i] as usize);
         let (mean, var) = mean_var_by(n, &value);
         let pc = Percentiles::of(n as u64, |r| sorted(r as usize - 1));
-        let tail = |alpha| {
-            let k = tail_count(n as u64, alpha) as usize;
-            (n.saturating_sub(k)..n).map(sorted).sum::<f64>() / k as f64
-        };
-        Dist::assemble(
+        let tail = |alpha| tail_mean_by(n, alpha, sorted);
+        Spread::assemble(
             n as f64,
             mean,
             var,
@@ -365,14 +366,14 @@ impl Dist {
 
     /// Statistics of a streamed quantity: mean, standard deviation, maximum and probability
     /// are exact; percentiles and tail means are within [`Sketch::RELATIVE_ERROR`].
-    pub fn of_sketch(s: &Sketch) -> Dist {
+    pub fn of_sketch(s: &Sketch) -> Spread {
         let n = s.count;
         let (mean, var) = s.mean_var();
         let tail = |alpha| {
             let k = tail_count(n, alpha);
             s.top_sum(k) / k as f64
         };
-        Dist::assemble(
+        Spread::assemble(
             n as f64,
             mean,
             var,
@@ -391,14 +392,13 @@ impl Dist {
         [cvar95, cvar99]: [f64; 2],
         max: f64,
         prob_any: f64,
-    ) -> Dist {
-        let sd = var.sqrt();
-        let half = Z975 * sd / n.sqrt();
-        Dist {
+    ) -> Spread {
+        let ci = MeanCi::new(n, mean, var);
+        Spread {
             mean,
-            sd,
-            ci95_low: mean - half,
-            ci95_high: mean + half,
+            sd: var.sqrt(),
+            ci95_low: ci.low(),
+            ci95_high: ci.high(),
             p5: pc.p5,
             p50: pc.p50,
             p90: pc.p90,
@@ -599,8 +599,8 @@ fn drivers(
                 se2(sum_without, sq_without, n_without),
             ) {
                 (Some((a, b)), Some(x), Some(y)) => {
-                    let half = Z975 * (x + y).sqrt();
-                    Some([a - b - half, a - b + half])
+                    let ci = MeanCi::from_se2(a - b, x + y);
+                    Some([ci.low(), ci.high()])
                 }
                 _ => None,
             };
@@ -685,11 +685,11 @@ pub fn summarise(m: &Model, r: &RunResult, tail: &TailProfile) -> Summary {
             let total = dn.total;
             let short = |k: usize| r.shortfall(k, d);
             let order = argsort_f32(n, |k| r.shortfall[k * r.demand_nodes + d]);
-            let shortfall_t = Dist::of_column(n, short, &order);
+            let shortfall_t = Spread::of_column(n, short, &order);
             let drivers = drivers(m, r, &short, &order, &mag_ranks);
             // Dividing by a positive constant keeps the order.
             let share = |k: usize| if total > 0.0 { short(k) / total } else { 0.0 };
-            let shortfall_share = Dist::of_column(n, share, &order);
+            let shortfall_share = Spread::of_column(n, share, &order);
             // Trials above a threshold: those after the last one at or below it in `order`.
             let exceedance = m
                 .thresholds
@@ -725,11 +725,11 @@ pub fn summarise(m: &Model, r: &RunResult, tail: &TailProfile) -> Summary {
                 shortfall_t,
                 shortfall_share,
                 exceedance,
-                worst_period_t: Dist::of_sketch(&st.worst),
-                worst_period_share: Dist::of_sketch(&st.worst_frac),
+                worst_period_t: Spread::of_sketch(&st.worst),
+                worst_period_share: Spread::of_sketch(&st.worst_frac),
                 time_to_survive: Durations::of(&st.survive),
                 time_to_recover: Durations::of(&st.recover),
-                tariff_cost_usd: Dist::of_sketch(&st.tariff),
+                tariff_cost_usd: Spread::of_sketch(&st.tariff),
                 bands,
                 drivers,
             }

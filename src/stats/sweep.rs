@@ -9,7 +9,7 @@ use toml::Value;
 use crate::model::Model;
 use crate::scenario::variant::Setting;
 use crate::sim::result::RunResult;
-use crate::stats::summary::Dist;
+use crate::stats::summary::Spread;
 
 /// The result of `supplyshock sweep`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -82,7 +82,7 @@ pub fn grid(sets: &[(String, Vec<Value>)]) -> Vec<Vec<Setting>> {
 pub fn metrics(m: &Model, r: &RunResult) -> Vec<Metrics> {
     (0..m.demand.len())
         .map(|d| {
-            let s = Dist::of(&r.shortfalls(d));
+            let s = Spread::of(&r.shortfalls(d));
             Metrics {
                 node: m.demand_id(d).to_string(),
                 mean: s.mean,
@@ -94,14 +94,6 @@ pub fn metrics(m: &Model, r: &RunResult) -> Vec<Metrics> {
             }
         })
         .collect()
-}
-
-/// A value as written in TOML, for tables and labels.
-pub fn show(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
 }
 
 /// sweep.csv: one row per grid point and demand node.
