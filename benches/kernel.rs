@@ -26,7 +26,7 @@ fn main() {
     } else {
         env("SUPPLYSHOCK_BENCH_BATCH", 50_000)
     };
-    let files = supplyshock::app::bench::shipped_scenarios();
+    let files = supplyshock::io::read::shipped_scenarios();
     assert!(!files.is_empty(), "no scenarios/ folder beside Cargo.toml");
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let ladder = supplyshock::app::bench::thread_ladder(cores);

@@ -6,7 +6,7 @@ static GLOBAL: supplyshock::app::bench::CountingAlloc = supplyshock::app::bench:
 #[test]
 fn trials_allocate_nothing_after_warm_up() {
     let mut checked = 0;
-    for path in supplyshock::app::bench::shipped_scenarios() {
+    for path in supplyshock::io::read::shipped_scenarios() {
         let m = supplyshock::io::read::load(&path).unwrap();
         // Every kernel this processor runs: each lane path and the one-trial kernel.
         let kernels = supplyshock::sim::engine::Kernel::available();

@@ -232,7 +232,7 @@ fn lane_paths() -> Vec<supplyshock::sim::lanes::Path> {
 #[test]
 fn every_lane_path_gives_the_one_trial_kernels_bits() {
     let mut models: Vec<_> = (0..40).map(|seed| model(&random_scenario(seed))).collect();
-    for path in supplyshock::app::bench::shipped_scenarios() {
+    for path in supplyshock::io::read::shipped_scenarios() {
         models.push(supplyshock::io::read::load(&path).unwrap_or_else(|e| panic!("{e}")));
     }
     assert!(models.len() > 50);

@@ -340,7 +340,7 @@ proptest! {
 fn edges_share_a_column_exactly_when_the_same_shocks_cover_them() {
     use supplyshock::model::{NO_SLOT, ShockKind};
     let mut models: Vec<Model> = (0..60).map(|seed| model(&random_scenario(seed))).collect();
-    for path in supplyshock::app::bench::shipped_scenarios() {
+    for path in supplyshock::io::read::shipped_scenarios() {
         models.push(supplyshock::io::read::load(&path).unwrap_or_else(|e| panic!("{e}")));
     }
     for m in &models {

@@ -20,7 +20,7 @@ use crate::common::run;
 
 #[test]
 fn shipped_scenarios() {
-    let files = supplyshock::app::bench::shipped_scenarios();
+    let files = supplyshock::io::read::shipped_scenarios();
     assert!(
         files.len() >= 12,
         "expected the default, three teaching scenarios and the what-if variants"

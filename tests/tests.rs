@@ -1,6 +1,7 @@
 //! One integration-test binary; the modules below test the library at its boundaries.
 
 mod analytic;
+mod architecture;
 mod bad_input;
 mod cli;
 mod common;

@@ -176,3 +176,18 @@ pub fn report_input(dir: &Path) -> anyhow::Result<ReportInput> {
             .collect()
     }))
 }
+
+/// The scenario files shipped in the source tree (scenarios/ and scenarios/what-if/), sorted:
+/// what `cargo bench` measures and the tests run. Empty where the source tree is absent.
+pub fn shipped_scenarios() -> Vec<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut files: Vec<_> = [dir.clone(), dir.join("what-if")]
+        .iter()
+        .filter_map(|d| std::fs::read_dir(d).ok())
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    files
+}

@@ -554,6 +554,9 @@ pub fn compile_str(text: &str, path: &str) -> Result<Model, ScenarioError> {
 
 /// Lays a checked scenario out for the kernel: nodes renumbered in topological order, edges
 /// grouped by buyer with CSR offsets, the flags and shock columns the kernel reads.
+///
+/// A sequence of short, commented steps over the same arrays (renumbering, offsets, shock
+/// indices, per-node flags); it cannot fail, so it has none of the validation's branches.
 fn compile(c: Checked) -> Model {
     let Checked {
         name,

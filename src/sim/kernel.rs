@@ -477,6 +477,9 @@ pub fn sample_timelines<const W: usize>(
 
 /// Applies one shock's draws to lane `l` of `s`; returns the first period it is active
 /// (`usize::MAX` if never) and its magnitude (see [`Scratch::magnitude`]).
+///
+/// One arm per shock kind, each a short, self-contained sampler: the match is the dispatch, and
+/// every arm draws only from the shock's own random stream.
 fn apply_shock<const W: usize>(
     m: &Model,
     i: usize,
@@ -875,6 +878,10 @@ fn hazard_len(p: &ParamVals, a: usize, tt: usize, regime: &[u8], rng: &mut Trial
 
 /// One period of one trial. The scratch is split into slices of its fields first, so that the
 /// compiler can keep their addresses and lengths in registers through the passes.
+///
+/// Long by design: it states the model's per-period rules (orders, production, shipping,
+/// restrictions, re-routing, demand) in the order the lane kernel repeats them operation for
+/// operation, and is read beside it.
 #[inline(always)]
 fn step_period(
     m: &Model,

@@ -564,6 +564,10 @@ fn step_periods(m: &Model, s: &mut LaneScratch) {
 }
 
 /// One period of every lane: the one-trial kernel's `step_period`, [`LANES`] trials wide.
+///
+/// Long by design: it is the one-trial kernel's period, pass by pass and in the same order of
+/// floating-point operations, so that the two can be read side by side; its passes share the
+/// lane state they leave behind, and splitting them would hide that order.
 #[inline(always)]
 fn step_period(m: &Model, s: &mut LaneScratch, t: usize, flexible: bool, cost_on: &mut M) {
     let (nn, tt) = (m.nodes.len(), m.periods);

@@ -253,6 +253,9 @@ impl ShardFile {
 /// Merges shards into the result of one run, with its scenario text, name and model; checks
 /// that they belong together, cover every trial exactly once, and hold what their scenario
 /// gives: the shape of every array, and a few trials run again.
+///
+/// A sequence of checks, each with its own message, then the concatenation: long because every
+/// way a set of shards can fail to belong together is named here, in the order a user fixes them.
 pub fn merge(mut shards: Vec<ShardFile>) -> anyhow::Result<(String, String, Model, RunResult)> {
     ensure!(!shards.is_empty(), "merge needs at least one shard folder");
     for s in &shards {
