@@ -234,6 +234,25 @@ fn merged_shards_equal_one_run_byte_for_byte() {
         );
         dirs.push(d);
     }
+    // A shard whose run was stopped before it finished (its lock and a staged trials.csv left
+    // behind, no shard.bin) is named as unfinished, with what to do.
+    let stopped = tmp("cli-shard-stopped");
+    std::fs::create_dir_all(&stopped).unwrap();
+    std::fs::write(stopped.join(".lock-4242-1"), b"").unwrap();
+    std::fs::write(stopped.join(".trials.csv.tmp-4242-1"), b"trial,").unwrap();
+    let o = fails(
+        bin()
+            .arg("merge")
+            .args(&dirs[..2])
+            .arg(&stopped)
+            .arg("--out")
+            .arg(&merged),
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("cli-shard-stopped is an unfinished shard") && err.contains("again"),
+        "{err}"
+    );
     // Missing a shard is an error that says so.
     let o = fails(
         bin()

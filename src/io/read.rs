@@ -77,14 +77,39 @@ pub fn scenario_text(path: &std::path::Path) -> std::io::Result<String> {
 /// Reads `dir/shard.bin`.
 pub fn shard(dir: &Path) -> anyhow::Result<ShardFile> {
     let path = dir.join(SHARD_FILE);
-    let bytes = std::fs::read(&path).with_context(|| {
-        format!(
-            "cannot read {} (is {} the --out folder of a `run --shard` ?)",
-            path.display(),
-            dir.display()
-        )
-    })?;
+    let bytes = match std::fs::read(&path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && unfinished(dir) => {
+            anyhow::bail!(
+                "{} is an unfinished shard: its run stopped (or is still running) before it wrote {SHARD_FILE}; run that shard again into the same folder (with Slurm: `scontrol requeue ARRAYJOB_I`), then merge",
+                dir.display()
+            )
+        }
+        Err(e) => {
+            return Err(e).with_context(|| {
+                format!(
+                    "cannot read {} (is {} the --out folder of a `run --shard` ?)",
+                    path.display(),
+                    dir.display()
+                )
+            });
+        }
+    };
     ShardFile::from_bytes(&bytes, dir)
+}
+
+/// Whether `dir` holds what a run leaves while it writes (its lock, or a file staged under a
+/// temporary name): the marks of a run that has not finished.
+fn unfinished(dir: &Path) -> bool {
+    std::fs::read_dir(dir).is_ok_and(|entries| {
+        entries.flatten().any(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with(".lock-")
+                || name.starts_with(".locking-")
+                || (name.starts_with('.') && name.contains(".tmp-"))
+        })
+    })
 }
 
 /// The report's input from a saved output folder (summary.json and trials.csv).
