@@ -11,12 +11,14 @@
 //! - [`report`]: the PNG charts and HTML page, as bytes;
 //! - [`io`]: every file read and written;
 //! - [`app`]: the workflows (run, compare, sweep, merge, report, bench) as library functions;
-//! - [`cli`]: the command line, which parses arguments, calls [`app`] and prints.
+//! - [`cli`]: the command line, which parses arguments, calls [`app`] and prints;
+//! - [`fuzzing`]: entry points shared by the fuzz targets (fuzz/) and the corpus replay test.
 
 #![warn(missing_docs)]
 
 pub mod app;
 pub mod cli;
+pub mod fuzzing;
 pub mod io;
 pub mod model;
 pub mod prob;

@@ -7,6 +7,7 @@ mod cli;
 mod common;
 mod compare;
 mod determinism;
+mod fuzz_corpus;
 mod invariants;
 mod report;
 mod snapshots;
