@@ -66,6 +66,37 @@ fn a_changed_shock_is_reported_as_unmatched() {
 }
 
 #[test]
+fn shocks_match_by_what_they_name_not_by_index() {
+    // A standby mine added first in the file moves every other node's index; the outage on
+    // `mine` and the restriction on AA's exports are the same shocks, with the same draws.
+    let alt_text = base()
+        .replace("name = \"base\"", "name = \"second-mine\"")
+        .replace(
+            "[[node]]\nid = \"mine\"",
+            "[[node]]\nid = \"mine2\"\nkind = \"mine\"\ncountry = \"CC\"\ncapacity = 3\n\n[[node]]\nid = \"mine\"",
+        )
+        .replace(
+            "[[edge]]\nfrom = \"mine\"\nto = \"d\"\n",
+            "[[edge]]\nfrom = \"mine\"\nto = \"d\"\nshare = 1\n\n[[edge]]\nfrom = \"mine2\"\nto = \"d\"\n",
+        );
+    let (b, a) = (model(&base()), model(&alt_text));
+    assert_eq!(a.nodes.len(), b.nodes.len() + 1);
+    let (rb, ra) = (run(&b, 2_000, 3, 0), run(&a, 2_000, 3, 0));
+    assert_eq!(rb.occurred, ra.occurred);
+    let c = compare::compare((&b, &rb), &[(&a, &ra)]);
+    assert!(
+        c.alternatives[0].unmatched_shocks.is_empty(),
+        "{:?}",
+        c.alternatives[0].unmatched_shocks
+    );
+    // A restriction that now covers another edge is another shock.
+    let wider = alt_text.replace("country = \"CC\"", "country = \"AA\"");
+    let w = model(&wider);
+    let c = compare::compare((&b, &rb), &[(&w, &run(&w, 2_000, 3, 0))]);
+    assert_eq!(c.alternatives[0].unmatched_shocks, vec!["ban".to_string()]);
+}
+
+#[test]
 fn sweeping_a_stockpile_lowers_the_shortfall_monotonically() {
     use supplyshock::app::{self, Loaded, Settings};
     use supplyshock::scenario::variant;

@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::Model;
+use crate::model::{Model, Shock, ShockKind};
 use crate::prob::estimate::{MeanCi, mean_var, sorted, tail_risk};
 use crate::sim::result::RunResult;
 
@@ -116,12 +116,42 @@ fn unmatched(base: &Model, alt: &Model) -> Vec<String> {
     base.shocks
         .iter()
         .filter(|s| {
+            let def = definition(base, s);
             !alt.shocks
                 .iter()
-                .any(|a| a.id == s.id && format!("{:?}", a.kind) == format!("{:?}", s.kind))
+                .any(|a| a.id == s.id && definition(alt, a) == def)
         })
         .map(|s| s.id.clone())
         .collect()
+}
+
+/// A shock's definition with the node or edges it acts on named by their ids rather than their
+/// indices, which change when a scenario gains a node or lists its nodes in another order.
+fn definition(m: &Model, s: &Shock) -> String {
+    let mut kind = s.kind.clone();
+    let on = match &mut kind {
+        ShockKind::Markov { node, .. }
+        | ShockKind::Events { node, .. }
+        | ShockKind::Delay { node, .. } => {
+            let id = m.nodes[*node as usize].id.clone();
+            *node = 0;
+            id
+        }
+        ShockKind::Restriction { edges, .. } | ShockKind::Tariff { edges, .. } => {
+            let mut names: Vec<String> = edges
+                .iter()
+                .map(|&e| {
+                    let e = &m.edges[e as usize];
+                    let id = |n: u32| m.nodes[n as usize].id.as_str();
+                    format!("{}->{}", id(e.src), id(e.dst))
+                })
+                .collect();
+            names.sort();
+            edges.clear();
+            names.join(", ")
+        }
+    };
+    format!("{kind:?} on {on}")
 }
 
 /// Compares each alternative with the base; all runs must share seed and trial count.
