@@ -394,7 +394,7 @@ fn print_results(w: &Written, out: &Path, json: bool, quiet: bool) -> anyhow::Re
         let csv_note = if w.trials_csv { ", trials.csv" } else { "" };
         let report_note = if w.report { ", report/index.html" } else { "" };
         outln!(
-            "results in {}/ (summary.json{csv_note}{report_note})",
+            "results in {}/ (summary.json, summary.csv{csv_note}{report_note})",
             out.display()
         );
     }

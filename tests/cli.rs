@@ -1069,3 +1069,66 @@ fn leftovers_are_cleared_by_their_writers_lock_not_by_process_ids() {
         .collect();
     assert!(hidden.is_empty(), "{hidden:?}");
 }
+
+#[test]
+fn summary_csv_holds_the_summarys_figures_by_node_and_statistic() {
+    let dir = tmp("cli-summary-csv");
+    succeed(
+        bin()
+            .args(["run", "--trials", "500", "--quiet", "--no-report", "--out"])
+            .arg(&dir),
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    let mut rows = csv::Reader::from_path(dir.join("summary.csv")).unwrap();
+    let headers = rows.headers().unwrap().clone();
+    assert_eq!(
+        headers.iter().collect::<Vec<_>>(),
+        [
+            "node",
+            "label",
+            "quantity",
+            "statistic",
+            "value",
+            "ci95_low",
+            "ci95_high"
+        ]
+    );
+    let rows: Vec<csv::StringRecord> = rows.records().map(Result::unwrap).collect();
+    let demand = summary["demand"].as_array().unwrap();
+    for d in demand {
+        let node = d["node"].as_str().unwrap();
+        let find = |quantity: &str, statistic: &str| {
+            rows.iter()
+                .find(|r| r[0] == *node && &r[2] == quantity && &r[3] == statistic)
+                .unwrap_or_else(|| panic!("no row {node} {quantity} {statistic}"))
+                .clone()
+        };
+        let mean = find("shortfall_t", "mean");
+        assert_eq!(&mean[1], d["label"].as_str().unwrap());
+        let num = |s: &str| s.parse::<f64>().unwrap();
+        assert_eq!(num(&mean[4]), d["shortfall_t"]["mean"].as_f64().unwrap());
+        assert_eq!(
+            num(&mean[5]),
+            d["shortfall_t"]["ci95_low"].as_f64().unwrap()
+        );
+        assert_eq!(
+            num(&mean[6]),
+            d["shortfall_t"]["ci95_high"].as_f64().unwrap()
+        );
+        let p95 = find("worst_period_share", "p95");
+        assert_eq!(
+            num(&p95[4]),
+            d["worst_period_share"]["p95"].as_f64().unwrap()
+        );
+        assert_eq!(
+            num(&p95[5]),
+            d["worst_period_share"]["percentile_ci95"]["p95"][0]
+                .as_f64()
+                .unwrap()
+        );
+    }
+    // 1 demand row, 12 statistics of 5 quantities and the exceedance probabilities, per node.
+    let per_node = 1 + 5 * 12 + demand[0]["exceedance"].as_array().unwrap().len();
+    assert_eq!(rows.len(), demand.len() * per_node);
+}

@@ -147,7 +147,7 @@ pub fn run(job: &RunJob, loaded: &Loaded) -> anyhow::Result<RunOutcome> {
         let file =
             ShardFile::new(&loaded.text, &loaded.name, sh, total, result, csv_crc).to_bytes()?;
         // The folder now holds a shard: an earlier full run's summary and report would belie it.
-        let mut stale = vec!["summary.json".to_string()];
+        let mut stale = vec!["summary.json".to_string(), "summary.csv".to_string()];
         stale.extend(report::FILES.map(report::path));
         output::write_all_staged(
             out,
@@ -238,6 +238,7 @@ fn write_results(
     let with_csv = trials_csv.is_some();
     let mut files = vec![
         ("summary.json".to_string(), summary_json.clone()),
+        ("summary.csv".to_string(), output::summary_csv(&s)?),
         (
             "run-info.json".to_string(),
             serde_json::to_vec_pretty(&info)?,

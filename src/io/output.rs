@@ -489,6 +489,63 @@ pub fn concat_trials_csv(
     Ok(staged)
 }
 
+/// summary.csv: one labelled row per demand node and statistic, for spreadsheets. Columns:
+/// node, label, quantity (what is measured and its unit), statistic, value, and the 95%
+/// confidence interval of the value where the summary has one (empty otherwise).
+pub fn summary_csv(s: &Summary) -> anyhow::Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "node",
+        "label",
+        "quantity",
+        "statistic",
+        "value",
+        "ci95_low",
+        "ci95_high",
+    ])?;
+    for d in &s.demand {
+        let mut row = |quantity: &str, statistic: &str, value: f64, ci: Option<[f64; 2]>| {
+            let [lo, hi] = ci.map_or([String::new(), String::new()], |c| c.map(|x| x.to_string()));
+            w.write_record([
+                d.node.as_str(),
+                d.label.as_str(),
+                quantity,
+                statistic,
+                &value.to_string(),
+                &lo,
+                &hi,
+            ])
+        };
+        row("demand_t", "total", d.demand_t, None)?;
+        for (quantity, x) in [
+            ("shortfall_t", &d.shortfall_t),
+            ("shortfall_share", &d.shortfall_share),
+            ("worst_period_t", &d.worst_period_t),
+            ("worst_period_share", &d.worst_period_share),
+            ("tariff_cost_usd", &d.tariff_cost_usd),
+        ] {
+            let pc = &x.percentile_ci95;
+            row(quantity, "mean", x.mean, Some([x.ci95_low, x.ci95_high]))?;
+            row(quantity, "sd", x.sd, None)?;
+            row(quantity, "p5", x.p5, None)?;
+            row(quantity, "p50", x.p50, Some(pc.p50))?;
+            row(quantity, "p90", x.p90, Some(pc.p90))?;
+            row(quantity, "p95", x.p95, Some(pc.p95))?;
+            row(quantity, "p99", x.p99, Some(pc.p99))?;
+            row(quantity, "p999", x.p999, Some(pc.p999))?;
+            row(quantity, "cvar95", x.cvar95, None)?;
+            row(quantity, "cvar99", x.cvar99, None)?;
+            row(quantity, "max", x.max, None)?;
+            row(quantity, "prob_any", x.prob_any, None)?;
+        }
+        for e in &d.exceedance {
+            let statistic = format!("prob_exceeds_{}", e.threshold_share);
+            row("shortfall_share", &statistic, e.probability, None)?;
+        }
+    }
+    Ok(w.into_inner().map_err(|e| e.into_error())?)
+}
+
 /// The readable table printed after a run.
 pub fn console_table(s: &Summary) -> String {
     let mut out = String::new();
