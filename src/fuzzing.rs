@@ -174,7 +174,7 @@ fn run(m: &Model) -> Outcome {
         }
     };
     // The same trials with the one-trial kernel, the reference.
-    let (dn, words, stride) = (m.demand.len(), m.shock_words(), m.shocks.len().max(1));
+    let (dn, words, stride) = (m.demand.len(), m.shock_words(), m.draw_stride());
     let n = TRIALS as usize;
     let mut one = vec![DemandOutcome::default(); n * dn];
     let mut one_occ = vec![0u64; n * words];

@@ -540,3 +540,31 @@ fn a_variant_setting_that_does_not_apply_is_reported_at_its_line() {
         "{err}"
     );
 }
+
+#[test]
+fn uncertain_regime_rows_are_checked() {
+    let regime = |rows: &str| {
+        format!(
+            "{GOOD}\n[regime]\nstates = [\"a\", \"b\"]\ninitial = \"a\"\ntransition = [{rows}]\n"
+        )
+    };
+    // The transition matrix is on line 35.
+    fails(
+        &regime("[0.5, 0.5], { dirichlet = [1, 0] }"),
+        &["line 35", "concentration must be a positive number"],
+    );
+    fails(
+        &regime("[0.5, 0.5], [{ dist = \"normal\", mean = 0.1, sd = 0.1 }, 0.9]"),
+        &["line 35", "can be negative", "non-negative weights"],
+    );
+    fails(
+        &regime("[0.5, 0.5], { dirichlet = [1, 2, 3] }"),
+        &["line 35", "2 x 2 matrix"],
+    );
+    fails(
+        &regime("[0.5, 0.5], { dirichlet = [1, 2], beta = 3 }"),
+        &["line 35", "dirichlet = [...]"],
+    );
+    // An uncertain row is accepted.
+    model::compile_str(&regime("[0.5, 0.5], { dirichlet = [1, 2] }"), "ok.toml").unwrap();
+}

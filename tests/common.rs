@@ -140,3 +140,9 @@ pub fn default_variant(name: &str, set: &str) -> String {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/rare-earths-2026.toml");
     format!("[variant]\nbase = {base:?}\nname = {name:?}\n[variant.set]\n{set}\n")
 }
+
+/// The bit patterns of an f32 column, which compare equal where the values are the same bits
+/// (NaN marks an input a trial never drew).
+pub fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|x| x.to_bits()).collect()
+}

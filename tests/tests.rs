@@ -10,4 +10,5 @@ mod determinism;
 mod fuzz_corpus;
 mod invariants;
 mod report;
+mod sensitivity;
 mod snapshots;

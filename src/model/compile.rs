@@ -149,7 +149,9 @@ pub(super) fn compile(c: Checked) -> Model {
         h.restricted = outs.iter().any(|&e| slots.allow[e as usize] != NO_SLOT);
         h.reroutes = (in_off[n]..in_off[n + 1]).any(|e| edges_sorted[e as usize].reroute);
     }
+    let inputs = inputs::Inputs::of(&shocks, regime.as_ref());
     Model {
+        inputs,
         hot,
         tariff_buyers,
         planned_online,

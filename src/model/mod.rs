@@ -2,6 +2,7 @@
 //! in contiguous arrays. The kernel sees only this form.
 
 mod compile;
+pub mod inputs;
 mod validate;
 
 use std::cmp::Reverse;
@@ -229,6 +230,36 @@ pub struct Regime {
     pub holding: Vec<Geometric>,
     /// For each state, cumulative probabilities of the next state given that it leaves.
     pub next_cdf: Vec<Vec<f64>>,
+    /// Per state: where its row of the transition matrix is uncertain, the distribution of each
+    /// entry's weight; a trial draws the row once and divides it by its sum (see [`chain_row`]).
+    /// `holding` and `next_cdf` then hold nothing a trial reads.
+    pub uncertain: Vec<Option<Vec<Dist>>>,
+}
+
+/// The holding time and next-state cdf of state `i` of a chain whose row `i` is `p`
+/// (probabilities adding up to 1).
+pub fn chain_row(i: usize, p: &[f64]) -> (Geometric, Vec<f64>) {
+    let mut cdf = vec![0.0; p.len()];
+    (chain_row_into(i, p, 1.0, &mut cdf), cdf)
+}
+
+/// [`chain_row`] for a row of weights `p` times `scale` (1 / their sum; where the weights are all
+/// zero, the state is never left), writing the cdf into `cdf` without allocating.
+#[inline]
+pub fn chain_row_into(i: usize, p: &[f64], scale: f64, cdf: &mut [f64]) -> Geometric {
+    let out = if scale.is_finite() {
+        (1.0 - p[i] * scale).max(0.0)
+    } else {
+        0.0
+    };
+    let mut acc = 0.0;
+    for (j, (&pj, c)) in p.iter().zip(cdf.iter_mut()).enumerate() {
+        if j != i && out > 0.0 {
+            acc += pj * scale / out;
+        }
+        *c = acc;
+    }
+    Geometric::new(out)
 }
 
 /// A probability or other parameter that may depend on the regime, sampled once per trial.
@@ -417,6 +448,9 @@ pub struct Model {
     pub planned_online: Vec<i64>,
     /// The timeline's columns: only nodes and edges that some shock can touch have one.
     pub slots: Slots,
+    /// The quantities given as distributions, which each trial records after its shock
+    /// magnitudes (see [`Model::draw_stride`]).
+    pub inputs: inputs::Inputs,
 }
 
 /// Marks a node or edge without a column in the timeline.
@@ -530,6 +564,12 @@ impl Model {
     pub fn month_label(&self, t: usize) -> String {
         let m0 = self.start.0 as i64 * 12 + (self.start.1 as i64 - 1) + t as i64;
         format!("{:04}-{:02}", m0.div_euclid(12), m0.rem_euclid(12) + 1)
+    }
+
+    /// Figures one trial records besides its outcomes, at least 1: each shock's magnitude, then
+    /// the value of each uncertain input (see [`inputs`]).
+    pub fn draw_stride(&self) -> usize {
+        (self.shocks.len() + self.inputs.len()).max(1)
     }
 
     /// 64-bit words of one trial's shock flags (at least 1).

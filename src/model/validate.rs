@@ -1014,41 +1014,84 @@ impl Compiler<'_> {
                 "write one row per state, each with one probability per state",
             );
         }
-        let mut leave = Vec::with_capacity(n);
-        let mut next_cdf = Vec::with_capacity(n);
+        let mut rows = Vec::with_capacity(n);
+        let mut uncertain = Vec::with_capacity(n);
         for (i, row) in m.iter().enumerate() {
-            let sum: f64 = row.iter().map(|p| p.0).sum();
-            if (sum - 1.0).abs() > 1e-6 {
-                return self.err(
-                    Some(raw.transition.span()),
-                    format!(
-                        "row {} of `transition` (from `{}`) sums to {sum}, not 1",
-                        i + 1,
-                        raw.states[i]
-                    ),
-                    "each row holds the probabilities of the next state and must add up to 1",
-                );
-            }
-            let out = 1.0 - row[i].0;
-            leave.push(out.max(0.0));
-            let mut acc = 0.0;
-            let cdf: Vec<f64> = row
-                .iter()
-                .enumerate()
-                .map(|(j, p)| {
-                    if j != i && out > 0.0 {
-                        acc += p.0 / out;
+            let from = &raw.states[i];
+            let entries = match row {
+                scenario::RawRow::Dirichlet(alpha) => {
+                    // Normalised gamma draws with shape a_j are Dirichlet(a).
+                    let gamma = |a: f64| {
+                        rand_distr::Gamma::new(a, 1.0)
+                            .map(Dist::Gamma)
+                            .map_err(|e| e.to_string())
+                    };
+                    match alpha
+                        .iter()
+                        .map(|&a| gamma(a))
+                        .collect::<Result<Vec<_>, _>>()
+                    {
+                        Ok(d) => d,
+                        Err(e) => {
+                            return self.err(
+                                Some(raw.transition.span()),
+                                format!("row {} of `transition` (from `{from}`): {e}", i + 1),
+                                "give each `dirichlet` concentration as a positive number",
+                            );
+                        }
                     }
-                    acc
-                })
-                .collect();
-            next_cdf.push(cdf);
+                }
+                scenario::RawRow::Entries(d) => d.clone(),
+            };
+            if entries.iter().all(Dist::is_fixed) {
+                let p: Vec<f64> = entries.iter().map(|d| d.support().0).collect();
+                let sum: f64 = p.iter().sum();
+                if (sum - 1.0).abs() > 1e-6 {
+                    return self.err(
+                        Some(raw.transition.span()),
+                        format!(
+                            "row {} of `transition` (from `{from}`) sums to {sum}, not 1",
+                            i + 1
+                        ),
+                        "each row holds the probabilities of the next state and must add up to 1",
+                    );
+                }
+                rows.push(p);
+                uncertain.push(None);
+            } else {
+                // Weights drawn per trial and divided by their sum: none may be negative, and
+                // some must be able to be positive.
+                let (lo, hi) = entries.iter().fold((0.0f64, 0.0f64), |(lo, hi), d| {
+                    let (a, b) = d.support();
+                    (lo.min(a), hi + b)
+                });
+                if lo < 0.0 || hi <= 0.0 {
+                    return self.err(
+                        Some(raw.transition.span()),
+                        format!(
+                            "row {} of `transition` (from `{from}`) has uncertain entries that can be negative or are all zero",
+                            i + 1
+                        ),
+                        "give each entry as a probability or a distribution of non-negative weights (e.g. beta or gamma); a drawn row is divided by its sum",
+                    );
+                }
+                // The row's mean weights, for the holding times and cdf the tail profile and
+                // reports read; each trial draws its own.
+                rows.push(vec![0.0; n]);
+                uncertain.push(Some(entries));
+            }
         }
+        let (holding, next_cdf) = rows
+            .iter()
+            .enumerate()
+            .map(|(i, p)| chain_row(i, p))
+            .unzip();
         Ok(Regime {
             states: raw.states.clone(),
             initial,
-            holding: leave.iter().map(|&p| Geometric::new(p)).collect(),
+            holding,
             next_cdf,
+            uncertain,
         })
     }
 

@@ -5,7 +5,7 @@
 use rand::RngExt;
 use rand::distr::weighted::WeightedIndex;
 use rand::distr::{Bernoulli, Uniform};
-use rand_distr::{Beta, Distribution, Exp, LogNormal, Normal, Pert, Poisson, Triangular};
+use rand_distr::{Beta, Distribution, Exp, Gamma, LogNormal, Normal, Pert, Poisson, Triangular};
 
 /// A sampler for one uncertain quantity, built and checked from the scenario file.
 #[derive(Clone, Debug)]
@@ -26,6 +26,8 @@ pub enum Dist {
     Beta(Beta<f64>),
     /// Exponential.
     Exp(Exp<f64>),
+    /// Gamma with the given shape and scale (a Dirichlet row of the regime draws one per entry).
+    Gamma(Gamma<f64>),
     /// Poisson counts.
     Poisson(Poisson<f64>),
     /// 1 with probability `p`, else 0.
@@ -47,6 +49,7 @@ impl Dist {
             Dist::LogNormal(d) => rng.sample(d),
             Dist::Beta(d) => rng.sample(d),
             Dist::Exp(d) => rng.sample(d),
+            Dist::Gamma(d) => rng.sample(d),
             Dist::Poisson(d) => rng.sample(d),
             Dist::Bernoulli(d, _) => f64::from(u8::from(rng.sample(d))),
             Dist::Discrete(v, w) => v[w.sample(rng)],
@@ -59,7 +62,9 @@ impl Dist {
             Dist::Fixed(v) => (*v, *v),
             Dist::Uniform(_, a, b) | Dist::Triangular(_, a, b) | Dist::Pert(_, a, b) => (*a, *b),
             Dist::Normal(_, a, b) => (*a, *b),
-            Dist::LogNormal(_) | Dist::Exp(_) | Dist::Poisson(_) => (0.0, f64::INFINITY),
+            Dist::LogNormal(_) | Dist::Exp(_) | Dist::Gamma(_) | Dist::Poisson(_) => {
+                (0.0, f64::INFINITY)
+            }
             Dist::Beta(_) | Dist::Bernoulli(..) => (0.0, 1.0),
             Dist::Discrete(v, _) => v
                 .iter()

@@ -7,7 +7,7 @@
 
 use rand::distr::weighted::WeightedIndex;
 use rand::distr::{Bernoulli, Uniform};
-use rand_distr::{Beta, Exp, LogNormal, Normal, Pert, Poisson, Triangular};
+use rand_distr::{Beta, Exp, Gamma, LogNormal, Normal, Pert, Poisson, Triangular};
 use serde::Deserialize;
 use serde::de::Error as _;
 
@@ -25,8 +25,8 @@ pub fn from_value(value: toml::Value) -> Result<Dist, String> {
             if !t.contains_key("dist") {
                 return Err(
                     "a distribution table needs `dist = \"...\"` naming one of: fixed, uniform, \
-                     triangular, pert, normal, lognormal, beta, exponential, poisson, \
-                     bernoulli, discrete"
+                     triangular, pert, normal, lognormal, beta, exponential, gamma, \
+                     poisson, bernoulli, discrete"
                         .into(),
                 );
             }
@@ -98,6 +98,10 @@ enum Spec {
     },
     Poisson {
         mean: f64,
+    },
+    Gamma {
+        shape: f64,
+        scale: f64,
     },
     Bernoulli {
         p: f64,
@@ -216,6 +220,16 @@ impl Spec {
                 }
                 let d = Poisson::new(mean).map_err(|e| format!("poisson: {e}"))?;
                 Ok(Dist::Poisson(d))
+            }
+            Spec::Gamma { shape, scale } => {
+                let ok = |v: f64| v > 0.0 && v.is_finite();
+                if !(ok(shape) && ok(scale)) {
+                    return Err(format!(
+                        "gamma needs shape > 0 and scale > 0, got shape = {shape}, scale = {scale}"
+                    ));
+                }
+                let d = Gamma::new(shape, scale).map_err(|e| format!("gamma: {e}"))?;
+                Ok(Dist::Gamma(d))
             }
             Spec::Bernoulli { p } => {
                 let d = Bernoulli::new(p)
@@ -360,9 +374,14 @@ mod tests {
                 .contains("as many weights")
         );
         assert!(
-            parse("{ dist = \"gamma\", k = 1 }")
+            parse("{ dist = \"weibull\", k = 1 }")
                 .unwrap_err()
                 .contains("unknown variant")
+        );
+        assert!(
+            parse("{ dist = \"gamma\", shape = 0, scale = 1 }")
+                .unwrap_err()
+                .contains("shape > 0")
         );
         assert!(
             parse("{ dist = \"uniform\", low = 1, hihg = 2 }")

@@ -89,9 +89,10 @@ pub fn working_bytes(m: &Model, trials: u64, threads: usize) -> u64 {
 
 /// Bytes the engine keeps per trial (per-trial results), used to refuse absurd runs.
 pub fn bytes_per_trial(m: &Model) -> u64 {
-    // Outcomes, shock magnitudes and shock flags, as the engine keeps them.
+    // Outcomes, shock magnitudes with the inputs' values, and shock flags, as the engine keeps
+    // them.
     (m.demand.len() * std::mem::size_of::<DemandOutcome>()
-        + m.shocks.len().max(1) * std::mem::size_of::<f32>()
+        + m.draw_stride() * std::mem::size_of::<f32>()
         + m.shock_words() * std::mem::size_of::<u64>()) as u64
 }
 
@@ -341,8 +342,8 @@ impl Worker {
         mags: &mut [f32],
         hist: &mut [u32],
     ) {
-        let (dn, words, ns) = (m.demand.len(), m.shock_words(), m.shocks.len());
-        let stride = ns.max(1);
+        let (dn, words) = (m.demand.len(), m.shock_words());
+        let stride = m.draw_stride();
         let count = occ.len() / words;
         match self {
             Worker::Lanes(ls) => {
@@ -359,8 +360,8 @@ impl Worker {
                         }
                         occ[k * words..(k + 1) * words]
                             .copy_from_slice(&ls.occurred[l * words..(l + 1) * words]);
-                        if let Some(mag) = mags.get_mut(k * stride..k * stride + ns) {
-                            mag.copy_from_slice(&ls.magnitude[l * ns..(l + 1) * ns]);
+                        if let Some(mag) = mags.get_mut(k * stride..(k + 1) * stride) {
+                            mag.copy_from_slice(&ls.magnitude[l * stride..(l + 1) * stride]);
                         }
                     }
                     // Most cells are delivered in full: count those with one addition per
@@ -389,7 +390,7 @@ impl Worker {
                         &mut occ[k * words..(k + 1) * words],
                         &mut NoObserver,
                     );
-                    if let Some(mag) = mags.get_mut(k * stride..k * stride + ns) {
+                    if let Some(mag) = mags.get_mut(k * stride..(k + 1) * stride) {
                         mag.copy_from_slice(&scratch.magnitude);
                     }
                     for (i, &f) in scratch.frac.iter().enumerate() {
@@ -431,8 +432,7 @@ fn run_in_pool(
     let dn = m.demand.len();
     let words = m.shock_words();
     let tt = m.periods;
-    let ns = m.shocks.len();
-    let stride = ns.max(1);
+    let stride = m.draw_stride();
     let kept = rank_trials(opts.first_trial, opts.trials);
     let mut shortfall = vec![0f32; n * dn];
     let mut occurred = vec![0u64; n * words];

@@ -15,7 +15,8 @@
 // Index loops over CSR ranges read more plainly than zipped iterators over several arrays.
 #![allow(clippy::needless_range_loop)]
 
-use crate::model::{Initial, Kind, Policy};
+use crate::model::inputs::Field;
+use crate::model::{Initial, Kind, Policy, chain_row_into};
 use crate::model::{
     Length, MAX_PERIOD_OFFSET, MAX_STATES, Model, NO_SLOT, RParam, ShockKind, Start, Timing,
 };
@@ -188,10 +189,16 @@ impl<const W: usize> Timeline<W> {
         };
         // The fixed shocks draw nothing, so any generator will do; they ignore the regime path.
         let mut rng = TrialRng::seed_from_u64(0);
+        let mut row = vec![0.0f32; m.inputs.len()];
         for (i, baked) in baked(m).into_iter().enumerate() {
             if baked {
+                // Nor do they record an input.
+                let mut rec = Rec {
+                    row: &mut row,
+                    cols: &m.inputs.shock[i],
+                };
                 let (first, mag) = (0..W)
-                    .map(|l| apply_shock(m, i, &mut rng, &mut tl, l))
+                    .map(|l| apply_shock(m, i, &mut rng, &mut rec, &mut tl, l))
                     .last()
                     .unwrap_or((usize::MAX, 0.0));
                 tl.base.fixed[i] = Some((first, mag));
@@ -380,7 +387,7 @@ impl Scratch {
             delivered: vec![0.0; d],
             shortfall: vec![0.0; d],
             frac: vec![0.0; d * t],
-            magnitude: vec![0.0; m.shocks.len()],
+            magnitude: vec![0.0; m.draw_stride()],
         }
     }
 }
@@ -413,8 +420,9 @@ pub fn run_trial<O: Observer>(
 }
 
 /// Fills each lane `l` of `s` with the shocks of trial `trials[l]`, its occurred flags (in
-/// `occurred[l * words..]`, see [`run_trial`]) and its per-shock magnitudes (in
-/// `magnitude[l * shocks..]`). The lanes must hold only the fixed shocks (a new or reset
+/// `occurred[l * words..]`, see [`run_trial`]), its per-shock magnitudes and then the values it
+/// drew for each uncertain input (in `draws[l * stride..]`, stride [`Model::draw_stride`]; NaN
+/// for an input the trial never drew). The lanes must hold only the fixed shocks (a new or reset
 /// [`Timeline`]). Each shock is drawn for every lane before the next: the lanes' rows of a column
 /// lie side by side, and each lane still sees its shocks in model order.
 pub fn sample_timelines<const W: usize>(
@@ -423,12 +431,18 @@ pub fn sample_timelines<const W: usize>(
     trials: &[u64; W],
     s: &mut Timeline<W>,
     occurred: &mut [u64],
-    magnitude: &mut [f32],
+    draws: &mut [f32],
 ) {
     let (tt, words, ns) = (m.periods, m.shock_words(), m.shocks.len());
+    let stride = m.draw_stride();
     debug_assert_eq!(occurred.len(), W * words);
-    debug_assert_eq!(magnitude.len(), W * ns);
+    debug_assert_eq!(draws.len(), W * stride);
     occurred.fill(0);
+    if !m.inputs.is_empty() {
+        for row in draws.chunks_exact_mut(stride) {
+            row[ns..].fill(f32::NAN);
+        }
+    }
     let hash = trials.map(|trial| trial_hash(seed, trial));
     // Regime paths: holding times are geometric, so draws happen only at transitions.
     for (l, &hash) in hash.iter().enumerate() {
@@ -437,16 +451,43 @@ pub fn sample_timelines<const W: usize>(
             None => path.fill(0),
             Some(r) => {
                 let mut rng = keyed_rng(hash, REGIME_STREAM);
+                // Uncertain rows first, once per trial: each entry's weight, divided by the sum.
+                let n = r.states.len();
+                let mut holding = [Geometric::new(0.0); MAX_STATES];
+                let mut cdf = [[0.0; MAX_STATES]; MAX_STATES];
+                for (i, row) in r.uncertain.iter().enumerate() {
+                    let Some(row) = row else { continue };
+                    let mut w = [0.0; MAX_STATES];
+                    for (w, d) in w.iter_mut().zip(row) {
+                        *w = d.sample(&mut rng);
+                    }
+                    let sum: f64 = w[..n].iter().sum();
+                    holding[i] = chain_row_into(i, &w[..n], 1.0 / sum, &mut cdf[i][..n]);
+                    let rec = &mut draws[l * stride + ns..(l + 1) * stride];
+                    for (j, &x) in w[..n].iter().enumerate() {
+                        rec[m.inputs.regime[i * n + j] as usize] = (x / sum) as f32;
+                    }
+                }
                 let mut state = r.initial;
                 let mut t = 0usize;
                 while t < tt {
-                    let stay = r.holding[state].sample(&mut rng) as usize;
+                    let fixed = r.uncertain[state].is_none();
+                    let hold = if fixed {
+                        &r.holding[state]
+                    } else {
+                        &holding[state]
+                    };
+                    let stay = hold.sample(&mut rng) as usize;
                     let end = t.saturating_add(stay).min(tt);
                     path[t..end].fill(state as u8);
                     t = end;
                     if t < tt {
                         let u = unit(&mut rng);
-                        let cdf = &r.next_cdf[state];
+                        let cdf = if fixed {
+                            &r.next_cdf[state][..]
+                        } else {
+                            &cdf[state][..n]
+                        };
                         state = cdf.iter().position(|&c| u < c).unwrap_or(cdf.len() - 1);
                     }
                 }
@@ -459,11 +500,18 @@ pub fn sample_timelines<const W: usize>(
         // Tariffs cost money but cut no supply: they do not start the survival clock.
         let supply = !matches!(shock.kind, ShockKind::Tariff { .. });
         for (l, &hash) in hash.iter().enumerate() {
+            let (row, rest) = draws[l * stride..(l + 1) * stride].split_at_mut(ns);
             let (first, mag) = match s.base.fixed[i] {
                 Some(fixed) => fixed,
-                None => apply_shock(m, i, &mut keyed_rng(hash, shock.stream), s, l),
+                None => {
+                    let mut rec = Rec {
+                        row: rest,
+                        cols: &m.inputs.shock[i],
+                    };
+                    apply_shock(m, i, &mut keyed_rng(hash, shock.stream), &mut rec, s, l)
+                }
             };
-            magnitude[l * ns + i] = mag as f32;
+            row[i] = mag as f32;
             if first < tt {
                 occurred[l * words + i / 64] |= 1 << (i % 64);
                 if supply {
@@ -484,6 +532,7 @@ fn apply_shock<const W: usize>(
     m: &Model,
     i: usize,
     rng: &mut TrialRng,
+    rec: &mut Rec,
     s: &mut Timeline<W>,
     l: usize,
 ) -> (usize, f64) {
@@ -501,8 +550,8 @@ fn apply_shock<const W: usize>(
             severity,
         } => {
             let n = sl.node[*node as usize] as usize;
-            let pf = ParamVals::sample(p_fail, rng);
-            let pr = ParamVals::sample(p_recover, rng);
+            let pf = rec.param(Field::PFail, p_fail, rng);
+            let pr = rec.param(Field::PRecover, p_recover, rng);
             let r0 = s.regime.get(l * tt).copied().unwrap_or(0) as usize;
             let mut up = match initial {
                 Initial::Up => true,
@@ -516,7 +565,7 @@ fn apply_shock<const W: usize>(
             if pf.varies || pr.varies {
                 let mut sev = 0.0;
                 if !up {
-                    sev = severity.sample(rng);
+                    sev = rec.dist(Field::Severity, severity, rng);
                 }
                 while t < tt {
                     if !up {
@@ -528,7 +577,7 @@ fn apply_shock<const W: usize>(
                     if up {
                         if unit(rng) < pf.at(g) {
                             up = false;
-                            sev = severity.sample(rng);
+                            sev = rec.dist(Field::Severity, severity, rng);
                         }
                     } else if unit(rng) < pr.at(g) {
                         up = true;
@@ -541,7 +590,7 @@ fn apply_shock<const W: usize>(
                         t = t.saturating_add(pf.waiting().sample(rng) as usize);
                         up = false;
                     } else {
-                        let sev = severity.sample(rng);
+                        let sev = rec.dist(Field::Severity, severity, rng);
                         let end = t.saturating_add(pr.waiting().sample(rng) as usize).min(tt);
                         for k in t..end {
                             s.scale_node(m, k, n, l, 1.0 - sev);
@@ -561,15 +610,15 @@ fn apply_shock<const W: usize>(
             severity,
         } => {
             let n = sl.node[*node as usize] as usize;
-            let pe = ParamVals::sample(p_event, rng);
+            let pe = rec.param(Field::PEvent, p_event, rng);
             let mut t = 0usize;
             while t < tt {
                 let start = next_start(&pe, t, tt, &s.regime[l * tt..(l + 1) * tt], rng);
                 if start >= tt {
                     break;
                 }
-                let len = periods(duration, rng).max(1);
-                let sev = severity.sample(rng);
+                let len = rec.periods(Field::Duration, duration, rng).max(1);
+                let sev = rec.dist(Field::Severity, severity, rng);
                 let end = start.saturating_add(len).min(tt);
                 for k in start..end {
                     s.scale_node(m, k, n, l, 1.0 - sev);
@@ -588,8 +637,8 @@ fn apply_shock<const W: usize>(
             let n = sl.node[*node as usize] as usize;
             // At most MAX_PERIOD_OFFSET each, as the planned start is: `online` stays far from
             // overflow.
-            let d = periods(delay, rng) as i64;
-            let r = periods(ramp, rng) as i64;
+            let d = rec.periods(Field::Delay, delay, rng) as i64;
+            let r = rec.periods(Field::Ramp, ramp, rng) as i64;
             let online = nominal.saturating_add(d);
             mag = d as f64;
             for t in 0..tt {
@@ -626,12 +675,14 @@ fn apply_shock<const W: usize>(
             } = s;
             let sa = sl.allows;
             let regime = &regime[l * tt..(l + 1) * tt];
-            episodes(timing, regime, tt, rng, |a, b, origin, rng| {
-                let sev = severity.sample(rng);
+            episodes(timing, regime, tt, rng, rec, |a, b, origin, rng, rec| {
+                let sev = rec.dist(Field::Severity, severity, rng);
                 let lag = licensing_lag
                     .as_ref()
-                    .map_or(usize::MAX, |l| periods(l, rng));
-                let licensed = licensed_severity.as_ref().map_or(sev, |l| l.sample(rng));
+                    .map_or(usize::MAX, |l| rec.periods(Field::LicensingLag, l, rng));
+                let licensed = licensed_severity
+                    .as_ref()
+                    .map_or(sev, |l| rec.dist(Field::LicensedSeverity, l, rng));
                 for t in a..b {
                     let since = (t as i64).saturating_sub(origin) as u64;
                     let v = if since < lag as u64 { sev } else { licensed };
@@ -665,8 +716,8 @@ fn apply_shock<const W: usize>(
             } = s;
             let st = sl.tariffs;
             let regime = &regime[l * tt..(l + 1) * tt];
-            episodes(timing, regime, tt, rng, |a, b, _, rng| {
-                let r = rate.sample(rng);
+            episodes(timing, regime, tt, rng, rec, |a, b, _, rng, rec| {
+                let r = rec.dist(Field::Rate, rate, rng);
                 if r <= 0.0 {
                     return;
                 }
@@ -694,6 +745,60 @@ fn apply_shock<const W: usize>(
         }
     }
     (first, mag)
+}
+
+/// Where one trial records the values it draws for the model's uncertain inputs (see
+/// [`crate::model::inputs`]): the first value drawn for each, into the trial's row.
+struct Rec<'a> {
+    /// The trial's input values, NaN until drawn.
+    row: &'a mut [f32],
+    /// The input index of each field and regime state of the shock being drawn.
+    cols: &'a [u32],
+}
+
+impl Rec<'_> {
+    /// Records `v` as the value of `field` in regime state `state`, unless one is already.
+    #[inline]
+    fn put(&mut self, field: Field, state: usize, v: f64) {
+        let c = self.cols[field as usize * MAX_STATES + state];
+        if c != NO_SLOT {
+            let x = &mut self.row[c as usize];
+            if x.is_nan() {
+                *x = v as f32;
+            }
+        }
+    }
+
+    /// Draws from `d` and records the value.
+    #[inline]
+    fn dist(&mut self, field: Field, d: &Dist, rng: &mut TrialRng) -> f64 {
+        let v = d.sample(rng);
+        self.put(field, 0, v);
+        v
+    }
+
+    /// Draws a number of periods from `d` and records it.
+    #[inline]
+    fn periods(&mut self, field: Field, d: &Dist, rng: &mut TrialRng) -> usize {
+        let v = periods(d, rng);
+        self.put(field, 0, v as f64);
+        v
+    }
+
+    /// Draws a parameter's values and records them.
+    #[inline]
+    fn param(&mut self, field: Field, p: &RParam, rng: &mut TrialRng) -> ParamVals {
+        let v = ParamVals::sample(p, rng);
+        match p {
+            RParam::Same(_) => self.put(field, 0, v.at(0)),
+            RParam::ByRegime(ds) => {
+                for g in 0..ds.len() {
+                    self.put(field, g, v.at(g));
+                }
+            }
+        }
+        v
+    }
 }
 
 /// A regime-dependent parameter's values for one trial.
@@ -776,23 +881,24 @@ fn episodes(
     regime: &[u8],
     tt: usize,
     rng: &mut TrialRng,
-    mut f: impl FnMut(usize, usize, i64, &mut TrialRng),
+    rec: &mut Rec,
+    mut f: impl FnMut(usize, usize, i64, &mut TrialRng, &mut Rec),
 ) {
     match &timing.start {
         Start::Always => {
-            let len = episode_len(&timing.length, 0, tt, regime, rng);
-            f(0, len.min(tt), 0, rng);
+            let len = episode_len(&timing.length, 0, tt, regime, rng, rec);
+            f(0, len.min(tt), 0, rng, rec);
         }
         Start::At { at, probability } => {
-            let a = at.sample(rng).round();
-            let p = ParamVals::sample(probability, rng);
+            let a = rec.dist(Field::At, at, rng).round();
+            let p = rec.param(Field::Probability, probability, rng);
             if a >= tt as f64 {
                 return;
             }
             let origin = a.max(-1e12) as i64;
             let begin = origin.max(0) as usize;
             let happens = unit(rng) < p.at(regime[begin] as usize);
-            let len = episode_len(&timing.length, begin, tt, regime, rng);
+            let len = episode_len(&timing.length, begin, tt, regime, rng, rec);
             if happens {
                 let end = match timing.length {
                     // A sampled duration counts from the scheduled start, even one before period 0.
@@ -803,12 +909,12 @@ fn episodes(
                 };
                 let end = end.min(tt);
                 if end > begin {
-                    f(begin, end, origin, rng);
+                    f(begin, end, origin, rng, rec);
                 }
             }
         }
         Start::Hazard { p, stationary } => {
-            let p = ParamVals::sample(p, rng);
+            let p = rec.param(Field::PStart, p, rng);
             let mut t = 0usize;
             if *stationary && let Length::Hazard(p_end) = &timing.length {
                 // On or off in period 0 with the stationary probabilities of the on/off process
@@ -817,14 +923,14 @@ fn episodes(
                 // once) and after an off one with probability s, so on has probability
                 // s / (s + e (1 - s)). Its remaining length is geometric, as every episode's,
                 // and a licensing lag counts from period 0.
-                let e = ParamVals::sample(p_end, rng);
+                let e = rec.param(Field::PEnd, p_end, rng);
                 let g = regime.first().copied().unwrap_or(0) as usize;
                 let (ps, pe) = (p.at(g), e.at(g));
                 let denom = ps + pe * (1.0 - ps);
                 let on = if denom > 0.0 { ps / denom } else { 0.0 };
                 if unit(rng) < on {
                     let end = hazard_len(&e, 0, tt, regime, rng).max(1).min(tt);
-                    f(0, end, 0, rng);
+                    f(0, end, 0, rng, rec);
                     t = end;
                 } else {
                     // Off in period 0: the next episode starts in period 1 at the earliest.
@@ -836,9 +942,9 @@ fn episodes(
                 if a >= tt {
                     break;
                 }
-                let len = episode_len(&timing.length, a, tt, regime, rng).max(1);
+                let len = episode_len(&timing.length, a, tt, regime, rng, rec).max(1);
                 let end = a.saturating_add(len).min(tt);
-                f(a, end, a as i64, rng);
+                f(a, end, a as i64, rng, rec);
                 t = end;
             }
         }
@@ -847,11 +953,18 @@ fn episodes(
 
 /// Length in periods (at least 1) of an episode whose first simulated period is `a`; with
 /// `Forever`, to the end of the horizon.
-fn episode_len(len: &Length, a: usize, tt: usize, regime: &[u8], rng: &mut TrialRng) -> usize {
+fn episode_len(
+    len: &Length,
+    a: usize,
+    tt: usize,
+    regime: &[u8],
+    rng: &mut TrialRng,
+    rec: &mut Rec,
+) -> usize {
     match len {
         Length::Forever => tt.saturating_sub(a).max(1),
-        Length::Periods(d) => periods(d, rng).max(1),
-        Length::Hazard(p) => hazard_len(&ParamVals::sample(p, rng), a, tt, regime, rng),
+        Length::Periods(d) => rec.periods(Field::Duration, d, rng).max(1),
+        Length::Hazard(p) => hazard_len(&rec.param(Field::PEnd, p, rng), a, tt, regime, rng),
     }
 }
 

@@ -434,7 +434,7 @@ impl LaneScratch {
             short: vec![0; d * t],
             outcomes: vec![[DemandOutcome::default(); LANES]; d],
             occurred: vec![0; LANES * m.shock_words()],
-            magnitude: vec![0.0; LANES * m.shocks.len()],
+            magnitude: vec![0.0; LANES * m.draw_stride()],
         }
     }
 
@@ -450,7 +450,7 @@ impl LaneScratch {
             + d * size_of::<DemandLanes>()
             + d * t * (size_of::<[f32; LANES]>() + size_of::<u64>())
             + d * size_of::<[DemandOutcome; LANES]>()
-            + LANES * (m.shock_words() * size_of::<u64>() + m.shocks.len() * size_of::<f32>())
+            + LANES * (m.shock_words() * size_of::<u64>() + m.draw_stride() * size_of::<f32>())
             + rows) as u64
     }
 

@@ -173,7 +173,7 @@ impl ShardFile {
     /// never panics on it. Values changed within those bounds are caught only where they fall
     /// in the trials run again.
     fn check(&self, m: &Model) -> anyhow::Result<()> {
-        let (dn, words, ns) = (m.demand.len(), m.shock_words(), m.shocks.len());
+        let (dn, words, stride) = (m.demand.len(), m.shock_words(), m.draw_stride());
         let path = self.folder.join(SHARD_FILE);
         let bad = |what: &str| {
             anyhow::anyhow!(
@@ -199,8 +199,8 @@ impl ShardFile {
         ensure!(sized(self.occurred.len(), words), bad("the shock flags"));
         let kept = rank_trials(self.first_trial, self.trials);
         ensure!(
-            kept.checked_mul(ns.max(1)) == Some(self.magnitude.len()),
-            bad("the shock magnitudes")
+            kept.checked_mul(stride) == Some(self.magnitude.len()),
+            bad("the shock magnitudes and input values")
         );
         ensure!(
             self.hist.len() == dn * m.periods * BINS,

@@ -2,5 +2,6 @@
 //! sweep over a grid of settings.
 
 pub mod compare;
+pub mod sensitivity;
 pub mod summary;
 pub mod sweep;

@@ -45,6 +45,10 @@ pub struct Summary {
     pub shocks: Vec<ShockSummary>,
     /// Shocks by their effect on the total shortfall over all demand nodes, largest first.
     pub drivers: Vec<Driver>,
+    /// Per demand node: the quantities given as distributions, by how much of the total
+    /// shortfall's variance each explains alone (see [`crate::stats::sensitivity`]).
+    #[serde(default)]
+    pub sensitivity: Vec<crate::stats::sensitivity::NodeSensitivity>,
     /// Every node, with its share in the worst 5% of trials.
     pub nodes: Vec<NodeSummary>,
     /// Every edge, with its mean flow in the worst 5% of trials.
@@ -476,7 +480,7 @@ fn hist_quantile(counts: &[u32], p: f64) -> f64 {
 
 /// Ranks with ties averaged (1-based), as f32: exact (multiples of 0.5) for up to 2^23 values,
 /// and half the memory of f64 for the rank sample of a large run.
-fn ranks(v: &[f64]) -> Vec<f32> {
+pub(crate) fn ranks(v: &[f64]) -> Vec<f32> {
     debug_assert!(v.len() <= 1 << 23);
     let mut idx: Vec<u32> = (0..v.len() as u32).collect();
     idx.sort_unstable_by(|&a, &b| v[a as usize].total_cmp(&v[b as usize]));
@@ -503,7 +507,7 @@ pub fn spearman(a: &[f64], b: &[f64]) -> Option<f64> {
 }
 
 /// Pearson correlation; `None` if either side is constant.
-fn pearson(ra: &[f32], rb: &[f32]) -> Option<f64> {
+pub(crate) fn pearson(ra: &[f32], rb: &[f32]) -> Option<f64> {
     let n = ra.len() as f64;
     let sum = |v: &[f32]| v.iter().map(|&x| f64::from(x)).sum::<f64>();
     let (ma, mb) = (sum(ra) / n, sum(rb) / n);
@@ -656,7 +660,7 @@ fn drivers(
 /// Tie-averaged ranks of each shock's per-trial magnitude over the trials that keep them,
 /// computed once for every metric.
 fn magnitude_ranks(m: &Model, r: &RunResult) -> Vec<Vec<f32>> {
-    let (n, ns) = (r.rank_trials(), m.shocks.len().max(1));
+    let (n, ns) = (r.rank_trials(), m.draw_stride());
     (0..m.shocks.len())
         .into_par_iter()
         .map(|i| {
@@ -782,6 +786,7 @@ pub fn summarise(m: &Model, r: &RunResult, tail: &TailProfile) -> Summary {
     Summary {
         warnings,
         drivers: drivers(m, r, &total, &argsort_by(n, total), &mag_ranks),
+        sensitivity: crate::stats::sensitivity::sensitivity(m, r),
         nodes,
         edges,
         schema_version: SCHEMA_VERSION,
