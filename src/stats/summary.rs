@@ -102,6 +102,19 @@ pub struct Driver {
     /// variance); null when either group has fewer than two trials. An interval that contains 0
     /// means the run cannot tell the effect from noise.
     pub effect_ci95: Option<[f64; 2]>,
+    /// Two-sided p-value of the effect against 0 (normal approximation, as `effect_ci95`);
+    /// null where `effect_ci95` is.
+    #[serde(default)]
+    pub p_value: Option<f64>,
+    /// `p_value` corrected for testing every shock of the list at once (Bonferroni: times the
+    /// number of shocks in the list that have an interval, at most 1).
+    #[serde(default)]
+    pub p_value_adjusted: Option<f64>,
+    /// `effect_ci95` widened for testing every shock of the list at once (Bonferroni): together
+    /// the adjusted intervals of a list hold all its true effects with probability 95% or more.
+    /// It excludes 0 exactly when `p_value_adjusted` is below 0.05.
+    #[serde(default)]
+    pub effect_ci95_adjusted: Option<[f64; 2]>,
     /// 95th percentile of trials with the shock.
     pub p95_with: Option<f64>,
     /// 95th percentile of trials without it.
@@ -132,6 +145,32 @@ pub struct NodeSummary {
     /// Share of the worst trials' shortfall that fell in periods when the node was down or
     /// binding.
     pub tail_share: f64,
+    /// What the node's own outages and late start cost (criticality by consequence); null for a
+    /// node that no outage or delay can hit.
+    #[serde(default)]
+    pub disruption: Option<Consequence>,
+}
+
+/// What a set of shocks costs, on the total shortfall over all demand nodes: the trials in which
+/// at least one of them occurred (hit) against those in which none did (clear).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Consequence {
+    /// The shocks, by id.
+    pub shocks: Vec<String>,
+    /// Trials in which at least one of them occurred.
+    pub trials_hit: u64,
+    /// Mean total shortfall of the trials hit, tonnes; null if none.
+    pub mean_hit: Option<f64>,
+    /// Mean total shortfall of the trials clear of them; null if none.
+    pub mean_clear: Option<f64>,
+    /// The shortfall they cause: the mean total shortfall over all trials minus that of the
+    /// trials clear of them (= the share of trials hit x (`mean_hit` - `mean_clear`)), tonnes;
+    /// what the mean would lose if they never occurred, read off the trials in which they did
+    /// not. Null when every trial or none was hit.
+    pub removed_t: Option<f64>,
+    /// 95% confidence interval of `removed_t` (normal approximation, each group with its own
+    /// variance); null when either group has fewer than two trials.
+    pub removed_ci95: Option<[f64; 2]>,
 }
 
 /// An edge and its flow.
@@ -145,6 +184,24 @@ pub struct EdgeSummary {
     pub share: f64,
     /// Mean shipment per period in the worst 5% of trials, tonnes.
     pub tail_flow: f64,
+    /// The export restrictions that cover the edge, by id; empty for an edge none covers.
+    #[serde(default)]
+    pub restricted_by: Vec<String>,
+    /// The edge's planned flow: what it carries per period with no shock (the buyers' demand
+    /// split by shares, up to each plant's capacity; a planned plant counts from its announced
+    /// start), mean over the horizon, tonnes. Stock refills and re-routing are left out.
+    #[serde(default)]
+    pub planned_flow_t: f64,
+    /// Tonnes the restrictions withheld on the edge over the horizon, mean over trials (an
+    /// estimate): each restriction's blocked share summed over the periods it was in force,
+    /// times `planned_flow_t`, added over the restrictions. Overlapping restrictions are added,
+    /// which overstates their joint effect; refills they stop are not counted. 0 when no
+    /// restriction covers the edge.
+    #[serde(default)]
+    pub withheld_t: f64,
+    /// What the restrictions on the edge cost together; null for an edge none covers.
+    #[serde(default)]
+    pub restriction: Option<Consequence>,
 }
 
 /// Results for one demand node.
@@ -282,6 +339,15 @@ pub struct Band {
     /// 95% confidence intervals of p5, p25, p50, p75 and p95 (order statistics on the
     /// histogram; resolution 0.0025).
     pub percentile_ci95: [[f64; 2]; 5],
+    /// Fraction of trials short in this period: delivered fraction below 1 at the histogram's
+    /// resolution, i.e. short by at least 0.125% of the period's demand.
+    #[serde(default)]
+    pub prob_short: f64,
+    /// In the trials short in this period: p5, p25, p50, p75 and p95 of the shortfall as a
+    /// fraction of the period's demand (1 - delivered fraction; resolution 0.0025); null when
+    /// no trial was short.
+    #[serde(default)]
+    pub short_given_short: Option<[f64; 5]>,
 }
 
 /// How often a shock occurred.
@@ -478,6 +544,38 @@ fn hist_quantile(counts: &[u32], p: f64) -> f64 {
     hist_rank(counts, nearest_rank(total, p))
 }
 
+/// Fraction of a delivered-fraction histogram's trials below 1 (the last bin).
+fn hist_prob_short(counts: &[u32]) -> f64 {
+    let total: u64 = counts.iter().map(|&c| u64::from(c)).sum();
+    let short: u64 = counts[..BINS - 1].iter().map(|&c| u64::from(c)).sum();
+    if total == 0 {
+        0.0
+    } else {
+        short as f64 / total as f64
+    }
+}
+
+/// Percentiles (nearest rank) of the shortfall fraction, 1 - delivered fraction, over the trials
+/// of a delivered-fraction histogram that were short (below the last bin); `None` if none was.
+fn hist_short_given_short(counts: &[u32]) -> Option<[f64; 5]> {
+    let short = &counts[..BINS - 1];
+    let n: u64 = short.iter().map(|&c| u64::from(c)).sum();
+    (n > 0).then(|| {
+        [0.05, 0.25, 0.5, 0.75, 0.95].map(|p| {
+            // Shortfall ascending is the delivered fraction descending.
+            let rank = nearest_rank(n, p);
+            let mut acc = 0u64;
+            for b in (0..BINS - 1).rev() {
+                acc += u64::from(short[b]);
+                if acc >= rank {
+                    return 1.0 - b as f64 / (BINS - 1) as f64;
+                }
+            }
+            1.0
+        })
+    })
+}
+
 /// Ranks with ties averaged (1-based), as f32: exact (multiples of 0.5) for up to 2^23 values,
 /// and half the memory of f64 for the rank sample of a large run.
 pub(crate) fn ranks(v: &[f64]) -> Vec<f32> {
@@ -642,6 +740,9 @@ fn drivers(
                     _ => 0.0,
                 },
                 effect_ci95,
+                p_value: None,
+                p_value_adjusted: None,
+                effect_ci95_adjusted: None,
                 p95_with,
                 p95_without,
                 rank_correlation: pearson(&magnitude_ranks[i], &metric_ranks),
@@ -654,6 +755,7 @@ fn drivers(
             .total_cmp(&a.effect.abs())
             .then_with(|| a.id.cmp(&b.id))
     });
+    adjust_for_multiple_tests(&mut out);
     out
 }
 
@@ -671,6 +773,249 @@ fn magnitude_ranks(m: &Model, r: &RunResult) -> Vec<Vec<f32>> {
             )
         })
         .collect()
+}
+
+/// The standard normal distribution function, from the complementary error function (relative
+/// error below 1.2e-7, Numerical Recipes' `erfcc`): enough for p-values.
+fn normal_cdf(x: f64) -> f64 {
+    let z = x.abs() / std::f64::consts::SQRT_2;
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let poly = -z * z - 1.265_512_23
+        + t * (1.000_023_68
+            + t * (0.374_091_96
+                + t * (0.096_784_18
+                    + t * (-0.186_288_06
+                        + t * (0.278_868_07
+                            + t * (-1.135_203_98
+                                + t * (1.488_515_87 + t * (-0.822_152_23 + t * 0.170_872_77))))))));
+    let erfc = t * poly.exp();
+    if x >= 0.0 {
+        1.0 - erfc / 2.0
+    } else {
+        erfc / 2.0
+    }
+}
+
+/// The standard normal quantile function (Acklam's rational approximation, relative error below
+/// 1.2e-9), for 0 < p < 1.
+pub fn normal_quantile(p: f64) -> f64 {
+    const A: [f64; 6] = [
+        -3.969_683_028_665_376e1,
+        2.209_460_984_245_205e2,
+        -2.759_285_104_469_687e2,
+        1.383_577_518_672_69e2,
+        -3.066_479_806_614_716e1,
+        2.506_628_277_459_239,
+    ];
+    const B: [f64; 5] = [
+        -5.447_609_879_822_406e1,
+        1.615_858_368_580_409e2,
+        -1.556_989_798_598_866e2,
+        6.680_131_188_771_972e1,
+        -1.328_068_155_288_572e1,
+    ];
+    const C: [f64; 6] = [
+        -7.784_894_002_430_293e-3,
+        -3.223_964_580_411_365e-1,
+        -2.400_758_277_161_838,
+        -2.549_732_539_343_734,
+        4.374_664_141_464_968,
+        2.938_163_982_698_783,
+    ];
+    const D: [f64; 4] = [
+        7.784_695_709_041_462e-3,
+        3.224_671_290_700_398e-1,
+        2.445_134_137_142_996,
+        3.754_408_661_907_416,
+    ];
+    let tail = |q: f64| {
+        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+    };
+    if p < 0.024_25 {
+        tail((-2.0 * p.ln()).sqrt())
+    } else if p > 1.0 - 0.024_25 {
+        -tail((-2.0 * (1.0 - p).ln()).sqrt())
+    } else {
+        let q = p - 0.5;
+        let r = q * q;
+        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
+            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
+    }
+}
+
+/// The multiplier of the standard error for 95% intervals that hold together over `m` tests
+/// (Bonferroni: the 1 - 0.025 / m quantile); the plain 95% multiplier for one test.
+pub fn simultaneous_z(m: usize) -> f64 {
+    if m <= 1 {
+        crate::prob::estimate::Z975
+    } else {
+        normal_quantile(1.0 - 0.025 / m as f64)
+    }
+}
+
+/// Fills each driver's p-value and the adjusted p-value and interval for testing all the
+/// drivers of the list that have an interval at once (Bonferroni). The standard error is read
+/// back from the 95% interval.
+pub fn adjust_for_multiple_tests(drivers: &mut [Driver]) {
+    let m = drivers.iter().filter(|d| d.effect_ci95.is_some()).count();
+    let z = simultaneous_z(m);
+    for d in drivers.iter_mut() {
+        let Some([lo, hi]) = d.effect_ci95 else {
+            continue;
+        };
+        let se = (hi - lo) / (2.0 * crate::prob::estimate::Z975);
+        let centre = (lo + hi) / 2.0;
+        let p = if se > 0.0 {
+            (2.0 * (1.0 - normal_cdf((centre / se).abs()))).clamp(0.0, 1.0)
+        } else if centre == 0.0 {
+            1.0
+        } else {
+            0.0
+        };
+        d.p_value = Some(p);
+        d.p_value_adjusted = Some((p * m as f64).min(1.0));
+        d.effect_ci95_adjusted = Some([centre - z * se, centre + z * se]);
+    }
+}
+
+/// Per node, the outages and delays that hit it; per edge, the restrictions that cover it (shock
+/// indices, in model order).
+fn shocks_by_target(m: &Model) -> (Vec<Option<Vec<usize>>>, Vec<Vec<usize>>) {
+    use crate::model::ShockKind;
+    let mut nodes: Vec<Option<Vec<usize>>> = vec![None; m.nodes.len()];
+    let mut edges: Vec<Vec<usize>> = vec![Vec::new(); m.edges.len()];
+    for (i, s) in m.shocks.iter().enumerate() {
+        match &s.kind {
+            ShockKind::Markov { node, .. }
+            | ShockKind::Events { node, .. }
+            | ShockKind::Delay { node, .. } => {
+                nodes[*node as usize].get_or_insert_with(Vec::new).push(i);
+            }
+            ShockKind::Restriction { edges: covered, .. } => {
+                for &e in covered {
+                    edges[e as usize].push(i);
+                }
+            }
+            ShockKind::Tariff { .. } => {}
+        }
+    }
+    (nodes, edges)
+}
+
+/// Each edge's planned flow per period, mean over the horizon: with no shock, each buyer orders
+/// its need (demand nodes: demand; others: planned output / yield) split by its shares, each
+/// supplier plans min(orders, capacity) (zero before a planned plant's announced start) and
+/// ships it pro rata to the orders. Stocks, refills, offtakes and re-routing are left out.
+pub fn planned_flows(m: &Model) -> Vec<f64> {
+    let (nn, ne, tt) = (m.nodes.len(), m.edges.len(), m.periods);
+    let mut mean = vec![0.0; ne];
+    let mut order = vec![0.0; ne];
+    let mut orders_in: Vec<f64> = vec![0.0; nn];
+    let mut demand = vec![None; nn];
+    for d in &m.demand {
+        demand[d.node as usize] = Some(&d.per_period);
+    }
+    for t in 0..tt {
+        orders_in.fill(0.0);
+        // Buyers come after their suppliers in the model's (topological) order.
+        for n in (0..nn).rev() {
+            let (need, ratio) = match demand[n] {
+                Some(per) => (per[t], 1.0),
+                None => {
+                    let hot = &m.hot[n];
+                    let cap = if (t as i64) < m.planned_online[n] {
+                        0.0
+                    } else {
+                        hot.capacity
+                    };
+                    let plan = orders_in[n].min(cap);
+                    let ratio = if orders_in[n] > 0.0 {
+                        plan / orders_in[n]
+                    } else {
+                        0.0
+                    };
+                    (plan * hot.inv_yield, ratio)
+                }
+            };
+            // Ship on the out-edges, whose orders the buyers placed earlier in this pass.
+            let out = &m.out_edges[m.out_off[n] as usize..m.out_off[n + 1] as usize];
+            for &e in out {
+                mean[e as usize] += order[e as usize] * ratio / tt as f64;
+            }
+            let ins = m.in_off[n] as usize..m.in_off[n + 1] as usize;
+            let shares: f64 = m.edges[ins.clone()].iter().map(|e| e.share).sum();
+            for e in ins {
+                let w = if shares > 0.0 {
+                    m.edges[e].share / shares
+                } else {
+                    0.0
+                };
+                order[e] = w * need;
+                orders_in[m.edges[e].src as usize] += order[e];
+            }
+        }
+    }
+    mean
+}
+
+/// Per shock, its magnitude (for a restriction: its blocked share summed over the periods in
+/// force) averaged over the trials that keep magnitudes; 0 where none does.
+fn mean_magnitudes(m: &Model, r: &RunResult) -> Vec<f64> {
+    let (n, ns) = (r.rank_trials(), m.shocks.len().max(1));
+    (0..m.shocks.len())
+        .map(|i| {
+            if n == 0 {
+                return 0.0;
+            }
+            (0..n)
+                .map(|k| f64::from(r.magnitude[k * ns + i]))
+                .sum::<f64>()
+                / n as f64
+        })
+        .collect()
+}
+
+/// The [`Consequence`] of the shocks `shocks` (indices) on `metric`, each trial's total shortfall.
+fn consequence(
+    m: &Model,
+    r: &RunResult,
+    shocks: &[usize],
+    metric: &(impl Fn(usize) -> f64 + Sync),
+) -> Consequence {
+    let n = r.trials as usize;
+    let centre = (0..n).map(metric).sum::<f64>() / n.max(1) as f64;
+    let (mut sum, mut sq, mut count) = ([0.0; 2], [0.0; 2], [0u64; 2]);
+    for k in 0..n {
+        let g = usize::from(shocks.iter().any(|&i| r.occurred(k, i)));
+        let v = metric(k);
+        sum[g] += v;
+        sq[g] += (v - centre) * (v - centre);
+        count[g] += 1;
+    }
+    let mean = |g: usize| (count[g] > 0).then(|| sum[g] / count[g] as f64);
+    let se2 = |g: usize| {
+        (count[g] >= 2).then(|| {
+            let c = count[g] as f64;
+            let d = sum[g] - centre * c;
+            ((sq[g] - d * d / c) / (c - 1.0)).max(0.0) / c
+        })
+    };
+    let share = count[1] as f64 / n.max(1) as f64;
+    let (clear, hit) = (mean(0), mean(1));
+    let removed_t = clear.zip(hit).map(|(c, h)| share * (h - c));
+    let removed_ci95 = removed_t.zip(se2(0).zip(se2(1))).map(|(x, (a, b))| {
+        let ci = MeanCi::from_se2(x, share * share * (a + b));
+        [ci.low(), ci.high()]
+    });
+    Consequence {
+        shocks: shocks.iter().map(|&i| m.shocks[i].id.clone()).collect(),
+        trials_hit: count[1],
+        mean_hit: hit,
+        mean_clear: clear,
+        removed_t,
+        removed_ci95,
+    }
 }
 
 /// Builds the summary of a run, with the profile of its worst trials (which the engine
@@ -719,6 +1064,8 @@ pub fn summarise(m: &Model, r: &RunResult, tail: &TailProfile) -> Summary {
                         p95: hist_quantile(h, 0.95),
                         percentile_ci95: [0.05, 0.25, 0.5, 0.75, 0.95]
                             .map(|p| hist_quantile_ci(h, p)),
+                        prob_short: hist_prob_short(h),
+                        short_given_short: hist_short_given_short(h),
                     }
                 })
                 .collect();
@@ -750,6 +1097,9 @@ pub fn summarise(m: &Model, r: &RunResult, tail: &TailProfile) -> Summary {
         })
         .collect();
     let total = |k: usize| r.total_shortfall(k);
+    let (node_shocks, edge_shocks) = shocks_by_target(m);
+    let planned = planned_flows(m);
+    let blocked_periods = mean_magnitudes(m, r);
     let nodes = m
         .nodes
         .iter()
@@ -769,6 +1119,9 @@ pub fn summarise(m: &Model, r: &RunResult, tail: &TailProfile) -> Summary {
             },
             tail_trials: tail.node_trials[i],
             tail_share: tail.node_share[i],
+            disruption: node_shocks[i]
+                .as_ref()
+                .map(|k| consequence(m, r, k, &total)),
         })
         .collect();
     let edges = m
@@ -780,6 +1133,17 @@ pub fn summarise(m: &Model, r: &RunResult, tail: &TailProfile) -> Summary {
             to: m.nodes[edge.dst as usize].id.clone(),
             share: edge.share,
             tail_flow: tail.edge_flow[e],
+            restricted_by: edge_shocks[e]
+                .iter()
+                .map(|&i| m.shocks[i].id.clone())
+                .collect(),
+            planned_flow_t: planned[e],
+            withheld_t: edge_shocks[e]
+                .iter()
+                .map(|&i| blocked_periods[i] * planned[e])
+                .sum(),
+            restriction: (!edge_shocks[e].is_empty())
+                .then(|| consequence(m, r, &edge_shocks[e], &total)),
         })
         .collect();
     let warnings = tail_warnings(r.trials, &demand);
