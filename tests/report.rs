@@ -96,15 +96,17 @@ fn chart_data() {
         bars.windows(2)
             .all(|w| (w[0].with - w[0].without).abs() >= (w[1].with - w[1].without).abs())
     );
-    let (nodes, edges) = data::graph(&input);
-    assert_eq!((nodes.len(), edges.len()), (4, 3));
+    let graph = data::graph(&input);
+    assert_eq!((graph.nodes.len(), graph.edges.len()), (4, 3));
+    let (fans, p_top, depth_top) = data::fans(&input.summary.demand);
     insta::assert_json_snapshot!(
         "report-data",
         serde_json::json!({
             "histograms": hists,
             "exceedance_first_points": curves.iter().map(|c| c.points.iter().take(5).collect::<Vec<_>>()).collect::<Vec<_>>(),
             "tornado": { "overall": overall, "bars": bars },
-            "graph": { "nodes": nodes, "edges": edges },
+            "graph": graph,
+            "fans": { "first_months": fans.iter().map(|f| (f.prob_short[..6].to_vec(), f.depth[..6].to_vec())).collect::<Vec<_>>(), "p_top": p_top, "depth_top": depth_top },
         })
     );
 }
@@ -124,7 +126,9 @@ fn pngs_decode_at_their_size_and_are_not_blank() {
         let info = reader.next_frame(&mut buf).unwrap();
         let expected = match name.as_str() {
             // Two demand nodes: one row of two panels, plus the title strip.
-            "01-shortfall-histograms.png" | "03-delivered-fan-charts.png" => Some((1520, 450)),
+            "01-shortfall-histograms.png" => Some((1520, 450)),
+            // The monthly shortfall chart has its legend under the title.
+            "03-delivered-fan-charts.png" => Some((1520, 484)),
             "02-loss-exceedance.png" => Some((1200, 720)),
             _ => None,
         };
@@ -246,6 +250,210 @@ fn a_scenario_too_large_to_chart_whole_gets_a_report_of_its_largest_parts() {
     };
     // 24 panels in 12 rows of two, plus the title strip; the graph is a note, not a drawing.
     assert_eq!(size("01-shortfall-histograms.png"), (1520, 12 * 400 + 50));
-    assert_eq!(size("03-delivered-fan-charts.png"), (1520, 12 * 400 + 50));
+    assert_eq!(size("03-delivered-fan-charts.png"), (1520, 12 * 400 + 84));
     assert_eq!(size("05-supply-graph.png"), (1700, 300));
+}
+
+#[test]
+fn histograms_mark_the_mean_of_the_trials_they_draw() {
+    let input = input(2_000);
+    for (h, d) in input.histograms.iter().zip(&input.summary.demand) {
+        let short = h.trials - h.zero_trials;
+        assert!(short > 0, "{}", h.node);
+        // The mean of the bars is the mean over all trials scaled up by the share short (the
+        // zeros add nothing), to f32 rounding of the kept per-trial shortfalls.
+        let scaled = d.shortfall_t.mean * h.trials as f64 / short as f64;
+        assert!(
+            (h.mean_if_short - scaled).abs() <= 1e-6 * scaled.max(1.0),
+            "{}: {} vs {scaled}",
+            h.node,
+            h.mean_if_short
+        );
+        assert!(h.mean_if_short >= h.mean);
+        // Both nodes buy from a mine.
+        assert_eq!(h.unit, "t of mine output");
+    }
+}
+
+#[test]
+fn drivers_adjusted_intervals_are_wider_and_bonferroni_on_a_known_case() {
+    use supplyshock::stats::summary::{
+        Driver, adjust_for_multiple_tests, normal_quantile, simultaneous_z,
+    };
+    // The quantile function against known values.
+    assert!((normal_quantile(0.975) - 1.959_964).abs() < 1e-6);
+    assert!((normal_quantile(0.5)).abs() < 1e-9);
+    assert!((normal_quantile(1.0 - 0.05 / 42.0) - 3.0381).abs() < 1e-3);
+    assert_eq!(simultaneous_z(1), supplyshock::prob::estimate::Z975);
+    // 21 shocks, as in the default scenario: the effect -540 [-1078, -1.4] is clear of 0 at
+    // 95% but not after adjusting for 21 tests at once.
+    let driver = |id: &str, ci: Option<[f64; 2]>| Driver {
+        id: id.into(),
+        trials_with: 100,
+        trials_without: 100,
+        mean_with: Some(0.0),
+        mean_without: Some(0.0),
+        effect: ci.map_or(0.0, |[lo, hi]| (lo + hi) / 2.0),
+        effect_ci95: ci,
+        p_value: None,
+        p_value_adjusted: None,
+        effect_ci95_adjusted: None,
+        p95_with: None,
+        p95_without: None,
+        rank_correlation: None,
+    };
+    let mut drivers: Vec<Driver> = (0..20)
+        .map(|i| driver(&format!("s{i}"), Some([-10.0, 10.0])))
+        .collect();
+    drivers.push(driver("us_mp_mine", Some([-1078.6, -1.4])));
+    // One without an interval is not part of the family.
+    drivers.push(driver("always", None));
+    adjust_for_multiple_tests(&mut drivers);
+    let d = &drivers[20];
+    let [lo, hi] = d.effect_ci95_adjusted.unwrap();
+    let se = (1078.6 - 1.4) / 2.0 / supplyshock::prob::estimate::Z975;
+    let z21 = normal_quantile(1.0 - 0.025 / 21.0);
+    assert!((lo - (-540.0 - z21 * se)).abs() < 1e-6 && (hi - (-540.0 + z21 * se)).abs() < 1e-6);
+    assert!(
+        lo < -1078.6 && hi > 0.0,
+        "the adjusted interval includes 0: {lo} {hi}"
+    );
+    let p = d.p_value.unwrap();
+    assert!((p - 0.0494).abs() < 2e-3, "{p}");
+    assert!((d.p_value_adjusted.unwrap() - (21.0 * p).min(1.0)).abs() < 1e-12);
+    for d in &drivers[..21] {
+        let ([a, b], [c, e]) = (d.effect_ci95.unwrap(), d.effect_ci95_adjusted.unwrap());
+        assert!(c < a && e > b, "{}: adjusted is wider", d.id);
+    }
+    assert!(drivers[21].effect_ci95_adjusted.is_none() && drivers[21].p_value.is_none());
+}
+
+#[test]
+fn the_summary_and_the_tornado_carry_adjusted_intervals() {
+    let input = input(2_000);
+    let tested = data::tested(&input);
+    assert_eq!(tested, 2);
+    for d in &input.summary.drivers {
+        let ([a, b], [c, e]) = (d.effect_ci95.unwrap(), d.effect_ci95_adjusted.unwrap());
+        assert!(c < a && e > b);
+        // The adjusted interval excludes 0 exactly when the adjusted p-value is below 0.05.
+        assert_eq!(c > 0.0 || e < 0.0, d.p_value_adjusted.unwrap() < 0.05);
+    }
+    let (_, bars, _) = data::tornado(&input);
+    for b in &bars {
+        assert!(b.ci_adjusted.is_some());
+        assert_eq!(
+            data::clear_of_noise(b),
+            b.ci_adjusted.is_some_and(|[lo, hi]| lo > 0.0 || hi < 0.0)
+        );
+    }
+    // A summary saved before the adjusted figures existed: the tornado adjusts it itself.
+    let mut old = input.clone();
+    for d in &mut old.summary.drivers {
+        d.effect_ci95_adjusted = None;
+    }
+    let (_, again, _) = data::tornado(&old);
+    for (a, b) in bars.iter().zip(&again) {
+        assert_eq!(a.ci_adjusted, b.ci_adjusted);
+    }
+}
+
+#[test]
+fn the_supply_graph_shows_restricted_edges_with_the_tonnes_withheld() {
+    let input = input(4_000);
+    let g = data::graph(&input);
+    let s = &input.summary;
+    // The ban covers exports from AA: mine -> d (AA to BB) only; mine -> e is domestic and
+    // alt -> d comes from CC.
+    let restricted: Vec<&data::GraphEdge> = g
+        .edges
+        .iter()
+        .filter(|e| !e.restricted_by.is_empty())
+        .collect();
+    assert_eq!(restricted.len(), 1);
+    let e = restricted[0];
+    assert_eq!(
+        (g.nodes[e.from].id.as_str(), g.nodes[e.to].id.as_str()),
+        ("mine", "d")
+    );
+    assert_eq!(e.restricted_by, ["ban"]);
+    // Planned flow 10 t a month; the ban blocks 80% for 3 months in 40% of the trials where it
+    // starts inside the horizon: about 0.4 x (21/21) x 3 x 0.8 x 10 = 9.6 t on average.
+    assert!((e.flow - 10.0).abs() < 1e-9, "{}", e.flow);
+    let hit = s.shocks.iter().find(|x| x.id == "ban").unwrap().probability;
+    let expected = hit * 3.0 * 0.8 * 10.0;
+    assert!(
+        (e.withheld_t - expected).abs() < 0.15 * expected,
+        "{} vs {expected}",
+        e.withheld_t
+    );
+    assert_eq!(g.restrictions.len(), 1);
+    let r = &g.restrictions[0];
+    assert_eq!(
+        (r.shocks.as_slice(), r.edges),
+        (&["ban".to_string()][..], 1)
+    );
+    assert!((r.hit - hit).abs() < 1e-12);
+    // The ban causes shortfall: trials with it are worse.
+    let c = r.consequence.unwrap();
+    assert!(c > 0.0 && r.consequence_ci.unwrap()[0] > 0.0, "{c}");
+    // The unrestricted edges carry their planned flow and nothing withheld.
+    for e in g.edges.iter().filter(|e| e.restricted_by.is_empty()) {
+        assert_eq!(e.withheld_t, 0.0);
+    }
+    // Criticality by consequence: the mine has an outage; the standby has no shock.
+    let mine = g.nodes.iter().find(|n| n.id == "mine").unwrap();
+    let alt = g.nodes.iter().find(|n| n.id == "alt").unwrap();
+    assert!(mine.hit.unwrap() > 0.0 && mine.consequence.unwrap() > 0.0);
+    assert!(alt.hit.is_none() && alt.consequence.is_none() && alt.criticality == 0.0);
+    let raw = s
+        .nodes
+        .iter()
+        .find(|n| n.id == "mine")
+        .unwrap()
+        .disruption
+        .clone()
+        .unwrap();
+    // removed = mean over all trials - mean of the trials clear of the outage.
+    let total: f64 = s.demand.iter().map(|d| d.shortfall_t.mean).sum();
+    assert!((raw.removed_t.unwrap() - (total - raw.mean_clear.unwrap())).abs() < 1e-6 * total);
+    assert!((mine.criticality - (raw.removed_t.unwrap() / total).clamp(0.0, 1.0)).abs() < 1e-12);
+    // The graph's intervals are adjusted for the two it shows, so wider than the raw one.
+    assert_eq!(g.tested, 2);
+    let ([a, b], [lo, hi]) = (raw.removed_ci95.unwrap(), mine.consequence_ci.unwrap());
+    assert!(lo < a && hi > b);
+    // Demand nodes carry their probability of any shortfall and no criticality.
+    let d = g.nodes.iter().find(|n| n.id == "d").unwrap();
+    assert!(d.prob_short.unwrap() > 0.0 && d.hit.is_none());
+    assert_eq!(g.unit, "t of mine output");
+}
+
+#[test]
+fn the_monthly_shortfall_chart_shares_its_scales_and_agrees_with_the_bands() {
+    let input = input(2_000);
+    let (panels, p_top, depth_top) = data::fans(&input.summary.demand);
+    assert_eq!(panels.len(), 2);
+    for (p, d) in panels.iter().zip(&input.summary.demand) {
+        assert_eq!(p.months.len(), 24);
+        for (t, b) in d.bands.iter().enumerate() {
+            assert!(p.prob_short[t] <= p_top + 1e-12);
+            // Short in a month: the delivered share's percentiles agree with the probability.
+            if b.p50 < 1.0 {
+                assert!(b.prob_short >= 0.5, "{t}: {}", b.prob_short);
+            }
+            if b.p5 >= 1.0 {
+                assert!(b.prob_short <= 0.05 + 1e-12);
+            }
+            match p.depth[t] {
+                None => assert_eq!(p.prob_short[t], 0.0),
+                Some(q) => {
+                    assert!(q.windows(2).all(|w| w[0] <= w[1]), "{q:?}");
+                    assert!(q[0] > 0.0 && q[4] <= depth_top + 1e-12);
+                }
+            }
+        }
+    }
+    // Scales are rounded up to a tenth.
+    assert!(((p_top * 10.0).round() - p_top * 10.0).abs() < 1e-9 && p_top >= 0.1);
+    assert!(((depth_top * 10.0).round() - depth_top * 10.0).abs() < 1e-9);
 }

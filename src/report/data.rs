@@ -29,7 +29,9 @@ impl ReportInput {
         for (i, d) in summary.demand.iter().enumerate() {
             let mut values = column(i);
             values.sort_unstable_by(f64::total_cmp);
-            histograms.push(histogram(d, &values));
+            let mut h = histogram(d, &values);
+            h.unit = demand_unit(&summary, &d.node);
+            histograms.push(h);
             exceedance.push(Exceedance {
                 node: d.node.clone(),
                 points: curve_of_sorted(&values),
@@ -49,6 +51,10 @@ impl ReportInput {
 pub struct Histogram {
     /// Node id.
     pub node: String,
+    /// Readable name.
+    pub label: String,
+    /// What its tonnes are of (see [`demand_unit`]).
+    pub unit: String,
     /// Total demand, tonnes.
     pub demand_t: f64,
     /// Number of trials.
@@ -59,6 +65,8 @@ pub struct Histogram {
     pub bins: Vec<(f64, f64, u64)>,
     /// Mean over all trials.
     pub mean: f64,
+    /// Mean over the trials with a shortfall, those the bars show (0 if none).
+    pub mean_if_short: f64,
     /// 95% value at risk.
     pub var95: f64,
     /// 95% expected shortfall.
@@ -86,13 +94,21 @@ pub fn histogram(d: &crate::stats::summary::DemandSummary, values: &[f64]) -> Hi
             .map(|(i, c)| (i as f64 * width, (i + 1) as f64 * width, *c))
             .collect();
     }
+    let mean_if_short = if n_positive > 0 {
+        values.iter().filter(|v| **v > 0.0).sum::<f64>() / n_positive as f64
+    } else {
+        0.0
+    };
     Histogram {
         node: d.node.clone(),
+        label: d.label.clone(),
+        unit: "t".to_string(),
         demand_t: d.demand_t,
         trials: values.len() as u64,
         zero_trials: (values.len() - n_positive) as u64,
         bins,
         mean: d.shortfall_t.mean,
+        mean_if_short,
         var95: d.shortfall_t.var95,
         cvar95: d.shortfall_t.cvar95,
     }
@@ -190,6 +206,14 @@ pub struct TornadoBar {
     pub n_without: u64,
     /// 95% confidence interval of with - without, if both groups have two trials or more.
     pub ci: Option<[f64; 2]>,
+    /// The same interval corrected for comparing every shown and hidden shock with an interval
+    /// at once (Bonferroni; see [`crate::stats::summary::adjust_for_multiple_tests`]).
+    pub ci_adjusted: Option<[f64; 2]>,
+}
+
+/// Whether a bar's effect can be told from noise: its adjusted interval excludes 0.
+pub fn clear_of_noise(b: &TornadoBar) -> bool {
+    b.ci_adjusted.is_some_and(|[lo, hi]| lo > 0.0 || hi < 0.0)
 }
 
 /// Most bars on the tornado chart.
@@ -199,15 +223,21 @@ pub const TORNADO_BARS: usize = 14;
 /// not all trials (largest effect first, at most [`TORNADO_BARS`]), and how many shocks it
 /// leaves out for occurring in every trial or in none.
 pub fn tornado(input: &ReportInput) -> (f64, Vec<TornadoBar>, usize) {
+    // A summary written before the adjusted intervals existed: adjust here.
+    let mut drivers = input.summary.drivers.clone();
+    if drivers
+        .iter()
+        .any(|d| d.effect_ci95.is_some() && d.effect_ci95_adjusted.is_none())
+    {
+        crate::stats::summary::adjust_for_multiple_tests(&mut drivers);
+    }
     let overall: f64 = input
         .summary
         .demand
         .iter()
         .map(|d| d.shortfall_t.mean)
         .sum();
-    let compared: Vec<TornadoBar> = input
-        .summary
-        .drivers
+    let compared: Vec<TornadoBar> = drivers
         .iter()
         .filter_map(|d| {
             Some(TornadoBar {
@@ -217,12 +247,24 @@ pub fn tornado(input: &ReportInput) -> (f64, Vec<TornadoBar>, usize) {
                 n_with: d.trials_with,
                 n_without: d.trials_without,
                 ci: d.effect_ci95,
+                ci_adjusted: d.effect_ci95_adjusted,
             })
         })
         .collect();
-    let hidden = input.summary.drivers.len() - compared.len();
+    let hidden = drivers.len() - compared.len();
     let bars = compared.into_iter().take(TORNADO_BARS).collect();
     (overall, bars, hidden)
+}
+
+/// How many shocks the drivers compare with an interval: the family the adjusted intervals are
+/// corrected for.
+pub fn tested(input: &ReportInput) -> usize {
+    input
+        .summary
+        .drivers
+        .iter()
+        .filter(|d| d.effect_ci95.is_some())
+        .count()
 }
 
 /// A node placed on the supply-graph picture.
@@ -230,15 +272,27 @@ pub fn tornado(input: &ReportInput) -> (f64, Vec<TornadoBar>, usize) {
 pub struct GraphNode {
     /// Node id.
     pub id: String,
+    /// Readable name.
+    pub label: String,
     /// Stage column, 0 (mines) to 4 (demand).
     pub column: usize,
     /// Vertical position in [0, 1], top to bottom.
     pub y: f64,
     /// Capacity (demand nodes: demand), tonnes per period.
     pub size: f64,
-    /// How often it was down or binding in the worst 5% of trials, in [0, 1]; for demand nodes,
-    /// the probability of any shortfall.
+    /// Criticality by consequence: the mean total shortfall, tonnes, that the node's own outages
+    /// and late start cause (see [`crate::stats::summary::Consequence`]); `None` for a demand
+    /// node, a node no outage or delay hits, or one hit in every trial or none.
+    pub consequence: Option<f64>,
+    /// Its interval, adjusted for every interval the graph shows (Bonferroni; see
+    /// [`adjust_intervals`]).
+    pub consequence_ci: Option<[f64; 2]>,
+    /// Share of trials in which its outages or delays occurred; `None` where none can.
+    pub hit: Option<f64>,
+    /// `consequence` as a share of the mean total shortfall, in [0, 1] (the colour).
     pub criticality: f64,
+    /// Demand nodes: the probability of any shortfall.
+    pub prob_short: Option<f64>,
 }
 
 /// An edge of the supply-graph picture.
@@ -248,8 +302,61 @@ pub struct GraphEdge {
     pub from: usize,
     /// Index of the buyer.
     pub to: usize,
-    /// Mean flow per period in the worst trials, tonnes.
+    /// Planned flow per period (with no shock), tonnes.
     pub flow: f64,
+    /// The export restrictions that cover it, by id.
+    pub restricted_by: Vec<String>,
+    /// Tonnes withheld over the horizon, mean over trials (see
+    /// [`crate::stats::summary::EdgeSummary::withheld_t`]).
+    pub withheld_t: f64,
+}
+
+/// A set of export restrictions that covers some edges, and what it costs.
+#[derive(Clone, Debug, Serialize)]
+pub struct GraphRestriction {
+    /// The restrictions, by id.
+    pub shocks: Vec<String>,
+    /// Edges it covers.
+    pub edges: usize,
+    /// Tonnes withheld on those edges over the horizon, mean over trials.
+    pub withheld_t: f64,
+    /// Share of trials in which at least one was in force.
+    pub hit: f64,
+    /// The mean total shortfall they cause, tonnes.
+    pub consequence: Option<f64>,
+    /// Its interval, adjusted as the nodes'.
+    pub consequence_ci: Option<[f64; 2]>,
+}
+
+/// 95% intervals widened to hold together over all of them (Bonferroni): each `[lo, hi]` about
+/// its centre, by `simultaneous_z(m) / Z975` for the `m` intervals given.
+pub fn adjust_intervals(intervals: &mut [&mut Option<[f64; 2]>]) {
+    let m = intervals.iter().filter(|c| c.is_some()).count();
+    let factor = crate::stats::summary::simultaneous_z(m) / crate::prob::estimate::Z975;
+    for ci in intervals.iter_mut() {
+        if let Some([lo, hi]) = ci {
+            let (centre, half) = ((*lo + *hi) / 2.0, (*hi - *lo) / 2.0 * factor);
+            **ci = Some([centre - half, centre + half]);
+        }
+    }
+}
+
+/// The supply graph's data: nodes, edges and the restriction sets on its edges.
+#[derive(Clone, Debug, Serialize)]
+pub struct Graph {
+    /// Nodes, in the summary's order.
+    pub nodes: Vec<GraphNode>,
+    /// Edges.
+    pub edges: Vec<GraphEdge>,
+    /// Each distinct set of restrictions that covers an edge, in order of first appearance.
+    pub restrictions: Vec<GraphRestriction>,
+    /// Mean total shortfall over all demand nodes, tonnes.
+    pub mean_total: f64,
+    /// What the demand nodes' tonnes are of.
+    pub unit: String,
+    /// How many intervals the graph shows (nodes' and restriction sets'): the family they are
+    /// adjusted for.
+    pub tested: usize,
 }
 
 /// Stage column of a node kind.
@@ -263,50 +370,172 @@ pub fn column(kind: Kind) -> usize {
     }
 }
 
+/// What a node's tonnes of output are of, as a phrase after "t": "of magnets".
+pub fn output_unit(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Mine => "of mine output",
+        Kind::Refinery => "of oxide",
+        Kind::Metal => "of metal",
+        Kind::Magnet => "of magnets",
+        Kind::Demand => "delivered",
+    }
+}
+
+/// What a demand node's tonnes are of: "t of magnets" when its suppliers all make magnets, and so
+/// on; "t" when they differ or it has none.
+pub fn demand_unit(s: &Summary, node: &str) -> String {
+    let kind = |id: &str| s.nodes.iter().find(|n| n.id == id).map(|n| n.kind);
+    let mut kinds = s
+        .edges
+        .iter()
+        .filter(|e| e.to == node)
+        .map(|e| kind(&e.from));
+    match kinds.next() {
+        Some(Some(first)) if kinds.all(|k| k == Some(first)) => {
+            format!("t {}", output_unit(first))
+        }
+        _ => "t".to_string(),
+    }
+}
+
+/// The unit of a sum over every demand node: theirs where they agree, else "t".
+pub fn total_unit(s: &Summary) -> String {
+    let units: Vec<String> = s.demand.iter().map(|d| demand_unit(s, &d.node)).collect();
+    match units.first() {
+        Some(u) if units.iter().all(|v| v == u) => u.clone(),
+        _ => "t".to_string(),
+    }
+}
+
 /// Lays the network out in stage columns, keeping the summary's (topological) order within a
-/// column.
-pub fn graph(input: &ReportInput) -> (Vec<GraphNode>, Vec<GraphEdge>) {
+/// column, with each node's criticality by consequence and each edge's restrictions.
+pub fn graph(input: &ReportInput) -> Graph {
     let s = &input.summary;
+    let mean_total: f64 = s.demand.iter().map(|d| d.shortfall_t.mean).sum();
     let mut per_col = [0usize; 5];
     for n in &s.nodes {
         per_col[column(n.kind)] += 1;
     }
     let mut seen = [0usize; 5];
+    let trials = s.trials.max(1) as f64;
     let nodes: Vec<GraphNode> = s
         .nodes
         .iter()
         .map(|n| {
             let c = column(n.kind);
             seen[c] += 1;
+            let d = n.disruption.as_ref();
+            let consequence = d.and_then(|d| d.removed_t);
             GraphNode {
                 id: n.id.clone(),
+                label: n.label.clone(),
                 column: c,
                 y: (seen[c] as f64 - 0.5) / per_col[c] as f64,
                 size: n.capacity,
-                criticality: if n.kind == Kind::Demand {
+                consequence,
+                consequence_ci: d.and_then(|d| d.removed_ci95),
+                hit: d.map(|d| d.trials_hit as f64 / trials),
+                criticality: match consequence {
+                    Some(x) if mean_total > 0.0 => (x / mean_total).clamp(0.0, 1.0),
+                    _ => 0.0,
+                },
+                prob_short: (n.kind == Kind::Demand).then(|| {
                     s.demand
                         .iter()
                         .find(|d| d.node == n.id)
                         .map_or(0.0, |d| d.shortfall_t.prob_any)
-                } else {
-                    n.tail_trials
-                },
+                }),
             }
         })
         .collect();
     let index = |id: &str| s.nodes.iter().position(|n| n.id == id);
-    let edges = s
-        .edges
+    let mut restrictions: Vec<GraphRestriction> = Vec::new();
+    let mut edges = Vec::new();
+    for e in &s.edges {
+        let (Some(from), Some(to)) = (index(&e.from), index(&e.to)) else {
+            continue;
+        };
+        if let Some(c) = &e.restriction {
+            match restrictions.iter_mut().find(|r| r.shocks == c.shocks) {
+                Some(r) => {
+                    r.edges += 1;
+                    r.withheld_t += e.withheld_t;
+                }
+                None => restrictions.push(GraphRestriction {
+                    shocks: c.shocks.clone(),
+                    edges: 1,
+                    withheld_t: e.withheld_t,
+                    hit: c.trials_hit as f64 / trials,
+                    consequence: c.removed_t,
+                    consequence_ci: c.removed_ci95,
+                }),
+            }
+        }
+        edges.push(GraphEdge {
+            from,
+            to,
+            flow: e.planned_flow_t,
+            restricted_by: e.restricted_by.clone(),
+            withheld_t: e.withheld_t,
+        });
+    }
+    let mut nodes = nodes;
+    let mut intervals: Vec<&mut Option<[f64; 2]>> = nodes
+        .iter_mut()
+        .map(|n| &mut n.consequence_ci)
+        .chain(restrictions.iter_mut().map(|r| &mut r.consequence_ci))
+        .collect();
+    let tested = intervals.iter().filter(|c| c.is_some()).count();
+    adjust_intervals(&mut intervals);
+    Graph {
+        nodes,
+        edges,
+        restrictions,
+        mean_total,
+        unit: total_unit(s),
+        tested,
+    }
+}
+
+/// One demand node's monthly shortfall: the probability of any, and how deep it is given one.
+#[derive(Clone, Debug, Serialize)]
+pub struct FanPanel {
+    /// Node id.
+    pub node: String,
+    /// Readable name.
+    pub label: String,
+    /// Month labels.
+    pub months: Vec<String>,
+    /// Per month: the share of trials short.
+    pub prob_short: Vec<f64>,
+    /// Per month, in the trials short: p5, p25, p50, p75, p95 of the shortfall as a share of the
+    /// month's demand; `None` in a month no trial was short.
+    pub depth: Vec<Option<[f64; 5]>>,
+}
+
+/// The panels of the monthly shortfall chart, and the tops of their two shared y-scales: the
+/// probability of a shortfall and its depth, each rounded up to a tenth (at least 0.1).
+pub fn fans(demand: &[crate::stats::summary::DemandSummary]) -> (Vec<FanPanel>, f64, f64) {
+    let panels: Vec<FanPanel> = demand
         .iter()
-        .filter_map(|e| {
-            Some(GraphEdge {
-                from: index(&e.from)?,
-                to: index(&e.to)?,
-                flow: e.tail_flow,
-            })
+        .map(|d| FanPanel {
+            node: d.node.clone(),
+            label: d.label.clone(),
+            months: d.bands.iter().map(|b| b.month.clone()).collect(),
+            prob_short: d.bands.iter().map(|b| b.prob_short).collect(),
+            depth: d.bands.iter().map(|b| b.short_given_short).collect(),
         })
         .collect();
-    (nodes, edges)
+    let tenth_up = |x: f64| ((x * 10.0 - 1e-9).ceil() / 10.0).clamp(0.1, 1.0);
+    let p_top = panels
+        .iter()
+        .flat_map(|p| p.prob_short.iter().copied())
+        .fold(0.0, f64::max);
+    let depth_top = panels
+        .iter()
+        .flat_map(|p| p.depth.iter().flatten().map(|q| q[4]))
+        .fold(0.0, f64::max);
+    (panels, tenth_up(p_top), tenth_up(depth_top))
 }
 
 /// Panels of a per-node chart at most: one per demand node, so a scenario with more demand nodes

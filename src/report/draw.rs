@@ -7,7 +7,7 @@ use plotters::coord::Shift;
 use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 
-use super::data::{Exceedance, GraphEdge, GraphNode, Histogram, MAX_PANELS, TornadoBar};
+use super::data::{Exceedance, FanPanel, Graph, GraphNode, Histogram, MAX_PANELS, TornadoBar};
 use crate::stats::summary::DemandSummary;
 
 type DrawResult = Result<(), Box<dyn std::error::Error>>;
@@ -155,10 +155,62 @@ pub const MAX_GRAPH_COLUMN: usize = 60;
 /// Panel size of grid charts.
 pub const PANEL: (u32, u32) = (760, 400);
 
-/// Canvas size of a grid with `n` panels.
-pub fn grid_size(n: usize) -> (u32, u32) {
+/// Height of the title strip of grid charts.
+pub const TITLE: u32 = 50;
+
+/// Height of the title strip of a grid chart with a legend under its title.
+pub const TITLE_WITH_LEGEND: u32 = 84;
+
+/// Canvas size of a grid with `n` panels under a title strip of `header` pixels.
+pub fn grid_size(n: usize, header: u32) -> (u32, u32) {
     let (rows, cols) = grid(n);
-    (PANEL.0 * cols as u32, PANEL.1 * rows as u32 + 50)
+    (PANEL.0 * cols as u32, PANEL.1 * rows as u32 + header)
+}
+
+/// A node's readable name: its label, or its id where it has none.
+pub fn name(label: &str, id: &str) -> String {
+    if label.trim().is_empty() {
+        id.to_string()
+    } else {
+        label.to_string()
+    }
+}
+
+/// `text` cut to at most `max` characters, ending in an ellipsis where cut.
+pub fn clip(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        text.to_string()
+    } else {
+        let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+        out = out.trim_end().to_string();
+        out.push('\u{2026}');
+        out
+    }
+}
+
+/// `text` wrapped at spaces into at most `lines` lines of about `width` characters, the last
+/// clipped.
+pub fn wrap(text: &str, width: usize, lines: usize) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            out.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        out.push(line);
+    }
+    if out.len() > lines {
+        let rest = out[lines - 1..].join(" ");
+        out.truncate(lines - 1);
+        out.push(clip(&rest, width));
+    }
+    out
 }
 
 /// Draws the series legend of a chart in a white box at `pos`, in text of `size` points.
@@ -199,15 +251,38 @@ fn grid_chart<T>(
     items: &[T],
     title: &str,
     title_size: u32,
+    f: impl FnMut(&T, &Area) -> DrawResult,
+) -> anyhow::Result<Vec<u8>> {
+    grid_chart_with(items, title, title_size, TITLE, |_| Ok(()), f)
+}
+
+/// [`grid_chart`] with a title strip of `header` pixels, in which `strip` draws (under the
+/// title) what every panel shares, such as a legend.
+fn grid_chart_with<T>(
+    items: &[T],
+    title: &str,
+    title_size: u32,
+    header: u32,
+    strip: impl FnOnce(&Area) -> DrawResult,
     mut f: impl FnMut(&T, &Area) -> DrawResult,
 ) -> anyhow::Result<Vec<u8>> {
     // Callers choose the panels (see `largest`) and say so in the title.
     debug_assert!(items.len() <= MAX_PANELS, "{} panels", items.len());
-    let (w, h) = grid_size(items.len());
+    let (w, h) = grid_size(items.len(), header);
     render(w, h, |root| {
         root.fill(&WHITE)?;
-        let (top, body) = root.split_vertically(50);
-        top.titled(title, (FONT, title_size))?;
+        let (top, body) = root.split_vertically(header);
+        // A title wider than the canvas (one panel, a long scenario name) is set smaller.
+        let mut size = title_size;
+        while size > 12
+            && top
+                .estimate_text_size(title, &(FONT, size).into_font().into())
+                .is_ok_and(|(tw, _)| tw + 20 > w)
+        {
+            size -= 1;
+        }
+        top.titled(title, (FONT, size))?;
+        strip(&top)?;
         let (rows, cols) = grid(items.len());
         for (item, area) in items.iter().zip(body.split_evenly((rows, cols))) {
             f(item, &area)?;
@@ -220,8 +295,10 @@ fn grid_chart<T>(
 pub fn histograms(hists: &[Histogram], scenario: &str) -> anyhow::Result<Vec<u8>> {
     grid_chart(
         hists,
-        &format!("{scenario}: distribution of total shortfall per demand node"),
-        26,
+        &format!(
+            "{scenario}: total shortfall over the horizon per demand node, in the trials short"
+        ),
+        24,
         |hist, area| {
             let share = |v: f64| {
                 if hist.demand_t > 0.0 {
@@ -232,8 +309,8 @@ pub fn histograms(hists: &[Histogram], scenario: &str) -> anyhow::Result<Vec<u8>
             };
             let p_any = 100.0 * (hist.trials - hist.zero_trials) as f64 / hist.trials.max(1) as f64;
             let caption = format!(
-                "{}: P(any) {:.1}%, mean {} ({:.2}% of demand)",
-                hist.node,
+                "{}: P(any) {:.1}%, all-trial mean {} ({:.2}% of demand)",
+                clip(&name(&hist.label, &hist.node), 30),
                 p_any,
                 tonnes(hist.mean),
                 share(hist.mean)
@@ -254,7 +331,7 @@ pub fn histograms(hists: &[Histogram], scenario: &str) -> anyhow::Result<Vec<u8>
                 );
             }
             let mut chart = ChartBuilder::on(area)
-                .caption(caption, (FONT, 17))
+                .caption(caption, (FONT, 15))
                 .margin(12)
                 .margin_right(36)
                 .x_label_area_size(42)
@@ -264,7 +341,8 @@ pub fn histograms(hists: &[Histogram], scenario: &str) -> anyhow::Result<Vec<u8>
                 .configure_mesh()
                 .light_line_style(WHITE)
                 .x_desc(format!(
-                    "total shortfall over the horizon, t (demand {}; {} of {} trials had none, not drawn)",
+                    "total shortfall, {} (demand {}); {} of {} trials had none, not drawn",
+                    hist.unit,
                     tonnes(hist.demand_t),
                     hist.zero_trials,
                     hist.trials
@@ -280,13 +358,23 @@ pub fn histograms(hists: &[Histogram], scenario: &str) -> anyhow::Result<Vec<u8>
                     Rectangle::new([(*lo, 0.0), (*hi, *c as f64)], SKY.filled())
                 }),
             )?;
-            // Each marker is labelled beside its line, staggered so that labels never meet.
+            // Each marker is labelled beside its line, staggered so that labels never meet. The
+            // mean is that of the trials drawn; VaR95 and CVaR95 count every trial, as in the
+            // summary, and say so.
             for (k, (value, label, colour)) in [
-                (hist.mean, format!("mean {}", tonnes(hist.mean)), BLACK),
-                (hist.var95, format!("VaR95 {}", tonnes(hist.var95)), ORANGE),
+                (
+                    hist.mean_if_short,
+                    format!("mean of the bars {}", tonnes(hist.mean_if_short)),
+                    BLACK,
+                ),
+                (
+                    hist.var95,
+                    format!("VaR95, all trials {}", tonnes(hist.var95)),
+                    ORANGE,
+                ),
                 (
                     hist.cvar95,
-                    format!("CVaR95 {}", tonnes(hist.cvar95)),
+                    format!("CVaR95, all trials {}", tonnes(hist.cvar95)),
                     VERMILLION,
                 ),
             ]
@@ -297,7 +385,7 @@ pub fn histograms(hists: &[Histogram], scenario: &str) -> anyhow::Result<Vec<u8>
                     vec![(value, 0.0), (value, ymax)],
                     colour.stroke_width(2),
                 )))?;
-                let right = value > xmax * 0.8;
+                let right = value > xmax * 0.6;
                 let anchor = plotters::style::text_anchor::Pos::new(
                     if right {
                         plotters::style::text_anchor::HPos::Right
@@ -342,6 +430,12 @@ pub fn exceedance(
             .max(1e-6)
             * 1.03;
         let ymin = (0.5 / trials.max(1) as f64).min(0.5);
+        let label_of = |c: &Exceedance| {
+            demand
+                .iter()
+                .find(|d| d.node == c.node)
+                .map_or(c.node.clone(), |d| clip(&name(&d.label, &d.node), 40))
+        };
         let mut chart = ChartBuilder::on(root)
             .caption(
                 format!("{scenario}: probability that total shortfall exceeds x"),
@@ -400,13 +494,13 @@ pub fn exceedance(
                 None => {
                     chart
                         .draw_series(LineSeries::new(line, style))?
-                        .label(c.node.clone())
+                        .label(label_of(c))
                         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 22, y)], style));
                 }
                 Some((dash, gap)) => {
                     chart
                         .draw_series(DashedLineSeries::new(line, dash, gap, style))?
-                        .label(c.node.clone())
+                        .label(label_of(c))
                         .legend(move |(x, y)| {
                             DashedPathElement::new(vec![(x, y), (x + 22, y)], dash, gap, style)
                         });
@@ -431,54 +525,206 @@ pub fn exceedance(
     })
 }
 
-/// Fan charts of the delivered fraction over time, one panel per demand node.
-pub fn fans(demand: &[DemandSummary], scenario: &str) -> anyhow::Result<Vec<u8>> {
-    grid_chart(
-        demand,
+/// Draws a legend swatch with its top-left corner at a point of an area.
+type Swatch<'s> = dyn Fn(&Area, (i32, i32)) -> DrawResult + 's;
+
+/// Draws a row of legend entries at height `y` of `area`, from `x`: each a swatch (drawn by
+/// `swatch` at its top-left corner) and its text.
+fn legend_row(area: &Area, x: i32, y: i32, entries: &[(&Swatch, String)]) -> DrawResult {
+    let style: TextStyle = (FONT, 14).into_font().into();
+    let (right, _) = area.dim_in_pixel();
+    let (left, mut x, mut y) = (x, x, y);
+    for (swatch, text) in entries {
+        let width = area
+            .estimate_text_size(text, &style)
+            .map_or(8 * text.chars().count() as i32, |(w, _)| w as i32);
+        // An entry that would run off the canvas starts a new row.
+        if x > left && x + 30 + width > right as i32 - 10 {
+            (x, y) = (left, y + 22);
+        }
+        swatch(area, (x, y))?;
+        area.draw(&Text::new(text.clone(), (x + 30, y - 1), style.clone()))?;
+        x += 30 + width + 28;
+    }
+    Ok(())
+}
+
+/// Colour of the probability bars of the monthly shortfall chart.
+const PROB: RGBColor = PALETTE[3];
+
+/// Monthly shortfall, one panel per demand node: on top, the probability of any shortfall in
+/// each month; below, how deep the shortfall is in the trials short that month (median, middle
+/// half and 90% band). Both scales are shared by every panel.
+pub fn fans(
+    panels: &[FanPanel],
+    p_top: f64,
+    depth_top: f64,
+    scenario: &str,
+) -> anyhow::Result<Vec<u8>> {
+    let strip = |top: &Area| {
+        let bar = |a: &Area, (x, y): (i32, i32)| -> DrawResult {
+            a.draw(&Rectangle::new(
+                [(x, y), (x + 22, y + 14)],
+                PROB.mix(0.75).filled(),
+            ))?;
+            Ok(())
+        };
+        let wide = |a: &Area, (x, y): (i32, i32)| -> DrawResult {
+            a.draw(&Rectangle::new(
+                [(x, y), (x + 22, y + 14)],
+                SKY.mix(0.45).filled(),
+            ))?;
+            Ok(())
+        };
+        let mid = |a: &Area, (x, y): (i32, i32)| -> DrawResult {
+            a.draw(&Rectangle::new(
+                [(x, y), (x + 22, y + 14)],
+                BLUE_.mix(0.55).filled(),
+            ))?;
+            Ok(())
+        };
+        let line = |a: &Area, (x, y): (i32, i32)| -> DrawResult {
+            a.draw(&PathElement::new(
+                vec![(x, y + 7), (x + 22, y + 7)],
+                BLACK.stroke_width(2),
+            ))?;
+            Ok(())
+        };
+        legend_row(
+            top,
+            20,
+            if panels.len() == 1 { 44 } else { 52 },
+            &[
+                (
+                    &bar,
+                    "top: probability of any shortfall that month".to_string(),
+                ),
+                (
+                    &wide,
+                    "below, in the trials short that month: P5-P95 of the shortfall".to_string(),
+                ),
+                (&mid, "P25-P75".to_string()),
+                (&line, "median".to_string()),
+            ],
+        )
+    };
+    grid_chart_with(
+        panels,
         &format!(
-            "{scenario}: delivered share of demand by month (bands: P5-P95, P25-P75; line: median)"
+            "{scenario}: monthly shortfall, how likely and how deep (same scales in every panel)"
         ),
         22,
+        // One panel is narrow: its legend takes three rows.
+        if panels.len() == 1 {
+            TITLE_WITH_LEGEND + 40
+        } else {
+            TITLE_WITH_LEGEND
+        },
+        strip,
         |d, area| {
-            let n = d.bands.len();
-            let lo = d.bands.iter().map(|b| b.p5).fold(1.0, f64::min);
-            let ymin = ((lo * 10.0).floor() / 10.0).clamp(0.0, 0.9);
-            let months: Vec<String> = d.bands.iter().map(|b| b.month.clone()).collect();
-            let mut chart = ChartBuilder::on(area)
-                .caption(d.node.as_str(), (FONT, 17))
+            let n = d.months.len();
+            let caption = clip(&name(&d.label, &d.node), 60);
+            if d.prob_short.iter().all(|p| *p <= 0.0) {
+                return nothing(area, &caption, "no trial was short in any month");
+            }
+            let (head, body) = area.split_vertically(150);
+            let xr = -0.5..(n.max(1) as f64 - 0.5);
+            let months = &d.months;
+            let month_label = |x: &f64| {
+                let i = x.round();
+                if i < 0.0 {
+                    String::new()
+                } else {
+                    months.get(i as usize).cloned().unwrap_or_default()
+                }
+            };
+            let mut top = ChartBuilder::on(&head)
+                .caption(caption, (FONT, 16))
                 .margin(12)
-                .x_label_area_size(42)
+                .margin_bottom(2)
+                .x_label_area_size(6)
                 .y_label_area_size(58)
-                .build_cartesian_2d(0.0..(n.max(2) - 1) as f64, ymin..1.005)?;
+                .build_cartesian_2d(xr.clone(), 0.0..p_top)?;
+            top.configure_mesh()
+                .light_line_style(WHITE)
+                .x_labels(7)
+                .x_label_formatter(&|_| String::new())
+                .y_labels(3)
+                .y_label_formatter(&|y| format!("{:.0}%", 100.0 * y))
+                .y_desc("P(short)")
+                .label_style((FONT, 12))
+                .axis_desc_style((FONT, 13))
+                .draw()?;
+            top.draw_series(
+                d.prob_short
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, p)| **p > 0.0)
+                    .map(|(t, p)| {
+                        Rectangle::new(
+                            [(t as f64 - 0.4, 0.0), (t as f64 + 0.4, *p)],
+                            PROB.mix(0.75).filled(),
+                        )
+                    }),
+            )?;
+            let mut chart = ChartBuilder::on(&body)
+                .margin(12)
+                .margin_top(4)
+                .x_label_area_size(40)
+                .y_label_area_size(58)
+                .build_cartesian_2d(xr, 0.0..depth_top)?;
             chart
                 .configure_mesh()
                 .light_line_style(WHITE)
                 .x_labels(7)
-                .x_label_formatter(&|x| months.get(x.round() as usize).cloned().unwrap_or_default())
+                .x_label_formatter(&month_label)
                 .y_label_formatter(&|y| format!("{:.0}%", 100.0 * y))
                 .x_desc("month")
-                .y_desc("delivered / demand")
-                .label_style((FONT, 13))
-                .axis_desc_style((FONT, 14))
+                .y_desc("shortfall if short, % of demand")
+                .label_style((FONT, 12))
+                .axis_desc_style((FONT, 13))
                 .draw()?;
-            let band = |lo: &dyn Fn(usize) -> f64, hi: &dyn Fn(usize) -> f64| {
-                let mut v: Vec<(f64, f64)> = (0..n).map(|t| (t as f64, hi(t))).collect();
-                v.extend((0..n).rev().map(|t| (t as f64, lo(t))));
-                v
-            };
-            let b = &d.bands;
-            chart.draw_series(std::iter::once(Polygon::new(
-                band(&|t| b[t].p5, &|t| b[t].p95),
-                SKY.mix(0.35).filled(),
-            )))?;
-            chart.draw_series(std::iter::once(Polygon::new(
-                band(&|t| b[t].p25, &|t| b[t].p75),
-                BLUE_.mix(0.45).filled(),
-            )))?;
-            chart.draw_series(LineSeries::new(
-                (0..n).map(|t| (t as f64, b[t].p50)),
-                BLACK.stroke_width(2),
-            ))?;
+            // Bands over each run of months with short trials; a lone month gets a narrow box.
+            let mut t = 0;
+            while t < n {
+                if d.depth[t].is_none() {
+                    t += 1;
+                    continue;
+                }
+                let start = t;
+                while t < n && d.depth[t].is_some() {
+                    t += 1;
+                }
+                let run: Vec<(f64, [f64; 5])> = (start..t)
+                    .filter_map(|k| d.depth[k].map(|q| (k as f64, q)))
+                    .collect();
+                let widen = |pts: Vec<(f64, [f64; 5])>| {
+                    if pts.len() == 1 {
+                        let (x, q) = pts[0];
+                        vec![(x - 0.3, q), (x + 0.3, q)]
+                    } else {
+                        pts
+                    }
+                };
+                let run = widen(run);
+                let band = |lo: usize, hi: usize| {
+                    let mut v: Vec<(f64, f64)> = run.iter().map(|(x, q)| (*x, q[hi])).collect();
+                    v.extend(run.iter().rev().map(|(x, q)| (*x, q[lo])));
+                    v
+                };
+                chart.draw_series(std::iter::once(Polygon::new(
+                    band(0, 4),
+                    SKY.mix(0.45).filled(),
+                )))?;
+                chart.draw_series(std::iter::once(Polygon::new(
+                    band(1, 3),
+                    BLUE_.mix(0.55).filled(),
+                )))?;
+                chart.draw_series(LineSeries::new(
+                    run.iter().map(|(x, q)| (*x, q[2])),
+                    BLACK.stroke_width(2),
+                ))?;
+            }
             Ok(())
         },
     )
@@ -489,14 +735,39 @@ pub fn tornado(
     overall: f64,
     bars: &[TornadoBar],
     hidden: usize,
+    tested: usize,
+    unit: &str,
     scenario: &str,
 ) -> anyhow::Result<Vec<u8>> {
     let n = bars.len();
     // Two blank rows at the bottom hold the legend.
     let rows = n as i32 + 2;
-    let h = 150 + 42 * rows as u32;
+    let h = 190 + 42 * rows as u32;
     render(1400, h, |root| {
         root.fill(&WHITE)?;
+        let (top, root) = root.split_vertically(80);
+        let root = &root;
+        top.draw(&Text::new(
+            format!("{scenario}: mean total shortfall with vs without each shock"),
+            (16, 10),
+            (FONT, 22),
+        ))?;
+        top.draw(&Text::new(
+            if tested <= 1 {
+                "One shock varies between trials: its interval is a plain 95% interval.".to_string()
+            } else {
+                format!(
+                    "Intervals are adjusted for comparing {tested} shocks at once (Bonferroni): together they hold every true effect with 95% confidence."
+                )
+            },
+            (16, 44),
+            (FONT, 14).into_font().color(&BLACK.mix(0.75)),
+        ))?;
+        top.draw(&Text::new(
+            "Unadjusted 95% intervals, p-values and adjusted p-values are in summary.json (drivers).",
+            (16, 62),
+            (FONT, 14).into_font().color(&BLACK.mix(0.75)),
+        ))?;
         let lo = bars
             .iter()
             .map(|b| b.with.min(b.without))
@@ -511,10 +782,6 @@ pub fn tornado(
         let row = |i: usize| rows - 1 - i as i32;
         let ids: Vec<String> = bars.iter().map(|b| b.id.clone()).collect();
         let mut chart = ChartBuilder::on(root)
-            .caption(
-                format!("{scenario}: mean total shortfall with vs without each shock"),
-                (FONT, 22),
-            )
             .margin(16)
             .x_label_area_size(46)
             .y_label_area_size(300)
@@ -532,7 +799,9 @@ pub fn tornado(
                 _ => String::new(),
             })
             .x_label_formatter(&tonnes_axis(xmin.abs().max(xmax.abs())))
-            .x_desc("mean total shortfall over all demand nodes, t")
+            .x_desc(format!(
+                "mean total shortfall over all demand nodes over the horizon, {unit}"
+            ))
             .label_style((FONT, 14))
             .axis_desc_style((FONT, 15))
             .draw()?;
@@ -548,9 +817,9 @@ pub fn tornado(
             let r = row(i);
             let (a, z) = (b.with.min(b.without), b.with.max(b.without));
             let colour = if b.with >= b.without { ORANGE } else { BLUE_ };
-            // An effect whose interval includes 0 (or that has none) is drawn pale: the run
-            // cannot tell it from noise.
-            let noise = b.ci.is_none_or(|[lo, hi]| lo <= 0.0 && 0.0 <= hi);
+            // An effect whose adjusted interval includes 0 (or that has none) is drawn pale: the
+            // run cannot tell it from noise.
+            let noise = !super::data::clear_of_noise(b);
             let fill = if noise {
                 colour.mix(0.3).filled()
             } else {
@@ -559,7 +828,7 @@ pub fn tornado(
             let rect = [(a, SegmentValue::Exact(r)), (z, SegmentValue::Exact(r + 1))];
             chart.draw_series(std::iter::once(Rectangle::new(rect.clone(), fill)))?;
             chart.draw_series(std::iter::once(Rectangle::new(rect, BLACK.mix(0.5))))?;
-            let effect = match b.ci {
+            let effect = match b.ci_adjusted {
                 Some([lo, hi]) => format!(
                     "effect {} [{}, {}]",
                     tonnes(b.with - b.without),
@@ -600,7 +869,7 @@ pub fn tornado(
             (BLUE_.filled(), "the shock lowers the mean"),
             (
                 ORANGE.mix(0.3).filled(),
-                "pale: the effect's 95% interval includes 0, or is unknown (could be noise)",
+                "pale: the effect's adjusted interval includes 0, or is unknown (could be noise)",
             ),
         ] {
             let at = (xmin, SegmentValue::Exact(0));
@@ -641,8 +910,14 @@ pub fn sequential(v: f64) -> RGBColor {
     RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
 }
 
-/// The supply graph in stage columns, nodes sized by capacity and coloured by criticality.
-pub fn graph(nodes: &[GraphNode], edges: &[GraphEdge], scenario: &str) -> anyhow::Result<Vec<u8>> {
+/// Colour of restricted routes on the supply graph.
+const RESTRICTED: RGBColor = RGBColor(200, 30, 30);
+
+/// The supply graph in stage columns: nodes sized by capacity and coloured by criticality by
+/// consequence (the shortfall their own outages and late start cause), restricted routes dashed
+/// red with the tonnes withheld, and the restriction sets with what they cost.
+pub fn graph(g: &Graph, scenario: &str) -> anyhow::Result<Vec<u8>> {
+    let (nodes, edges) = (&g.nodes, &g.edges);
     let per_col = (0..5)
         .map(|c| nodes.iter().filter(|n| n.column == c).count())
         .max()
@@ -659,21 +934,37 @@ pub fn graph(nodes: &[GraphNode], edges: &[GraphEdge], scenario: &str) -> anyhow
             Ok(())
         });
     }
-    let (w, h) = (1700u32, (260 + 70 * per_col as u32).max(760));
+    let unit = g.unit.as_str();
+    let head = 150u32;
+    let foot = 70 + 22 * g.restrictions.len().max(1) as u32;
+    let (w, h) = (2000u32, (head + foot + 60 + 84 * per_col as u32).max(820));
     render(w, h, |root| {
         root.fill(&WHITE)?;
-        let (top, rest) = root.split_vertically(90);
-        top.titled(&format!("{scenario}: supply graph"), (FONT, 24))?;
+        let (top, rest) = root.split_vertically(head);
+        let (body, legend) = rest.split_vertically(h - head - foot);
+        let grey = BLACK.mix(0.75);
         top.draw(&Text::new(
-            "circle area ~ capacity (demand: monthly demand); colour: share of the worst 5% of trials in which the node was down or binding while demand went short; line width ~ mean flow in those trials",
-            (20, 58),
-            (FONT, 14).into_font().color(&BLACK.mix(0.75)),
+            format!("{scenario}: supply graph, what each disruption costs"),
+            (20, 10),
+            (FONT, 24),
         ))?;
-        let (body, legend) = rest.split_vertically(h - 90 - 70);
+        for (k, line) in [
+            format!("Criticality by consequence (colour, and the figure under each plant): the mean total shortfall ({unit}, all demand nodes, over the horizon) that the plant's own outages"),
+            format!("or late start cause = the mean over all trials minus the mean over the trials in which the plant was never down or late; intervals adjusted for the {} figures compared (Bonferroni). It is not how often a plant", g.tested),
+            "was busy when demand went short: a plant that runs flat out while exports are restricted is binding, but removing its outages would not remove that shortfall.".to_string(),
+            "Dashed red: routes under export restrictions, with the tonnes withheld over the horizon (mean over trials; estimate: blocked share x planned flow). Circle area ~ capacity (demand nodes:".to_string(),
+            "monthly demand); line width ~ planned monthly flow. Grey circles: no outage or delay modelled.".to_string(),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            top.draw(&Text::new(line, (20, 46 + 19 * k as i32), (FONT, 14).into_font().color(&grey)))?;
+        }
         let (bw, bh) = body.dim_in_pixel();
-        let col_x = |c: usize| 120 + (c as i32) * ((bw as i32 - 240) / 4);
-        let pos = |n: &GraphNode| (col_x(n.column), 40 + (n.y * (bh as f64 - 60.0)) as i32);
-        for (c, name) in [
+        // Labels sit to the right of each circle, so the last column leaves room for them.
+        let col_x = |c: usize| 70 + (c as i32) * ((bw as i32 - 70 - 330) / 4);
+        let pos = |n: &GraphNode| (col_x(n.column), 50 + (n.y * (bh as f64 - 80.0)) as i32);
+        for (c, title) in [
             "mines",
             "separation / refining",
             "metal / alloy",
@@ -684,67 +975,179 @@ pub fn graph(nodes: &[GraphNode], edges: &[GraphEdge], scenario: &str) -> anyhow
         .enumerate()
         {
             body.draw(&Text::new(
-                name.to_string(),
-                (col_x(c) - 60, 6),
+                title.to_string(),
+                (col_x(c) - 30, 6),
                 (FONT, 17).into_font().style(FontStyle::Bold),
             ))?;
         }
         let max_flow = edges.iter().map(|e| e.flow).fold(0.0, f64::max).max(1e-12);
-        for e in edges {
-            let (a, b) = (pos(&nodes[e.from]), pos(&nodes[e.to]));
-            let width = 1 + (7.0 * e.flow / max_flow).round() as u32;
-            body.draw(&PathElement::new(
-                vec![a, b],
-                RGBColor(120, 120, 120).mix(0.55).stroke_width(width),
-            ))?;
+        // Plain routes first, restricted ones over them.
+        for restricted in [false, true] {
+            for e in edges
+                .iter()
+                .filter(|e| e.restricted_by.is_empty() != restricted)
+            {
+                let (a, b) = (pos(&nodes[e.from]), pos(&nodes[e.to]));
+                let width = 1 + (7.0 * e.flow / max_flow).round() as u32;
+                if restricted {
+                    body.draw(&DashedPathElement::new(
+                        vec![a, b],
+                        10,
+                        6,
+                        RESTRICTED.stroke_width(width.max(2)),
+                    ))?;
+                } else {
+                    body.draw(&PathElement::new(
+                        vec![a, b],
+                        RGBColor(120, 120, 120).mix(0.5).stroke_width(width),
+                    ))?;
+                }
+            }
         }
         let max_size = nodes.iter().map(|n| n.size).fold(0.0, f64::max).max(1e-12);
+        let radius = |n: &GraphNode| (5.0 + 22.0 * (n.size / max_size).sqrt()) as i32;
         for n in nodes {
             let (x, y) = pos(n);
-            let r = (5.0 + 24.0 * (n.size / max_size).sqrt()) as i32;
+            let r = radius(n);
             let fill = if n.column == 4 {
                 RGBColor(200, 200, 200)
+            } else if n.hit.is_none() {
+                RGBColor(236, 236, 236)
             } else {
                 sequential(n.criticality)
             };
             body.draw(&Circle::new((x, y), r, fill.filled()))?;
             body.draw(&Circle::new((x, y), r, BLACK.stroke_width(1)))?;
-            let label = if n.column == 4 {
-                format!("{}: P(short) {:.0}%", n.id, 100.0 * n.criticality)
-            } else {
-                format!("{} {:.0}%", n.id, 100.0 * n.criticality)
-            };
-            let style: TextStyle = (FONT, 13).into_font().into();
+        }
+        // Labels after every circle and route, each on an opaque backing.
+        let style: TextStyle = (FONT, 12).into_font().into();
+        let figure_style: TextStyle = (FONT, 12).into_font().color(&RGBColor(40, 40, 120));
+        let backed = |text: &str, (x, y): (i32, i32), style: &TextStyle| -> DrawResult {
             let width = body
-                .estimate_text_size(&label, &style)
-                .map_or(7 * label.chars().count() as i32, |(w, _)| w as i32);
-            let left = if n.column == 4 {
-                x - r - 6 - width
-            } else {
-                x + r + 5
-            };
-            // An opaque backing, as wide as the text, keeps labels readable where edges cross
-            // them.
+                .estimate_text_size(text, style)
+                .map_or(7 * text.chars().count() as i32, |(w, _)| w as i32);
             body.draw(&Rectangle::new(
-                [(left - 2, y - 9), (left + width + 2, y + 8)],
+                [(x - 2, y - 1), (x + width + 2, y + 14)],
                 WHITE.filled(),
             ))?;
-            body.draw(&Text::new(label, (left, y - 7), style))?;
+            body.draw(&Text::new(text.to_string(), (x, y), style.clone()))?;
+            Ok(())
+        };
+        for n in nodes {
+            let (x, y) = pos(n);
+            let figure = if let Some(p) = n.prob_short {
+                format!("P(any shortfall) {:.1}%", 100.0 * p)
+            } else {
+                match (n.hit, n.consequence) {
+                    (None, _) => "no outage or delay modelled".to_string(),
+                    (Some(h), _) if h >= 1.0 => "down or late in every trial".to_string(),
+                    (Some(h), None) => format!("down or late in {:.0}% of trials", 100.0 * h),
+                    (Some(_), Some(c)) => match n.consequence_ci {
+                        Some([lo, hi]) if lo <= 0.0 && 0.0 <= hi => {
+                            format!(
+                                "no clear effect: {} [{}, {}]",
+                                tonnes(c),
+                                tonnes(lo),
+                                tonnes(hi)
+                            )
+                        }
+                        Some([lo, hi]) => {
+                            format!("causes {} [{}, {}]", tonnes(c), tonnes(lo), tonnes(hi))
+                        }
+                        None => format!("causes {} (no interval)", tonnes(c)),
+                    },
+                }
+            };
+            let lines = wrap(&name(&n.label, &n.id), 34, 2);
+            let left = x + radius(n) + 5;
+            // The label's lines and the figure, centred on the circle.
+            let first = y - 15 * (lines.len() as i32 + 1) / 2;
+            for (k, line) in lines.iter().enumerate() {
+                backed(line, (left, first + 15 * k as i32), &style)?;
+            }
+            backed(
+                &figure,
+                (left, first + 15 * lines.len() as i32),
+                &figure_style,
+            )?;
         }
+        // Restricted routes: the tonnes withheld, near the buyer's end.
+        let withheld_style: TextStyle = (FONT, 12).into_font().color(&RESTRICTED);
+        for e in edges.iter().filter(|e| !e.restricted_by.is_empty()) {
+            let (a, b) = (pos(&nodes[e.from]), pos(&nodes[e.to]));
+            let f = 0.62;
+            let at = (
+                a.0 + ((b.0 - a.0) as f64 * f) as i32 - 30,
+                a.1 + ((b.1 - a.1) as f64 * f) as i32 - 7,
+            );
+            backed(
+                &format!("{} withheld", tonnes(e.withheld_t)),
+                at,
+                &withheld_style,
+            )?;
+        }
+        // Legend: the colour scale, then each set of restrictions with what it costs.
         legend.draw(&Text::new(
-            "down or binding in worst 5%:",
-            (20, 22),
+            "criticality by consequence, as a share of the mean total shortfall:",
+            (20, 14),
             (FONT, 14),
         ))?;
         for k in 0..=20 {
             let v = k as f64 / 20.0;
             legend.draw(&Rectangle::new(
-                [(250 + 12 * k, 16), (262 + 12 * k, 36)],
+                [(500 + 12 * k, 10), (512 + 12 * k, 30)],
                 sequential(v).filled(),
             ))?;
         }
-        legend.draw(&Text::new("0%", (245, 42), (FONT, 12)))?;
-        legend.draw(&Text::new("100%", (480, 42), (FONT, 12)))?;
+        legend.draw(&Text::new("0%", (495, 34), (FONT, 12)))?;
+        legend.draw(&Text::new("100%", (730, 34), (FONT, 12)))?;
+        legend.draw(&Text::new(
+            format!(
+                "mean total shortfall: {} {}",
+                tonnes(g.mean_total),
+                unit.trim_start_matches('t').trim()
+            ),
+            (800, 14),
+            (FONT, 14),
+        ))?;
+        if g.restrictions.is_empty() {
+            legend.draw(&Text::new(
+                "no export restriction covers any route",
+                (20, 56),
+                (FONT, 14).into_font().color(&grey),
+            ))?;
+        }
+        for (k, r) in g.restrictions.iter().enumerate() {
+            let y = 56 + 22 * k as i32;
+            legend.draw(&DashedPathElement::new(
+                vec![(20, y + 7), (60, y + 7)],
+                10,
+                6,
+                RESTRICTED.stroke_width(3),
+            ))?;
+            let cost = match (r.consequence, r.consequence_ci) {
+                (Some(c), Some([lo, hi])) => format!(
+                    "they cause {} [{}, {}] of it",
+                    tonnes(c),
+                    tonnes(lo),
+                    tonnes(hi)
+                ),
+                (Some(c), None) => format!("they cause {} of it", tonnes(c)),
+                (None, _) => "in force in every trial or none: no comparison".to_string(),
+            };
+            legend.draw(&Text::new(
+                format!(
+                    "{} ({} route{}): in force in {:.0}% of trials; {} withheld in all (mean over trials); {cost}",
+                    r.shocks.join(" + "),
+                    r.edges,
+                    if r.edges == 1 { "" } else { "s" },
+                    100.0 * r.hit,
+                    tonnes(r.withheld_t),
+                ),
+                (70, y),
+                (FONT, 14),
+            ))?;
+        }
         Ok(())
     })
 }

@@ -65,11 +65,14 @@ pub fn charts(input: &ReportInput) -> anyhow::Result<Vec<Chart>> {
     let s = &input.summary;
     let name = s.scenario.as_str();
     let (overall, bars, hidden) = data::tornado(input);
-    let (nodes, edges) = data::graph(input);
+    let tested = data::tested(input);
+    let unit = data::total_unit(s);
+    let graph = data::graph(input);
     let (n, shown) = (s.demand.len(), charted_demand(s));
     let hists: Vec<_> = shown.iter().map(|&d| input.histograms[d].clone()).collect();
     let curves: Vec<_> = shown.iter().map(|&d| input.exceedance[d].clone()).collect();
     let demand: Vec<_> = shown.iter().map(|&d| s.demand[d].clone()).collect();
+    let (fan_panels, p_top, depth_top) = data::fans(&demand);
     let label = format!(
         "{name}{}",
         draw::left_out_note(shown.len(), n, draw::LARGEST)
@@ -85,11 +88,11 @@ pub fn charts(input: &ReportInput) -> anyhow::Result<Vec<Chart>> {
         },
         || {
             rayon::join(
-                || draw::fans(&demand, label),
+                || draw::fans(&fan_panels, p_top, depth_top, label),
                 || {
                     rayon::join(
-                        || draw::tornado(overall, &bars, hidden, name),
-                        || draw::graph(&nodes, &edges, name),
+                        || draw::tornado(overall, &bars, hidden, tested, &unit, name),
+                        || draw::graph(&graph, name),
                     )
                 },
             )
@@ -99,7 +102,7 @@ pub fn charts(input: &ReportInput) -> anyhow::Result<Vec<Chart>> {
         Chart {
             file: "01-shortfall-histograms.png",
             title: "Shortfall distribution per demand node",
-            about: "Histogram of each demand node's total shortfall over the horizon, over the trials that had one (the share of trials with none is in the panel title). Vertical lines: the mean over all trials, VaR95 (the shortfall exceeded in 5% of trials) and CVaR95 (the mean of the worst 5%).",
+            about: "Histogram of each demand node's total shortfall over the horizon, in tonnes of what the node buys (magnets in the default scenario), over the trials that had one; the trials with none are counted under the axis and not drawn. The panel title gives the share of trials with any shortfall and the mean over all trials. Vertical lines: the mean of the trials drawn, and over all trials VaR95 (the shortfall exceeded in 5% of trials; 0 where fewer than 5% are short) and CVaR95 (the mean of the worst 5%).",
             png: hist?,
         },
         Chart {
@@ -110,20 +113,20 @@ pub fn charts(input: &ReportInput) -> anyhow::Result<Vec<Chart>> {
         },
         Chart {
             file: "03-delivered-fan-charts.png",
-            title: "Delivered share of demand over time",
-            about: "Month by month, the distribution over trials of the share of demand delivered: the median (line), the middle half of trials (dark band, P25-P75) and 90% of trials (light band, P5-P95). A band that dips shows when shortages bite and how fast supply recovers.",
+            title: "Monthly shortfall: how likely and how deep",
+            about: "Month by month, for each demand node: on top, the probability that the node is short that month (short by at least 0.125% of the month's demand); below, in the trials short that month, how deep the shortfall is as a share of the month's demand: the median (line), the middle half (dark band, P25-P75) and 90% (light band, P5-P95). Every panel has the same two scales. Where half the trials or more have no shortfall, a plain fan of delivered shares sits at 100%; split this way, when shortages bite, how often and how badly all show.",
             png: fans?,
         },
         Chart {
             file: "04-drivers.png",
             title: "Drivers of the shortfall",
-            about: "For each shock, the mean total shortfall over all demand nodes in trials where it occurred against trials where it did not, with the number of trials in each group and the 95% confidence interval of the difference; largest effect first. A wide orange bar marks a shock that drives the shortfall; a pale bar's interval includes 0 (or too few trials gave none), so the run cannot tell its effect from noise (and with many shocks about one interval in twenty misses by chance). Shocks are correlated through the regime, so effects overlap. Shocks that occurred in every trial or in none have no comparison and are not shown.",
+            about: "For each shock, the mean total shortfall over all demand nodes in trials where it occurred against trials where it did not, with the number of trials in each group and the interval of the difference; largest effect first. The intervals are adjusted for testing every shock at once (Bonferroni): together they hold all the true effects with 95% confidence, where plain 95% intervals would let about one shock in twenty look like a driver by chance. A wide orange bar marks a shock that drives the shortfall; a pale bar's adjusted interval includes 0 (or too few trials gave one), so the run cannot tell its effect from noise. Shocks are correlated through the regime, so effects overlap. Shocks that occurred in every trial or in none have no comparison and are not shown. summary.json lists the unadjusted intervals and p-values beside the adjusted ones.",
             png: tornado?,
         },
         Chart {
             file: "05-supply-graph.png",
             title: "Supply graph and critical nodes",
-            about: "The network by stage. Circle area follows capacity (demand nodes: monthly demand); colour and percentage give how often the node was down or the binding constraint in a month with a shortfall, in the worst 5% of trials; line width follows the mean flow in those trials.",
+            about: "The network by stage, each node by its label. Colour and the figure under each plant give its criticality by consequence: the mean total shortfall that its own outages or late start cause (the mean over all trials minus the mean over the trials in which it was never down or late, with a 95% interval), as a share of the mean total shortfall. Routes under export restrictions are dashed red and labelled with the tonnes withheld (mean over trials; an estimate: the blocked share over the months in force times the route's planned flow); the legend gives each set of restrictions, how often it was in force and the shortfall it causes. Circle area follows capacity (demand nodes: monthly demand); line width follows the planned monthly flow.",
             png: graph?,
         },
     ])
@@ -172,13 +175,19 @@ pub fn index_html(s: &Summary, charts: &[Chart], trials_csv: bool) -> String {
             crate::model::Policy::Flexible => "flexible (re-routing)",
         }
     );
-    h.push_str("<h2>Shortfall per demand node</h2>\n<table><tr><th>demand node</th><th>demand</th><th>mean shortfall [95% CI]</th><th>share of demand</th><th>P50</th><th>P95</th><th>P99</th><th>CVaR95</th><th>P(any)</th><th>worst month P95</th><th>months to recover (median)</th><th>tariff cost, mean</th></tr>\n");
+    let _ = writeln!(
+        h,
+        "<h2>Shortfall per demand node</h2>\n<p>Tonnes over the {} months of the horizon, of what each node buys (the unit column).</p>\n<table><tr><th>demand node</th><th>unit</th><th>demand</th><th>mean shortfall [95% CI]</th><th>share of demand</th><th>P50</th><th>P95</th><th>P99</th><th>CVaR95</th><th>P(any)</th><th>worst month P95 (share of the month's demand)</th><th>months to recover (median)</th><th>tariff cost, mean</th></tr>",
+        s.periods
+    );
     for d in &s.demand {
         let x = &d.shortfall_t;
         let _ = writeln!(
             h,
-            "<tr><td>{}</td><td>{}</td><td>{} [{}, {}]</td><td>{:.2}%</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}%</td><td>{:.0}%</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{} ({})</td><td>{}</td><td>{}</td><td>{} [{}, {}]</td><td>{:.2}%</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{:.1}%</td><td>{:.0}%</td><td>{}</td><td>{}</td></tr>",
+            esc(&d.label),
             esc(&d.node),
+            esc(&data::demand_unit(s, &d.node)),
             num(d.demand_t),
             num(x.mean),
             num(x.ci95_low),
