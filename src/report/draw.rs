@@ -950,7 +950,14 @@ pub fn graph(g: &Graph, scenario: &str) -> anyhow::Result<Vec<u8>> {
         ))?;
         for (k, line) in [
             format!("Criticality by consequence (colour, and the figure under each plant): the mean total shortfall ({unit}, all demand nodes, over the horizon) that the plant's own outages"),
-            format!("or late start cause = the mean over all trials minus the mean over the trials in which the plant was never down or late; intervals adjusted for the {} figures compared (Bonferroni). It is not how often a plant", g.tested),
+            format!(
+                "or late start cause = the mean over all trials minus the mean over the trials in which the plant was never down or late; {}. It is not how often a plant",
+                if g.tested <= 1 {
+                    "with its 95% interval".to_string()
+                } else {
+                    format!("intervals adjusted for the {} figures compared (Bonferroni)", g.tested)
+                }
+            ),
             "was busy when demand went short: a plant that runs flat out while exports are restricted is binding, but removing its outages would not remove that shortfall.".to_string(),
             "Dashed red: routes under export restrictions, with the tonnes withheld over the horizon (mean over trials; estimate: blocked share x planned flow). Circle area ~ capacity (demand nodes:".to_string(),
             "monthly demand); line width ~ planned monthly flow. Grey circles: no outage or delay modelled.".to_string(),
