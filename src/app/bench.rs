@@ -139,7 +139,7 @@ impl Throughput {
 /// counts heap allocations in the timed part.
 pub fn kernel_throughput(m: &Model, seed: u64, trials: u64, mut worker: Worker) -> Throughput {
     let kernel = worker.kernel();
-    let (dn, words, stride) = (m.demand.len(), m.shock_words(), m.shocks.len().max(1));
+    let (dn, words, stride) = (m.demand.len(), m.shock_words(), m.draw_stride());
     let mut outs = vec![DemandOutcome::default(); CHUNK * dn];
     let mut occ = vec![0u64; CHUNK * words];
     let mut mags = vec![0f32; CHUNK * stride];

@@ -762,13 +762,13 @@ fn drivers(
 /// Tie-averaged ranks of each shock's per-trial magnitude over the trials that keep them,
 /// computed once for every metric.
 fn magnitude_ranks(m: &Model, r: &RunResult) -> Vec<Vec<f32>> {
-    let (n, ns) = (r.rank_trials(), m.draw_stride());
+    let (n, stride) = (r.rank_trials(), m.draw_stride());
     (0..m.shocks.len())
         .into_par_iter()
         .map(|i| {
             ranks(
                 &(0..n)
-                    .map(|k| f64::from(r.magnitude[k * ns + i]))
+                    .map(|k| f64::from(r.magnitude[k * stride + i]))
                     .collect::<Vec<_>>(),
             )
         })
@@ -962,14 +962,14 @@ pub fn planned_flows(m: &Model) -> Vec<f64> {
 /// Per shock, its magnitude (for a restriction: its blocked share summed over the periods in
 /// force) averaged over the trials that keep magnitudes; 0 where none does.
 fn mean_magnitudes(m: &Model, r: &RunResult) -> Vec<f64> {
-    let (n, ns) = (r.rank_trials(), m.shocks.len().max(1));
+    let (n, stride) = (r.rank_trials(), m.draw_stride());
     (0..m.shocks.len())
         .map(|i| {
             if n == 0 {
                 return 0.0;
             }
             (0..n)
-                .map(|k| f64::from(r.magnitude[k * ns + i]))
+                .map(|k| f64::from(r.magnitude[k * stride + i]))
                 .sum::<f64>()
                 / n as f64
         })
