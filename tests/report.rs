@@ -115,7 +115,7 @@ fn chart_data() {
 fn pngs_decode_at_their_size_and_are_not_blank() {
     let input = input(500);
     let files = report::files(&input).unwrap();
-    assert_eq!(files.len(), 6);
+    assert_eq!(files.len(), 7);
     for (name, bytes) in &files {
         if !name.ends_with(".png") {
             continue;
@@ -252,6 +252,7 @@ fn a_scenario_too_large_to_chart_whole_gets_a_report_of_its_largest_parts() {
     assert_eq!(size("01-shortfall-histograms.png"), (1520, 12 * 400 + 50));
     assert_eq!(size("03-delivered-fan-charts.png"), (1520, 12 * 400 + 84));
     assert_eq!(size("05-supply-graph.png"), (1700, 300));
+    assert_eq!(size("06-sensitivity.png"), (1520, 12 * 400 + 50));
 }
 
 #[test]

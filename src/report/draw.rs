@@ -1457,6 +1457,109 @@ pub fn sweep(s: &crate::stats::sweep::Sweep) -> anyhow::Result<Vec<u8>> {
     })
 }
 
+/// Inputs drawn per panel of the sensitivity chart.
+pub const SENSITIVITY_ROWS: usize = 10;
+
+/// The sensitivity of each shown demand node's total shortfall to the scenario's uncertain
+/// inputs: one panel per node, its inputs by first-order index with their 95% intervals, on one
+/// scale.
+pub fn sensitivity(
+    panels: &[(String, Vec<crate::stats::sensitivity::InputEffect>)],
+    scenario: &str,
+) -> anyhow::Result<Vec<u8>> {
+    let top = panels
+        .iter()
+        .flat_map(|(_, v)| v.iter().map(|e| e.first_order_ci95[1].max(e.first_order)))
+        .fold(0.05f64, f64::max)
+        .min(1.0);
+    grid_chart(
+        panels,
+        &format!(
+            "{scenario}: share of the total shortfall's variance each uncertain input explains alone"
+        ),
+        20,
+        |(node, inputs), area| {
+            if inputs.is_empty() {
+                return nothing(
+                    area,
+                    node,
+                    "the shortfall is the same in every trial, or no input is uncertain",
+                );
+            }
+            let rows = inputs.len().min(SENSITIVITY_ROWS);
+            // Segments 0..=n - 1, one per row (at least two: one segment would have no height).
+            let n = rows.max(2) as i32;
+            let names: Vec<String> = inputs[..rows].iter().map(|e| clip(&e.input, 46)).collect();
+            let mut chart = ChartBuilder::on(area)
+                .caption(clip(node, 60), (FONT, 17))
+                .margin(10)
+                .x_label_area_size(40)
+                .y_label_area_size(320)
+                .build_cartesian_2d(-0.02 * top..top * 1.4, (0..n - 1).into_segmented())?;
+            chart
+                .configure_mesh()
+                .disable_y_mesh()
+                .y_labels(n as usize)
+                .y_label_formatter(&|v| match v {
+                    SegmentValue::CenterOf(r) => {
+                        names.get((n - 1 - r) as usize).cloned().unwrap_or_default()
+                    }
+                    _ => String::new(),
+                })
+                // The room right of 100% holds the labels.
+                .x_label_formatter(&|v| {
+                    if *v <= 1.0 + 1e-9 {
+                        format!("{:.0}%", 100.0 * v)
+                    } else {
+                        String::new()
+                    }
+                })
+                .x_desc("first-order index S1, with its 95% interval")
+                .label_style((FONT, 13))
+                .axis_desc_style((FONT, 14))
+                .draw()?;
+            for (i, e) in inputs[..rows].iter().enumerate() {
+                let r = n - 1 - i as i32;
+                let clear = e.first_order_ci95[0] > 0.0;
+                let fill = if clear {
+                    ORANGE.filled()
+                } else {
+                    ORANGE.mix(0.3).filled()
+                };
+                let bar = [
+                    (0.0, SegmentValue::Exact(r)),
+                    (e.first_order.max(0.0), SegmentValue::Exact(r + 1)),
+                ];
+                chart.draw_series(std::iter::once(Rectangle::new(bar, fill)))?;
+                let [lo, hi] = e.first_order_ci95;
+                chart.draw_series(std::iter::once(PathElement::new(
+                    vec![
+                        (lo.max(-0.02 * top), SegmentValue::CenterOf(r)),
+                        (hi.min(top * 1.4), SegmentValue::CenterOf(r)),
+                    ],
+                    BLACK.stroke_width(2),
+                )))?;
+                chart.draw_series(std::iter::once(Text::new(
+                    format!("rank corr. {:+.2}", e.rank_correlation),
+                    (
+                        hi.max(e.first_order) + 0.02 * top,
+                        SegmentValue::CenterOf(r),
+                    ),
+                    (FONT, 12).into_font().color(&BLACK.mix(0.7)),
+                )))?;
+            }
+            if inputs.len() > rows {
+                area.draw(&Text::new(
+                    format!("{} more inputs in summary.json", inputs.len() - rows),
+                    (area.dim_in_pixel().0 as i32 - 200, 30),
+                    (FONT, 12).into_font().color(&BLACK.mix(0.7)),
+                ))?;
+            }
+            Ok(())
+        },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::{MAX_PANELS, PALETTE, dashes, tonnes_axis};

@@ -13,12 +13,13 @@ use crate::stats::summary::Summary;
 pub use data::ReportInput;
 
 /// Every file a run's report folder holds.
-pub const FILES: [&str; 6] = [
+pub const FILES: [&str; 7] = [
     "01-shortfall-histograms.png",
     "02-loss-exceedance.png",
     "03-delivered-fan-charts.png",
     "04-drivers.png",
     "05-supply-graph.png",
+    "06-sensitivity.png",
     "index.html",
 ];
 
@@ -78,12 +79,30 @@ pub fn charts(input: &ReportInput) -> anyhow::Result<Vec<Chart>> {
         draw::left_out_note(shown.len(), n, draw::LARGEST)
     );
     let label = label.as_str();
+    // The sensitivity of the same nodes, by name.
+    let sens: Vec<_> = shown
+        .iter()
+        .map(|&d| {
+            let node = &s.demand[d];
+            let inputs = s
+                .sensitivity
+                .iter()
+                .find(|x| x.node == node.node)
+                .map_or_else(Vec::new, |x| x.inputs.clone());
+            (draw::name(&node.label, &node.node), inputs)
+        })
+        .collect();
     // The charts are independent: draw them in parallel.
-    let ((hist, exceed), (fans, (tornado, graph))) = rayon::join(
+    let (((hist, exceed), sensitivity), (fans, (tornado, graph))) = rayon::join(
         || {
             rayon::join(
-                || draw::histograms(&hists, label),
-                || draw::exceedance(&curves, &demand, s.trials, label),
+                || {
+                    rayon::join(
+                        || draw::histograms(&hists, label),
+                        || draw::exceedance(&curves, &demand, s.trials, label),
+                    )
+                },
+                || draw::sensitivity(&sens, label),
             )
         },
         || {
@@ -128,6 +147,12 @@ pub fn charts(input: &ReportInput) -> anyhow::Result<Vec<Chart>> {
             title: "Supply graph and critical nodes",
             about: "The network by stage, each node by its label. Colour and the figure under each plant give its criticality by consequence: the mean total shortfall that its own outages or late start cause (the mean over all trials minus the mean over the trials in which it was never down or late, with a 95% interval), as a share of the mean total shortfall. Routes under export restrictions are dashed red and labelled with the tonnes withheld (mean over trials; an estimate: the blocked share over the months in force times the route's planned flow); the legend gives each set of restrictions, how often it was in force and the shortfall it causes. Circle area follows capacity (demand nodes: monthly demand); line width follows the planned monthly flow.",
             png: graph?,
+        },
+        Chart {
+            file: "06-sensitivity.png",
+            title: "Which uncertain inputs matter",
+            about: "For each demand node, the quantities the scenario gives as distributions rather than numbers (a restriction's severity, an uncertain probability, a plant's slip, an entry of an uncertain regime row), by the share of the node's total shortfall variance each explains alone: the first-order (Sobol) index S1, estimated from the run's own trials by binning them on the input (bias-corrected, so an input that does nothing scores about 0), with its 95% interval (jackknife). A pale bar's interval reaches 0: the run cannot tell the input from noise. Beside each bar, the Spearman rank correlation between the input and the shortfall (its sign says which way the input pushes). A quantity drawn per episode is measured over the trials that had an episode. The indices need not add up to 100%: the rest is the inputs' joint effects and the chance of the episodes themselves. summary.json (sensitivity) lists every input with both measures and their intervals.",
+            png: sensitivity?,
         },
     ])
 }
