@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::app::{self, Loaded, RunJob, RunOutcome, Settings, Written};
 use crate::io::output;
+use crate::io::trials::Format;
 use crate::sim::engine::Kernel;
 use crate::sim::shard::Shard;
 
@@ -60,6 +61,10 @@ pub enum Command {
         /// No table.
         #[arg(long, short = 'q')]
         quiet: bool,
+        /// Format of the merged per-trial file: csv or parquet (default: the shards' format,
+        /// which it must match).
+        #[arg(long, value_enum, value_name = "FORMAT")]
+        trials_format: Option<TrialsFormat>,
     },
     /// Redraw the PNG report of a saved output folder, without re-running trials.
     Report {
@@ -141,13 +146,35 @@ pub struct RunArgs {
     /// Skip the PNG report.
     #[arg(long)]
     pub no_report: bool,
-    /// Skip trials.csv (about 190 bytes per trial: 1.9 GB for ten million trials); the summary
-    /// and the report's figures are the same without it.
-    #[arg(long)]
+    /// Skip the per-trial file (trials.csv is about 190 bytes per trial: 1.9 GB for ten million
+    /// trials); the summary and the report's figures are the same without it.
+    #[arg(long, conflicts_with = "trials_format")]
     pub no_trials_csv: bool,
+    /// Format of the per-trial file: csv (trials.csv) or parquet (trials.parquet: the same
+    /// columns, typed and compressed, for pandas, polars and other columnar tools).
+    #[arg(long, value_enum, default_value_t = TrialsFormat::Csv, value_name = "FORMAT")]
+    pub trials_format: TrialsFormat,
     /// Run only the I-th of N equal parts of the trials (e.g. 3/8) and save them for `merge`.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<Shard>,
+}
+
+/// The format of the per-trial file, as the command line names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TrialsFormat {
+    /// trials.csv.
+    Csv,
+    /// trials.parquet.
+    Parquet,
+}
+
+impl From<TrialsFormat> for Format {
+    fn from(f: TrialsFormat) -> Format {
+        match f {
+            TrialsFormat::Csv => Format::Csv,
+            TrialsFormat::Parquet => Format::Parquet,
+        }
+    }
 }
 
 /// Options of `supplyshock compare`.
@@ -281,8 +308,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out,
             json,
             quiet,
+            trials_format,
         } => {
-            let written = app::merge(&dirs, &out)?;
+            let written = app::merge(&dirs, &out, trials_format.map(Format::from))?;
             print_results(&written, &out, json, quiet)?;
         }
         Command::Report { dir } => {
@@ -328,7 +356,7 @@ fn run_scenario(args: RunArgs) -> anyhow::Result<()> {
         precision: args.precision,
         max_trials: args.max_trials,
         shard: args.shard,
-        trials_csv: !args.no_trials_csv,
+        trials: (!args.no_trials_csv).then_some(args.trials_format.into()),
         report: !args.no_report,
     };
     match app::run(&job, &loaded)? {
@@ -391,7 +419,9 @@ fn print_results(w: &Written, out: &Path, json: bool, quiet: bool) -> anyhow::Re
         std::io::stdout().lock().write_all(&w.summary_json)?;
     } else if !quiet {
         out!("{}", output::console_table(&w.summary));
-        let csv_note = if w.trials_csv { ", trials.csv" } else { "" };
+        let csv_note = w
+            .trials
+            .map_or(String::new(), |f| format!(", {}", f.file()));
         let report_note = if w.report { ", report/index.html" } else { "" };
         outln!(
             "results in {}/ (summary.json, summary.csv{csv_note}{report_note})",

@@ -12,3 +12,4 @@ mod invariants;
 mod report;
 mod sensitivity;
 mod snapshots;
+mod trials_parquet;

@@ -8,6 +8,7 @@ use anyhow::Context as _;
 
 use super::{Loaded, Settings};
 use crate::io::output;
+use crate::io::trials::Format;
 use crate::model::Model;
 use crate::report;
 use crate::sim::engine::{self, BlockSink};
@@ -29,8 +30,8 @@ pub struct RunJob {
     pub max_trials: u64,
     /// Run only this part of the trials, saved for `merge`.
     pub shard: Option<Shard>,
-    /// Write trials.csv.
-    pub trials_csv: bool,
+    /// The per-trial file to write (trials.csv or trials.parquet), if any.
+    pub trials: Option<Format>,
     /// Draw the PNG report.
     pub report: bool,
 }
@@ -42,8 +43,8 @@ pub struct Written {
     pub summary: Summary,
     /// summary.json's bytes.
     pub summary_json: Vec<u8>,
-    /// Whether trials.csv was written.
-    pub trials_csv: bool,
+    /// The per-trial file written, if any.
+    pub trials: Option<Format>,
     /// Whether the report was drawn.
     pub report: bool,
 }
@@ -91,27 +92,27 @@ pub fn run(job: &RunJob, loaded: &Loaded) -> anyhow::Result<RunOutcome> {
             "--precision cannot be combined with --shard: a shard's size is fixed by --trials"
         );
     }
-    if !job.trials_csv && job.shard.is_some() {
+    if job.trials.is_none() && job.shard.is_some() {
         anyhow::bail!(
             "--no-trials-csv cannot be combined with --shard: `merge` joins the shards' trials.csv"
         );
     }
     let started = Instant::now();
-    // trials.csv is written as the trials run, under a temporary name until every file is done.
-    let mut csv = if job.trials_csv {
-        Some(
-            output::TrialsCsv::create(m, out)
+    // The per-trial file is written as the trials run, under a temporary name until every file
+    // is done.
+    let mut csv = match job.trials {
+        Some(format) => Some(
+            output::TrialsWriter::create(format, m, out)
                 .with_context(|| format!("writing results to {}", out.display()))?,
-        )
-    } else {
-        None
+        ),
+        None => None,
     };
     let mut write = |first: u64, outs: &[DemandOutcome], occ: &[u64]| match &mut csv {
         Some(csv) => csv.block(first, outs, occ),
         None => Ok(()),
     };
-    // Without trials.csv the engine need not keep each block's full outcomes at all.
-    let sink: Option<&mut BlockSink> = if job.trials_csv {
+    // Without a per-trial file the engine need not keep each block's full outcomes at all.
+    let sink: Option<&mut BlockSink> = if job.trials.is_some() {
         Some(&mut write)
     } else {
         None
@@ -139,7 +140,8 @@ pub fn run(job: &RunJob, loaded: &Loaded) -> anyhow::Result<RunOutcome> {
         "kernel": job.settings.kernel.name(),
         "kernel_detail": job.settings.kernel.describe(),
         "simulation_seconds": seconds,
-        "trials_csv": job.trials_csv,
+        "trials_csv": job.trials == Some(Format::Csv),
+        "trials_format": job.trials.map(Format::name),
         "trials_per_second": trials as f64 / seconds.max(1e-9),
         "version": env!("CARGO_PKG_VERSION"),
     });
@@ -149,6 +151,7 @@ pub fn run(job: &RunJob, loaded: &Loaded) -> anyhow::Result<RunOutcome> {
         // The folder now holds a shard: an earlier full run's summary and report would belie it.
         let mut stale = vec!["summary.json".to_string(), "summary.csv".to_string()];
         stale.extend(report::FILES.map(report::path));
+        stale.extend(other_formats(job.trials));
         output::write_all_staged(
             out,
             &[
@@ -166,7 +169,14 @@ pub fn run(job: &RunJob, loaded: &Loaded) -> anyhow::Result<RunOutcome> {
             total,
         });
     }
-    let written = Box::new(write_results(m, &result, out, csv, job.report, info)?);
+    let written = Box::new(write_results(
+        m,
+        &result,
+        out,
+        csv.zip(job.trials),
+        job.report,
+        info,
+    )?);
     Ok(RunOutcome::Full {
         written,
         trials,
@@ -176,7 +186,9 @@ pub fn run(job: &RunJob, loaded: &Loaded) -> anyhow::Result<RunOutcome> {
 }
 
 /// Merges the output folders of a run's shards into `out`, as one run would have written it.
-pub fn merge(dirs: &[PathBuf], out: &Path) -> anyhow::Result<Written> {
+/// The trials are written in the shards' format (trials.csv or trials.parquet), which `format`,
+/// where given, must match.
+pub fn merge(dirs: &[PathBuf], out: &Path, format: Option<Format>) -> anyhow::Result<Written> {
     output::check_folder(out, output::Contents::Run)?;
     if let Ok(o) = out.canonicalize()
         && let Some(d) = dirs.iter().find(|d| d.canonicalize().is_ok_and(|d| d == o))
@@ -192,6 +204,31 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> anyhow::Result<Written> {
         .map(|d| crate::io::read::shard(d))
         .collect::<anyhow::Result<Vec<_>>>()?;
     shards.sort_by_key(|s| s.first_trial);
+    let formats = shards
+        .iter()
+        .map(|s| crate::io::read::trials_format_in(&s.folder))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let shards_format = formats.first().copied().unwrap_or(Format::Csv);
+    if let Some(i) = formats.iter().position(|&f| f != shards_format) {
+        anyhow::bail!(
+            "the shards hold different trial files: {} has {}, {} has {}; re-run the shards with the same --trials-format",
+            shards[0].folder.display(),
+            shards_format.file(),
+            shards[i].folder.display(),
+            formats[i].file()
+        );
+    }
+    if let Some(f) = format
+        && f != shards_format
+    {
+        anyhow::bail!(
+            "--trials-format {} asks for {}, but the shards wrote {}; merge writes the shards' format: drop --trials-format, or re-run the shards with --trials-format {}",
+            f.name(),
+            f.file(),
+            shards_format.file(),
+            f.name()
+        );
+    }
     let ordered: Vec<(PathBuf, u64, u64, u32)> = shards
         .iter()
         .map(|s| {
@@ -204,10 +241,17 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> anyhow::Result<Written> {
         })
         .collect();
     let (_, name, m, result) = shard::merge(shards)?;
-    let csv = output::concat_trials_csv(out, &ordered)
-        .with_context(|| format!("writing results to {}", out.display()))?;
-    let info = serde_json::json!({ "scenario_file": name, "merged_from": dirs });
-    write_results(&m, &result, out, Some(csv), true, info)
+    let trials = match shards_format {
+        Format::Csv => output::concat_trials_csv(out, &ordered),
+        Format::Parquet => crate::io::parquet::concat(&m, out, &ordered),
+    }
+    .with_context(|| format!("writing results to {}", out.display()))?;
+    let info = serde_json::json!({
+        "scenario_file": name,
+        "merged_from": dirs,
+        "trials_format": shards_format.name(),
+    });
+    write_results(&m, &result, out, Some((trials, shards_format)), true, info)
 }
 
 /// Redraws the report of the saved output folder `dir`; returns the report's folder.
@@ -223,19 +267,29 @@ pub fn report(dir: &Path) -> anyhow::Result<PathBuf> {
     Ok(rdir)
 }
 
+/// The per-trial files of the formats other than `kept`: an earlier run's, which a run that
+/// writes `kept` removes.
+fn other_formats(kept: Option<Format>) -> Vec<String> {
+    Format::ALL
+        .into_iter()
+        .filter(|&f| Some(f) != kept)
+        .map(|f| f.file().to_string())
+        .collect()
+}
+
 /// Summarises a complete run, writes summary.json, run-info.json and the report, and moves the
-/// staged trials.csv into place beside them.
+/// staged per-trial file (of the given format) into place beside them.
 fn write_results(
     m: &Model,
     result: &RunResult,
     out: &Path,
-    trials_csv: Option<output::Staged>,
+    trials: Option<(output::Staged, Format)>,
     with_report: bool,
     info: serde_json::Value,
 ) -> anyhow::Result<Written> {
     let s = super::summarise(m, result);
     let summary_json = output::summary_json(&s)?;
-    let with_csv = trials_csv.is_some();
+    let format = trials.as_ref().map(|t| t.1);
     let mut files = vec![
         ("summary.json".to_string(), summary_json.clone()),
         ("summary.csv".to_string(), output::summary_csv(&s)?),
@@ -246,29 +300,32 @@ fn write_results(
     ];
     if with_report {
         let input = report::ReportInput {
-            trials_csv: with_csv,
+            trials_csv: format == Some(Format::Csv),
             ..report::input_from_run(s.clone(), result)
         };
         files.extend(report::in_output(report::files(&input)?));
     }
-    // An earlier run's files that would not match this summary: its trials.csv, its report, or
-    // the shard file of an earlier `run --shard` into this folder.
+    // An earlier run's files that would not match this summary: its per-trial file, its
+    // report, or the shard file of an earlier `run --shard` into this folder.
     let mut stale: Vec<String> = vec![shard::SHARD_FILE.to_string()];
-    if !with_csv {
-        stale.push("trials.csv".to_string());
-    }
+    stale.extend(other_formats(format));
     stale.extend(
         report::FILES
             .map(report::path)
             .into_iter()
             .filter(|f| files.iter().all(|(name, _)| name != f)),
     );
-    output::write_all_staged(out, &files, trials_csv.into_iter().collect(), &stale)
-        .with_context(|| format!("writing results to {}", out.display()))?;
+    output::write_all_staged(
+        out,
+        &files,
+        trials.map(|t| t.0).into_iter().collect(),
+        &stale,
+    )
+    .with_context(|| format!("writing results to {}", out.display()))?;
     Ok(Written {
         summary: s,
         summary_json,
-        trials_csv: with_csv,
+        trials: format,
         report: with_report,
     })
 }

@@ -2,4 +2,6 @@
 //! at all), shard files and the report's inputs.
 
 pub mod output;
+pub mod parquet;
 pub mod read;
+pub mod trials;

@@ -113,7 +113,7 @@ fn token() -> &'static str {
 
 /// Why a result file could not be written, named as the user will see it (not as the hidden
 /// temporary file it is staged in), with what to do.
-fn cannot_write(dst: &Path) -> String {
+pub(super) fn cannot_write(dst: &Path) -> String {
     format!(
         "cannot write {}: check that the folder is writable and the disk has room, or choose another --out (earlier results there are kept)",
         dst.display()
@@ -142,9 +142,14 @@ fn commit_marker(dir: &Path, token: &str) -> PathBuf {
 }
 
 impl Staged {
+    /// Where the file goes once moved into place.
+    pub fn dst(&self) -> &Path {
+        &self.dst
+    }
+
     /// Creates the temporary file for `dir/name` (and the folders above it). Callers first
     /// [`recover`] `dir`, once.
-    fn create(dir: &Path, name: &str) -> anyhow::Result<(Staged, std::fs::File)> {
+    pub(super) fn create(dir: &Path, name: &str) -> anyhow::Result<(Staged, std::fs::File)> {
         let dst = dir.join(name);
         ensure_dir(dst.parent().unwrap_or(dir))?;
         let held = Held::take(dir)?;
@@ -297,34 +302,28 @@ impl Drop for Staged {
 /// Rows of trials.csv processed per parallel formatting task.
 const CSV_ROWS: usize = 4096;
 
-/// The header line of trials.csv.
+/// The header line of trials.csv: the names of [`super::trials::columns`].
 pub fn trials_csv_header(m: &Model) -> anyhow::Result<Vec<u8>> {
-    let mut header = vec!["trial".to_string()];
-    for d in 0..m.demand.len() {
-        let id = m.demand_id(d);
-        for col in ["shortfall_t", "worst_period_t", "first_short", "tariff_usd"] {
-            header.push(format!("{id}.{col}"));
-        }
-    }
-    for sh in &m.shocks {
-        header.push(format!("shock.{}", sh.id));
-    }
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(&header)?;
+    w.write_record(super::trials::columns(m).iter().map(|c| c.name.as_str()))?;
     w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// trials.csv rows of consecutive trials from `first`: outcomes `[trial * demand_nodes + d]`
-/// and shock flags `[trial * words + i / 64]`, formatted in parallel.
+/// and shock flags `[trial * words + i / 64]`, formatted in parallel. Numbers are written in
+/// the shortest form that reads back to the same value, a missing month as an empty field and
+/// a shock flag as `1` or `0`.
 pub fn trials_csv_rows(
     m: &Model,
     first: u64,
     outs: &[crate::sim::result::DemandOutcome],
     occurred: &[u64],
 ) -> anyhow::Result<Vec<u8>> {
+    use super::trials::{Block, Value};
     use rayon::prelude::*;
-    let (dn, words) = (m.demand.len(), m.shock_words());
-    let trials = occurred.len() / words;
+    let block = Block::new(m, first, outs, occurred);
+    let (cols, months) = (super::trials::columns(m), super::trials::month_labels(m));
+    let trials = block.trials();
     let parts: Vec<anyhow::Result<Vec<u8>>> = (0..trials.div_ceil(CSV_ROWS))
         .into_par_iter()
         .map(|c| {
@@ -338,20 +337,16 @@ pub fn trials_csv_rows(
                 w.write_field(&field)
             };
             for k in c * CSV_ROWS..((c + 1) * CSV_ROWS).min(trials) {
-                put(&mut w, &(first + k as u64))?;
-                for o in &outs[k * dn..(k + 1) * dn] {
-                    put(&mut w, &o.shortfall)?;
-                    put(&mut w, &o.worst)?;
-                    if o.first_short == crate::sim::result::NONE {
-                        w.write_field("")?;
-                    } else {
-                        put(&mut w, &m.month_label(o.first_short as usize))?;
+                for col in &cols {
+                    match block.value(col.source, k) {
+                        Value::Trial(t) => put(&mut w, &t)?,
+                        Value::Number(x) => put(&mut w, &x)?,
+                        Value::Month(p) => w.write_field(
+                            p.and_then(|p| months.get(usize::from(p)))
+                                .map_or("", String::as_str),
+                        )?,
+                        Value::Flag(on) => w.write_field(if on { "1" } else { "0" })?,
                     }
-                    put(&mut w, &o.tariff)?;
-                }
-                for i in 0..m.shocks.len() {
-                    let on = occurred[k * words + i / 64] >> (i % 64) & 1 == 1;
-                    w.write_field(if on { "1" } else { "0" })?;
                 }
                 w.write_record(None::<&[u8]>)?;
             }
@@ -417,6 +412,51 @@ impl<'m> TrialsCsv<'m> {
             .and_then(|_| self.file.get_ref().sync_all())
             .with_context(|| cannot_write(&dst))?;
         Ok((self.staged, self.crc.finalize()))
+    }
+}
+
+/// The per-trial file of a run in either format, written as the trials run.
+pub enum TrialsWriter<'m> {
+    /// trials.csv.
+    Csv(TrialsCsv<'m>),
+    /// trials.parquet.
+    Parquet(Box<super::parquet::TrialsParquet<'m>>),
+}
+
+impl<'m> TrialsWriter<'m> {
+    /// Starts the file in `dir`, under a temporary name.
+    pub fn create(
+        format: super::trials::Format,
+        m: &'m Model,
+        dir: &Path,
+    ) -> anyhow::Result<TrialsWriter<'m>> {
+        Ok(match format {
+            super::trials::Format::Csv => TrialsWriter::Csv(TrialsCsv::create(m, dir)?),
+            super::trials::Format::Parquet => {
+                TrialsWriter::Parquet(Box::new(super::parquet::TrialsParquet::create(m, dir)?))
+            }
+        })
+    }
+
+    /// Appends a block of trials (see [`crate::sim::engine::BlockSink`]).
+    pub fn block(
+        &mut self,
+        first: u64,
+        outs: &[crate::sim::result::DemandOutcome],
+        occurred: &[u64],
+    ) -> anyhow::Result<()> {
+        match self {
+            TrialsWriter::Csv(f) => f.block(first, outs, occurred),
+            TrialsWriter::Parquet(f) => f.block(first, outs, occurred),
+        }
+    }
+
+    /// Completes the file, with the CRC-32 of its bytes.
+    pub fn finish(self) -> anyhow::Result<(Staged, u32)> {
+        match self {
+            TrialsWriter::Csv(f) => f.finish(),
+            TrialsWriter::Parquet(f) => f.finish(),
+        }
     }
 }
 
@@ -758,7 +798,7 @@ impl FolderLock {
 
 /// Makes `dir` ready for a write: created if need be, and cleared of what dead runs left there
 /// (see [`recover`]).
-fn prepare(dir: &Path) -> anyhow::Result<()> {
+pub(super) fn prepare(dir: &Path) -> anyhow::Result<()> {
     ensure_dir(dir)?;
     let _lock = FolderLock::take(dir);
     recover(dir);

@@ -140,8 +140,52 @@ pub fn report_input(dir: &Path) -> anyhow::Result<ReportInput> {
         summary.schema_version,
         crate::stats::summary::SCHEMA_VERSION
     );
+    let names: Vec<String> = summary
+        .demand
+        .iter()
+        .map(|d| format!("{}.shortfall_t", d.node))
+        .collect();
     let tp = dir.join("trials.csv");
-    let mut reader = csv::Reader::from_path(&tp).with_context(|| {
+    let pq = dir.join(crate::io::parquet::FILE);
+    let mut shortfall = if !tp.exists() && pq.exists() {
+        let read = crate::io::parquet::read_numbers(&pq, &names)?;
+        let mut shortfall: Vec<Vec<f32>> = Vec::with_capacity(read.len());
+        for (v, name) in read.into_iter().zip(&names) {
+            if let Some(x) = v.iter().find(|x| !(x.is_finite() && **x >= 0.0)) {
+                anyhow::bail!(
+                    "{}: column {name} holds {x}, not a shortfall in tonnes; rerun the scenario to rewrite the folder",
+                    pq.display()
+                );
+            }
+            // A run keeps each trial's shortfall as f32; read the file the same way.
+            shortfall.push(v.into_iter().map(|x| x as f32).collect());
+        }
+        shortfall
+    } else {
+        read_csv_shortfalls(&tp, &names)?
+    };
+    let tp = if !tp.exists() && pq.exists() { pq } else { tp };
+    anyhow::ensure!(
+        shortfall
+            .first()
+            .is_none_or(|v| v.len() as u64 == summary.trials),
+        "{} has {} trials but summary.json says {}",
+        tp.display(),
+        shortfall.first().map_or(0, |v| v.len()),
+        summary.trials
+    );
+    Ok(ReportInput::new(summary, |d| {
+        std::mem::take(&mut shortfall[d])
+            .into_iter()
+            .map(f64::from)
+            .collect()
+    }))
+}
+
+/// The columns `names` of the trials.csv at `tp`, each shortfall rounded to f32 as a run keeps
+/// it.
+fn read_csv_shortfalls(tp: &Path, names: &[String]) -> anyhow::Result<Vec<Vec<f32>>> {
+    let mut reader = csv::Reader::from_path(tp).with_context(|| {
         format!(
             "cannot read {} (the report is drawn from each trial's outcome: rerun without --no-trials-csv)",
             tp.display()
@@ -151,11 +195,9 @@ pub fn report_input(dir: &Path) -> anyhow::Result<ReportInput> {
         .headers()
         .with_context(|| format!("cannot read {}", tp.display()))?
         .clone();
-    let cols: Vec<usize> = summary
-        .demand
+    let cols: Vec<usize> = names
         .iter()
-        .map(|d| {
-            let name = format!("{}.shortfall_t", d.node);
+        .map(|name| {
             headers
                 .iter()
                 .position(|h| h == name)
@@ -185,21 +227,28 @@ pub fn report_input(dir: &Path) -> anyhow::Result<ReportInput> {
             shortfall[d].push(v as f32);
         }
     }
-    anyhow::ensure!(
-        shortfall
-            .first()
-            .is_none_or(|v| v.len() as u64 == summary.trials),
-        "{} has {} trials but summary.json says {}",
-        tp.display(),
-        shortfall.first().map_or(0, |v| v.len()),
-        summary.trials
-    );
-    Ok(ReportInput::new(summary, |d| {
-        std::mem::take(&mut shortfall[d])
-            .into_iter()
-            .map(f64::from)
-            .collect()
-    }))
+    Ok(shortfall)
+}
+
+/// The format of the per-trial file of the shard folder `dir`: trials.csv or trials.parquet,
+/// whichever it holds.
+pub fn trials_format_in(dir: &Path) -> anyhow::Result<crate::io::trials::Format> {
+    use crate::io::trials::Format;
+    let held: Vec<Format> = Format::ALL
+        .into_iter()
+        .filter(|f| dir.join(f.file()).is_file())
+        .collect();
+    match held[..] {
+        [f] => Ok(f),
+        [] => anyhow::bail!(
+            "cannot read {} (every shard writes one); re-run that shard",
+            dir.join("trials.csv").display()
+        ),
+        _ => anyhow::bail!(
+            "{} holds both trials.csv and trials.parquet, and its shard.bin vouches for one of them only; re-run that shard",
+            dir.display()
+        ),
+    }
 }
 
 /// The scenario files shipped in the source tree (scenarios/ and scenarios/what-if/), sorted:
