@@ -281,3 +281,44 @@ fn a_bad_trials_format_is_a_clear_error() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("cannot be used with"), "{err}");
 }
+
+/// The in-memory table of `run_table` holds trials.csv's columns and values, and the same
+/// summary as `run`.
+#[test]
+fn the_in_memory_table_is_trials_csv() {
+    use supplyshock::io::trials::Data;
+    let dir = tmp("table-csv");
+    run(None, 2000, Format::Csv, &dir);
+    let loaded = app::load(None).unwrap();
+    let settings = Settings {
+        trials: Some(2000),
+        seed: Some(11),
+        threads: 2,
+        kernel: supplyshock::sim::engine::Kernel::best(),
+        progress: false,
+    };
+    let t = app::run_table(&loaded, &settings).unwrap();
+    assert_eq!(
+        t.summary_json,
+        std::fs::read(dir.join("summary.json")).unwrap()
+    );
+    let mut csv = csv::Reader::from_path(dir.join("trials.csv")).unwrap();
+    let header: Vec<&str> = t.table.columns.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(csv.headers().unwrap().iter().collect::<Vec<_>>(), header);
+    assert_eq!(t.table.trials(), 2000);
+    for (k, rec) in csv.records().enumerate() {
+        let rec = rec.unwrap();
+        for (c, d) in t.table.data.iter().enumerate() {
+            let text = match d {
+                Data::Trial(v) => v[k].to_string(),
+                Data::Number(v) => v[k].to_string(),
+                Data::Month(v) => {
+                    v[k].map_or(String::new(), |p| t.table.months[p as usize].clone())
+                }
+                Data::Flag(v) => if v[k] { "1" } else { "0" }.to_string(),
+            };
+            assert_eq!(text, rec[c], "row {k} column {}", header[c]);
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

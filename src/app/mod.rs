@@ -5,6 +5,7 @@
 pub mod bench;
 mod compare;
 mod run;
+mod table;
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +17,7 @@ use crate::stats::summary::Summary;
 
 pub use compare::{CompareOutcome, SweepOutcome, compare, sweep};
 pub use run::{RunJob, RunOutcome, Written, merge, report, run};
+pub use table::{TableRun, run_table};
 
 /// The summary of a run: re-simulates its worst trials for the tail profile, then aggregates.
 pub fn summarise(m: &Model, r: &RunResult) -> Summary {
