@@ -13,7 +13,7 @@ use supplyshock::io::trials::{Data, Kind};
 use supplyshock::sim::engine::Kernel;
 
 create_exception!(
-    _supplyshock,
+    supplyshock,
     Error,
     PyValueError,
     "A scenario or a setting supplyshock cannot run; the message names the file, line and column (or the argument) and says how to fix it."
