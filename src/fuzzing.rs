@@ -161,7 +161,7 @@ fn run(m: &Model) -> Outcome {
         kernel: Kernel::best(),
     };
     let (mut outs, mut occ) = (Vec::new(), Vec::new());
-    let mut sink = |_: u64, o: &[DemandOutcome], f: &[u64]| {
+    let mut sink = |_: u64, o: &[DemandOutcome], f: &[u64], _: &[f32]| {
         outs.extend_from_slice(o);
         occ.extend_from_slice(f);
         Ok(())

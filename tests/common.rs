@@ -101,6 +101,8 @@ pub fn trials_csv(m: &Model, r: &RunResult) -> Vec<u8> {
     let n = r.trials as usize;
     let mut outs = vec![DemandOutcome::default(); n * dn];
     let mut occ = vec![0u64; n * words];
+    let stride = m.draw_stride();
+    let mut draws = vec![0f32; n * stride];
     let mut scratch = Scratch::new(m);
     for k in 0..n {
         run_trial(
@@ -112,9 +114,12 @@ pub fn trials_csv(m: &Model, r: &RunResult) -> Vec<u8> {
             &mut occ[k * words..(k + 1) * words],
             &mut NoObserver,
         );
+        draws[k * stride..(k + 1) * stride].copy_from_slice(&scratch.magnitude);
     }
     let mut bytes = supplyshock::io::output::trials_csv_header(m).unwrap();
-    bytes.extend(supplyshock::io::output::trials_csv_rows(m, r.first_trial, &outs, &occ).unwrap());
+    bytes.extend(
+        supplyshock::io::output::trials_csv_rows(m, r.first_trial, &outs, &occ, &draws).unwrap(),
+    );
     bytes
 }
 

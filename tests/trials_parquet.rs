@@ -75,6 +75,11 @@ fn column_text(col: ColumnReader, rows: usize) -> Vec<String> {
             .into_iter()
             .map(|v| v.unwrap().to_string())
             .collect(),
+        // An input's value: the shortest text of the 32-bit float, empty where none was drawn.
+        ColumnReader::FloatColumnReader(r) => read(r, rows, true)
+            .into_iter()
+            .map(|v| v.map_or(String::new(), |x| x.to_string()))
+            .collect(),
         ColumnReader::BoolColumnReader(r) => read(r, rows, false)
             .into_iter()
             .map(|v| if v.unwrap() { "1" } else { "0" }.to_string())
@@ -316,6 +321,8 @@ fn the_in_memory_table_is_trials_csv() {
                     v[k].map_or(String::new(), |p| t.table.months[p as usize].clone())
                 }
                 Data::Flag(v) => if v[k] { "1" } else { "0" }.to_string(),
+                Data::Drawn(v) if v[k].is_nan() => String::new(),
+                Data::Drawn(v) => v[k].to_string(),
             };
             assert_eq!(text, rec[c], "row {k} column {}", header[c]);
         }

@@ -40,6 +40,8 @@ fn column_bytes<'py>(
         Data::Trial(v) => ("int64", fill(py, v, i64::to_ne_bytes)?),
         Data::Number(v) => ("float64", fill(py, v, f64::to_ne_bytes)?),
         Data::Flag(v) => ("bool", fill(py, v, |b| [u8::from(b)])?),
+        // NaN where the trial drew none.
+        Data::Drawn(v) => ("float32", fill(py, v, f32::to_ne_bytes)?),
         // A month as its period, -1 where there is none.
         Data::Month(v) => (
             "int16",
@@ -93,6 +95,7 @@ fn run<'py>(
             Kind::Number => "number",
             Kind::Month => "month",
             Kind::Flag => "flag",
+            Kind::Drawn => "drawn",
         };
         let (dtype, bytes) = column_bytes(py, d)?;
         columns.push((c.name.clone(), kind, dtype, bytes));

@@ -107,8 +107,9 @@ pub fn run(job: &RunJob, loaded: &Loaded) -> anyhow::Result<RunOutcome> {
         ),
         None => None,
     };
-    let mut write = |first: u64, outs: &[DemandOutcome], occ: &[u64]| match &mut csv {
-        Some(csv) => csv.block(first, outs, occ),
+    let mut write = |first: u64, outs: &[DemandOutcome], occ: &[u64], draws: &[f32]| match &mut csv
+    {
+        Some(csv) => csv.block(first, outs, occ, draws),
         None => Ok(()),
     };
     // Without a per-trial file the engine need not keep each block's full outcomes at all.

@@ -36,8 +36,8 @@ pub fn run_table(loaded: &Loaded, settings: &Settings) -> anyhow::Result<TableRu
                 "the table of {trials} trials does not fit in memory; ask for fewer trials, or write trials.parquet with `supplyshock run --trials-format parquet` and read it in parts"
             )
         })?;
-    let mut push = |first: u64, outs: &[DemandOutcome], occ: &[u64]| {
-        table.push(&Block::new(m, first, outs, occ));
+    let mut push = |first: u64, outs: &[DemandOutcome], occ: &[u64], draws: &[f32]| {
+        table.push(&Block::new(m, first, outs, occ, draws));
         Ok(())
     };
     let sink: &mut BlockSink = &mut push;

@@ -318,10 +318,11 @@ pub fn trials_csv_rows(
     first: u64,
     outs: &[crate::sim::result::DemandOutcome],
     occurred: &[u64],
+    draws: &[f32],
 ) -> anyhow::Result<Vec<u8>> {
     use super::trials::{Block, Value};
     use rayon::prelude::*;
-    let block = Block::new(m, first, outs, occurred);
+    let block = Block::new(m, first, outs, occurred, draws);
     let (cols, months) = (super::trials::columns(m), super::trials::month_labels(m));
     let trials = block.trials();
     let parts: Vec<anyhow::Result<Vec<u8>>> = (0..trials.div_ceil(CSV_ROWS))
@@ -341,6 +342,9 @@ pub fn trials_csv_rows(
                     match block.value(col.source, k) {
                         Value::Trial(t) => put(&mut w, &t)?,
                         Value::Number(x) => put(&mut w, &x)?,
+                        // An input the trial never drew: an empty field.
+                        Value::Drawn(x) if x.is_nan() => w.write_field("")?,
+                        Value::Drawn(x) => put(&mut w, &x)?,
                         Value::Month(p) => w.write_field(
                             p.and_then(|p| months.get(usize::from(p)))
                                 .map_or("", String::as_str),
@@ -398,8 +402,9 @@ impl<'m> TrialsCsv<'m> {
         first: u64,
         outs: &[crate::sim::result::DemandOutcome],
         occurred: &[u64],
+        draws: &[f32],
     ) -> anyhow::Result<()> {
-        let bytes = trials_csv_rows(self.m, first, outs, occurred)?;
+        let bytes = trials_csv_rows(self.m, first, outs, occurred, draws)?;
         self.write(&bytes)
     }
 
@@ -444,10 +449,11 @@ impl<'m> TrialsWriter<'m> {
         first: u64,
         outs: &[crate::sim::result::DemandOutcome],
         occurred: &[u64],
+        draws: &[f32],
     ) -> anyhow::Result<()> {
         match self {
-            TrialsWriter::Csv(f) => f.block(first, outs, occurred),
-            TrialsWriter::Parquet(f) => f.block(first, outs, occurred),
+            TrialsWriter::Csv(f) => f.block(first, outs, occurred, draws),
+            TrialsWriter::Parquet(f) => f.block(first, outs, occurred, draws),
         }
     }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use parquet::basic::{Compression, LogicalType, Repetition, Type as Physical};
-use parquet::data_type::{BoolType, ByteArray, ByteArrayType, DoubleType, Int64Type};
+use parquet::data_type::{BoolType, ByteArray, ByteArrayType, DoubleType, FloatType, Int64Type};
 use parquet::file::properties::WriterProperties;
 use parquet::file::reader::{FileReader as _, SerializedFileReader};
 use parquet::file::writer::SerializedFileWriter;
@@ -24,7 +24,7 @@ pub const FILE: &str = "trials.parquet";
 
 /// The Parquet schema of `cols`: a trial index is a required INT64, a quantity a required
 /// DOUBLE, a month an optional UTF-8 string (null where trials.csv's field is empty), a shock
-/// flag a required BOOLEAN.
+/// flag a required BOOLEAN, an input's value an optional FLOAT (null where the trial drew none).
 pub fn schema(cols: &[Column]) -> anyhow::Result<Type> {
     let fields = cols
         .iter()
@@ -38,6 +38,7 @@ pub fn schema(cols: &[Column]) -> anyhow::Result<Type> {
                     Repetition::OPTIONAL,
                 ),
                 Kind::Flag => (Physical::BOOLEAN, None, Repetition::REQUIRED),
+                Kind::Drawn => (Physical::FLOAT, None, Repetition::OPTIONAL),
             };
             Type::primitive_type_builder(&c.name, physical)
                 .with_repetition(repetition)
@@ -117,8 +118,9 @@ impl<'m> TrialsParquet<'m> {
         first: u64,
         outs: &[crate::sim::result::DemandOutcome],
         occurred: &[u64],
+        draws: &[f32],
     ) -> anyhow::Result<()> {
-        let b = Block::new(self.m, first, outs, occurred);
+        let b = Block::new(self.m, first, outs, occurred, draws);
         if b.trials() == 0 {
             return Ok(());
         }
@@ -179,6 +181,12 @@ fn write_row_group(
             }
             Data::Flag(v) => {
                 col.typed::<BoolType>().write_batch(v, None, None)?;
+            }
+            Data::Drawn(v) => {
+                let def: Vec<i16> = v.iter().map(|x| i16::from(!x.is_nan())).collect();
+                let vals: Vec<f32> = v.iter().copied().filter(|x| !x.is_nan()).collect();
+                col.typed::<FloatType>()
+                    .write_batch(&vals, Some(&def), None)?;
             }
             Data::Month(v) => {
                 let def: Vec<i16> = v.iter().map(|p| i16::from(p.is_some())).collect();
@@ -290,6 +298,18 @@ fn read_column(
                     Some(*p)
                 });
             }
+        }
+        (C::FloatColumnReader(mut r), Data::Drawn(v)) => {
+            let (mut def, mut vals) = (Vec::with_capacity(rows), Vec::new());
+            r.read_records(rows, Some(&mut def), None, &mut vals)?;
+            let mut vals = vals.into_iter();
+            v.extend(def.iter().map(|&d| {
+                if d == 0 {
+                    f32::NAN
+                } else {
+                    vals.next().unwrap_or(f32::NAN)
+                }
+            }));
         }
         _ => anyhow::bail!("its type is not the one supplyshock writes"),
     }

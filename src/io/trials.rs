@@ -19,6 +19,9 @@ pub enum Kind {
     Month,
     /// Whether a shock was active: `1`/`0` in trials.csv, a boolean in trials.parquet.
     Flag,
+    /// A value the trial drew for an uncertain input, as the run keeps it (a 32-bit float), or
+    /// nothing where it drew none (empty in trials.csv, null in trials.parquet).
+    Drawn,
 }
 
 /// Where a column's values come from.
@@ -36,6 +39,9 @@ pub enum Source {
     Tariff(usize),
     /// Whether shock `i` was active.
     Shock(usize),
+    /// The value the trial drew for uncertain input `j` (see [`crate::model::inputs`]); NaN
+    /// where it drew none.
+    Input(usize),
 }
 
 impl Source {
@@ -44,6 +50,7 @@ impl Source {
         match self {
             Source::Trial => Kind::Trial,
             Source::Shortfall(_) | Source::Worst(_) | Source::Tariff(_) => Kind::Number,
+            Source::Input(_) => Kind::Drawn,
             Source::FirstShort(_) => Kind::Month,
             Source::Shock(_) => Kind::Flag,
         }
@@ -94,6 +101,12 @@ pub fn columns(m: &Model) -> Vec<Column> {
             source: Source::Shock(i),
         });
     }
+    for (j, input) in m.inputs.list.iter().enumerate() {
+        cols.push(Column {
+            name: format!("input.{}", input.name),
+            source: Source::Input(j),
+        });
+    }
     cols
 }
 
@@ -113,6 +126,8 @@ pub enum Value {
     Month(Option<u16>),
     /// A shock flag.
     Flag(bool),
+    /// An input's value, NaN where the trial drew none.
+    Drawn(f32),
 }
 
 /// A block of consecutive trials as a run hands it over: outcomes `[trial * demand_nodes + d]`
@@ -122,19 +137,31 @@ pub struct Block<'a> {
     first: u64,
     outs: &'a [DemandOutcome],
     occurred: &'a [u64],
+    draws: &'a [f32],
     demand_nodes: usize,
     words: usize,
+    shocks: usize,
+    stride: usize,
 }
 
 impl<'a> Block<'a> {
     /// The block of trials from `first` of a run of `m`.
-    pub fn new(m: &Model, first: u64, outs: &'a [DemandOutcome], occurred: &'a [u64]) -> Self {
+    pub fn new(
+        m: &Model,
+        first: u64,
+        outs: &'a [DemandOutcome],
+        occurred: &'a [u64],
+        draws: &'a [f32],
+    ) -> Self {
         Block {
             first,
             outs,
             occurred,
+            draws,
             demand_nodes: m.demand.len(),
             words: m.shock_words(),
+            shocks: m.shocks.len(),
+            stride: m.draw_stride(),
         }
     }
 
@@ -159,6 +186,7 @@ impl<'a> Block<'a> {
             Source::Shock(i) => {
                 Value::Flag(self.occurred[k * self.words + i / 64] >> (i % 64) & 1 == 1)
             }
+            Source::Input(j) => Value::Drawn(self.draws[k * self.stride + self.shocks + j]),
         }
     }
 }
@@ -174,6 +202,8 @@ pub enum Data {
     Month(Vec<Option<u16>>),
     /// Shock flags.
     Flag(Vec<bool>),
+    /// Inputs' values, NaN where a trial drew none.
+    Drawn(Vec<f32>),
 }
 
 impl Data {
@@ -183,6 +213,7 @@ impl Data {
             Kind::Number => Data::Number(Vec::new()),
             Kind::Month => Data::Month(Vec::new()),
             Kind::Flag => Data::Flag(Vec::new()),
+            Kind::Drawn => Data::Drawn(Vec::new()),
         }
     }
 
@@ -193,6 +224,7 @@ impl Data {
             Data::Number(v) => v.len(),
             Data::Month(v) => v.len(),
             Data::Flag(v) => v.len(),
+            Data::Drawn(v) => v.len(),
         }
     }
 
@@ -207,6 +239,7 @@ impl Data {
             Data::Number(v) => v.clear(),
             Data::Month(v) => v.clear(),
             Data::Flag(v) => v.clear(),
+            Data::Drawn(v) => v.clear(),
         }
     }
 
@@ -216,6 +249,7 @@ impl Data {
             Data::Number(v) => v.try_reserve(n),
             Data::Month(v) => v.try_reserve(n),
             Data::Flag(v) => v.try_reserve(n),
+            Data::Drawn(v) => v.try_reserve(n),
         }
     }
 
@@ -238,6 +272,10 @@ impl Data {
             })),
             Data::Flag(v) => v.extend(vals.filter_map(|x| match x {
                 Value::Flag(f) => Some(f),
+                _ => None,
+            })),
+            Data::Drawn(v) => v.extend(vals.filter_map(|x| match x {
+                Value::Drawn(f) => Some(f),
                 _ => None,
             })),
         }

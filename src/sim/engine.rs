@@ -43,8 +43,10 @@ pub struct RunOptions {
 }
 
 /// Receives each block's full outcomes in trial order: (index of its first trial, outcomes
-/// `[trial * demand_nodes + d]`, shock flags `[trial * words + i / 64]`).
-pub type BlockSink<'a> = dyn FnMut(u64, &[DemandOutcome], &[u64]) -> anyhow::Result<()> + Send + 'a;
+/// `[trial * demand_nodes + d]`, shock flags `[trial * words + i / 64]`, shock magnitudes and
+/// input values `[trial * stride + i]`, stride [`Model::draw_stride`]).
+pub type BlockSink<'a> =
+    dyn FnMut(u64, &[DemandOutcome], &[u64], &[f32]) -> anyhow::Result<()> + Send + 'a;
 
 /// Runs `opts.trials` trials of `m`.
 pub fn run(m: &Model, opts: &RunOptions) -> anyhow::Result<RunResult> {
@@ -442,6 +444,11 @@ fn run_in_pool(
         Some(_) => vec![DemandOutcome::default(); n.min(BLOCK) * dn],
         None => Vec::new(),
     };
+    // And its draws, of every trial (the run keeps only the first `kept` trials' draws).
+    let mut block_draws = match sink {
+        Some(_) => vec![0f32; n.min(BLOCK) * stride],
+        None => Vec::new(),
+    };
     // One slot per pool thread, filled the first time the thread runs a chunk; a thread only
     // ever locks its own slot, so the locks are never contended.
     let states: Vec<Mutex<Option<ThreadState>>> = (0..rayon::current_num_threads())
@@ -459,9 +466,14 @@ fn run_in_pool(
         };
         let occ = &mut occurred[b0 * words..(b0 + bn) * words];
         let short = &mut shortfall[b0 * dn..(b0 + bn) * dn];
-        // This block's kept magnitudes, cut into the same chunks as the trials.
+        // This block's kept magnitudes (with a sink, all of its draws), cut into the same
+        // chunks as the trials.
         let (lo, hi) = (b0.min(kept), (b0 + bn).min(kept));
-        let mut mags_left = &mut magnitude[lo * stride..hi * stride];
+        let mut mags_left = if block_draws.is_empty() {
+            &mut magnitude[lo * stride..hi * stride]
+        } else {
+            &mut block_draws[..bn * stride]
+        };
         let mut mag_chunks = Vec::with_capacity(chunks);
         for _ in 0..chunks {
             let take = (CHUNK * stride).min(mags_left.len());
@@ -504,10 +516,12 @@ fn run_in_pool(
                 bar.inc((occ.len() / words) as u64);
             });
         if let Some(sink) = sink.as_deref_mut() {
+            magnitude[lo * stride..hi * stride].copy_from_slice(&block_draws[..(hi - lo) * stride]);
             sink(
                 opts.first_trial + b0 as u64,
                 &block[..bn * dn],
                 &occurred[b0 * words..(b0 + bn) * words],
+                &block_draws[..bn * stride],
             )?;
         }
     }
