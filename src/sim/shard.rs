@@ -78,7 +78,8 @@ pub struct ShardFile {
     magnitude: Vec<f32>,
     streams: Vec<DemandStreams>,
     hist: Vec<u32>,
-    /// CRC-32 of the shard's trials.csv as written, which `merge` checks.
+    /// CRC-32 of the shard's per-trial file (trials.csv or trials.parquet) as written, which
+    /// `merge` checks.
     pub trials_csv_crc: u32,
     /// The folder it was read from.
     #[serde(skip)]
