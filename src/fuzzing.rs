@@ -161,9 +161,9 @@ fn run(m: &Model) -> Outcome {
         kernel: Kernel::best(),
     };
     let (mut outs, mut occ) = (Vec::new(), Vec::new());
-    let mut sink = |_: u64, o: &[DemandOutcome], f: &[u64], _: &[f32]| {
-        outs.extend_from_slice(o);
-        occ.extend_from_slice(f);
+    let mut sink = |b: &crate::sim::result::TrialBlock| {
+        outs.extend_from_slice(b.outs);
+        occ.extend_from_slice(b.occurred);
         Ok(())
     };
     let r = match engine::run_with(m, &opts, Some(&mut sink)) {

@@ -118,7 +118,16 @@ pub fn trials_csv(m: &Model, r: &RunResult) -> Vec<u8> {
     }
     let mut bytes = supplyshock::io::output::trials_csv_header(m).unwrap();
     bytes.extend(
-        supplyshock::io::output::trials_csv_rows(m, r.first_trial, &outs, &occ, &draws).unwrap(),
+        supplyshock::io::output::trials_csv_rows(
+            m,
+            &supplyshock::sim::result::TrialBlock {
+                first: r.first_trial,
+                outs: &outs,
+                occurred: &occ,
+                draws: &draws,
+            },
+        )
+        .unwrap(),
     );
     bytes
 }

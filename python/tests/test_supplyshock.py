@@ -7,6 +7,7 @@ import os
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -62,6 +63,12 @@ def test_the_trials_are_trials_csv(cli_run, py_run):
         elif name.startswith("shock."):
             assert got.dtype == bool, name
             assert (got.astype(int) == want).all(), name
+        elif name.startswith("input."):
+            # A drawn value is a 32-bit float, written in its shortest text; NaN where the trial
+            # drew none (an empty field).
+            assert got.dtype == np.float32, name
+            assert (got.isna() == want.isna()).all(), name
+            assert (got[got.notna()] == want[want.notna()].astype(np.float32)).all(), name
         else:
             # trials.csv holds the shortest text that reads back to the same double.
             assert (got.to_numpy() == want.to_numpy()).all(), name

@@ -12,7 +12,7 @@ use crate::io::trials::Format;
 use crate::model::Model;
 use crate::report;
 use crate::sim::engine::{self, BlockSink};
-use crate::sim::result::{DemandOutcome, RunResult};
+use crate::sim::result::{RunResult, TrialBlock};
 use crate::sim::shard::{self, Shard, ShardFile};
 use crate::stats::summary::Summary;
 
@@ -107,9 +107,8 @@ pub fn run(job: &RunJob, loaded: &Loaded) -> anyhow::Result<RunOutcome> {
         ),
         None => None,
     };
-    let mut write = |first: u64, outs: &[DemandOutcome], occ: &[u64], draws: &[f32]| match &mut csv
-    {
-        Some(csv) => csv.block(first, outs, occ, draws),
+    let mut write = |b: &TrialBlock| match &mut csv {
+        Some(csv) => csv.block(b),
         None => Ok(()),
     };
     // Without a per-trial file the engine need not keep each block's full outcomes at all.
@@ -301,7 +300,7 @@ fn write_results(
     ];
     if with_report {
         let input = report::ReportInput {
-            trials_csv: format == Some(Format::Csv),
+            trials_file: format.map(Format::file),
             ..report::input_from_run(s.clone(), result)
         };
         files.extend(report::in_output(report::files(&input)?));

@@ -5,7 +5,7 @@ use super::{Loaded, Settings};
 use crate::io::output;
 use crate::io::trials::{Block, Table};
 use crate::sim::engine::{self, BlockSink};
-use crate::sim::result::DemandOutcome;
+use crate::sim::result::TrialBlock;
 use crate::stats::summary::Summary;
 
 /// What [`run_table`] returns.
@@ -36,8 +36,8 @@ pub fn run_table(loaded: &Loaded, settings: &Settings) -> anyhow::Result<TableRu
                 "the table of {trials} trials does not fit in memory; ask for fewer trials, or write trials.parquet with `supplyshock run --trials-format parquet` and read it in parts"
             )
         })?;
-    let mut push = |first: u64, outs: &[DemandOutcome], occ: &[u64], draws: &[f32]| {
-        table.push(&Block::new(m, first, outs, occ, draws));
+    let mut push = |b: &TrialBlock| {
+        table.push(&Block::new(m, b));
         Ok(())
     };
     let sink: &mut BlockSink = &mut push;

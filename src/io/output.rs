@@ -313,16 +313,10 @@ pub fn trials_csv_header(m: &Model) -> anyhow::Result<Vec<u8>> {
 /// and shock flags `[trial * words + i / 64]`, formatted in parallel. Numbers are written in
 /// the shortest form that reads back to the same value, a missing month as an empty field and
 /// a shock flag as `1` or `0`.
-pub fn trials_csv_rows(
-    m: &Model,
-    first: u64,
-    outs: &[crate::sim::result::DemandOutcome],
-    occurred: &[u64],
-    draws: &[f32],
-) -> anyhow::Result<Vec<u8>> {
+pub fn trials_csv_rows(m: &Model, b: &crate::sim::result::TrialBlock) -> anyhow::Result<Vec<u8>> {
     use super::trials::{Block, Value};
     use rayon::prelude::*;
-    let block = Block::new(m, first, outs, occurred, draws);
+    let block = Block::new(m, b);
     let (cols, months) = (super::trials::columns(m), super::trials::month_labels(m));
     let trials = block.trials();
     let parts: Vec<anyhow::Result<Vec<u8>>> = (0..trials.div_ceil(CSV_ROWS))
@@ -397,14 +391,8 @@ impl<'m> TrialsCsv<'m> {
     }
 
     /// Appends the rows of a block of trials (see [`crate::sim::engine::BlockSink`]).
-    pub fn block(
-        &mut self,
-        first: u64,
-        outs: &[crate::sim::result::DemandOutcome],
-        occurred: &[u64],
-        draws: &[f32],
-    ) -> anyhow::Result<()> {
-        let bytes = trials_csv_rows(self.m, first, outs, occurred, draws)?;
+    pub fn block(&mut self, b: &crate::sim::result::TrialBlock) -> anyhow::Result<()> {
+        let bytes = trials_csv_rows(self.m, b)?;
         self.write(&bytes)
     }
 
@@ -444,16 +432,10 @@ impl<'m> TrialsWriter<'m> {
     }
 
     /// Appends a block of trials (see [`crate::sim::engine::BlockSink`]).
-    pub fn block(
-        &mut self,
-        first: u64,
-        outs: &[crate::sim::result::DemandOutcome],
-        occurred: &[u64],
-        draws: &[f32],
-    ) -> anyhow::Result<()> {
+    pub fn block(&mut self, b: &crate::sim::result::TrialBlock) -> anyhow::Result<()> {
         match self {
-            TrialsWriter::Csv(f) => f.block(first, outs, occurred, draws),
-            TrialsWriter::Parquet(f) => f.block(first, outs, occurred, draws),
+            TrialsWriter::Csv(f) => f.block(b),
+            TrialsWriter::Parquet(f) => f.block(b),
         }
     }
 

@@ -113,14 +113,8 @@ impl<'m> TrialsParquet<'m> {
     }
 
     /// Writes a block of trials (see [`crate::sim::engine::BlockSink`]) as one row group.
-    pub fn block(
-        &mut self,
-        first: u64,
-        outs: &[crate::sim::result::DemandOutcome],
-        occurred: &[u64],
-        draws: &[f32],
-    ) -> anyhow::Result<()> {
-        let b = Block::new(self.m, first, outs, occurred, draws);
+    pub fn block(&mut self, block: &crate::sim::result::TrialBlock) -> anyhow::Result<()> {
+        let b = Block::new(self.m, block);
         if b.trials() == 0 {
             return Ok(());
         }

@@ -164,7 +164,8 @@ pub fn report_input(dir: &Path) -> anyhow::Result<ReportInput> {
     } else {
         read_csv_shortfalls(&tp, &names)?
     };
-    let tp = if !tp.exists() && pq.exists() { pq } else { tp };
+    let parquet = !tp.exists() && pq.exists();
+    let tp = if parquet { pq } else { tp };
     anyhow::ensure!(
         shortfall
             .first()
@@ -174,12 +175,20 @@ pub fn report_input(dir: &Path) -> anyhow::Result<ReportInput> {
         shortfall.first().map_or(0, |v| v.len()),
         summary.trials
     );
-    Ok(ReportInput::new(summary, |d| {
+    let input = ReportInput::new(summary, |d| {
         std::mem::take(&mut shortfall[d])
             .into_iter()
             .map(f64::from)
             .collect()
-    }))
+    });
+    Ok(ReportInput {
+        trials_file: Some(if parquet {
+            crate::io::parquet::FILE
+        } else {
+            "trials.csv"
+        }),
+        ..input
+    })
 }
 
 /// The columns `names` of the trials.csv at `tp`, each shortfall rounded to f32 as a run keeps

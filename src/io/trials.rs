@@ -6,7 +6,7 @@
 //! columns.
 
 use crate::model::Model;
-use crate::sim::result::{DemandOutcome, NONE};
+use crate::sim::result::{DemandOutcome, NONE, TrialBlock};
 
 /// The type of a column's values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -146,18 +146,12 @@ pub struct Block<'a> {
 
 impl<'a> Block<'a> {
     /// The block of trials from `first` of a run of `m`.
-    pub fn new(
-        m: &Model,
-        first: u64,
-        outs: &'a [DemandOutcome],
-        occurred: &'a [u64],
-        draws: &'a [f32],
-    ) -> Self {
+    pub fn new(m: &Model, b: &TrialBlock<'a>) -> Self {
         Block {
-            first,
-            outs,
-            occurred,
-            draws,
+            first: b.first,
+            outs: b.outs,
+            occurred: b.occurred,
+            draws: b.draws,
             demand_nodes: m.demand.len(),
             words: m.shock_words(),
             shocks: m.shocks.len(),

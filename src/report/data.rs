@@ -17,8 +17,9 @@ pub struct ReportInput {
     pub histograms: Vec<Histogram>,
     /// Exceedance curve of each demand node.
     pub exceedance: Vec<Exceedance>,
-    /// Whether trials.csv sits beside the report (the index links to it).
-    pub trials_csv: bool,
+    /// The per-trial file beside the report (trials.csv or trials.parquet), which the index
+    /// links to; `None` where the run kept none.
+    pub trials_file: Option<&'static str>,
 }
 
 impl ReportInput {
@@ -41,7 +42,7 @@ impl ReportInput {
             summary,
             histograms,
             exceedance,
-            trials_csv: true,
+            trials_file: Some("trials.csv"),
         }
     }
 }

@@ -180,7 +180,7 @@ fn num(v: f64) -> String {
 
 /// index.html: the scenario, its key assumptions, the summary table and the charts, with
 /// relative links and no scripts.
-pub fn index_html(s: &Summary, charts: &[Chart], trials_csv: bool) -> String {
+pub fn index_html(s: &Summary, charts: &[Chart], trials_file: Option<&str>) -> String {
     let mut h = String::new();
     let _ = write!(
         h,
@@ -240,11 +240,17 @@ pub fn index_html(s: &Summary, charts: &[Chart], trials_csv: bool) -> String {
             100.0 * sh.probability
         );
     }
-    h.push_str(if trials_csv {
-        "</table>\n<p>Full figures: <a href=\"../summary.json\">summary.json</a>, per trial: <a href=\"../trials.csv\">trials.csv</a>.</p>\n"
-    } else {
-        "</table>\n<p>Full figures: <a href=\"../summary.json\">summary.json</a> (the run kept no trials.csv).</p>\n"
-    });
+    match trials_file {
+        Some(f) => {
+            let _ = writeln!(
+                h,
+                "</table>\n<p>Full figures: <a href=\"../summary.json\">summary.json</a>, per trial: <a href=\"../{f}\">{f}</a>.</p>"
+            );
+        }
+        None => h.push_str(
+            "</table>\n<p>Full figures: <a href=\"../summary.json\">summary.json</a> (the run kept no per-trial file).</p>\n",
+        ),
+    }
     for c in charts {
         let _ = write!(
             h,
@@ -355,7 +361,7 @@ pub fn sweep_png(s: &crate::stats::sweep::Sweep) -> anyhow::Result<Vec<u8>> {
 /// Every file of the report folder: the charts and index.html.
 pub fn files(input: &ReportInput) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     let charts = charts(input)?;
-    let html = index_html(&input.summary, &charts, input.trials_csv);
+    let html = index_html(&input.summary, &charts, input.trials_file);
     let mut out: Vec<(String, Vec<u8>)> = charts
         .into_iter()
         .map(|c| (c.file.to_string(), c.png))

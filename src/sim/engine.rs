@@ -16,7 +16,7 @@ use crate::model::{MAX_RESULT_BYTES, MAX_TRIALS, Model};
 use crate::sim::kernel::{NoObserver, Scratch, run_trial};
 use crate::sim::lanes::{LANES, LaneScratch, Path, lanes_of, run_group};
 use crate::sim::result::{
-    BINS, DemandOutcome, DemandStreams, RunResult, TailProfile, bin_of, rank_trials,
+    BINS, DemandOutcome, DemandStreams, RunResult, TailProfile, TrialBlock, bin_of, rank_trials,
 };
 
 /// Trials per parallel work unit.
@@ -42,11 +42,8 @@ pub struct RunOptions {
     pub kernel: Kernel,
 }
 
-/// Receives each block's full outcomes in trial order: (index of its first trial, outcomes
-/// `[trial * demand_nodes + d]`, shock flags `[trial * words + i / 64]`, shock magnitudes and
-/// input values `[trial * stride + i]`, stride [`Model::draw_stride`]).
-pub type BlockSink<'a> =
-    dyn FnMut(u64, &[DemandOutcome], &[u64], &[f32]) -> anyhow::Result<()> + Send + 'a;
+/// Receives each block's full results, in trial order.
+pub type BlockSink<'a> = dyn FnMut(&TrialBlock) -> anyhow::Result<()> + Send + 'a;
 
 /// Runs `opts.trials` trials of `m`.
 pub fn run(m: &Model, opts: &RunOptions) -> anyhow::Result<RunResult> {
@@ -517,12 +514,12 @@ fn run_in_pool(
             });
         if let Some(sink) = sink.as_deref_mut() {
             magnitude[lo * stride..hi * stride].copy_from_slice(&block_draws[..(hi - lo) * stride]);
-            sink(
-                opts.first_trial + b0 as u64,
-                &block[..bn * dn],
-                &occurred[b0 * words..(b0 + bn) * words],
-                &block_draws[..bn * stride],
-            )?;
+            sink(&TrialBlock {
+                first: opts.first_trial + b0 as u64,
+                outs: &block[..bn * dn],
+                occurred: &occurred[b0 * words..(b0 + bn) * words],
+                draws: &block_draws[..bn * stride],
+            })?;
         }
     }
     bar.finish_and_clear();

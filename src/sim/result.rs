@@ -27,6 +27,20 @@ pub struct DemandOutcome {
     pub recover: u16,
 }
 
+/// Consecutive trials' full results, as the engine hands them over block by block.
+#[derive(Clone, Copy, Debug)]
+pub struct TrialBlock<'a> {
+    /// Index of the first trial.
+    pub first: u64,
+    /// Outcomes, `[trial * demand_nodes + d]`.
+    pub outs: &'a [DemandOutcome],
+    /// Shock flags, `[trial * words + i / 64]`.
+    pub occurred: &'a [u64],
+    /// Shock magnitudes, then the uncertain inputs' values, `[trial * stride + i]` (stride
+    /// `Model::draw_stride`).
+    pub draws: &'a [f32],
+}
+
 /// Trials (by global index, from 0) whose shock magnitudes are kept for the rank correlations
 /// of the drivers; beyond them a run keeps no per-shock figures per trial.
 pub const RANK_TRIALS: u64 = 1 << 20;

@@ -92,7 +92,15 @@ pub fn sensitivity(m: &Model, r: &RunResult) -> Vec<NodeSensitivity> {
                     inputs: Vec::new(),
                 };
             }
-            let all_ranks = ranks(&(0..n as u32).map(y).collect::<Vec<_>>());
+            let ys_all: Vec<f64> = (0..n as u32).map(y).collect();
+            let all_ranks = ranks(&ys_all);
+            // The trials by shortfall, for the ranks among a subset without sorting again.
+            let mut by_y: Vec<u32> = (0..n as u32).collect();
+            by_y.par_sort_unstable_by(|&a, &b| {
+                ys_all[a as usize]
+                    .total_cmp(&ys_all[b as usize])
+                    .then(a.cmp(&b))
+            });
             let mut inputs: Vec<InputEffect> = sorted
                 .par_iter()
                 .zip(&m.inputs.list)
@@ -103,9 +111,9 @@ pub fn sensitivity(m: &Model, r: &RunResult) -> Vec<NodeSensitivity> {
                     let ry = if idx.len() == n {
                         idx.iter().map(|&k| all_ranks[k as usize]).collect()
                     } else {
-                        ranks(&ys)
+                        subset_ranks(idx, &by_y, &ys_all)
                     };
-                    let rx = ranks(xs);
+                    let rx = sorted_ranks(xs);
                     let rho = pearson(&rx, &ry).unwrap_or(0.0);
                     let (s1, s1_ci) = first_order(idx, xs, &ys);
                     InputEffect {
@@ -126,6 +134,41 @@ pub fn sensitivity(m: &Model, r: &RunResult) -> Vec<NodeSensitivity> {
             NodeSensitivity { node, inputs }
         })
         .collect()
+}
+
+/// Tie-averaged ranks (from 1) of values sorted in ascending order.
+fn sorted_ranks(xs: &[f64]) -> Vec<f32> {
+    let mut r = vec![0.0; xs.len()];
+    let mut i = 0;
+    while i < xs.len() {
+        let mut j = i;
+        while j + 1 < xs.len() && xs[j + 1] == xs[i] {
+            j += 1;
+        }
+        r[i..=j].fill(((i + j) as f64 / 2.0 + 1.0) as f32);
+        i = j + 1;
+    }
+    r
+}
+
+/// Tie-averaged ranks (from 1) of the values `ys[k]` of the trials `idx` among themselves, in
+/// the order of `idx`, read off `by_y` (every trial, ascending by value) in one pass.
+fn subset_ranks(idx: &[u32], by_y: &[u32], ys: &[f64]) -> Vec<f32> {
+    let mut pos = vec![u32::MAX; ys.len()];
+    for (p, &k) in idx.iter().enumerate() {
+        pos[k as usize] = p as u32;
+    }
+    let members: Vec<u32> = by_y
+        .iter()
+        .copied()
+        .filter(|&k| pos[k as usize] != u32::MAX)
+        .collect();
+    let vals: Vec<f64> = members.iter().map(|&k| ys[k as usize]).collect();
+    let mut r = vec![0.0; idx.len()];
+    for (k, rank) in members.iter().zip(sorted_ranks(&vals)) {
+        r[pos[*k as usize] as usize] = rank;
+    }
+    r
 }
 
 /// 95% interval of a rank correlation `rho` over `n` trials (Fisher's z, with the rank
@@ -295,6 +338,19 @@ mod tests {
         let (s1, ci) = first_order(&idx, &xs, &noise);
         assert!(ci[0] <= 0.0 && 0.0 <= ci[1], "{s1} {ci:?}");
         assert!(s1.abs() < 0.02, "{s1}");
+    }
+
+    #[test]
+    fn ranks_of_sorted_values_and_of_a_subset_match_a_full_ranking() {
+        let ys = [3.0f64, 1.0, 2.0, 2.0, 5.0, 0.0, 2.0];
+        let mut by_y: Vec<u32> = (0..ys.len() as u32).collect();
+        by_y.sort_by(|&a, &b| ys[a as usize].total_cmp(&ys[b as usize]).then(a.cmp(&b)));
+        let idx = [4u32, 0, 2, 6, 1];
+        let sub: Vec<f64> = idx.iter().map(|&k| ys[k as usize]).collect();
+        assert_eq!(subset_ranks(&idx, &by_y, &ys), ranks(&sub));
+        let mut sorted = ys.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        assert_eq!(sorted_ranks(&sorted), ranks(&sorted));
     }
 
     #[test]
