@@ -200,7 +200,7 @@ fn run(m: &Model) -> Outcome {
     assert!(
         bits(&outs) == bits(&one)
             && occ == one_occ
-            && f32_bits(&r.magnitude) == f32_bits(&mags)
+            && f32_bits(&r.draws) == f32_bits(&mags)
             && r.hist == hist,
         "the engine's {} kernel and the one-trial kernel differ on scenario {}",
         opts.kernel,

@@ -114,7 +114,7 @@ pub fn trials_csv(m: &Model, r: &RunResult) -> Vec<u8> {
             &mut occ[k * words..(k + 1) * words],
             &mut NoObserver,
         );
-        draws[k * stride..(k + 1) * stride].copy_from_slice(&scratch.magnitude);
+        draws[k * stride..(k + 1) * stride].copy_from_slice(&scratch.draws);
     }
     let mut bytes = supplyshock::io::output::trials_csv_header(m).unwrap();
     bytes.extend(

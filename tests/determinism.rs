@@ -42,7 +42,7 @@ fn shards_reproduce_the_trials_of_one_run() {
     a.append(b);
     assert_eq!(a.shortfall, whole.shortfall);
     assert_eq!(a.occurred, whole.occurred);
-    assert_eq!(common::bits(&a.magnitude), common::bits(&whole.magnitude));
+    assert_eq!(common::bits(&a.draws), common::bits(&whole.draws));
     assert_eq!(a.streams, whole.streams);
     assert_eq!(a.hist, whole.hist);
 }
@@ -83,7 +83,7 @@ fn a_split_across_blocks_and_the_rank_sample_gives_the_same_summary() {
     let mut a = engine::run(&m, &opts(0, cut)).unwrap();
     a.append(engine::run(&m, &opts(cut, total - cut)).unwrap());
     assert_eq!(
-        a.magnitude.len(),
+        a.draws.len(),
         supplyshock::sim::result::RANK_TRIALS as usize * m.draw_stride()
     );
     let bytes = |r| output::summary_json(&supplyshock::app::summarise(&m, r)).unwrap();
@@ -139,7 +139,7 @@ fn precision_runs_stop_at_the_same_trial_count_with_the_same_result() {
     assert_eq!(one.shortfall, a.shortfall);
     assert_eq!(one.streams, a.streams);
     assert_eq!(one.hist, a.hist);
-    assert_eq!(common::bits(&one.magnitude), common::bits(&a.magnitude));
+    assert_eq!(common::bits(&one.draws), common::bits(&a.draws));
     // A cap stops it early.
     let capped = engine::run_to_precision(&m, &opts, 0.0001, 6_000, None).unwrap();
     assert_eq!(capped.trials, 6_000);
@@ -283,7 +283,7 @@ fn a_run_does_not_depend_on_the_kernel() {
         assert!(
             r.shortfall == reference.shortfall
                 && r.occurred == reference.occurred
-                && common::bits(&r.magnitude) == common::bits(&reference.magnitude)
+                && common::bits(&r.draws) == common::bits(&reference.draws)
                 && r.hist == reference.hist
                 && r.streams == reference.streams,
             "{kernel}"

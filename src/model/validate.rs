@@ -1005,7 +1005,7 @@ impl Compiler<'_> {
             );
         };
         let m = raw.transition.get_ref();
-        if m.len() != n || m.iter().any(|row| row.len() != n) {
+        if m.len() != n || m.iter().any(|row| row.0.len() != n) {
             return self.err(
                 Some(raw.transition.span()),
                 format!(
@@ -1018,31 +1018,7 @@ impl Compiler<'_> {
         let mut uncertain = Vec::with_capacity(n);
         for (i, row) in m.iter().enumerate() {
             let from = &raw.states[i];
-            let entries = match row {
-                scenario::RawRow::Dirichlet(alpha) => {
-                    // Normalised gamma draws with shape a_j are Dirichlet(a).
-                    let gamma = |a: f64| {
-                        rand_distr::Gamma::new(a, 1.0)
-                            .map(Dist::Gamma)
-                            .map_err(|e| e.to_string())
-                    };
-                    match alpha
-                        .iter()
-                        .map(|&a| gamma(a))
-                        .collect::<Result<Vec<_>, _>>()
-                    {
-                        Ok(d) => d,
-                        Err(e) => {
-                            return self.err(
-                                Some(raw.transition.span()),
-                                format!("row {} of `transition` (from `{from}`): {e}", i + 1),
-                                "give each `dirichlet` concentration as a positive number",
-                            );
-                        }
-                    }
-                }
-                scenario::RawRow::Entries(d) => d.clone(),
-            };
+            let entries = &row.0;
             if entries.iter().all(Dist::is_fixed) {
                 let p: Vec<f64> = entries.iter().map(|d| d.support().0).collect();
                 let sum: f64 = p.iter().sum();
@@ -1075,10 +1051,9 @@ impl Compiler<'_> {
                         "give each entry as a probability or a distribution of non-negative weights (e.g. beta or gamma); a drawn row is divided by its sum",
                     );
                 }
-                // The row's mean weights, for the holding times and cdf the tail profile and
-                // reports read; each trial draws its own.
+                // Placeholders: every trial draws its own row (see `Regime::uncertain`).
                 rows.push(vec![0.0; n]);
-                uncertain.push(Some(entries));
+                uncertain.push(Some(entries.clone()));
             }
         }
         let (holding, next_cdf) = rows

@@ -119,71 +119,58 @@ pub struct RawRegime {
     pub transition: Spanned<Vec<RawRow>>,
 }
 
-/// One row of the regime's transition matrix.
+/// One row of the regime's transition matrix: one entry per state, each a probability (the
+/// row adding up to 1) or, where any entry is uncertain, a weight drawn once per trial, the row
+/// then divided by its sum. `{ dirichlet = [a1, a2, ...] }` is the row of gamma weights with
+/// shapes a_j, i.e. Dirichlet probabilities with mean a_j / sum a (the larger the sum, the less
+/// uncertain).
 #[derive(Debug)]
-pub enum RawRow {
-    /// One entry per state: probabilities (adding up to 1), or where any entry is a
-    /// distribution, weights drawn once per trial and divided by their sum.
-    Entries(Vec<Dist>),
-    /// `{ dirichlet = [a1, a2, ...] }`: probabilities drawn once per trial from a Dirichlet
-    /// distribution with these concentrations (mean a_j / sum a; the larger the sum, the less
-    /// uncertain).
-    Dirichlet(Vec<f64>),
-}
+pub struct RawRow(pub Vec<Dist>);
 
 impl<'de> Deserialize<'de> for RawRow {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let value = toml::Value::deserialize(d)?;
-        match value {
-            toml::Value::Array(entries) => entries
-                .into_iter()
-                .map(|v| match v {
-                    toml::Value::Table(_) => dist::from_value(v),
-                    v => f64::deserialize(v)
-                        .map_err(|e| e.to_string())
-                        .and_then(|p| {
-                            if (0.0..=1.0).contains(&p) {
-                                Ok(Dist::Fixed(p + 0.0))
-                            } else {
-                                Err(format!(
-                                    "expected a probability between 0 and 1 or a distribution table, got {p}"
-                                ))
-                            }
-                        }),
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map(RawRow::Entries)
-                .map_err(D::Error::custom),
-            toml::Value::Table(mut t) if t.len() == 1 && t.contains_key("dirichlet") => {
-                let alpha = Vec::<f64>::deserialize(t.remove("dirichlet").unwrap_or(toml::Value::Array(Vec::new())))
-                    .map_err(|e| D::Error::custom(format!("`dirichlet`: {e}")))?;
-                if let Some(a) = alpha.iter().find(|a| !(**a > 0.0 && a.is_finite())) {
-                    return Err(D::Error::custom(format!(
-                        "every `dirichlet` concentration must be a positive number, got {a}"
-                    )));
-                }
-                Ok(RawRow::Dirichlet(alpha))
+        let entry = |v: toml::Value| {
+            match v {
+            toml::Value::Table(_) => dist::from_value(v),
+            v => f64::deserialize(v)
+                .map_err(|e| e.to_string())
+                .and_then(|p| {
+                    if (0.0..=1.0).contains(&p) {
+                        Ok(Dist::Fixed(p + 0.0))
+                    } else {
+                        Err(format!(
+                            "expected a probability between 0 and 1 or a distribution table, got {p}"
+                        ))
+                    }
+                }),
+        }
+        };
+        let gamma = |a: f64| {
+            if a > 0.0 && a.is_finite() {
+                rand_distr::Gamma::new(a, 1.0)
+                    .map(Dist::Gamma)
+                    .map_err(|e| e.to_string())
+            } else {
+                Err(format!(
+                    "every `dirichlet` concentration must be a positive number, got {a}"
+                ))
             }
-            other => Err(D::Error::custom(format!(
+        };
+        match toml::Value::deserialize(d)? {
+            toml::Value::Array(entries) => entries.into_iter().map(entry).collect(),
+            toml::Value::Table(mut t) if t.len() == 1 && t.contains_key("dirichlet") => {
+                let alpha = t.remove("dirichlet").unwrap_or(toml::Value::Array(Vec::new()));
+                Vec::<f64>::deserialize(alpha)
+                    .map_err(|e| format!("`dirichlet`: {e}"))
+                    .and_then(|alpha| alpha.into_iter().map(gamma).collect())
+            }
+            other => Err(format!(
                 "a transition row is an array of probabilities (numbers or distribution tables) or {{ dirichlet = [...] }}, found {}",
                 other.type_str()
-            ))),
+            )),
         }
-    }
-}
-
-impl RawRow {
-    /// Entries in the row.
-    pub fn len(&self) -> usize {
-        match self {
-            RawRow::Entries(v) => v.len(),
-            RawRow::Dirichlet(a) => a.len(),
-        }
-    }
-
-    /// Whether the row has no entries.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        .map(RawRow)
+        .map_err(D::Error::custom)
     }
 }
 

@@ -327,8 +327,9 @@ impl Worker {
     }
 
     /// Runs consecutive trials from `base` into `outs` (`[trial * demand_nodes + d]`) and `occ`
-    /// (`[trial * words + i / 64]`), their count given by `occ`; per-shock magnitudes go into
-    /// `mags` (`[trial * max(shocks, 1) + i]`) as far as it reaches, and each trial's delivered
+    /// (`[trial * words + i / 64]`), their count given by `occ`; shock magnitudes and input
+    /// values go into `mags` (`[trial * stride + i]`, see [`Model::draw_stride`]) as far as it
+    /// reaches, and each trial's delivered
     /// fractions are counted into `hist` (`[(d * periods + t) * BINS + bin]`). Allocates nothing.
     #[allow(clippy::too_many_arguments)]
     pub fn run_chunk(
@@ -360,7 +361,7 @@ impl Worker {
                         occ[k * words..(k + 1) * words]
                             .copy_from_slice(&ls.occurred[l * words..(l + 1) * words]);
                         if let Some(mag) = mags.get_mut(k * stride..(k + 1) * stride) {
-                            mag.copy_from_slice(&ls.magnitude[l * stride..(l + 1) * stride]);
+                            mag.copy_from_slice(&ls.draws[l * stride..(l + 1) * stride]);
                         }
                     }
                     // Most cells are delivered in full: count those with one addition per
@@ -390,7 +391,7 @@ impl Worker {
                         &mut NoObserver,
                     );
                     if let Some(mag) = mags.get_mut(k * stride..(k + 1) * stride) {
-                        mag.copy_from_slice(&scratch.magnitude);
+                        mag.copy_from_slice(&scratch.draws);
                     }
                     for (i, &f) in scratch.frac.iter().enumerate() {
                         hist[i * BINS + bin_of(f)] += 1;
@@ -435,7 +436,7 @@ fn run_in_pool(
     let kept = rank_trials(opts.first_trial, opts.trials);
     let mut shortfall = vec![0f32; n * dn];
     let mut occurred = vec![0u64; n * words];
-    let mut magnitude = vec![0f32; kept * stride];
+    let mut draws = vec![0f32; kept * stride];
     // A block's full outcomes, for the caller; without one each thread reuses a chunk's worth.
     let mut block = match sink {
         Some(_) => vec![DemandOutcome::default(); n.min(BLOCK) * dn],
@@ -467,7 +468,7 @@ fn run_in_pool(
         // chunks as the trials.
         let (lo, hi) = (b0.min(kept), (b0 + bn).min(kept));
         let mut mags_left = if block_draws.is_empty() {
-            &mut magnitude[lo * stride..hi * stride]
+            &mut draws[lo * stride..hi * stride]
         } else {
             &mut block_draws[..bn * stride]
         };
@@ -513,7 +514,7 @@ fn run_in_pool(
                 bar.inc((occ.len() / words) as u64);
             });
         if let Some(sink) = sink.as_deref_mut() {
-            magnitude[lo * stride..hi * stride].copy_from_slice(&block_draws[..(hi - lo) * stride]);
+            draws[lo * stride..hi * stride].copy_from_slice(&block_draws[..(hi - lo) * stride]);
             sink(&TrialBlock {
                 first: opts.first_trial + b0 as u64,
                 outs: &block[..bn * dn],
@@ -544,7 +545,7 @@ fn run_in_pool(
         shortfall,
         words,
         occurred,
-        magnitude,
+        draws,
         streams,
         hist,
     })

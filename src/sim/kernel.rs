@@ -189,12 +189,11 @@ impl<const W: usize> Timeline<W> {
         };
         // The fixed shocks draw nothing, so any generator will do; they ignore the regime path.
         let mut rng = TrialRng::seed_from_u64(0);
-        let mut row = vec![0.0f32; m.inputs.len()];
         for (i, baked) in baked(m).into_iter().enumerate() {
             if baked {
-                // Nor do they record an input.
+                // Nor have they an uncertain input to record.
                 let mut rec = Rec {
-                    row: &mut row,
+                    row: &mut [],
                     cols: &m.inputs.shock[i],
                 };
                 let (first, mag) = (0..W)
@@ -356,8 +355,10 @@ pub struct Scratch {
     /// Delivered fraction of demand per (demand node, period).
     pub frac: Vec<f32>,
     /// Per shock, how much of it the trial drew: capacity-periods lost (outages), periods of
-    /// slip (delays), blocked-fraction-periods (restrictions) or rate-periods (tariffs).
-    pub magnitude: Vec<f32>,
+    /// slip (delays), blocked-fraction-periods (restrictions) or rate-periods (tariffs); then the
+    /// value it drew for each uncertain input, NaN where it drew none (see
+    /// [`Model::draw_stride`]).
+    pub draws: Vec<f32>,
 }
 
 impl Scratch {
@@ -387,7 +388,7 @@ impl Scratch {
             delivered: vec![0.0; d],
             shortfall: vec![0.0; d],
             frac: vec![0.0; d * t],
-            magnitude: vec![0.0; m.draw_stride()],
+            draws: vec![0.0; m.draw_stride()],
         }
     }
 }
@@ -415,7 +416,7 @@ pub fn run_trial<O: Observer>(
     obs: &mut O,
 ) {
     s.tl.reset(m);
-    sample_timelines(m, seed, &[trial], &mut s.tl, occurred, &mut s.magnitude);
+    sample_timelines(m, seed, &[trial], &mut s.tl, occurred, &mut s.draws);
     step_periods(m, s, out, obs);
 }
 
@@ -524,7 +525,7 @@ pub fn sample_timelines<const W: usize>(
 }
 
 /// Applies one shock's draws to lane `l` of `s`; returns the first period it is active
-/// (`usize::MAX` if never) and its magnitude (see [`Scratch::magnitude`]).
+/// (`usize::MAX` if never) and its magnitude (see [`Scratch::draws`]).
 ///
 /// One arm per shock kind, each a short, self-contained sampler: the match is the dispatch, and
 /// every arm draws only from the shock's own random stream.

@@ -414,8 +414,9 @@ pub struct LaneScratch {
     pub outcomes: Vec<[DemandOutcome; LANES]>,
     /// Shock flags per lane: `occurred[lane * words + i / 64]`.
     pub occurred: Vec<u64>,
-    /// Shock magnitudes per lane: `magnitude[lane * shocks + i]`.
-    pub magnitude: Vec<f32>,
+    /// Shock magnitudes and input values per lane: `draws[lane * stride + i]` (see
+    /// [`crate::sim::kernel::Scratch::draws`]).
+    pub draws: Vec<f32>,
 }
 
 impl LaneScratch {
@@ -434,7 +435,7 @@ impl LaneScratch {
             short: vec![0; d * t],
             outcomes: vec![[DemandOutcome::default(); LANES]; d],
             occurred: vec![0; LANES * m.shock_words()],
-            magnitude: vec![0.0; LANES * m.draw_stride()],
+            draws: vec![0.0; LANES * m.draw_stride()],
         }
     }
 
@@ -461,7 +462,7 @@ impl LaneScratch {
 }
 
 /// Runs the trials `trials` (one per lane) of `m` under master seed `seed`; results land in
-/// `s.outcomes`, `s.frac`, `s.short`, `s.occurred` and `s.magnitude`.
+/// `s.outcomes`, `s.frac`, `s.short`, `s.occurred` and `s.draws`.
 pub fn run_group(m: &Model, seed: u64, trials: &[u64; LANES], s: &mut LaneScratch) {
     sample_group(m, seed, trials, s);
     step_group(m, s);
@@ -471,14 +472,7 @@ pub fn run_group(m: &Model, seed: u64, trials: &[u64; LANES], s: &mut LaneScratc
 /// flags and magnitudes.
 pub fn sample_group(m: &Model, seed: u64, trials: &[u64; LANES], s: &mut LaneScratch) {
     s.tl.reset(m);
-    sample_timelines(
-        m,
-        seed,
-        trials,
-        &mut s.tl,
-        &mut s.occurred,
-        &mut s.magnitude,
-    );
+    sample_timelines(m, seed, trials, &mut s.tl, &mut s.occurred, &mut s.draws);
 }
 
 /// The second half of [`run_group`]: steps the periods of the sampled lanes with the scratch's

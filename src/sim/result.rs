@@ -135,10 +135,11 @@ pub struct RunResult {
     pub words: usize,
     /// `occurred[trial * words + i / 64]` bit `i % 64`: shock i was active in the trial.
     pub occurred: Vec<u64>,
-    /// `magnitude[trial * stride + i]`: how much of shock i the trial drew (see
-    /// [`crate::sim::kernel::Scratch::magnitude`]), for the first [`RunResult::rank_trials`] trials of the run;
-    /// `stride` is the number of shocks, at least 1.
-    pub magnitude: Vec<f32>,
+    /// `draws[trial * stride + i]`, for the first [`RunResult::rank_trials`] trials of the run:
+    /// how much of shock i the trial drew (see [`crate::sim::kernel::Scratch::draws`]), then from
+    /// `i = shocks` the value it drew for each uncertain input (NaN where none); `stride` is
+    /// `Model::draw_stride`.
+    pub draws: Vec<f32>,
     /// Secondary figures per demand node.
     pub streams: Vec<DemandStreams>,
     /// Counts of the delivered fraction, `hist[(d * periods + t) * BINS + bin]`.
@@ -152,7 +153,7 @@ impl RunResult {
         self.trials += next.trials;
         self.shortfall.extend(next.shortfall);
         self.occurred.extend(next.occurred);
-        self.magnitude.extend(next.magnitude);
+        self.draws.extend(next.draws);
         for (a, b) in self.streams.iter_mut().zip(&next.streams) {
             a.merge(b);
         }

@@ -75,7 +75,7 @@ pub struct ShardFile {
     words: usize,
     shortfall: Vec<f32>,
     occurred: Vec<u64>,
-    magnitude: Vec<f32>,
+    draws: Vec<f32>,
     streams: Vec<DemandStreams>,
     hist: Vec<u32>,
     /// CRC-32 of the shard's per-trial file (trials.csv or trials.parquet) as written, which
@@ -110,7 +110,7 @@ impl ShardFile {
             words: r.words,
             shortfall: r.shortfall,
             occurred: r.occurred,
-            magnitude: r.magnitude,
+            draws: r.draws,
             streams: r.streams,
             hist: r.hist,
             trials_csv_crc,
@@ -200,7 +200,7 @@ impl ShardFile {
         ensure!(sized(self.occurred.len(), words), bad("the shock flags"));
         let kept = rank_trials(self.first_trial, self.trials);
         ensure!(
-            kept.checked_mul(stride) == Some(self.magnitude.len()),
+            kept.checked_mul(stride) == Some(self.draws.len()),
             bad("the shock magnitudes and input values")
         );
         ensure!(
@@ -382,7 +382,7 @@ pub fn merge(mut shards: Vec<ShardFile>) -> anyhow::Result<(String, String, Mode
     let mut streams: Option<Vec<DemandStreams>> = None;
     let mut shortfall = Vec::with_capacity(total as usize * dn);
     let mut occurred = Vec::with_capacity(total as usize * words);
-    let mut magnitude = Vec::new();
+    let mut draws = Vec::new();
     for s in shards {
         ensure!(
             s.hist.len() == hist.len()
@@ -404,7 +404,7 @@ pub fn merge(mut shards: Vec<ShardFile>) -> anyhow::Result<(String, String, Mode
         }
         shortfall.extend(s.shortfall);
         occurred.extend(s.occurred);
-        magnitude.extend(s.magnitude);
+        draws.extend(s.draws);
     }
     Ok((
         text,
@@ -418,7 +418,7 @@ pub fn merge(mut shards: Vec<ShardFile>) -> anyhow::Result<(String, String, Mode
             shortfall,
             words,
             occurred,
-            magnitude,
+            draws,
             streams: streams.unwrap_or_default(),
             hist,
         },
@@ -512,7 +512,7 @@ severity = 0.9
         }
         refused(&|s| s.shortfall.truncate(1), "shortfall column");
         refused(&|s| s.occurred.push(0), "shock flags");
-        refused(&|s| s.magnitude.push(0.0), "shock magnitudes");
+        refused(&|s| s.draws.push(0.0), "shock magnitudes and input values");
         refused(&|s| s.hist.truncate(1), "histograms");
         refused(&|s| s.streams[0].survive.0.push(0), "streamed statistics");
         refused(&|s| s.streams[0].worst.count += 1, "streamed statistics");

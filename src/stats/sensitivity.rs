@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::Model;
 use crate::prob::estimate::Z975;
 use crate::sim::result::RunResult;
-use crate::stats::summary::{pearson, ranks};
+use crate::stats::summary::pearson;
 
 /// Trials measured at most, from the first: enough for intervals of about +/-0.002 on an index
 /// near 0, and a quarter of the trials that keep their draws, so that a large run's summary
@@ -82,7 +82,7 @@ pub fn sensitivity(m: &Model, r: &RunResult) -> Vec<NodeSensitivity> {
             // do (f32::total_cmp), above the trial's index.
             let mut keys: Vec<u64> = (0..n)
                 .filter_map(|k| {
-                    let v = r.magnitude[k * stride + ns + j];
+                    let v = r.draws[k * stride + ns + j];
                     let b = v.to_bits();
                     let ordered = if b >> 31 == 1 { !b } else { b | 1 << 31 };
                     (!v.is_nan()).then_some(u64::from(ordered) << 32 | k as u64)
@@ -92,7 +92,7 @@ pub fn sensitivity(m: &Model, r: &RunResult) -> Vec<NodeSensitivity> {
             let idx: Vec<u32> = keys.iter().map(|&key| key as u32).collect();
             let xs = idx
                 .iter()
-                .map(|&k| f64::from(r.magnitude[k as usize * stride + ns + j]))
+                .map(|&k| f64::from(r.draws[k as usize * stride + ns + j]))
                 .collect();
             (idx, xs)
         })
@@ -109,8 +109,8 @@ pub fn sensitivity(m: &Model, r: &RunResult) -> Vec<NodeSensitivity> {
                 };
             }
             let ys_all: Vec<f64> = (0..n as u32).map(y).collect();
-            let all_ranks = ranks(&ys_all);
-            // The trials by shortfall, for the ranks among a subset without sorting again.
+            // The trials by shortfall, for the ranks among each input's trials without sorting
+            // again.
             let mut by_y: Vec<u32> = (0..n as u32).collect();
             by_y.par_sort_unstable_by(|&a, &b| {
                 ys_all[a as usize]
@@ -124,11 +124,7 @@ pub fn sensitivity(m: &Model, r: &RunResult) -> Vec<NodeSensitivity> {
                 .map(|((idx, xs), input)| {
                     let ys: Vec<f64> = idx.iter().map(|&k| y(k)).collect();
                     // The shortfall's ranks among the trials measured.
-                    let ry = if idx.len() == n {
-                        idx.iter().map(|&k| all_ranks[k as usize]).collect()
-                    } else {
-                        subset_ranks(idx, &by_y, &ys_all)
-                    };
+                    let ry = subset_ranks(idx, &by_y, &ys_all);
                     let rx = sorted_ranks(xs);
                     let rho = pearson(&rx, &ry).unwrap_or(0.0);
                     let (s1, s1_ci) = first_order(idx, xs, &ys);
@@ -322,6 +318,7 @@ fn first_order(idx: &[u32], xs: &[f64], ys: &[f64]) -> (f64, [f64; 2]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stats::summary::ranks;
 
     #[test]
     fn bins_have_about_equal_counts_and_never_split_equal_values() {

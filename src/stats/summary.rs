@@ -768,7 +768,7 @@ fn magnitude_ranks(m: &Model, r: &RunResult) -> Vec<Vec<f32>> {
         .map(|i| {
             ranks(
                 &(0..n)
-                    .map(|k| f64::from(r.magnitude[k * stride + i]))
+                    .map(|k| f64::from(r.draws[k * stride + i]))
                     .collect::<Vec<_>>(),
             )
         })
@@ -969,7 +969,7 @@ fn mean_magnitudes(m: &Model, r: &RunResult) -> Vec<f64> {
                 return 0.0;
             }
             (0..n)
-                .map(|k| f64::from(r.magnitude[k * stride + i]))
+                .map(|k| f64::from(r.draws[k * stride + i]))
                 .sum::<f64>()
                 / n as f64
         })
