@@ -101,7 +101,7 @@ fn uncertain_regime_rows_are_drawn_per_trial_and_recorded_as_inputs() {
     let (ns, stride) = (m.shocks.len(), m.draw_stride());
     let col = |j: usize| -> Vec<f64> {
         (0..trials as usize)
-            .map(|k| f64::from(r.magnitude[k * stride + ns + j]))
+            .map(|k| f64::from(r.draws[k * stride + ns + j]))
             .collect()
     };
     // Dirichlet(8, 80, 12): means 0.08, 0.8 and 0.12; every drawn row adds up to 1.
@@ -131,4 +131,63 @@ fn a_scenario_without_uncertain_inputs_records_none() {
     assert!(m.inputs.is_empty());
     let s = supplyshock::app::summarise(&m, &common::run(&m, 100, 1, 1));
     assert!(s.sensitivity.is_empty());
+}
+
+/// A restriction that happens in about half the trials, with an uncertain severity drawn per
+/// episode, under a regime whose start probability is uncertain in one state only.
+fn per_episode() -> String {
+    format!(
+        r#"{TWO_NODES}
+[regime]
+states = ["calm", "crisis"]
+initial = "calm"
+transition = [[0.9, 0.1], [0.2, 0.8]]
+
+[[restriction]]
+id = "ban"
+country = "AA"
+severity = {{ dist = "uniform", low = 0.2, high = 1.0 }}
+when = {{ at = 3, probability = {{ calm = 0.5, crisis = {{ dist = "uniform", low = 0.4, high = 0.6 }} }}, duration = 6 }}
+"#
+    )
+}
+
+#[test]
+fn a_quantity_drawn_per_episode_is_recorded_exactly_in_the_trials_that_had_one() {
+    let m = common::model(&per_episode());
+    let names: Vec<&str> = m.inputs.list.iter().map(|i| i.name.as_str()).collect();
+    // A fixed value by state is not an input; the uncertain one is, named by its state.
+    assert_eq!(names, ["ban.probability[crisis]", "ban.severity"]);
+    let trials = 4_000;
+    let r = common::run(&m, trials, 5, 0);
+    let (ns, stride) = (m.shocks.len(), m.draw_stride());
+    let (mut had, mut drawn) = (0, 0);
+    for k in 0..trials as usize {
+        let occurred = r.occurred[k * m.shock_words()] & 1 == 1;
+        let probability = r.draws[k * stride + ns];
+        let severity = r.draws[k * stride + ns + 1];
+        // Drawn once per trial, whether or not the episode happens.
+        assert!(
+            (0.4..=0.6).contains(&probability),
+            "trial {k}: {probability}"
+        );
+        assert_eq!(occurred, !severity.is_nan(), "trial {k}");
+        if occurred {
+            assert!((0.2..=1.0).contains(&severity), "trial {k}: {severity}");
+        }
+        had += usize::from(occurred);
+        drawn += usize::from(!severity.is_nan());
+    }
+    assert!(
+        had > trials as usize / 4 && had < trials as usize * 3 / 4,
+        "{had}"
+    );
+    // The summary measures the severity over exactly those trials.
+    let s = supplyshock::app::summarise(&m, &r);
+    let severity = s.sensitivity[0]
+        .inputs
+        .iter()
+        .find(|e| e.input == "ban.severity")
+        .unwrap();
+    assert_eq!(severity.trials, drawn as u64);
 }
