@@ -580,22 +580,57 @@ fn hist_short_given_short(counts: &[u32]) -> Option<[f64; 5]> {
 /// and half the memory of f64 for the rank sample of a large run.
 pub(crate) fn ranks(v: &[f64]) -> Vec<f32> {
     debug_assert!(v.len() <= 1 << 23);
-    let mut idx: Vec<u32> = (0..v.len() as u32).collect();
-    idx.sort_unstable_by(|&a, &b| v[a as usize].total_cmp(&v[b as usize]));
+    // Sorted as keys (value bits in total order, then index): no lookups while sorting, and 8
+    // bytes a key where every value is an f32 widened (magnitudes and shortfalls are). Ties
+    // are averaged, so their order among themselves does not matter.
+    let indices: Vec<u32> = if v
+        .iter()
+        .all(|&x| f64::from(x as f32).to_bits() == x.to_bits())
+    {
+        let mut keys: Vec<u64> = v
+            .iter()
+            .enumerate()
+            .map(|(k, &x)| u64::from(total_order_bits_f32(x as f32)) << 32 | k as u64)
+            .collect();
+        keys.sort_unstable();
+        keys.into_iter().map(|key| key as u32).collect()
+    } else {
+        let mut keys: Vec<(u64, u32)> = v
+            .iter()
+            .enumerate()
+            .map(|(k, &x)| (total_order_bits(x), k as u32))
+            .collect();
+        keys.sort_unstable();
+        keys.into_iter().map(|(_, k)| k).collect()
+    };
     let mut r = vec![0.0; v.len()];
     let mut i = 0;
-    while i < idx.len() {
+    while i < indices.len() {
+        let x = v[indices[i] as usize];
         let mut j = i;
-        while j + 1 < idx.len() && v[idx[j + 1] as usize] == v[idx[i] as usize] {
+        while j + 1 < indices.len() && v[indices[j + 1] as usize] == x {
             j += 1;
         }
         let avg = ((i + j) as f64 / 2.0 + 1.0) as f32;
-        for &k in &idx[i..=j] {
+        for &k in &indices[i..=j] {
             r[k as usize] = avg;
         }
         i = j + 1;
     }
     r
+}
+
+/// The bits of `x` as an integer that orders like [`f64::total_cmp`].
+fn total_order_bits(x: f64) -> u64 {
+    let b = x.to_bits();
+    if b >> 63 == 1 { !b } else { b | 1 << 63 }
+}
+
+/// The bits of `x` as an integer that orders like [`f32::total_cmp`] (and like
+/// `f64::from(x).total_cmp`).
+fn total_order_bits_f32(x: f32) -> u32 {
+    let b = x.to_bits();
+    if b >> 31 == 1 { !b } else { b | 1 << 31 }
 }
 
 /// Spearman rank correlation (Pearson correlation of tie-averaged ranks); `None` if either
@@ -621,29 +656,47 @@ pub(crate) fn pearson(ra: &[f32], rb: &[f32]) -> Option<f64> {
 
 /// Indices `0..n` sorted by `value`, ties by index.
 fn argsort_by(n: usize, value: impl Fn(usize) -> f64 + Sync) -> Vec<u32> {
-    let mut order: Vec<u32> = (0..n as u32).collect();
-    order.par_sort_unstable_by(|&a, &b| {
-        value(a as usize)
-            .total_cmp(&value(b as usize))
-            .then(a.cmp(&b))
-    });
-    order
+    // (value bits, index) pairs sort without lookups; the zeros, most trials of most columns,
+    // stay out of the sort and go in index order where +0 belongs.
+    let zero = total_order_bits(0.0);
+    let mut keys: Vec<(u64, u32)> = (0..n)
+        .into_par_iter()
+        .map(|k| (total_order_bits(value(k)), k as u32))
+        .filter(|&(b, _)| b != zero)
+        .collect();
+    keys.par_sort_unstable();
+    with_zeros(n, &keys, |&(b, k)| (b < zero, k))
 }
 
 /// The order of [`argsort_by`] for an f32 column (`f64::from(value(k))` orders like the f32
 /// itself), from one sort of 64-bit keys (value bits in total order, then index): no lookups
 /// while sorting, which matters for the ten-million-trial columns.
 fn argsort_f32(n: usize, value: impl Fn(usize) -> f32 + Sync) -> Vec<u32> {
-    let bits = |x: f32| {
-        let b = x.to_bits();
-        if b >> 31 == 1 { !b } else { b | 1 << 31 }
-    };
+    let bits = total_order_bits_f32;
+    let zero = u64::from(bits(0.0));
     let mut keys: Vec<u64> = (0..n)
         .into_par_iter()
         .map(|k| u64::from(bits(value(k))) << 32 | k as u64)
+        .filter(|&key| key >> 32 != zero)
         .collect();
     keys.par_sort_unstable();
-    keys.par_iter().map(|&key| key as u32).collect()
+    with_zeros(n, &keys, |&key| (key >> 32 < zero, key as u32))
+}
+
+/// The whole order of `0..n` from the sorted keys of the trials whose value is not +0, each
+/// read by `split` as (value below +0, trial index): the trials below +0, then those at +0 in
+/// index order, then the rest.
+fn with_zeros<K>(n: usize, sorted: &[K], split: impl Fn(&K) -> (bool, u32)) -> Vec<u32> {
+    let mut listed = vec![false; n];
+    for key in sorted {
+        listed[split(key).1 as usize] = true;
+    }
+    let below = sorted.partition_point(|key| split(key).0);
+    let mut order = Vec::with_capacity(n);
+    order.extend(sorted[..below].iter().map(|key| split(key).1));
+    order.extend((0..n as u32).filter(|&k| !listed[k as usize]));
+    order.extend(sorted[below..].iter().map(|key| split(key).1));
+    order
 }
 
 /// Shocks ranked by the difference in `metric` between trials with and without them.
@@ -661,74 +714,27 @@ fn drivers(
     // Squares are summed about the overall mean, which keeps the one-pass variances accurate
     // however large the shortfall is against its spread.
     let centre = (0..n).map(metric).sum::<f64>() / n.max(1) as f64;
+    let shocks: Vec<usize> = (0..m.shocks.len()).collect();
+    // Each group's sums in trial order, so that they are reproducible, every shock of a group
+    // of shocks in one pass over the trials.
+    let groups = group_sums(r, metric, centre, &shocks, |occ, &i| bit(occ, i));
+    let p95s = top_p95s(r, metric, order, &groups);
     let mut out: Vec<Driver> = m
         .shocks
-        .iter()
+        .par_iter()
         .enumerate()
-        .collect::<Vec<_>>()
-        .into_par_iter()
         .map(|(i, s)| {
-            // The kept columns are in trial order, so plain sums in that order are reproducible.
-            let (mut sum_with, mut sum_without, mut n_with) = (0.0, 0.0, 0u64);
-            let (mut sq_with, mut sq_without) = (0.0, 0.0);
-            for k in 0..n {
-                let v = metric(k);
-                let c = v - centre;
-                if r.occurred(k, i) {
-                    sum_with += v;
-                    sq_with += c * c;
-                    n_with += 1;
-                } else {
-                    sum_without += v;
-                    sq_without += c * c;
-                }
-            }
-            let n_without = n as u64 - n_with;
-            let mean = |s: f64, n: u64| (n > 0).then(|| s / n as f64);
-            let (mw, mo) = (mean(sum_with, n_with), mean(sum_without, n_without));
-            // The squared standard error of a group's mean, from its sample variance (with the
-            // squares about `centre`).
-            let se2 = |sum: f64, sq: f64, n: u64| {
-                (n >= 2).then(|| {
-                    let n = n as f64;
-                    let d = sum - centre * n;
-                    ((sq - d * d / n) / (n - 1.0)).max(0.0) / n
-                })
-            };
-            let effect_ci95 = match (
-                mw.zip(mo),
-                se2(sum_with, sq_with, n_with),
-                se2(sum_without, sq_without, n_without),
-            ) {
+            let g = &groups[i];
+            let (n_without, n_with) = (g.count[0], g.count[1]);
+            let mean = |k: usize| g.mean(k);
+            let (mw, mo) = (mean(1), mean(0));
+            let effect_ci95 = match (mw.zip(mo), g.se2(1, centre), g.se2(0, centre)) {
                 (Some((a, b)), Some(x), Some(y)) => {
                     let ci = MeanCi::from_se2(a - b, x + y);
                     Some([ci.low(), ci.high()])
                 }
                 _ => None,
             };
-            // The nearest-rank P95 of each group, counted down from the top of the sorted order.
-            let above = |n: u64| n.saturating_sub(nearest_rank(n, 0.95));
-            let (mut need_with, mut need_without) = (above(n_with), above(n_without));
-            let (mut p95_with, mut p95_without) = (None, None);
-            for &k in order.iter().rev() {
-                let k = k as usize;
-                let (need, slot, n) = if r.occurred(k, i) {
-                    (&mut need_with, &mut p95_with, n_with)
-                } else {
-                    (&mut need_without, &mut p95_without, n_without)
-                };
-                if slot.is_none() && n > 0 {
-                    if *need == 0 {
-                        *slot = Some(metric(k));
-                    } else {
-                        *need -= 1;
-                    }
-                }
-                if (p95_with.is_some() || n_with == 0) && (p95_without.is_some() || n_without == 0)
-                {
-                    break;
-                }
-            }
             Driver {
                 id: s.id.clone(),
                 trials_with: n_with,
@@ -743,8 +749,8 @@ fn drivers(
                 p_value: None,
                 p_value_adjusted: None,
                 effect_ci95_adjusted: None,
-                p95_with,
-                p95_without,
+                p95_with: p95s[i][1],
+                p95_without: p95s[i][0],
                 rank_correlation: pearson(&magnitude_ranks[i], &metric_ranks),
             }
         })
@@ -757,6 +763,110 @@ fn drivers(
     });
     adjust_for_multiple_tests(&mut out);
     out
+}
+
+/// Whether shock `i` occurred, from a trial's flag words.
+#[inline]
+fn bit(occ: &[u64], i: usize) -> bool {
+    occ[i / 64] >> (i % 64) & 1 == 1
+}
+
+/// A metric's sum, sum of squares about a centre and trial count over the trials outside (0)
+/// and inside (1) a set of trials.
+#[derive(Clone, Copy, Debug, Default)]
+struct GroupSums {
+    sum: [f64; 2],
+    sq: [f64; 2],
+    count: [u64; 2],
+}
+
+impl GroupSums {
+    /// The mean over group `g`, if it has trials.
+    fn mean(&self, g: usize) -> Option<f64> {
+        (self.count[g] > 0).then(|| self.sum[g] / self.count[g] as f64)
+    }
+
+    /// The squared standard error of group `g`'s mean, from its sample variance (its squares
+    /// are about `centre`).
+    fn se2(&self, g: usize, centre: f64) -> Option<f64> {
+        (self.count[g] >= 2).then(|| {
+            let c = self.count[g] as f64;
+            let d = self.sum[g] - centre * c;
+            ((self.sq[g] - d * d / c) / (c - 1.0)).max(0.0) / c
+        })
+    }
+}
+
+/// [`GroupSums`] of `metric` for each of `sets`, a trial being in set `s` where
+/// `inside(flags, s)`: every set in one pass over the trials (in trial order, so the sums are
+/// reproducible), the sets split between the pool's threads.
+fn group_sums<S: Sync>(
+    r: &RunResult,
+    metric: &(impl Fn(usize) -> f64 + Sync),
+    centre: f64,
+    sets: &[S],
+    inside: impl Fn(&[u64], &S) -> bool + Sync,
+) -> Vec<GroupSums> {
+    let n = r.trials as usize;
+    let per = sets.len().div_ceil(rayon::current_num_threads()).max(1);
+    sets.par_chunks(per)
+        .flat_map_iter(|sets| {
+            let mut sums = vec![GroupSums::default(); sets.len()];
+            for k in 0..n {
+                let v = metric(k);
+                let c = v - centre;
+                let occ = &r.occurred[k * r.words..(k + 1) * r.words];
+                for (g, set) in sums.iter_mut().zip(sets) {
+                    let j = usize::from(inside(occ, set));
+                    g.sum[j] += v;
+                    g.sq[j] += c * c;
+                    g.count[j] += 1;
+                }
+            }
+            sums
+        })
+        .collect()
+}
+
+/// The nearest-rank P95 of `metric` over the trials without (0) and with (1) each shock, read
+/// down from the top of `order` (ascending by `metric`) in one pass for every shock.
+fn top_p95s(
+    r: &RunResult,
+    metric: &impl Fn(usize) -> f64,
+    order: &[u32],
+    groups: &[GroupSums],
+) -> Vec<[Option<f64>; 2]> {
+    let above = |n: u64| n.saturating_sub(nearest_rank(n, 0.95));
+    let mut need: Vec<[u64; 2]> = groups
+        .iter()
+        .map(|g| [above(g.count[0]), above(g.count[1])])
+        .collect();
+    let mut p95 = vec![[None; 2]; groups.len()];
+    // A group is done once its P95 is found, or at once if it is empty.
+    let done =
+        |p: &[Option<f64>; 2], g: &GroupSums| (0..2).all(|j| p[j].is_some() || g.count[j] == 0);
+    let mut open: Vec<usize> = (0..groups.len())
+        .filter(|&i| !done(&p95[i], &groups[i]))
+        .collect();
+    for &k in order.iter().rev() {
+        if open.is_empty() {
+            break;
+        }
+        let k = k as usize;
+        let occ = &r.occurred[k * r.words..(k + 1) * r.words];
+        open.retain(|&i| {
+            let j = usize::from(bit(occ, i));
+            if p95[i][j].is_none() && groups[i].count[j] > 0 {
+                if need[i][j] == 0 {
+                    p95[i][j] = Some(metric(k));
+                } else {
+                    need[i][j] -= 1;
+                }
+            }
+            !done(&p95[i], &groups[i])
+        });
+    }
+    p95
 }
 
 /// Tie-averaged ranks of each shock's per-trial magnitude over the trials that keep them,
@@ -976,46 +1086,53 @@ fn mean_magnitudes(m: &Model, r: &RunResult) -> Vec<f64> {
         .collect()
 }
 
-/// The [`Consequence`] of the shocks `shocks` (indices) on `metric`, each trial's total shortfall.
-fn consequence(
+/// The [`Consequence`] of each set of shocks in `sets` (indices) on `metric`, each trial's
+/// total shortfall, from one pass over the trials.
+fn consequences(
     m: &Model,
     r: &RunResult,
-    shocks: &[usize],
+    sets: &[&[usize]],
     metric: &(impl Fn(usize) -> f64 + Sync),
-) -> Consequence {
+) -> Vec<Consequence> {
     let n = r.trials as usize;
     let centre = (0..n).map(metric).sum::<f64>() / n.max(1) as f64;
-    let (mut sum, mut sq, mut count) = ([0.0; 2], [0.0; 2], [0u64; 2]);
-    for k in 0..n {
-        let g = usize::from(shocks.iter().any(|&i| r.occurred(k, i)));
-        let v = metric(k);
-        sum[g] += v;
-        sq[g] += (v - centre) * (v - centre);
-        count[g] += 1;
-    }
-    let mean = |g: usize| (count[g] > 0).then(|| sum[g] / count[g] as f64);
-    let se2 = |g: usize| {
-        (count[g] >= 2).then(|| {
-            let c = count[g] as f64;
-            let d = sum[g] - centre * c;
-            ((sq[g] - d * d / c) / (c - 1.0)).max(0.0) / c
+    // Each set as a mask over a trial's flag words.
+    let masks: Vec<Vec<u64>> = sets
+        .iter()
+        .map(|set| {
+            let mut mask = vec![0u64; r.words];
+            for &i in *set {
+                mask[i / 64] |= 1 << (i % 64);
+            }
+            mask
         })
-    };
-    let share = count[1] as f64 / n.max(1) as f64;
-    let (clear, hit) = (mean(0), mean(1));
-    let removed_t = clear.zip(hit).map(|(c, h)| share * (h - c));
-    let removed_ci95 = removed_t.zip(se2(0).zip(se2(1))).map(|(x, (a, b))| {
-        let ci = MeanCi::from_se2(x, share * share * (a + b));
-        [ci.low(), ci.high()]
+        .collect();
+    let sums = group_sums(r, metric, centre, &masks, |occ, mask| {
+        occ.iter().zip(mask).any(|(o, k)| o & k != 0)
     });
-    Consequence {
-        shocks: shocks.iter().map(|&i| m.shocks[i].id.clone()).collect(),
-        trials_hit: count[1],
-        mean_hit: hit,
-        mean_clear: clear,
-        removed_t,
-        removed_ci95,
-    }
+    sets.iter()
+        .zip(sums)
+        .map(|(shocks, g)| {
+            let share = g.count[1] as f64 / n.max(1) as f64;
+            let (clear, hit) = (g.mean(0), g.mean(1));
+            let removed_t = clear.zip(hit).map(|(c, h)| share * (h - c));
+            let removed_ci95 =
+                removed_t
+                    .zip(g.se2(0, centre).zip(g.se2(1, centre)))
+                    .map(|(x, (a, b))| {
+                        let ci = MeanCi::from_se2(x, share * share * (a + b));
+                        [ci.low(), ci.high()]
+                    });
+            Consequence {
+                shocks: shocks.iter().map(|&i| m.shocks[i].id.clone()).collect(),
+                trials_hit: g.count[1],
+                mean_hit: hit,
+                mean_clear: clear,
+                removed_t,
+                removed_ci95,
+            }
+        })
+        .collect()
 }
 
 /// Builds the summary of a run, with the profile of its worst trials (which the engine
@@ -1100,6 +1217,14 @@ pub fn summarise(m: &Model, r: &RunResult, tail: &TailProfile) -> Summary {
     let (node_shocks, edge_shocks) = shocks_by_target(m);
     let planned = planned_flows(m);
     let blocked_periods = mean_magnitudes(m, r);
+    // The consequences of each node's shocks and of each restricted edge's, in one pass.
+    let sets: Vec<&[usize]> = node_shocks
+        .iter()
+        .flatten()
+        .chain(edge_shocks.iter().filter(|s| !s.is_empty()))
+        .map(Vec::as_slice)
+        .collect();
+    let mut hit = consequences(m, r, &sets, &total).into_iter();
     let nodes = m
         .nodes
         .iter()
@@ -1119,9 +1244,7 @@ pub fn summarise(m: &Model, r: &RunResult, tail: &TailProfile) -> Summary {
             },
             tail_trials: tail.node_trials[i],
             tail_share: tail.node_share[i],
-            disruption: node_shocks[i]
-                .as_ref()
-                .map(|k| consequence(m, r, k, &total)),
+            disruption: node_shocks[i].as_ref().and_then(|_| hit.next()),
         })
         .collect();
     let edges = m
@@ -1142,8 +1265,7 @@ pub fn summarise(m: &Model, r: &RunResult, tail: &TailProfile) -> Summary {
                 .iter()
                 .map(|&i| blocked_periods[i] * planned[e])
                 .sum(),
-            restriction: (!edge_shocks[e].is_empty())
-                .then(|| consequence(m, r, &edge_shocks[e], &total)),
+            restriction: (!edge_shocks[e].is_empty()).then(|| hit.next()).flatten(),
         })
         .collect();
     let warnings = tail_warnings(r.trials, &demand);
@@ -1226,8 +1348,40 @@ mod tests {
                 _ => g.random::<f32>() * 1e4,
             })
             .collect();
-        let by_f64 = argsort_by(v.len(), |k| f64::from(v[k]));
+        // The plain comparison sort, ties by index.
+        let mut by_f64: Vec<u32> = (0..v.len() as u32).collect();
+        by_f64.sort_by(|&a, &b| {
+            f64::from(v[a as usize])
+                .total_cmp(&f64::from(v[b as usize]))
+                .then(a.cmp(&b))
+        });
         assert_eq!(argsort_f32(v.len(), |k| v[k]), by_f64);
+        assert_eq!(argsort_by(v.len(), |k| f64::from(v[k])), by_f64);
+        // Values no f32 holds sort alike.
+        let w: Vec<f64> = v.iter().map(|&x| f64::from(x) * (1.0 + 1e-12)).collect();
+        let mut by_w: Vec<u32> = (0..w.len() as u32).collect();
+        by_w.sort_by(|&a, &b| w[a as usize].total_cmp(&w[b as usize]).then(a.cmp(&b)));
+        assert_eq!(argsort_by(w.len(), |k| w[k]), by_w);
+    }
+
+    #[test]
+    fn ranks_average_ties_whatever_the_values() {
+        // The definition: 1 + the values below, + half the other values equal to it.
+        let naive = |v: &[f64]| -> Vec<f32> {
+            v.iter()
+                .map(|&x| {
+                    let below = v.iter().filter(|&&y| y < x).count();
+                    let equal = v.iter().filter(|&&y| y == x).count();
+                    (below as f64 + (equal as f64 + 1.0) / 2.0) as f32
+                })
+                .collect()
+        };
+        let f32s: Vec<f64> = (0..3000)
+            .map(|i| f64::from([0.0f32, -0.0, 1.5, 2.25, 1e-30, -7.0][i % 6] * (i % 5) as f32))
+            .collect();
+        assert_eq!(ranks(&f32s), naive(&f32s));
+        let f64s: Vec<f64> = f32s.iter().map(|&x| x + 0.1).collect();
+        assert_eq!(ranks(&f64s), naive(&f64s));
     }
 
     #[test]
