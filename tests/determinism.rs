@@ -479,3 +479,105 @@ fn a_sampled_tail_profile_is_an_even_sample_of_the_full_one() {
             >= 3
     );
 }
+
+/// A calm period that every lane enters in the unshocked state is replayed rather than stepped
+/// (`sim::lanes`): rare, short outages and a restriction with a licensing lag, around a standing
+/// tariff whose cost is carried, a stockpile and re-routing, so that groups leave the unshocked
+/// state and come back to it, with lanes short until a replayed period. Every path gives the
+/// one-trial kernel's bits, and periods were both replayed and stepped.
+#[test]
+fn replayed_calm_periods_give_the_stepped_bits() {
+    let text = r#"
+[scenario]
+name = "calm-periods"
+periods = 48
+start = "2026-12"
+policy = "flexible"
+reroute_lag = 1
+[[node]]
+id = "cn"
+kind = "mine"
+country = "CN"
+capacity = 300
+price = 20
+[[node]]
+id = "au"
+kind = "mine"
+country = "AU"
+capacity = 60
+[[node]]
+id = "plant"
+kind = "refinery"
+country = "US"
+capacity = 130
+price = 20
+[[node]]
+id = "user"
+kind = "demand"
+country = "US"
+demand = 100
+growth = 0.0
+cover = 1.0
+stockpile = { periods = 0.5, max_release = 20 }
+[[edge]]
+from = "cn"
+to = "plant"
+share = 0.8
+[[edge]]
+from = "au"
+to = "plant"
+share = 0.2
+[[edge]]
+from = "plant"
+to = "user"
+[[outage]]
+node = "plant"
+p_event = 0.004
+duration = { dist = "uniform", low = 1, high = 3 }
+severity = { dist = "uniform", low = 0.5, high = 1.0 }
+[[outage]]
+node = "au"
+id = "outage:au"
+p_fail = 0.003
+p_recover = 0.5
+[[restriction]]
+id = "cn-controls"
+country = "CN"
+severity = 0.9
+licensing_lag = 2
+licensed_severity = 0.2
+when = { at = 20, probability = 0.1, duration = 4 }
+[[tariff]]
+id = "standing"
+from = "CN"
+to = "US"
+rate = 0.25
+elasticity = 0.5
+"#;
+    let m = supplyshock::model::compile_str(text, "calm-periods.toml")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let single = chunk_bits(&m, engine::Worker::single(&m), 2003);
+    for &p in &lane_paths() {
+        let worker = engine::Worker::with_kernel(&m, engine::Kernel::Lanes(p));
+        assert!(
+            chunk_bits(&m, worker, 2003) == single,
+            "the {p} lane path and the one-trial kernel differ"
+        );
+    }
+    // The same trials through one scratch, counting the periods replayed and stepped.
+    use supplyshock::sim::lanes::{LANES, LaneScratch, run_group};
+    let mut ls = LaneScratch::new(&m, supplyshock::sim::lanes::Path::Baseline);
+    for g in 0..2003u64.div_ceil(LANES as u64) {
+        run_group(
+            &m,
+            77,
+            &std::array::from_fn(|l| 1_000 + g * LANES as u64 + l as u64),
+            &mut ls,
+        );
+    }
+    let (replayed, stepped) = ls.periods_replayed_and_stepped();
+    assert!(
+        replayed > stepped / 10 && stepped > replayed / 10,
+        "{replayed} replayed, {stepped} stepped"
+    );
+}

@@ -85,6 +85,9 @@ pub struct Split {
     pub sample: f64,
     /// Microseconds per trial stepping the periods.
     pub step: f64,
+    /// The share of the groups' periods replayed rather than stepped: calm periods that every
+    /// lane entered in the state of a trial no sampled shock touches.
+    pub replayed: f64,
 }
 
 /// Times the lane kernel's halves ([`crate::sim::lanes::sample_group`] and
@@ -113,9 +116,11 @@ pub fn lane_split(m: &Model, seed: u64, trials: u64, path: Path) -> Split {
         std::hint::black_box(&ls.outcomes);
     }
     let per_trial = 1e6 / (groups * LANES as u64) as f64;
+    let (replayed, stepped) = ls.periods_replayed_and_stepped();
     Split {
         sample: sample * per_trial,
         step: step * per_trial,
+        replayed: replayed as f64 / (replayed + stepped).max(1) as f64,
     }
 }
 
@@ -307,8 +312,11 @@ pub fn report(m: &Model, tps: &[Throughput], rows: &[ScalingRow], batch: u64) ->
         if let Some(sp) = tp.split {
             let _ = writeln!(
                 s,
-                "  timed apart: {:.2} us/trial sampling the shocks, {:.2} us/trial stepping the periods",
-                sp.sample, sp.step
+                "  timed apart: {:.2} us/trial sampling the shocks, {:.2} us/trial stepping the periods \
+                 ({:.1}% of the periods replayed, calm in every lane)",
+                sp.sample,
+                sp.step,
+                100.0 * sp.replayed
             );
         }
         match tp.allocations {

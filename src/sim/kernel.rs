@@ -260,6 +260,14 @@ impl<const W: usize> Timeline<W> {
         }
     }
 
+    /// Whether no lane's sampled shocks touch period `t`: its rows are those of the fixed shocks
+    /// alone, the same in every lane.
+    #[inline]
+    pub fn untouched(&self, t: usize) -> bool {
+        self.dirty[t] == [false; 3]
+            && self.tariff_changed[t] == [self.base.rows.tariff_changed[t]; W]
+    }
+
     /// Scales lane `l` of node column `k` in period `t` by `f`.
     #[inline(always)]
     fn scale_node(&mut self, m: &Model, t: usize, k: usize, l: usize, f: f64) {

@@ -417,6 +417,189 @@ pub struct LaneScratch {
     /// Shock magnitudes and input values per lane: `draws[lane * stride + i]` (see
     /// [`crate::sim::kernel::Scratch::draws`]).
     pub draws: Vec<f32>,
+    /// The trajectory of a trial that no sampled shock touches, replayed where a group's lanes
+    /// all follow it.
+    unshocked: Option<Box<Unshocked>>,
+    /// Periods replayed rather than stepped since the scratch was made (see [`Unshocked`]).
+    replayed: u64,
+    /// Periods stepped since the scratch was made.
+    stepped: u64,
+}
+
+/// The state a trial that no sampled shock touches carries into each period (its stocks,
+/// carried costs, re-orders, runs of short periods, buyers' shares and stockpiles, the same in
+/// every lane), recorded once per model by stepping the rows of the fixed shocks alone.
+///
+/// A period whose rows no lane's sampled shocks touch, entered by lanes that all carry this
+/// state, ends in the next period's recorded state in every lane, to the bit: the kernel's
+/// operations are the same functions of the same operands. Such a period is replayed instead of
+/// stepped: only what it adds to the demand nodes' outcomes is applied, lane by lane as the
+/// kernel would. Most periods of a group are stepped in scenarios with many shocks (some lane
+/// of sixteen is nearly always under one); where shocks are rare or short, calm periods before,
+/// between and after them are replayed.
+#[derive(Clone, Debug)]
+struct Unshocked {
+    /// Per period start `t` in `0..=periods` and node: `nodes[t * nodes + n]`.
+    nodes: Vec<NodeState>,
+    /// Per period start and edge: the buyer-side weight.
+    weight: Vec<f64>,
+    /// Per period start and demand node: the strategic stockpile left.
+    stockpile: Vec<f64>,
+    /// Per period start: whether a tariff has applied yet (the kernel's `cost_on`).
+    cost_on: Vec<bool>,
+    /// Per period: every demand node ends it with stock left over, so it met its demand from
+    /// stock (`from_stock` is the demand), with no shortfall and no stockpile release.
+    calm: Vec<bool>,
+}
+
+/// One node's carried state, one lane's worth.
+#[derive(Clone, Copy, Debug)]
+struct NodeState {
+    stock: f64,
+    want: f64,
+    cost_in: f64,
+    asked: [f64; 2],
+    short_run: f64,
+}
+
+impl NodeState {
+    #[inline(always)]
+    fn of(nl: &NodeLanes) -> NodeState {
+        NodeState {
+            stock: nl.stock.0[0],
+            want: nl.want.0[0],
+            cost_in: nl.cost_in.0[0],
+            asked: [nl.asked[0].0[0], nl.asked[1].0[0]],
+            short_run: nl.short_run.0[0],
+        }
+    }
+
+    /// Whether every lane of `nl` carries this state, bit for bit.
+    #[inline(always)]
+    fn held_by(&self, nl: &NodeLanes) -> bool {
+        same(nl.stock, self.stock)
+            && same(nl.want, self.want)
+            && same(nl.cost_in, self.cost_in)
+            && same(nl.asked[0], self.asked[0])
+            && same(nl.asked[1], self.asked[1])
+            && same(nl.short_run, self.short_run)
+    }
+
+    /// Puts this state into every lane of `nl`.
+    #[inline(always)]
+    fn put(&self, nl: &mut NodeLanes) {
+        nl.stock = splat(self.stock);
+        nl.want = splat(self.want);
+        nl.cost_in = splat(self.cost_in);
+        nl.asked = [splat(self.asked[0]), splat(self.asked[1])];
+        nl.short_run = splat(self.short_run);
+    }
+}
+
+/// Whether every lane of `a` has the bits of `x`.
+#[inline(always)]
+fn same(a: V, x: f64) -> bool {
+    let x = x.to_bits();
+    a.0.iter().fold(true, |all, v| all & (v.to_bits() == x))
+}
+
+impl Unshocked {
+    /// Steps one group of lanes over the fixed shocks' rows, recording the state each period
+    /// starts with. `s.tl` must hold those rows alone (as a new timeline does).
+    fn record(m: &Model, s: &mut LaneScratch) -> Unshocked {
+        let (nn, tt) = (m.nodes.len(), m.periods);
+        let mut u = Unshocked {
+            nodes: Vec::with_capacity((tt + 1) * nn),
+            weight: Vec::with_capacity((tt + 1) * m.edges.len()),
+            stockpile: Vec::with_capacity((tt + 1) * m.demand.len()),
+            cost_on: Vec::with_capacity(tt + 1),
+            calm: Vec::with_capacity(tt),
+        };
+        let flexible = m.policy == Policy::Flexible;
+        let mut cost_on = M::NONE;
+        start_trials(m, s);
+        for t in 0..=tt {
+            u.nodes.extend(s.nodes.iter().map(NodeState::of));
+            u.weight.extend(s.edges.iter().map(|el| el.weight.0[0]));
+            u.stockpile
+                .extend(s.demand.iter().map(|dl| dl.stockpile.0[0]));
+            u.cost_on.push(cost_on.0[0] != 0);
+            if t > 0 {
+                u.calm.push(
+                    m.demand
+                        .iter()
+                        .all(|dn| s.nodes[dn.node as usize].stock.0[0] > 0.0),
+                );
+            }
+            if t < tt {
+                step_period(m, s, t, flexible, &mut cost_on);
+            }
+        }
+        u
+    }
+
+    /// Whether every lane of `s` carries the state period `t` starts with, `cost_on` included.
+    #[inline(always)]
+    fn held_at(&self, s: &LaneScratch, t: usize, cost_on: M) -> bool {
+        let (nn, ne, dn) = (s.nodes.len(), s.edges.len(), s.demand.len());
+        let on = self.cost_on[t];
+        (if on { cost_on.all() } else { !cost_on.any() })
+            && self.nodes[t * nn..(t + 1) * nn]
+                .iter()
+                .zip(&s.nodes)
+                .all(|(x, nl)| x.held_by(nl))
+            && self.weight[t * ne..(t + 1) * ne]
+                .iter()
+                .zip(&s.edges)
+                .all(|(&w, el)| same(el.weight, w))
+            && self.stockpile[t * dn..(t + 1) * dn]
+                .iter()
+                .zip(&s.demand)
+                .all(|(&p, dl)| same(dl.stockpile, p))
+    }
+
+    /// Puts the state period `t` starts with into every lane of `s`.
+    #[inline(always)]
+    fn put(&self, s: &mut LaneScratch, t: usize) {
+        let (nn, ne, dn) = (s.nodes.len(), s.edges.len(), s.demand.len());
+        for (x, nl) in self.nodes[t * nn..(t + 1) * nn].iter().zip(&mut s.nodes) {
+            x.put(nl);
+        }
+        for (&w, el) in self.weight[t * ne..(t + 1) * ne].iter().zip(&mut s.edges) {
+            el.weight = splat(w);
+        }
+        for (&p, dl) in self.stockpile[t * dn..(t + 1) * dn]
+            .iter()
+            .zip(&mut s.demand)
+        {
+            dl.stockpile = splat(p);
+        }
+    }
+
+    /// Replays calm period `t` in every lane: the demand nodes' outcomes as stepping it would
+    /// leave them. Each met its demand from stock: the tariff cost carried on what it used is
+    /// added, every lane delivered its whole demand, and lanes short until now recover.
+    #[inline(always)]
+    fn replay(&self, m: &Model, s: &mut LaneScratch, t: usize) {
+        let (nn, tt) = (m.nodes.len(), m.periods);
+        for (di, dn) in m.demand.iter().enumerate() {
+            // The cost the node carried after this period's deliveries, as in the kernel's
+            // `mul(cost_in, from_stock)` with `from_stock` the whole demand.
+            let cost = self.nodes[(t + 1) * nn + dn.node as usize].cost_in;
+            let dl = &mut s.demand[di];
+            dl.tariff = add(dl.tariff, mul(splat(cost), splat(dn.per_period[t])));
+            s.frac[di * tt + t] = [1.0; LANES];
+            s.short[di * tt + t] = 0;
+            let recovered = dl.pending;
+            if recovered.any() {
+                for l in lanes_of(recovered.bits()) {
+                    let o = &mut s.outcomes[di][l];
+                    o.recover = (t - o.first_short as usize) as u16;
+                }
+                dl.pending = M::NONE;
+            }
+        }
+    }
 }
 
 impl LaneScratch {
@@ -425,7 +608,7 @@ impl LaneScratch {
     pub fn new(m: &Model, path: Path) -> LaneScratch {
         let path = if path.available() { path } else { Path::best() };
         let (n, e, t, d) = (m.nodes.len(), m.edges.len(), m.periods, m.demand.len());
-        LaneScratch {
+        let mut s = LaneScratch {
             path,
             tl: Timeline::new(m),
             nodes: vec![NodeLanes::ZERO; n],
@@ -436,7 +619,12 @@ impl LaneScratch {
             outcomes: vec![[DemandOutcome::default(); LANES]; d],
             occurred: vec![0; LANES * m.shock_words()],
             draws: vec![0.0; LANES * m.draw_stride()],
-        }
+            unshocked: None,
+            replayed: 0,
+            stepped: 0,
+        };
+        s.unshocked = Some(Box::new(Unshocked::record(m, &mut s)));
+        s
     }
 
     /// Bytes of the buffers [`LaneScratch::new`] allocates for `m` (the timeline's rows
@@ -452,12 +640,19 @@ impl LaneScratch {
             + d * t * (size_of::<[f32; LANES]>() + size_of::<u64>())
             + d * size_of::<[DemandOutcome; LANES]>()
             + LANES * (m.shock_words() * size_of::<u64>() + m.draw_stride() * size_of::<f32>())
-            + rows) as u64
+            + rows
+            + (t + 1) * (n * size_of::<NodeState>() + (e + d) * size_of::<f64>() + 2))
+            as u64
     }
 
     /// The path the periods are stepped with.
     pub fn path(&self) -> Path {
         self.path
+    }
+
+    /// Group periods replayed (see [`Unshocked`]) and stepped since the scratch was made.
+    pub fn periods_replayed_and_stepped(&self) -> (u64, u64) {
+        (self.replayed, self.stepped)
     }
 }
 
@@ -509,13 +704,67 @@ fn step_avx2(m: &Model, s: &mut LaneScratch) {
     step_periods(m, s);
 }
 
-/// Steps all periods of the lanes' trials over their sampled timelines. Inlined into each
+/// Steps all periods of the lanes' trials over their sampled timelines, replaying the calm
+/// periods that every lane enters in the unshocked state (see [`Unshocked`]). Inlined into each
 /// path's function, which compiles it for that path's instructions.
 #[inline(always)]
 fn step_periods(m: &Model, s: &mut LaneScratch) {
     let tt = m.periods;
     let flexible = m.policy == Policy::Flexible;
     let mut cost_on = M::NONE;
+    start_trials(m, s);
+    let unshocked = s.unshocked.take();
+    if let Some(u) = &unshocked {
+        // Every lane starts in the unshocked state; `stale` once replayed periods have left
+        // the lanes' arrays behind it.
+        let (mut held, mut stale) = (true, false);
+        for t in 0..tt {
+            if held && u.calm[t] && s.tl.untouched(t) {
+                if u.cost_on[t + 1] {
+                    cost_on = !M::NONE;
+                }
+                u.replay(m, s, t);
+                s.replayed += 1;
+                stale = true;
+                continue;
+            }
+            if stale {
+                u.put(s, t);
+                stale = false;
+            }
+            step_period(m, s, t, flexible, &mut cost_on);
+            s.stepped += 1;
+            // Worth asking only where the next period could be replayed.
+            held = t + 1 < tt
+                && u.calm[t + 1]
+                && s.tl.untouched(t + 1)
+                && u.held_at(s, t + 1, cost_on);
+        }
+    } else {
+        for t in 0..tt {
+            step_period(m, s, t, flexible, &mut cost_on);
+        }
+        s.stepped += tt as u64;
+    }
+    s.unshocked = unshocked;
+    for d in 0..m.demand.len() {
+        let dl = &s.demand[d];
+        let lost = to_f32(dl.worst_frac);
+        for (l, o) in s.outcomes[d].iter_mut().enumerate() {
+            o.shortfall = dl.shortfall.0[l];
+            o.worst = dl.worst.0[l];
+            o.tariff = dl.tariff.0[l];
+            o.worst_frac = lost[l];
+            if o.first_short != NONE && o.recover == NONE {
+                o.recover = (tt - o.first_short as usize) as u16;
+            }
+        }
+    }
+}
+
+/// Puts every lane in the state a trial starts from.
+#[inline(always)]
+fn start_trials(m: &Model, s: &mut LaneScratch) {
     let z = V::ZERO;
     for (nl, node) in s.nodes.iter_mut().zip(&m.hot) {
         nl.stock = splat(node.stock0);
@@ -538,22 +787,6 @@ fn step_periods(m: &Model, s: &mut LaneScratch) {
     }
     for (el, edge) in s.edges.iter_mut().zip(&m.edges) {
         el.weight = splat(edge.share);
-    }
-    for t in 0..tt {
-        step_period(m, s, t, flexible, &mut cost_on);
-    }
-    for d in 0..m.demand.len() {
-        let dl = &s.demand[d];
-        let lost = to_f32(dl.worst_frac);
-        for (l, o) in s.outcomes[d].iter_mut().enumerate() {
-            o.shortfall = dl.shortfall.0[l];
-            o.worst = dl.worst.0[l];
-            o.tariff = dl.tariff.0[l];
-            o.worst_frac = lost[l];
-            if o.first_short != NONE && o.recover == NONE {
-                o.recover = (tt - o.first_short as usize) as u16;
-            }
-        }
     }
 }
 
