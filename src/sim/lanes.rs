@@ -650,7 +650,9 @@ impl LaneScratch {
         self.path
     }
 
-    /// Group periods replayed (see [`Unshocked`]) and stepped since the scratch was made.
+    /// Group periods replayed (calm periods that every lane entered in the state of a trial no
+    /// sampled shock touches: the same bits as stepping them) and stepped since the scratch was
+    /// made.
     pub fn periods_replayed_and_stepped(&self) -> (u64, u64) {
         (self.replayed, self.stepped)
     }
