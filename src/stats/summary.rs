@@ -726,8 +726,7 @@ fn drivers(
         .map(|(i, s)| {
             let g = &groups[i];
             let (n_without, n_with) = (g.count[0], g.count[1]);
-            let mean = |k: usize| g.mean(k);
-            let (mw, mo) = (mean(1), mean(0));
+            let (mw, mo) = (g.mean(1), g.mean(0));
             let effect_ci95 = match (mw.zip(mo), g.se2(1, centre), g.se2(0, centre)) {
                 (Some((a, b)), Some(x), Some(y)) => {
                     let ci = MeanCi::from_se2(a - b, x + y);
