@@ -483,8 +483,10 @@ fn a_sampled_tail_profile_is_an_even_sample_of_the_full_one() {
 /// A calm period that every lane enters in the unshocked state is replayed rather than stepped
 /// (`sim::lanes`): rare, short outages and a restriction with a licensing lag, around a standing
 /// tariff whose cost is carried, a stockpile and re-routing, so that groups leave the unshocked
-/// state and come back to it, with lanes short until a replayed period. Every path gives the
-/// one-trial kernel's bits, and periods were both replayed and stepped.
+/// state and come back to it. A fixed three-month stop of Chinese exports at the start leaves
+/// even the unshocked trial short, so lanes recover in a replayed period. Every path gives the
+/// one-trial kernel's bits (a replay that adds no tariff cost, or records no recovery, fails
+/// here), and periods were both replayed and stepped.
 #[test]
 fn replayed_calm_periods_give_the_stepped_bits() {
     let text = r#"
@@ -540,6 +542,11 @@ node = "au"
 id = "outage:au"
 p_fail = 0.003
 p_recover = 0.5
+[[restriction]]
+id = "cn-start"
+country = "CN"
+severity = 1.0
+when = { duration = 3 }
 [[restriction]]
 id = "cn-controls"
 country = "CN"
