@@ -425,7 +425,7 @@ pub struct LaneScratch {
     pub draws: Vec<f32>,
     /// The trajectory of a trial that no sampled shock touches, replayed where a group's lanes
     /// all follow it.
-    unshocked: Option<Box<Unshocked>>,
+    unshocked: Unshocked,
     /// Periods replayed rather than stepped since the scratch was made (see [`Unshocked`]).
     replayed: u64,
     /// Periods stepped since the scratch was made.
@@ -443,7 +443,7 @@ pub struct LaneScratch {
 /// kernel would. Most periods of a group are stepped in scenarios with many shocks (some lane
 /// of sixteen is nearly always under one); where shocks are rare or short, calm periods before,
 /// between and after them are replayed.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 struct Unshocked {
     /// Per period start `t` in `0..=periods` and node: `nodes[t * nodes + n]`.
     nodes: Vec<NodeState>,
@@ -625,11 +625,11 @@ impl LaneScratch {
             outcomes: vec![[DemandOutcome::default(); LANES]; d],
             occurred: vec![0; LANES * m.shock_words()],
             draws: vec![0.0; LANES * m.draw_stride()],
-            unshocked: None,
+            unshocked: Unshocked::default(),
             replayed: 0,
             stepped: 0,
         };
-        s.unshocked = Some(Box::new(Unshocked::record(m, &mut s)));
+        s.unshocked = Unshocked::record(m, &mut s);
         s
     }
 
@@ -721,40 +721,32 @@ fn step_periods(m: &Model, s: &mut LaneScratch) {
     let flexible = m.policy == Policy::Flexible;
     let mut cost_on = M::NONE;
     start_trials(m, s);
-    let unshocked = s.unshocked.take();
-    if let Some(u) = &unshocked {
-        // Every lane starts in the unshocked state; `stale` once replayed periods have left
-        // the lanes' arrays behind it.
-        let (mut held, mut stale) = (true, false);
-        for t in 0..tt {
-            if held && u.calm[t] && s.tl.untouched(t) {
-                if u.cost_on[t + 1] {
-                    cost_on = !M::NONE;
-                }
-                u.replay(m, s, t);
-                s.replayed += 1;
-                stale = true;
-                continue;
+    // Moved out for the steps, which borrow the whole scratch (moving its buffers allocates
+    // nothing).
+    let u = std::mem::take(&mut s.unshocked);
+    // Every lane starts in the unshocked state; `stale` once replayed periods have left the
+    // lanes' arrays behind it.
+    let (mut held, mut stale) = (true, false);
+    for t in 0..tt {
+        if held && u.calm[t] && s.tl.untouched(t) {
+            if u.cost_on[t + 1] {
+                cost_on = !M::NONE;
             }
-            if stale {
-                u.put(s, t);
-                stale = false;
-            }
-            step_period(m, s, t, flexible, &mut cost_on);
-            s.stepped += 1;
-            // Worth asking only where the next period could be replayed.
-            held = t + 1 < tt
-                && u.calm[t + 1]
-                && s.tl.untouched(t + 1)
-                && u.held_at(s, t + 1, cost_on);
+            u.replay(m, s, t);
+            s.replayed += 1;
+            stale = true;
+            continue;
         }
-    } else {
-        for t in 0..tt {
-            step_period(m, s, t, flexible, &mut cost_on);
+        if stale {
+            u.put(s, t);
+            stale = false;
         }
-        s.stepped += tt as u64;
+        step_period(m, s, t, flexible, &mut cost_on);
+        s.stepped += 1;
+        // Worth asking only where the next period could be replayed.
+        held = t + 1 < tt && u.calm[t + 1] && s.tl.untouched(t + 1) && u.held_at(s, t + 1, cost_on);
     }
-    s.unshocked = unshocked;
+    s.unshocked = u;
     for d in 0..m.demand.len() {
         let dl = &s.demand[d];
         let lost = to_f32(dl.worst_frac);
