@@ -129,49 +129,54 @@ pub struct RawRow(pub Vec<Dist>);
 
 impl<'de> Deserialize<'de> for RawRow {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let entry = |v: toml::Value| {
-            match v {
-            toml::Value::Table(_) => dist::from_value(v),
-            v => f64::deserialize(v)
-                .map_err(|e| e.to_string())
-                .and_then(|p| {
-                    if (0.0..=1.0).contains(&p) {
-                        Ok(Dist::Fixed(p + 0.0))
-                    } else {
-                        Err(format!(
-                            "expected a probability between 0 and 1 or a distribution table, got {p}"
-                        ))
-                    }
-                }),
-        }
-        };
-        let gamma = |a: f64| {
-            if a > 0.0 && a.is_finite() {
-                rand_distr::Gamma::new(a, 1.0)
-                    .map(Dist::Gamma)
-                    .map_err(|e| e.to_string())
-            } else {
-                Err(format!(
-                    "every `dirichlet` concentration must be a positive number, got {a}"
-                ))
-            }
-        };
         match toml::Value::deserialize(d)? {
-            toml::Value::Array(entries) => entries.into_iter().map(entry).collect(),
+            toml::Value::Array(entries) => entries.into_iter().map(row_entry).collect(),
             toml::Value::Table(mut t) if t.len() == 1 && t.contains_key("dirichlet") => {
-                let alpha = t.remove("dirichlet").unwrap_or(toml::Value::Array(Vec::new()));
+                let alpha = t
+                    .remove("dirichlet")
+                    .unwrap_or(toml::Value::Array(Vec::new()));
                 Vec::<f64>::deserialize(alpha)
                     .map_err(|e| format!("`dirichlet`: {e}"))
-                    .and_then(|alpha| alpha.into_iter().map(gamma).collect())
+                    .and_then(|alpha| alpha.into_iter().map(dirichlet_weight).collect())
             }
             other => Err(format!(
-                "a transition row is an array of probabilities (numbers or distribution tables) or {{ dirichlet = [...] }}, found {}",
+                "a transition row is an array of probabilities (numbers or distribution tables) \
+                 or {{ dirichlet = [...] }}, found {}",
                 other.type_str()
             )),
         }
         .map(RawRow)
         .map_err(D::Error::custom)
     }
+}
+
+/// One entry of a transition row: a distribution table, or a probability from 0 to 1.
+fn row_entry(v: toml::Value) -> Result<Dist, String> {
+    match v {
+        toml::Value::Table(_) => dist::from_value(v),
+        v => {
+            let p = f64::deserialize(v).map_err(|e| e.to_string())?;
+            if (0.0..=1.0).contains(&p) {
+                Ok(Dist::Fixed(p + 0.0))
+            } else {
+                Err(format!(
+                    "expected a probability between 0 and 1 or a distribution table, got {p}"
+                ))
+            }
+        }
+    }
+}
+
+/// The weight of one state in a `dirichlet` row: gamma with the concentration as its shape.
+fn dirichlet_weight(a: f64) -> Result<Dist, String> {
+    if !(a > 0.0 && a.is_finite()) {
+        return Err(format!(
+            "every `dirichlet` concentration must be a positive number, got {a}"
+        ));
+    }
+    rand_distr::Gamma::new(a, 1.0)
+        .map(Dist::Gamma)
+        .map_err(|e| e.to_string())
 }
 
 /// Stage of the chain a node belongs to.
