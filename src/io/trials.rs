@@ -6,7 +6,7 @@
 //! columns.
 
 use crate::model::Model;
-use crate::sim::result::{DemandOutcome, NONE, TrialBlock};
+use crate::sim::result::{DemandOutcome, NONE, TrialBlock, flag};
 
 /// The type of a column's values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -177,9 +177,7 @@ impl<'a> Block<'a> {
                 Value::Month((p != NONE).then_some(p))
             }
             Source::Tariff(d) => Value::Number(out(d).tariff),
-            Source::Shock(i) => {
-                Value::Flag(self.occurred[k * self.words + i / 64] >> (i % 64) & 1 == 1)
-            }
+            Source::Shock(i) => Value::Flag(flag(&self.occurred[k * self.words..], i)),
             Source::Input(j) => Value::Drawn(self.draws[k * self.stride + self.shocks + j]),
         }
     }

@@ -208,8 +208,14 @@ impl RunResult {
 
     /// Whether shock `i` occurred in trial `k`.
     pub fn occurred(&self, k: usize, i: usize) -> bool {
-        self.occurred[k * self.words + i / 64] >> (i % 64) & 1 == 1
+        flag(&self.occurred[k * self.words..], i)
     }
+}
+
+/// Whether shock `i` occurred, from a trial's shock flags (bit `i % 64` of word `i / 64`).
+#[inline]
+pub fn flag(words: &[u64], i: usize) -> bool {
+    words[i / 64] >> (i % 64) & 1 == 1
 }
 
 /// Trials of `[first, first + trials)` whose global index is below [`RANK_TRIALS`].

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::Model;
 use crate::prob::estimate::Z975;
 use crate::sim::result::RunResult;
-use crate::stats::summary::pearson;
+use crate::stats::summary::{pearson, total_order_bits_f32};
 
 /// Trials measured at most, from the first: enough for intervals of about +/-0.002 on an index
 /// near 0, and a quarter of the trials that keep their draws, so that a large run's summary
@@ -83,9 +83,7 @@ pub fn sensitivity(m: &Model, r: &RunResult) -> Vec<NodeSensitivity> {
             let mut keys: Vec<u64> = (0..n)
                 .filter_map(|k| {
                     let v = r.draws[k * stride + ns + j];
-                    let b = v.to_bits();
-                    let ordered = if b >> 31 == 1 { !b } else { b | 1 << 31 };
-                    (!v.is_nan()).then_some(u64::from(ordered) << 32 | k as u64)
+                    (!v.is_nan()).then(|| u64::from(total_order_bits_f32(v)) << 32 | k as u64)
                 })
                 .collect();
             keys.sort_unstable();

@@ -14,7 +14,7 @@ use crate::prob::estimate::{
     MeanCi, ci_ranks, mean_var_by, nearest_rank, tail_count, tail_mean_by,
 };
 use crate::prob::sketch::{Counts, Sketch};
-use crate::sim::result::{BINS, RunResult, TailProfile};
+use crate::sim::result::{BINS, RunResult, TailProfile, flag};
 
 /// Version of the summary.json schema; bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -628,7 +628,7 @@ fn total_order_bits(x: f64) -> u64 {
 
 /// The bits of `x` as an integer that orders like [`f32::total_cmp`] (and like
 /// `f64::from(x).total_cmp`).
-fn total_order_bits_f32(x: f32) -> u32 {
+pub(crate) fn total_order_bits_f32(x: f32) -> u32 {
     let b = x.to_bits();
     if b >> 31 == 1 { !b } else { b | 1 << 31 }
 }
@@ -717,7 +717,7 @@ fn drivers(
     let shocks: Vec<usize> = (0..m.shocks.len()).collect();
     // Each group's sums in trial order, so that they are reproducible, every shock of a group
     // of shocks in one pass over the trials.
-    let groups = group_sums(r, metric, centre, &shocks, |occ, &i| bit(occ, i));
+    let groups = group_sums(r, metric, centre, &shocks, |occ, &i| flag(occ, i));
     let p95s = top_p95s(r, metric, order, &groups);
     let mut out: Vec<Driver> = m
         .shocks
@@ -762,12 +762,6 @@ fn drivers(
     });
     adjust_for_multiple_tests(&mut out);
     out
-}
-
-/// Whether shock `i` occurred, from a trial's flag words.
-#[inline]
-fn bit(occ: &[u64], i: usize) -> bool {
-    occ[i / 64] >> (i % 64) & 1 == 1
 }
 
 /// A metric's sum, sum of squares about a centre and trial count over the trials outside (0)
@@ -854,7 +848,7 @@ fn top_p95s(
         let k = k as usize;
         let occ = &r.occurred[k * r.words..(k + 1) * r.words];
         open.retain(|&i| {
-            let j = usize::from(bit(occ, i));
+            let j = usize::from(flag(occ, i));
             if p95[i][j].is_none() && groups[i].count[j] > 0 {
                 if need[i][j] == 0 {
                     p95[i][j] = Some(metric(k));
