@@ -163,7 +163,7 @@ fn a_quantity_drawn_per_episode_is_recorded_exactly_in_the_trials_that_had_one()
     let (ns, stride) = (m.shocks.len(), m.draw_stride());
     let (mut had, mut drawn) = (0, 0);
     for k in 0..trials as usize {
-        let occurred = r.occurred[k * m.shock_words()] & 1 == 1;
+        let occurred = r.occurred(k, 0);
         let probability = r.draws[k * stride + ns];
         let severity = r.draws[k * stride + ns + 1];
         // Drawn once per trial, whether or not the episode happens.
