@@ -568,3 +568,181 @@ fn a_driver_without_effect_has_an_interval_that_covers_zero_95_percent_of_the_ti
     let share = f64::from(covered) / f64::from(runs as u32);
     assert!((share - 0.95).abs() < 0.044, "coverage {share}");
 }
+
+/// Two materials from two mines with independent stationary outages, and a magnet maker whose
+/// recipe needs both and keeps no stock of either: it makes its capacity exactly in the periods
+/// both mines are up, so the expected output per period is capacity x P(a up) x P(b up).
+#[test]
+fn a_two_input_recipe_makes_its_capacity_times_the_chance_both_inputs_are_up() {
+    let (fa, ra, fb, rb) = (0.1, 0.3, 0.05, 0.2);
+    let text = format!(
+        r#"
+[scenario]
+name = "recipe"
+periods = 24
+start = "2027-01"
+
+[[material]]
+id = "a"
+[[material]]
+id = "b"
+[[material]]
+id = "magnet"
+
+[[node]]
+id = "mine_a"
+kind = "mine"
+country = "AA"
+output = "a"
+capacity = 100
+[[node]]
+id = "mine_b"
+kind = "mine"
+country = "BB"
+output = "b"
+capacity = 100
+[[node]]
+id = "maker"
+kind = "magnet"
+country = "CC"
+output = "magnet"
+capacity = 10
+inputs = {{ a = 0.3, b = 0.02 }}
+stock_caps = {{ a = 0, b = 0 }}
+[[node]]
+id = "users"
+kind = "demand"
+country = "CC"
+demand = 10
+
+[[edge]]
+from = "mine_a"
+to = "maker"
+[[edge]]
+from = "mine_b"
+to = "maker"
+[[edge]]
+from = "maker"
+to = "users"
+
+[[outage]]
+node = "mine_a"
+p_fail = {fa}
+p_recover = {ra}
+initial = "stationary"
+[[outage]]
+node = "mine_b"
+p_fail = {fb}
+p_recover = {rb}
+initial = "stationary"
+"#
+    );
+    let m = model(&text);
+    // The recipe node's two input parts come just before it.
+    let ids: Vec<&str> = m.nodes.iter().map(|n| n.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["mine_a", "mine_b", "maker[a]", "maker[b]", "maker", "users"]
+    );
+    let r = run(&m, 20_000, 5, 0);
+    let up = (ra / (fa + ra)) * (rb / (fb + rb));
+    assert_mean_near(&r.shortfalls(0), 24.0 * 10.0 * (1.0 - up), 4.0, "recipe");
+}
+
+/// A separation plant splits its feed into two co-products, a = 0.3 and b = 0.05 per tonne
+/// processed, for buyers of 30 t of a and 10 t of b a period. It processes for the larger need
+/// (200 t, for b) up to its capacity of 150 t: 45 t of a, of which the 15 t nobody ordered is
+/// lost, and 7.5 t of b, 2.5 t short. With a stationary outage it makes that in the periods it
+/// is up: expected shortfalls 24 x (30 (1 - p) ) for a and 24 x (10 - 7.5 p) for b.
+#[test]
+fn co_products_split_the_feed_in_fixed_shares_and_the_scarcer_one_sets_the_pace() {
+    let (f, rr) = (0.1, 0.4);
+    let text = format!(
+        r#"
+[scenario]
+name = "co-products"
+periods = 24
+start = "2027-01"
+
+[[material]]
+id = "ore"
+[[material]]
+id = "a"
+[[material]]
+id = "b"
+
+[[node]]
+id = "mine"
+kind = "mine"
+country = "AA"
+output = "ore"
+capacity = 1000
+[[node]]
+id = "sep"
+kind = "refinery"
+country = "AA"
+capacity = 150
+outputs = {{ a = 0.3, b = 0.05 }}
+surplus = "lose"
+[[node]]
+id = "users_a"
+kind = "demand"
+country = "AA"
+demand = 30
+[[node]]
+id = "users_b"
+kind = "demand"
+country = "AA"
+demand = 10
+
+[[edge]]
+from = "mine"
+to = "sep"
+[[edge]]
+from = "sep"
+to = "users_a"
+material = "a"
+[[edge]]
+from = "sep"
+to = "users_b"
+material = "b"
+
+[[outage]]
+node = "sep"
+p_fail = {f}
+p_recover = {rr}
+initial = "stationary"
+"#
+    );
+    let m = model(&text);
+    assert_eq!(
+        m.demand
+            .iter()
+            .map(|d| m.material_id(d.material))
+            .collect::<Vec<_>>(),
+        [Some("a"), Some("b")]
+    );
+    let r = run(&m, 20_000, 9, 0);
+    let p = rr / (f + rr);
+    assert_mean_near(
+        &r.shortfalls(0),
+        24.0 * 30.0 * (1.0 - p),
+        4.0,
+        "co-product a",
+    );
+    assert_mean_near(
+        &r.shortfalls(1),
+        24.0 * (10.0 - 7.5 * p),
+        4.0,
+        "co-product b",
+    );
+    // Without the outage: a in full, b 2.5 t short every period.
+    let calm = text.split("[[outage]]").next().unwrap_or_default();
+    let out = first_trial(calm);
+    assert_eq!(out[0].shortfall, 0.0);
+    assert!(
+        (out[1].shortfall - 24.0 * 2.5).abs() < 1e-9,
+        "{}",
+        out[1].shortfall
+    );
+}

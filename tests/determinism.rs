@@ -5,7 +5,7 @@ use supplyshock::io::output;
 use supplyshock::sim::engine::{self, RunOptions};
 
 use crate::common::{self, TWO_NODES, model, run};
-use crate::invariants::random_scenario;
+use crate::invariants::{random_material_scenario, random_scenario};
 
 fn summary_bytes(text: &str, trials: u64, threads: usize) -> Vec<u8> {
     let m = model(text);
@@ -236,10 +236,11 @@ fn lane_paths() -> Vec<supplyshock::sim::lanes::Path> {
 #[test]
 fn every_lane_path_gives_the_one_trial_kernels_bits() {
     let mut models: Vec<_> = (0..40).map(|seed| model(&random_scenario(seed))).collect();
+    models.extend((0..40).map(|seed| model(&random_material_scenario(seed))));
     for path in supplyshock::io::read::shipped_scenarios() {
         models.push(supplyshock::io::read::load(&path).unwrap_or_else(|e| panic!("{e}")));
     }
-    assert!(models.len() > 50);
+    assert!(models.len() > 90);
     let paths = lane_paths();
     for m in &models {
         // 203 trials: the last group of lanes is short.

@@ -245,16 +245,32 @@ impl Observer for Checker {
                 node.id
             );
             assert!(s.cap[n] <= node.capacity * (1.0 + 1e-12));
-            let shipped: f64 = m.out_edges[m.out_off[n] as usize..m.out_off[n + 1] as usize]
-                .iter()
-                .map(|&e| s.ship[e as usize])
-                .sum();
-            assert!(
-                close(shipped, s.out[n], s.out[n]),
-                "{} shipped {shipped} but made {}",
-                node.id,
-                s.out[n]
-            );
+            let outs = &m.out_edges[m.out_off[n] as usize..m.out_off[n + 1] as usize];
+            if m.hot[n].joint {
+                // Every co-product part receives the whole throughput, or at most its order.
+                for &e in outs {
+                    let (ship, order) = (s.ship[e as usize], s.order[e as usize]);
+                    if m.hot[n].lose {
+                        assert_eq!(ship, order.min(s.out[n]), "{}: co-product part", node.id);
+                    } else {
+                        assert_eq!(ship, s.out[n], "{}: co-product part", node.id);
+                    }
+                }
+            } else {
+                let shipped: f64 = outs.iter().map(|&e| s.ship[e as usize]).sum();
+                assert!(
+                    close(shipped, s.out[n], s.out[n]),
+                    "{} shipped {shipped} but made {}",
+                    node.id,
+                    s.out[n]
+                );
+            }
+            if m.hot[n].assembly {
+                // Each input part hands over the same number of kits: what the scarcest allowed.
+                for e in m.in_off[n] as usize..m.in_off[n + 1] as usize {
+                    assert_eq!(s.ship[e], s.recv[n], "{}: recipe input", node.id);
+                }
+            }
             if node.kind != Kind::Mine {
                 let expect =
                     self.prev_stock[n] + s.recv[n] - s.out[n] / m.hot[n].yield_ - s.lost[n];
@@ -310,8 +326,12 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 96, .. ProptestConfig::default() })]
 
     #[test]
-    fn invariants_hold_every_period(seed in any::<u64>()) {
-        let text = random_scenario(seed);
+    fn invariants_hold_every_period(seed in any::<u64>(), materials in any::<bool>()) {
+        let text = if materials {
+            random_material_scenario(seed)
+        } else {
+            random_scenario(seed)
+        };
         let m = model(&text);
         let mut scratch = Scratch::new(&m);
         let mut out = vec![DemandOutcome::default(); m.demand.len()];
@@ -392,4 +412,225 @@ fn edges_share_a_column_exactly_when_the_same_shocks_cover_them() {
             assert_eq!(got, expect, "{}: shock {}", m.name, shock.id);
         }
     }
+}
+
+/// Writes a random element-level scenario: mines of ore -> separation plants (some splitting
+/// their feed into co-products `a`, `b` and `c`, some making one) -> magnet makers (most with a
+/// recipe of `a` and `b`) -> demand for magnets, with outages, delays, a restriction and a
+/// tariff by material.
+pub fn random_material_scenario(seed: u64) -> String {
+    let mut g = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x6d61_7465_7269_616c);
+    let countries = ["AA", "BB", "CC"];
+    let mut s = String::new();
+    let policy = if g.random_bool(0.5) {
+        "flexible"
+    } else {
+        "fixed"
+    };
+    let _ = writeln!(
+        s,
+        "[scenario]\nname = \"random-materials\"\nperiods = {}\nstart = \"2027-01\"\npolicy = \"{policy}\"\nreroute_lag = {}\n",
+        g.random_range(1..30),
+        g.random_range(0..3)
+    );
+    for m in ["ore", "a", "b", "c", "magnet"] {
+        let _ = writeln!(s, "[[material]]\nid = \"{m}\"\n");
+    }
+    let country = |g: &mut Xoshiro256PlusPlus| countries[g.random_range(0..3)];
+    let mut country_of = std::collections::HashMap::new();
+    let mines = g.random_range(1..4);
+    for i in 0..mines {
+        let c = country(&mut g);
+        country_of.insert(format!("mine{i}"), c);
+        let _ = writeln!(
+            s,
+            "[[node]]\nid = \"mine{i}\"\nkind = \"mine\"\ncountry = \"{c}\"\noutput = \"ore\"\ncapacity = {:.3}\n",
+            g.random_range(20.0..200.0)
+        );
+    }
+    // Separation plants: what each makes.
+    let seps = g.random_range(1..4);
+    let mut makes: Vec<Vec<&str>> = Vec::new();
+    for i in 0..seps {
+        let c = country(&mut g);
+        country_of.insert(format!("sep{i}"), c);
+        let _ = writeln!(
+            s,
+            "[[node]]\nid = \"sep{i}\"\nkind = \"refinery\"\ncountry = \"{c}\"\ncapacity = {:.3}\nprice = {:.0}\nstock = {:.2}",
+            g.random_range(20.0..200.0),
+            g.random_range(0.0..1000.0),
+            g.random_range(0.0..40.0)
+        );
+        if i == 0 || g.random_bool(0.5) {
+            let (a, b, c): (f64, f64, f64) = (
+                g.random_range(0.1..0.5),
+                g.random_range(0.01..0.1),
+                g.random_range(0.0..0.4),
+            );
+            let _ = writeln!(
+                s,
+                "outputs = {{ a = {a:.3}, b = {b:.3}, c = {:.3} }}\nsurplus = \"{}\"",
+                c.max(0.001),
+                if g.random_bool(0.5) { "stock" } else { "lose" }
+            );
+            makes.push(vec!["a", "b", "c"]);
+        } else {
+            let m = if g.random_bool(0.5) { "a" } else { "b" };
+            let _ = writeln!(
+                s,
+                "output = \"{m}\"\nyield = {:.3}",
+                g.random_range(0.2..0.9)
+            );
+            if g.random_bool(0.3) {
+                let _ = writeln!(s, "stock_cap = {:.2}", g.random_range(40.0..80.0));
+            }
+            makes.push(vec![m]);
+        }
+        s.push('\n');
+    }
+    let magnets = g.random_range(1..4);
+    let mut needs: Vec<Vec<&str>> = Vec::new();
+    for i in 0..magnets {
+        let c = country(&mut g);
+        country_of.insert(format!("mag{i}"), c);
+        let _ = writeln!(
+            s,
+            "[[node]]\nid = \"mag{i}\"\nkind = \"magnet\"\ncountry = \"{c}\"\noutput = \"magnet\"\ncapacity = {:.3}\nprice = {:.0}",
+            g.random_range(5.0..60.0),
+            g.random_range(0.0..1000.0)
+        );
+        if g.random_bool(0.75) {
+            let _ = writeln!(
+                s,
+                "inputs = {{ a = {:.3}, b = {:.3} }}\nstocks = {{ a = {:.2}, b = {:.2} }}\n",
+                g.random_range(0.2..1.5),
+                g.random_range(0.01..0.2),
+                g.random_range(0.0..20.0),
+                g.random_range(0.0..2.0)
+            );
+            needs.push(vec!["a", "b"]);
+        } else {
+            let _ = writeln!(
+                s,
+                "inputs = {{ a = {:.3} }}\nstocks = {{ a = {:.2} }}\n",
+                g.random_range(0.2..1.5),
+                g.random_range(0.0..20.0)
+            );
+            needs.push(vec!["a"]);
+        }
+    }
+    let demands = g.random_range(1..4);
+    for i in 0..demands {
+        let c = country(&mut g);
+        country_of.insert(format!("demand{i}"), c);
+        let _ = writeln!(
+            s,
+            "[[node]]\nid = \"demand{i}\"\nkind = \"demand\"\ncountry = \"{c}\"\ndemand = {:.3}\ncover = {:.2}\n",
+            g.random_range(1.0..30.0),
+            g.random_range(0.0..3.0)
+        );
+    }
+    // Writes a buyer's edges for one material from `sup`, with shares adding up to 1.
+    // (supplier, buyer, material) of every edge written.
+    let mut written: Vec<(String, String, String)> = Vec::new();
+    let mut edges = |g: &mut Xoshiro256PlusPlus,
+                     s: &mut String,
+                     buyer: &str,
+                     m: &str,
+                     sup: &[String]| {
+        let mut pick: Vec<&String> = sup.iter().filter(|_| g.random_bool(0.6)).collect();
+        if pick.is_empty() {
+            pick.push(&sup[g.random_range(0..sup.len())]);
+        }
+        let n = pick.len();
+        for (k, sp) in pick.iter().enumerate() {
+            let share = if k + 1 == n {
+                1.0 - (n - 1) as f64 * (1.0 / n as f64 * 1e6).round() / 1e6
+            } else {
+                (1.0 / n as f64 * 1e6).round() / 1e6
+            };
+            let _ = writeln!(
+                s,
+                "[[edge]]\nfrom = \"{sp}\"\nto = \"{buyer}\"\nmaterial = \"{m}\"\nshare = {share:.6}"
+            );
+            if g.random_bool(0.2) {
+                let _ = writeln!(s, "offtake = {:.2}", g.random_range(0.0..0.3));
+            }
+            if g.random_bool(0.25) {
+                let _ = writeln!(s, "reroute = false");
+            }
+            s.push('\n');
+            written.push((sp.to_string(), buyer.to_string(), m.to_string()));
+        }
+    };
+    let mine_ids: Vec<String> = (0..mines).map(|i| format!("mine{i}")).collect();
+    for i in 0..seps {
+        edges(&mut g, &mut s, &format!("sep{i}"), "ore", &mine_ids);
+    }
+    for (i, need) in needs.iter().enumerate() {
+        for m in need {
+            let sup: Vec<String> = (0..seps)
+                .filter(|&k| makes[k].contains(m))
+                .map(|k| format!("sep{k}"))
+                .collect();
+            edges(&mut g, &mut s, &format!("mag{i}"), m, &sup);
+        }
+    }
+    let mag_ids: Vec<String> = (0..magnets).map(|i| format!("mag{i}")).collect();
+    for i in 0..demands {
+        edges(&mut g, &mut s, &format!("demand{i}"), "magnet", &mag_ids);
+    }
+    // Shocks on the facilities.
+    let ids: Vec<String> = mine_ids
+        .iter()
+        .chain(&mag_ids)
+        .cloned()
+        .chain((0..seps).map(|i| format!("sep{i}")))
+        .collect();
+    for id in &ids {
+        match g.random_range(0..4) {
+            0 => {
+                let _ = writeln!(
+                    s,
+                    "[[outage]]\nnode = \"{id}\"\np_fail = 0.1\np_recover = 0.4\nseverity = {{ dist = \"uniform\", low = 0.2, high = 1 }}\n"
+                );
+            }
+            1 => {
+                let _ = writeln!(
+                    s,
+                    "[[delay]]\nnode = \"{id}\"\nnominal = {}\ndelay = {{ dist = \"pert\", min = 0, mode = 3, max = 12 }}\nramp = 3\n",
+                    g.random_range(-3..10)
+                );
+            }
+            _ => {}
+        }
+    }
+    // A restriction of `b` and a tariff on `a`, where such edges cross a border.
+    let crossing = |m: &str| -> Vec<(&str, &str)> {
+        written
+            .iter()
+            .filter(|(a, b, k)| k == m && country_of[a] != country_of[b])
+            .map(|(a, b, _)| (country_of[a], country_of[b]))
+            .collect()
+    };
+    let b_cross = crossing("b");
+    if let Some(&(from, _)) = b_cross.first() {
+        let _ = writeln!(
+            s,
+            "[[restriction]]\nid = \"b-stop\"\ncountry = \"{from}\"\nmaterials = [\"b\"]\nseverity = {{ dist = \"beta\", alpha = 2, beta = 2 }}\nblocked = \"{}\"\nwhen = {{ p_start = 0.1, p_end = 0.2 }}\n",
+            if g.random_bool(0.5) {
+                "domestic"
+            } else {
+                "lost"
+            }
+        );
+    }
+    let a_cross = crossing("a");
+    if let Some(&(from, to)) = a_cross.first() {
+        let _ = writeln!(
+            s,
+            "[[tariff]]\nid = \"a-tariff\"\nfrom = \"{from}\"\nto = \"{to}\"\nmaterials = [\"a\"]\nrate = 0.3\nelasticity = 1.5\nwhen = {{ at = {{ dist = \"uniform\", low = 0, high = 10 }}, duration = 6 }}\n"
+        );
+    }
+    s
 }

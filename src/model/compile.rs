@@ -21,6 +21,7 @@ pub(super) fn compile(c: Checked) -> Model {
         thresholds,
         regime,
         countries,
+        materials,
         nodes,
         hot: hot_of,
         edges,
@@ -35,7 +36,16 @@ pub(super) fn compile(c: Checked) -> Model {
     for (k, &i) in order.iter().enumerate() {
         new_of[i] = k as u32;
     }
-    let nodes_sorted: Vec<Node> = order.iter().map(|&i| nodes[i].clone()).collect();
+    let nodes_sorted: Vec<Node> = order
+        .iter()
+        .map(|&i| {
+            let mut n = nodes[i].clone();
+            if let Part::Input { of, .. } | Part::Output { of, .. } = &mut n.part {
+                *of = new_of[*of as usize];
+            }
+            n
+        })
+        .collect();
     let mut edge_order: Vec<usize> = (0..edges.len()).collect();
     // Grouped by buyer; within a buyer, in file order (the order re-routing tries them).
     edge_order.sort_by_key(|&k| (new_of[edges[k].dst as usize], k));
@@ -167,6 +177,7 @@ pub(super) fn compile(c: Checked) -> Model {
         reroute_lag,
         thresholds,
         countries,
+        materials,
         nodes: nodes_sorted,
         edges: edges_sorted,
         in_off,

@@ -3,6 +3,7 @@
 
 mod compile;
 pub mod inputs;
+mod materials;
 mod validate;
 
 use std::cmp::Reverse;
@@ -135,10 +136,44 @@ pub const MAX_PERIOD_OFFSET: i64 = 100 * MAX_PERIODS as i64;
 /// Largest memory a run may plan to use for kept per-trial results, in bytes.
 pub const MAX_RESULT_BYTES: u64 = 8 << 30;
 
+/// A material an edge carries, in scenarios that declare materials.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Material {
+    /// Identifier from the scenario file.
+    pub id: String,
+    /// Readable name.
+    pub label: String,
+}
+
+/// What a node of the model is to the scenario: a node of the file, or a part the model adds
+/// to one to hold a recipe's input or a co-product.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    /// A node of the scenario file.
+    Whole,
+    /// The stock of one input of a recipe node `of`: it buys `material`, holds it, and hands the
+    /// recipe node one tonne of kit (the input for one tonne of output) per coefficient tonnes.
+    /// The recipe node makes what the scarcest of its inputs allows.
+    Input {
+        /// The recipe node (node index).
+        of: u32,
+        /// The input's material.
+        material: u16,
+    },
+    /// One co-product of a plant `of`: it receives the plant's whole throughput and turns it
+    /// into `material` at the co-product's share, for the buyers of that material.
+    Output {
+        /// The co-product plant (node index).
+        of: u32,
+        /// The co-product's material.
+        material: u16,
+    },
+}
+
 /// One facility or demand node.
 #[derive(Clone, Debug)]
 pub struct Node {
-    /// Identifier from the scenario file.
+    /// Identifier from the scenario file (a part's: `node[material]`).
     pub id: String,
     /// Readable name.
     pub label: String,
@@ -148,6 +183,11 @@ pub struct Node {
     pub country: u16,
     /// Output capacity per period in tonnes (infinite for demand nodes).
     pub capacity: f64,
+    /// What the node is to the scenario.
+    pub part: Part,
+    /// The material it makes, or for a demand node buys ([`Model::materials`]; 0 where the
+    /// scenario declares none, and for a co-product plant, whose parts make its materials).
+    pub material: u16,
 }
 
 /// The fields of a node the kernel reads every period, packed together ([`Model::hot`]); the
@@ -180,6 +220,16 @@ pub struct Hot {
     /// Whether the node can re-order a gap under the flexible policy: it has an in-edge open to
     /// re-routed volume.
     pub reroutes: bool,
+    /// A recipe node: its in-edges come from its input parts ([`Part::Input`]), it orders its
+    /// whole need from each, and receives as much as the least of them ships (the rest returns
+    /// to that part's stock).
+    pub assembly: bool,
+    /// A co-product plant: its out-edges go to its co-product parts ([`Part::Output`]), it plans
+    /// for the largest of their orders, and each receives its whole output (`lose`: at most its
+    /// order).
+    pub joint: bool,
+    /// With `joint`: co-product output beyond what the buyers order is lost rather than stocked.
+    pub lose: bool,
 }
 
 /// A supplier -> buyer link.
@@ -199,6 +249,8 @@ pub struct Edge {
     pub domestic: bool,
     /// Volume blocked on this edge is offered to the supplier's domestic buyers.
     pub blocked_domestic: bool,
+    /// The material it carries ([`Model::materials`]; 0 where the scenario declares none).
+    pub material: u16,
 }
 
 /// A demand node's requirements.
@@ -216,6 +268,8 @@ pub struct DemandNode {
     pub stockpile: f64,
     /// Largest stockpile release per period.
     pub max_release: f64,
+    /// The material it buys ([`Model::materials`]; 0 where the scenario declares none).
+    pub material: u16,
 }
 
 /// The geopolitical regime chain.
@@ -423,6 +477,8 @@ pub struct Model {
     pub thresholds: Vec<f64>,
     /// Country codes.
     pub countries: Vec<String>,
+    /// The materials the scenario declares, in file order (empty: one material throughout).
+    pub materials: Vec<Material>,
     /// Nodes in topological order (every supplier before its buyers).
     pub nodes: Vec<Node>,
     /// Edges grouped by buyer, in buyer order.
@@ -580,6 +636,11 @@ impl Model {
     /// Node index of a demand node.
     pub fn demand_id(&self, d: usize) -> &str {
         &self.nodes[self.demand[d].node as usize].id
+    }
+
+    /// The id of material `k`, or `None` where the scenario declares no materials.
+    pub fn material_id(&self, k: u16) -> Option<&str> {
+        self.materials.get(k as usize).map(|x| x.id.as_str())
     }
 }
 

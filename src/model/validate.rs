@@ -18,6 +18,7 @@ pub(super) struct Checked {
     pub(super) thresholds: Vec<f64>,
     pub(super) regime: Option<Regime>,
     pub(super) countries: Vec<String>,
+    pub(super) materials: Vec<Material>,
     pub(super) nodes: Vec<Node>,
     pub(super) hot: Vec<Hot>,
     /// Shares resolved; `blocked_domestic` set by the restrictions.
@@ -37,12 +38,13 @@ struct Ids<'r> {
 }
 
 /// The supply graph while it is checked, in file order.
-struct Graph<'r> {
+pub(super) struct Graph<'r> {
     ids: Ids<'r>,
     countries: Vec<String>,
-    nodes: Vec<Node>,
-    hot: Vec<Hot>,
-    edges: Vec<Edge>,
+    pub(super) materials: Vec<Material>,
+    pub(super) nodes: Vec<Node>,
+    pub(super) hot: Vec<Hot>,
+    pub(super) edges: Vec<Edge>,
 }
 
 /// The shocks checked so far, with their ids (which must be unique).
@@ -78,6 +80,11 @@ impl Shocks {
     }
 }
 
+/// Whether messages should name materials: the scenario declares more than one.
+fn kinds_named(materials: &[Material]) -> bool {
+    materials.len() > 1
+}
+
 /// The index of country `c` among the nodes' countries.
 fn country_of(countries: &[String], c: &str) -> Option<usize> {
     countries.iter().position(|x| x == c)
@@ -88,7 +95,7 @@ pub(super) struct Compiler<'a> {
     pub(super) text: &'a str,
 }
 
-type Res<T> = Result<T, Diagnostic>;
+pub(super) type Res<T> = Result<T, Diagnostic>;
 
 /// "this one is 1.5" or "this one ranges over 0.2..1.5".
 fn shown_range(lo: f64, hi: f64) -> String {
@@ -105,7 +112,7 @@ fn tidy(x: f64) -> f64 {
 }
 
 impl Compiler<'_> {
-    fn err<T>(
+    pub(super) fn err<T>(
         &self,
         span: Option<Range<usize>>,
         msg: impl Into<String>,
@@ -131,6 +138,7 @@ impl Compiler<'_> {
             .unwrap_or_default();
         let mut g = self.nodes(raw)?;
         g.edges = self.edges(raw, &g)?;
+        let recipes = self.materials(raw, &mut g)?;
         let order = self.topological_order(raw, &g)?;
         let mut warnings = self.connections(raw, &g, &order)?;
         self.shares(raw, &mut g)?;
@@ -142,7 +150,7 @@ impl Compiler<'_> {
         self.restrictions(raw, &mut g, &states, start, &mut shocks)?;
         self.tariffs(raw, &g, &states, start, &mut shocks)?;
         let meta = &raw.scenario;
-        Ok(Checked {
+        let checked = Checked {
             name: meta.name.get_ref().clone(),
             description: meta.description.clone(),
             periods: periods as usize,
@@ -154,6 +162,7 @@ impl Compiler<'_> {
             thresholds: meta.thresholds.iter().map(|f| f.0).collect(),
             regime,
             countries: g.countries,
+            materials: g.materials,
             nodes: g.nodes,
             hot: g.hot,
             edges: g.edges,
@@ -161,7 +170,8 @@ impl Compiler<'_> {
             demand,
             shocks: shocks.list,
             warnings,
-        })
+        };
+        Ok(super::materials::expand(checked, &recipes))
     }
 
     /// The [scenario] table's horizon, first month and trial count.
@@ -333,6 +343,8 @@ impl Compiler<'_> {
                 kind,
                 country: country as u16,
                 capacity,
+                part: Part::Whole,
+                material: 0,
             });
             hot_of.push(Hot {
                 capacity,
@@ -347,6 +359,9 @@ impl Compiler<'_> {
                 reweighted: false,
                 restricted: false,
                 reroutes: false,
+                assembly: false,
+                joint: false,
+                lose: false,
             });
         }
 
@@ -354,6 +369,7 @@ impl Compiler<'_> {
         Ok(Graph {
             ids: Ids { index, known },
             countries,
+            materials: Vec::new(),
             nodes,
             hot: hot_of,
             edges: Vec::new(),
@@ -403,7 +419,8 @@ impl Compiler<'_> {
                     "edges run from suppliers to buyers; swap `from` and `to`?",
                 );
             }
-            if !seen.insert((src, dst)) {
+            // With materials, one pair may carry several (see `edge_materials`).
+            if raw.materials.is_empty() && !seen.insert((src, dst)) {
                 return self.err(
                     Some(e.to.span()),
                     format!(
@@ -422,6 +439,7 @@ impl Compiler<'_> {
                 reroute: e.reroute,
                 domestic: nodes[src].country == nodes[dst].country,
                 blocked_domestic: false,
+                material: 0,
             });
         }
 
@@ -551,81 +569,103 @@ impl Compiler<'_> {
         Ok(warnings)
     }
 
-    /// Resolves each buyer's shares: a lone supplier gets 1, an edge without one 0 (standby);
-    /// they must sum to 1.
+    /// Resolves each buyer's shares of each material it buys: a lone supplier gets 1, an edge
+    /// without one 0 (standby); they must sum to 1.
     fn shares(&self, raw: &RawScenario, g: &mut Graph) -> Res<()> {
-        let Graph { nodes, edges, .. } = g;
-        // Buyer-side shares.
+        let Graph {
+            nodes,
+            edges,
+            materials,
+            ..
+        } = g;
+        // Buyer-side shares, per material.
         for (b, n) in raw.nodes.iter().enumerate() {
-            let ins: Vec<usize> = (0..edges.len())
-                .filter(|&k| edges[k].dst as usize == b)
+            let mut kinds: Vec<u16> = edges
+                .iter()
+                .filter(|e| e.dst as usize == b)
+                .map(|e| e.material)
                 .collect();
-            let given = ins.iter().filter(|&&k| !edges[k].share.is_nan()).count();
-            if ins.is_empty() {
-                continue;
-            }
-            if given == 0 {
-                if ins.len() == 1 {
-                    edges[ins[0]].share = 1.0;
-                    continue;
+            kinds.sort_unstable();
+            kinds.dedup();
+            for k in kinds {
+                let carrying = match materials.get(k as usize) {
+                    Some(m) if kinds_named(materials) => format!(" carrying `{}`", m.id),
+                    _ => String::new(),
+                };
+                let ins: Vec<usize> = (0..edges.len())
+                    .filter(|&e| edges[e].dst as usize == b && edges[e].material == k)
+                    .collect();
+                let given = ins.iter().filter(|&&e| !edges[e].share.is_nan()).count();
+                if given == 0 {
+                    if ins.len() == 1 {
+                        edges[ins[0]].share = 1.0;
+                        continue;
+                    }
+                    return self.err(Some(n.id.span()), format!("node `{}` has {} suppliers{carrying} but no edge into it gives a `share`", nodes[b].id, ins.len()), "give `share` (fraction of this buyer's needs) on its edges; they must sum to 1 (an edge without one is a standby supplier with share 0)");
                 }
-                return self.err(Some(n.id.span()), format!("node `{}` has {} suppliers but no edge into it gives a `share`", nodes[b].id, ins.len()), "give `share` (fraction of this buyer's needs) on its edges; they must sum to 1 (an edge without one is a standby supplier with share 0)");
-            }
-            let mut sum = 0.0;
-            for &k in &ins {
-                if edges[k].share.is_nan() {
-                    edges[k].share = 0.0;
+                let mut sum = 0.0;
+                for &e in &ins {
+                    if edges[e].share.is_nan() {
+                        edges[e].share = 0.0;
+                    }
+                    sum += edges[e].share;
                 }
-                sum += edges[k].share;
-            }
-            if (sum - 1.0).abs() > 1e-6 {
-                let first = raw
-                    .edges
-                    .iter()
-                    .find(|e| e.to.get_ref() == &nodes[b].id && e.share.is_some())
-                    .and_then(|e| e.share.as_ref())
-                    .map(|s| s.span());
-                return self.err(
-                    first,
-                    format!(
-                        "the shares of the edges into `{}` sum to {}, not 1",
-                        nodes[b].id,
-                        tidy(sum)
-                    ),
-                    "make the `share` values on the edges into this node add up to 1",
-                );
+                if (sum - 1.0).abs() > 1e-6 {
+                    let first = ins
+                        .iter()
+                        .find_map(|&e| raw.edges[e].share.as_ref())
+                        .map(|s| s.span());
+                    return self.err(
+                        first,
+                        format!(
+                            "the shares of the edges into `{}`{carrying} sum to {}, not 1",
+                            nodes[b].id,
+                            tidy(sum)
+                        ),
+                        "make the `share` values on the edges into this node add up to 1",
+                    );
+                }
             }
         }
         Ok(())
     }
 
-    /// Checks each supplier's offtakes sum to at most 1.
+    /// Checks each supplier's offtakes of each material sum to at most 1.
     fn offtakes(&self, raw: &RawScenario, g: &mut Graph) -> Res<()> {
         let Graph {
             nodes,
             edges,
             hot: hot_of,
+            materials,
             ..
         } = g;
-        // Supplier-side offtakes.
+        // Supplier-side offtakes, per material.
         for (s, n) in raw.nodes.iter().enumerate() {
-            let sum: f64 = edges
-                .iter()
-                .filter(|e| e.src as usize == s)
-                .map(|e| e.offtake)
-                .sum();
-            if sum > 1.0 + 1e-6 {
-                return self.err(
-                    Some(n.id.span()),
-                    format!(
-                        "the offtakes of the edges out of `{}` sum to {}, more than 1",
-                        nodes[s].id,
-                        tidy(sum)
-                    ),
-                    "make the `offtake` values on the edges out of this node add up to at most 1",
-                );
+            let mut any = false;
+            for k in 0..materials.len().max(1) as u16 {
+                let sum: f64 = edges
+                    .iter()
+                    .filter(|e| e.src as usize == s && e.material == k)
+                    .map(|e| e.offtake)
+                    .sum();
+                if sum > 1.0 + 1e-6 {
+                    let of = match materials.get(k as usize) {
+                        Some(m) if kinds_named(materials) => format!(" carrying `{}`", m.id),
+                        _ => String::new(),
+                    };
+                    return self.err(
+                        Some(n.id.span()),
+                        format!(
+                            "the offtakes of the edges out of `{}`{of} sum to {}, more than 1",
+                            nodes[s].id,
+                            tidy(sum)
+                        ),
+                        "make the `offtake` values on the edges out of this node add up to at most 1",
+                    );
+                }
+                any |= sum > 0.0;
             }
-            hot_of[s].has_offtake = sum > 0.0;
+            hot_of[s].has_offtake = any;
         }
         Ok(())
     }
@@ -708,6 +748,7 @@ impl Compiler<'_> {
                 cover: n.cover.map_or(0.0, |c| c.0),
                 stockpile,
                 max_release,
+                material: nodes[i].material,
             });
         }
         Ok(demand_of)
@@ -821,6 +862,10 @@ impl Compiler<'_> {
         start: (i32, u32),
         shocks: &mut Shocks,
     ) -> Res<()> {
+        let mut selected = Vec::with_capacity(raw.restrictions.len());
+        for r in &raw.restrictions {
+            selected.push(self.selected_materials(g, &r.materials)?);
+        }
         let Graph {
             ids,
             countries,
@@ -828,7 +873,7 @@ impl Compiler<'_> {
             edges,
             ..
         } = g;
-        for r in &raw.restrictions {
+        for (r, materials) in raw.restrictions.iter().zip(selected) {
             let Some(c) = country_of(countries, r.country.get_ref()) else {
                 return self.err(
                     Some(r.country.span()),
@@ -858,14 +903,24 @@ impl Compiler<'_> {
                 }
             } else {
                 for route in &r.routes {
-                    let found = route.get_ref().split_once("->").and_then(|(a, b)| {
-                        let (a, b) = (ids.index.get(a.trim())?, ids.index.get(b.trim())?);
-                        edges
-                            .iter()
-                            .position(|e| e.src as usize == *a && e.dst as usize == *b)
-                    });
-                    match found {
-                        Some(k) if covered.contains(&(k as u32)) => {
+                    // Every edge of the pair (one per material it carries).
+                    let found: Vec<u32> = route
+                        .get_ref()
+                        .split_once("->")
+                        .and_then(|(a, b)| {
+                            let (a, b) = (ids.index.get(a.trim())?, ids.index.get(b.trim())?);
+                            Some(
+                                (0..edges.len() as u32)
+                                    .filter(|&k| {
+                                        let e = &edges[k as usize];
+                                        e.src as usize == *a && e.dst as usize == *b
+                                    })
+                                    .collect(),
+                            )
+                        })
+                        .unwrap_or_default();
+                    match found.first() {
+                        Some(k) if covered.contains(k) => {
                             return self.err(
                                 Some(route.span()),
                                 format!(
@@ -875,7 +930,7 @@ impl Compiler<'_> {
                                 "name each route once",
                             );
                         }
-                        Some(k) => covered.push(k as u32),
+                        Some(_) => covered.extend(found),
                         None => {
                             return self.err(
                                 Some(route.span()),
@@ -886,8 +941,11 @@ impl Compiler<'_> {
                     }
                 }
             }
+            if let Some(ks) = &materials {
+                covered.retain(|&k| ks.contains(&edges[k as usize].material));
+            }
             if covered.is_empty() {
-                return self.err(Some(r.id.span()), format!("restriction `{}` covers no edge: no cross-border edge leaves `{}` for the chosen stages and destinations", r.id.get_ref(), r.country.get_ref()), "check `country`, `stages`, `to` and `exempt`");
+                return self.err(Some(r.id.span()), format!("restriction `{}` covers no edge: no cross-border edge leaves `{}` for the chosen stages, materials and destinations", r.id.get_ref(), r.country.get_ref()), "check `country`, `stages`, `materials`, `to` and `exempt`");
             }
             if r.blocked == Blocked::Domestic {
                 for &k in &covered {
@@ -935,6 +993,7 @@ impl Compiler<'_> {
             ..
         } = g;
         for t in &raw.tariffs {
+            let materials = self.selected_materials(g, &t.materials)?;
             let (Some(a), Some(b)) = (country_of(countries, &t.from), country_of(countries, &t.to))
             else {
                 return self.err(
@@ -957,11 +1016,12 @@ impl Compiler<'_> {
                             || t.stages
                                 .iter()
                                 .any(|&k| Kind::from(k) == nodes[e.src as usize].kind))
+                        && materials.as_ref().is_none_or(|ks| ks.contains(&e.material))
                 })
                 .map(|k| k as u32)
                 .collect();
             if covered.is_empty() || a == b {
-                return self.err(Some(t.id.span()), format!("tariff `{}` covers no edge from `{}` to `{}`", t.id.get_ref(), t.from, t.to), "a tariff needs at least one edge from a node in `from` to a node in `to` (of the chosen stages)");
+                return self.err(Some(t.id.span()), format!("tariff `{}` covers no edge from `{}` to `{}`", t.id.get_ref(), t.from, t.to), "a tariff needs at least one edge from a node in `from` to a node in `to` (of the chosen stages and materials)");
             }
             let kind = ShockKind::Tariff {
                 edges: covered,
@@ -972,6 +1032,18 @@ impl Compiler<'_> {
             shocks.add(self, t.id.get_ref().clone(), t.id.span(), "tariff", kind)?;
         }
         Ok(())
+    }
+
+    /// The materials a restriction or tariff names, or `None` for every material.
+    fn selected_materials(&self, g: &Graph, names: &[Spanned<String>]) -> Res<Option<Vec<u16>>> {
+        if names.is_empty() {
+            return Ok(None);
+        }
+        names
+            .iter()
+            .map(|m| self.material_of(g, m.get_ref(), m.span()))
+            .collect::<Res<Vec<u16>>>()
+            .map(Some)
     }
 
     fn regime(&self, r: &Spanned<scenario::RawRegime>) -> Res<Regime> {

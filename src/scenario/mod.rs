@@ -27,6 +27,10 @@ pub struct RawScenario {
     pub scenario: Meta,
     /// The shared geopolitical regime, if any.
     pub regime: Option<Spanned<RawRegime>>,
+    /// Materials the edges carry (element-level scenarios); without any, every edge carries
+    /// the same one.
+    #[serde(default, rename = "material")]
+    pub materials: Vec<RawMaterial>,
     /// Facilities and demand, any order.
     #[serde(default, rename = "node")]
     pub nodes: Vec<RawNode>,
@@ -90,6 +94,35 @@ fn default_seed() -> u64 {
 }
 fn default_thresholds() -> Vec<Fraction> {
     vec![Fraction(0.05), Fraction(0.1), Fraction(0.2)]
+}
+
+/// A `[[material]]` table.
+#[derive(Debug, Deserialize)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a [[material]] table, e.g. id = \"dytb_oxide\" and label = \"Dy/Tb oxide\""
+)]
+pub struct RawMaterial {
+    /// Unique identifier, referenced by nodes, edges, restrictions and tariffs.
+    pub id: Spanned<String>,
+    /// Readable name for reports.
+    #[serde(default)]
+    pub label: Option<String>,
+}
+
+/// Tonnes by material, e.g. `{ ndpr_metal = 0.3, dytb_metal = 0.02 }`, in the materials'
+/// alphabetical order.
+pub type ByMaterial = Spanned<std::collections::BTreeMap<String, Spanned<f64>>>;
+
+/// What a co-product plant does with output nobody takes.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Surplus {
+    /// Kept in stock, for later orders.
+    #[default]
+    Stock,
+    /// Lost at the end of the period.
+    Lose,
 }
 
 /// Allocation policy for blocked or unserved volume.
@@ -232,6 +265,20 @@ pub struct RawNode {
     pub cover: Option<NonNeg>,
     /// A strategic stockpile released only to cover shortfall.
     pub stockpile: Option<Spanned<RawStockpile>>,
+    /// The material it makes (scenarios with materials).
+    pub output: Option<Spanned<String>>,
+    /// Co-products: tonnes of each material per tonne processed (a separation plant's split of
+    /// its feed); `capacity` is then tonnes processed per period.
+    pub outputs: Option<ByMaterial>,
+    /// A recipe: tonnes of each input material per tonne of output, output limited by the
+    /// scarcest input (in place of `yield`).
+    pub inputs: Option<ByMaterial>,
+    /// With `inputs`: the initial and safety stock of each input, in tonnes.
+    pub stocks: Option<ByMaterial>,
+    /// With `inputs`: the largest stock of each input, in tonnes (default: no cap).
+    pub stock_caps: Option<ByMaterial>,
+    /// With `outputs`: whether a co-product nobody takes is kept in stock or lost.
+    pub surplus: Option<Spanned<Surplus>>,
 }
 
 /// A strategic stockpile at a demand node.
@@ -268,6 +315,8 @@ pub struct RawEdge {
     /// Whether re-routed volume may flow on this edge under the flexible policy (default true).
     #[serde(default = "yes")]
     pub reroute: bool,
+    /// The material it carries (default: the supplier's only output).
+    pub material: Option<Spanned<String>>,
 }
 
 fn yes() -> bool {
@@ -393,6 +442,9 @@ pub struct RawRestriction {
     /// Destination countries exempt.
     #[serde(default)]
     pub exempt: Vec<String>,
+    /// Materials covered (default: every material).
+    #[serde(default)]
+    pub materials: Vec<Spanned<String>>,
     /// Fraction of covered shipments blocked, sampled per episode.
     pub severity: Spanned<Dist>,
     /// Periods at full severity before licences start to flow, sampled per episode (default 0).
@@ -434,6 +486,9 @@ pub struct RawTariff {
     /// Stages of the exporting node covered (default: every stage).
     #[serde(default)]
     pub stages: Vec<Kind>,
+    /// Materials covered (default: every material).
+    #[serde(default)]
+    pub materials: Vec<Spanned<String>>,
     /// Ad valorem rate (0.25 = 25%), sampled per episode.
     pub rate: Spanned<Dist>,
     /// Price elasticity of the buyer's shares: weight x (1 + rate)^-elasticity (default 0).

@@ -1108,6 +1108,14 @@ fn step_period(
                     node.capacity
                 };
                 cap_[n] = cap;
+                if node.joint {
+                    // A co-product plant processes for the largest of its parts' orders.
+                    let mut w = 0.0f64;
+                    for &e in &m.out_edges[m.out_off[n] as usize..m.out_off[n + 1] as usize] {
+                        w = w.max(order_[e as usize]);
+                    }
+                    want_[n] = w;
+                }
                 let plan = want_[n].min(cap);
                 plan_[n] = plan;
                 if kind == Kind::Mine {
@@ -1134,8 +1142,26 @@ fn step_period(
         let node = &m.hot[n];
         let (ia, ib) = (m.in_off[n] as usize, m.in_off[n + 1] as usize);
         let mut recv = 0.0;
-        for e in ia..ib {
-            recv += ship_[e];
+        if node.assembly {
+            // A recipe node gets as many kits as its scarcest input part shipped; the others'
+            // extra goes back to their stocks.
+            recv = ship_[ia];
+            for e in ia + 1..ib {
+                recv = recv.min(ship_[e]);
+            }
+            for e in ia..ib {
+                let extra = ship_[e] - recv;
+                if extra > 0.0 {
+                    let src = m.edges[e].src as usize;
+                    ship_[e] = recv;
+                    out_[src] -= extra;
+                    stock_[src] += extra * m.hot[src].inv_yield;
+                }
+            }
+        } else {
+            for e in ia..ib {
+                recv += ship_[e];
+            }
         }
         // Flexible policy: re-order a gap from suppliers with spare output.
         let gap = need_[n] - recv;
@@ -1236,7 +1262,14 @@ fn step_period(
             let wanted = want_[n];
             let full = made >= wanted * (1.0 - 1e-12);
             let ratio = if wanted > 0.0 { made / wanted } else { 0.0 };
-            if !full && node.has_offtake {
+            if node.joint {
+                // Every co-product part receives the whole throughput (`lose`: at most its
+                // order).
+                for &e in &m.out_edges[oa..ob] {
+                    let e = e as usize;
+                    ship_[e] = if node.lose { order_[e].min(made) } else { made };
+                }
+            } else if !full && node.has_offtake {
                 let mut rem = made;
                 let mut unmet = 0.0;
                 for &e in &m.out_edges[oa..ob] {

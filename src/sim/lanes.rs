@@ -876,6 +876,14 @@ fn step_period(m: &Model, s: &mut LaneScratch, t: usize, flexible: bool, cost_on
                     nd[n].cap = cap;
                     cap
                 };
+                if node.joint {
+                    // A co-product plant processes for the largest of its parts' orders.
+                    let mut w = zero;
+                    for &e in &m.out_edges[m.out_off[n] as usize..m.out_off[n + 1] as usize] {
+                        w = max(w, ed[e as usize].order);
+                    }
+                    nd[n].want = w;
+                }
                 let plan = min(nd[n].want, cap);
                 if kind == Kind::Mine {
                     (zero, zero)
@@ -913,10 +921,32 @@ fn step_period(m: &Model, s: &mut LaneScratch, t: usize, flexible: bool, cost_on
     for n in 0..nn {
         let node = &m.hot[n];
         let (ia, ib) = (m.in_off[n] as usize, m.in_off[n + 1] as usize);
-        // 0 + x = x: the first shipment starts the sum.
-        let mut recv = ed[ia..ib].first().map_or(zero, |el| el.ship);
-        for el in ed[ia..ib].iter().skip(1) {
-            recv = add(recv, el.ship);
+        let mut recv;
+        if node.assembly {
+            // A recipe node gets as many kits as its scarcest input part shipped; the others'
+            // extra goes back to their stocks.
+            recv = ed[ia].ship;
+            for el in &ed[ia + 1..ib] {
+                recv = min(recv, el.ship);
+            }
+            for e in ia..ib {
+                let ship = ed[e].ship;
+                let extra = sub(ship, recv);
+                let back = gt(extra, zero);
+                if back.any() {
+                    let src = m.edges[e].src as usize;
+                    ed[e].ship = sel(back, recv, ship);
+                    nd[src].out = sel(back, sub(nd[src].out, extra), nd[src].out);
+                    let iy = splat(m.hot[src].inv_yield);
+                    nd[src].stock = sel(back, add(nd[src].stock, mul(extra, iy)), nd[src].stock);
+                }
+            }
+        } else {
+            // 0 + x = x: the first shipment starts the sum.
+            recv = ed[ia..ib].first().map_or(zero, |el| el.ship);
+            for el in ed[ia..ib].iter().skip(1) {
+                recv = add(recv, el.ship);
+            }
         }
         // Flexible policy: re-order a gap from suppliers with spare output. A lane with nothing
         // left to re-order changes nothing below, as the one-trial kernel's early exit. Nor does
@@ -1089,7 +1119,18 @@ fn step_period(m: &Model, s: &mut LaneScratch, t: usize, flexible: bool, cost_on
             } else {
                 sel(gt(wanted, zero), div(made, wanted), zero)
             };
-            if node.has_offtake {
+            if node.joint {
+                // Every co-product part receives the whole throughput (`lose`: at most its
+                // order).
+                for &e in outs {
+                    let e = e as usize;
+                    ed[e].ship = if node.lose {
+                        min(ed[e].order, made)
+                    } else {
+                        made
+                    };
+                }
+            } else if node.has_offtake {
                 let mut rem = made;
                 let mut unmet = zero;
                 for &e in outs {
