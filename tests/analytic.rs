@@ -746,3 +746,169 @@ initial = "stationary"
         out[1].shortfall
     );
 }
+
+/// A Malaysian separation plant buys 40% of its feed from a Chinese mine and 60% from an
+/// Australian one, and sells to US users. China's restriction reaches other countries' exports
+/// whose Chinese content is above its de minimis share: the plant's content is 40% Chinese, so a
+/// de minimis of 0.39 stops its exports (severity 1) and one of 0.41 lets them through.
+fn blend(de_minimis: f64) -> String {
+    format!(
+        r#"
+[scenario]
+name = "origin-blend"
+periods = 12
+start = "2027-01"
+
+[[node]]
+id = "mine_cn"
+kind = "mine"
+country = "CN"
+capacity = 100
+[[node]]
+id = "mine_au"
+kind = "mine"
+country = "AU"
+capacity = 100
+[[node]]
+id = "sep_my"
+kind = "refinery"
+country = "MY"
+capacity = 100
+[[node]]
+id = "users_us"
+kind = "demand"
+country = "US"
+demand = 10
+
+[[edge]]
+from = "mine_cn"
+to = "sep_my"
+share = 0.4
+[[edge]]
+from = "mine_au"
+to = "sep_my"
+share = 0.6
+[[edge]]
+from = "sep_my"
+to = "users_us"
+
+[[restriction]]
+id = "cn-content"
+country = "CN"
+stages = ["refinery"]
+de_minimis = {de_minimis}
+severity = 1
+"#
+    )
+}
+
+#[test]
+fn an_origin_share_carries_through_a_blend_and_a_de_minimis_binds_only_above_it() {
+    use supplyshock::sim::kernel::{Observer, Scratch, run_trial};
+    use supplyshock::sim::result::DemandOutcome;
+    struct Share(Vec<f64>);
+    impl Observer for Share {
+        fn period(&mut self, _t: usize, m: &supplyshock::model::Model, s: &Scratch) {
+            let n = m.nodes.iter().position(|n| n.id == "sep_my").unwrap_or(0);
+            self.0.push(s.origin[n]);
+        }
+    }
+    for (dm, short) in [(0.39, 12.0 * 10.0), (0.41, 0.0)] {
+        let m = model(&blend(dm));
+        assert_eq!(m.origins.len(), 1);
+        let mut out = vec![DemandOutcome::default(); 1];
+        let mut share = Share(Vec::new());
+        run_trial(
+            &m,
+            1,
+            0,
+            &mut Scratch::new(&m),
+            &mut out,
+            &mut [0],
+            &mut share,
+        );
+        for x in &share.0 {
+            assert!((x - 0.4).abs() < 1e-12, "origin share {x}");
+        }
+        assert!(
+            (out[0].shortfall - short).abs() < 1e-9,
+            "de minimis {dm}: {}",
+            out[0].shortfall
+        );
+        // The engine's lane kernel agrees.
+        let r = run(&m, 64, 3, 1);
+        assert!((r.shortfall(0, 0) - short).abs() < 1e-4);
+    }
+}
+
+/// A Japanese magnet maker uses 0.3 t of Australian NdPr and 0.02 t of Chinese Dy/Tb per tonne:
+/// its magnets are 0.02 / 0.32 = 6.25% Chinese by rare-earth content. A de minimis of 0.1%
+/// (China's October 2025 rule) reaches its exports to US users; one of 10% does not.
+#[test]
+fn a_recipe_carries_the_origin_of_its_scarce_input_into_its_product() {
+    let text = |dm: f64| {
+        format!(
+            r#"
+[scenario]
+name = "origin-recipe"
+periods = 12
+start = "2027-01"
+
+[[material]]
+id = "ndpr"
+[[material]]
+id = "dytb"
+[[material]]
+id = "magnet"
+
+[[node]]
+id = "ndpr_au"
+kind = "mine"
+country = "AU"
+output = "ndpr"
+capacity = 100
+[[node]]
+id = "dytb_cn"
+kind = "mine"
+country = "CN"
+output = "dytb"
+capacity = 100
+[[node]]
+id = "magnets_jp"
+kind = "magnet"
+country = "JP"
+output = "magnet"
+capacity = 100
+inputs = {{ ndpr = 0.3, dytb = 0.02 }}
+[[node]]
+id = "users_us"
+kind = "demand"
+country = "US"
+demand = 10
+
+[[edge]]
+from = "ndpr_au"
+to = "magnets_jp"
+[[edge]]
+from = "dytb_cn"
+to = "magnets_jp"
+[[edge]]
+from = "magnets_jp"
+to = "users_us"
+
+[[restriction]]
+id = "cn-content"
+country = "CN"
+stages = ["magnet"]
+de_minimis = {dm}
+severity = 1
+"#
+        )
+    };
+    // China makes no magnets here: the restriction acts only through its reach.
+    assert_eq!(first_trial(&text(0.001))[0].shortfall, 120.0);
+    assert_eq!(first_trial(&text(0.1))[0].shortfall, 0.0);
+    let m = model(&text(0.001));
+    let r = run(&m, 64, 3, 1);
+    assert_eq!(r.shortfall(0, 0), 120.0);
+}

@@ -568,3 +568,178 @@ fn uncertain_regime_rows_are_checked() {
     // An uncertain row is accepted.
     model::compile_str(&regime("[0.5, 0.5], { dirichlet = [1, 2] }"), "ok.toml").unwrap();
 }
+
+/// An element-level version of the base case: a separation plant splits ore into NdPr and Dy/Tb,
+/// a magnet maker's recipe needs both.
+const MATERIALS: &str = r#"[scenario]
+name = "materials"
+periods = 12
+start = "2027-01"
+
+[[material]]
+id = "ore"
+[[material]]
+id = "ndpr"
+[[material]]
+id = "dytb"
+[[material]]
+id = "magnet"
+
+[[node]]
+id = "mine"
+kind = "mine"
+country = "AA"
+output = "ore"
+capacity = 100
+
+[[node]]
+id = "sep"
+kind = "refinery"
+country = "AA"
+capacity = 100
+outputs = { ndpr = 0.2, dytb = 0.01 }
+
+[[node]]
+id = "mag"
+kind = "magnet"
+country = "BB"
+output = "magnet"
+capacity = 10
+inputs = { ndpr = 0.3, dytb = 0.02 }
+
+[[node]]
+id = "d"
+kind = "demand"
+country = "BB"
+demand = 8
+
+[[edge]]
+from = "mine"
+to = "sep"
+
+[[edge]]
+from = "sep"
+to = "mag"
+material = "ndpr"
+
+[[edge]]
+from = "sep"
+to = "mag"
+material = "dytb"
+
+[[edge]]
+from = "mag"
+to = "d"
+"#;
+
+#[test]
+fn the_element_level_base_case_is_valid() {
+    let m = model::compile_str(MATERIALS, "good.toml").unwrap();
+    assert_eq!(m.materials.len(), 4);
+}
+
+#[test]
+fn material_mistakes_name_their_line_and_fix() {
+    // A material nobody declared.
+    let msg = fails(
+        &MATERIALS.replace("material = \"dytb\"", "material = \"dy\""),
+        &[
+            "`dy` is not a material",
+            "use one of the materials: ore, ndpr, dytb, magnet",
+        ],
+    );
+    assert!(msg.contains("line 55"), "{msg}");
+    // A co-product plant's edge must say which co-product it carries.
+    fails(
+        &MATERIALS.replace("to = \"mag\"\nmaterial = \"ndpr\"", "to = \"mag\""),
+        &[
+            "`sep` makes several materials (ndpr, dytb)",
+            "add material =",
+        ],
+    );
+    // A supplier that does not make it, a buyer that does not need it.
+    fails(
+        &MATERIALS.replace(
+            "from = \"mag\"\nto = \"d\"",
+            "from = \"mag\"\nto = \"d\"\nmaterial = \"ore\"",
+        ),
+        &["`mag` does not make `ore`", "it makes: magnet"],
+    );
+    fails(
+        &MATERIALS
+            .replace(
+                "outputs = { ndpr = 0.2, dytb = 0.01 }",
+                "outputs = { ndpr = 0.2, dytb = 0.01, ore = 0.1 }",
+            )
+            .replace("material = \"dytb\"", "material = \"ore\""),
+        &[
+            "`mag` has no `ore` in its recipe",
+            "its inputs are: ndpr, dytb",
+        ],
+    );
+    // Shares of co-products above one tonne per tonne processed, or out of range.
+    fails(
+        &MATERIALS.replace("ndpr = 0.2, dytb = 0.01 }", "ndpr = 0.8, dytb = 0.3 }"),
+        &["co-product shares of `sep` sum to 1.1", "at most 1"],
+    );
+    fails(
+        &MATERIALS.replace("dytb = 0.01 }", "dytb = 0 }"),
+        &["line 27", "must be above 0 and at most 1"],
+    );
+    // Recipe coefficients, and a recipe input nobody supplies.
+    fails(
+        &MATERIALS.replace("dytb = 0.02 }", "dytb = -1 }"),
+        &["line 35", "recipe coefficient of `mag`"],
+    );
+    fails(
+        &MATERIALS.replace(
+            "[[edge]]\nfrom = \"sep\"\nto = \"mag\"\nmaterial = \"dytb\"\n",
+            "",
+        ),
+        &[
+            "recipe input `dytb` of `mag` has no supplier",
+            "add an [[edge]] carrying material = \"dytb\"",
+        ],
+    );
+    // Two materials into a node without a recipe; yield beside a recipe.
+    fails(
+        &MATERIALS.replace("inputs = { ndpr = 0.3, dytb = 0.02 }", ""),
+        &["`mag` receives both `ndpr` and `dytb`", "inputs = {"],
+    );
+    fails(
+        &MATERIALS.replace("inputs = {", "yield = 0.5\ninputs = {"),
+        &["gives both `yield` and `inputs`"],
+    );
+    // Material keys in a scenario without materials.
+    fails(
+        &GOOD.replace(
+            "capacity = 10\n\n[[node]]\nid = \"d\"",
+            "capacity = 10\noutput = \"x\"\n\n[[node]]\nid = \"d\"",
+        ),
+        &[
+            "`x` names a material, but the scenario declares none",
+            "[[material]]",
+        ],
+    );
+}
+
+#[test]
+fn origin_rule_mistakes_name_their_line_and_fix() {
+    let reach = "\n[[restriction]]\nid = \"cn\"\ncountry = \"AA\"\nstages = [\"magnet\"]\nde_minimis = 1.5\nseverity = 1\n";
+    let text = MATERIALS.replace(
+        "country = \"BB\"\ndemand = 8",
+        "country = \"CC\"\ndemand = 8",
+    );
+    fails(&format!("{text}{reach}"), &["line 65", "between 0 and 1"]);
+    // A reach that finds nothing to cover.
+    fails(
+        &format!("{MATERIALS}{}", reach.replace("1.5", "0.001")),
+        &["restriction `cn` covers no edge", "`materials`"],
+    );
+    // Reached and restricted by its own exporter at once.
+    let own = "\n[[restriction]]\nid = \"bb\"\ncountry = \"BB\"\nseverity = 1\n";
+    fails(
+        &format!("{text}{}{own}", reach.replace("1.5", "0.001")),
+        &["covered both by its own country's restriction and by another country's reach"],
+    );
+}

@@ -283,7 +283,16 @@ impl Observer for Checker {
             }
         }
         for (e, edge) in m.edges.iter().enumerate() {
-            let allow = s.tl.allow(m, t, e)[0];
+            let mut allow = s.tl.allow(m, t, e)[0];
+            // A restriction reaches another country's exports only while their content of its
+            // origin is above the de minimis share.
+            if let Some(r) = edge.reach {
+                let share = s.origin[edge.src as usize * m.origins.len() + r.origin as usize];
+                assert!((0.0..=1.0 + 1e-12).contains(&share), "origin share {share}");
+                if share <= r.threshold {
+                    allow = 1.0;
+                }
+            }
             assert!(s.ship[e] >= 0.0);
             if allow == 0.0 {
                 assert_eq!(s.ship[e], 0.0, "a fully blocked edge carried volume");
@@ -623,6 +632,20 @@ pub fn random_material_scenario(seed: u64) -> String {
             } else {
                 "lost"
             }
+        );
+    }
+    // China's rule for foreign-made magnets: the first separation plant's country restricts
+    // other countries' magnet exports whose content of its origin is above a de minimis share.
+    let origin = country_of["sep0"];
+    let reached = written.iter().any(|(a, b, k)| {
+        let (ca, cb) = (country_of[a], country_of[b]);
+        k == "magnet" && ca != cb && cb != origin
+    });
+    if reached {
+        let _ = writeln!(
+            s,
+            "[[restriction]]\nid = \"reach\"\ncountry = \"{origin}\"\nstages = [\"magnet\"]\nde_minimis = {:.3}\nseverity = 0.8\nwhen = {{ p_start = 0.1, p_end = 0.3 }}\n",
+            g.random_range(0.0..0.6)
         );
     }
     let a_cross = crossing("a");

@@ -75,11 +75,15 @@ impl Compiler<'_> {
         }
     }
 
+    /// A by-material table's entries, in the order the materials are declared.
     fn entries(&self, g: &Graph, t: &scenario::ByMaterial) -> Res<Entries> {
-        t.get_ref()
+        let mut list = t
+            .get_ref()
             .iter()
             .map(|(k, v)| Ok((self.material_of(g, k, v.span())?, *v.get_ref(), v.span())))
-            .collect()
+            .collect::<Res<Entries>>()?;
+        list.sort_by_key(|e| e.0);
+        Ok(list)
     }
 
     /// The materials, each node's recipe and each edge's material, with their checks.
@@ -516,6 +520,7 @@ pub(super) fn expand(mut c: Checked, recipes: &[Recipe]) -> Checked {
                     domestic: true,
                     blocked_domestic: false,
                     material: k,
+                    reach: None,
                 });
                 before[i].push(p);
             }
@@ -564,6 +569,7 @@ pub(super) fn expand(mut c: Checked, recipes: &[Recipe]) -> Checked {
                     domestic: true,
                     blocked_domestic: false,
                     material: k,
+                    reach: None,
                 });
                 after[i].push(p);
             }

@@ -251,6 +251,19 @@ pub struct Edge {
     pub blocked_domestic: bool,
     /// The material it carries ([`Model::materials`]; 0 where the scenario declares none).
     pub material: u16,
+    /// Where a restriction reaches this edge through the origin of its content (see
+    /// [`Reach`]), else `None`.
+    pub reach: Option<Reach>,
+}
+
+/// A restriction's reach to another country's exports: the edge is restricted only while the
+/// origin share of what its supplier ships is above the threshold.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Reach {
+    /// The origin, as an index into [`Model::origins`].
+    pub origin: u16,
+    /// The de minimis share: at or below it the edge is not covered.
+    pub threshold: f64,
 }
 
 /// A demand node's requirements.
@@ -479,6 +492,9 @@ pub struct Model {
     pub countries: Vec<String>,
     /// The materials the scenario declares, in file order (empty: one material throughout).
     pub materials: Vec<Material>,
+    /// The countries whose origin share the kernels carry through stocks and flows (indices
+    /// into [`Model::countries`]): those of restrictions with a `de_minimis` reach.
+    pub origins: Vec<u16>,
     /// Nodes in topological order (every supplier before its buyers).
     pub nodes: Vec<Node>,
     /// Edges grouped by buyer, in buyer order.

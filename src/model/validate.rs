@@ -19,6 +19,7 @@ pub(super) struct Checked {
     pub(super) regime: Option<Regime>,
     pub(super) countries: Vec<String>,
     pub(super) materials: Vec<Material>,
+    pub(super) origins: Vec<u16>,
     pub(super) nodes: Vec<Node>,
     pub(super) hot: Vec<Hot>,
     /// Shares resolved; `blocked_domestic` set by the restrictions.
@@ -147,7 +148,7 @@ impl Compiler<'_> {
         let mut shocks = Shocks::default();
         self.outages(raw, &g, &states, &mut shocks)?;
         self.delays(raw, &g, start, &mut shocks)?;
-        self.restrictions(raw, &mut g, &states, start, &mut shocks)?;
+        let origins = self.restrictions(raw, &mut g, &states, start, &mut shocks)?;
         self.tariffs(raw, &g, &states, start, &mut shocks)?;
         let meta = &raw.scenario;
         let checked = Checked {
@@ -163,6 +164,7 @@ impl Compiler<'_> {
             regime,
             countries: g.countries,
             materials: g.materials,
+            origins,
             nodes: g.nodes,
             hot: g.hot,
             edges: g.edges,
@@ -440,6 +442,7 @@ impl Compiler<'_> {
                 domestic: nodes[src].country == nodes[dst].country,
                 blocked_domestic: false,
                 material: 0,
+                reach: None,
             });
         }
 
@@ -861,7 +864,7 @@ impl Compiler<'_> {
         states: &[String],
         start: (i32, u32),
         shocks: &mut Shocks,
-    ) -> Res<()> {
+    ) -> Res<Vec<u16>> {
         let mut selected = Vec::with_capacity(raw.restrictions.len());
         for r in &raw.restrictions {
             selected.push(self.selected_materials(g, &r.materials)?);
@@ -873,6 +876,9 @@ impl Compiler<'_> {
             edges,
             ..
         } = g;
+        // Per edge: covered as a restricting country's own export (not through a reach).
+        let mut direct = vec![false; edges.len()];
+        let mut origins: Vec<u16> = Vec::new();
         for (r, materials) in raw.restrictions.iter().zip(selected) {
             let Some(c) = country_of(countries, r.country.get_ref()) else {
                 return self.err(
@@ -944,6 +950,51 @@ impl Compiler<'_> {
             if let Some(ks) = &materials {
                 covered.retain(|&k| ks.contains(&edges[k as usize].material));
             }
+            for &k in &covered {
+                direct[k as usize] = true;
+            }
+            if let Some(dm) = &r.de_minimis {
+                // The reach: other countries' cross-border exports of the chosen stages,
+                // materials and destinations, restricted while their content of this country's
+                // origin is above the de minimis share.
+                let origin = match origins.iter().position(|&o| o as usize == c) {
+                    Some(k) => k,
+                    None => {
+                        origins.push(c as u16);
+                        origins.len() - 1
+                    }
+                };
+                let reach = Reach {
+                    origin: origin as u16,
+                    threshold: dm.get_ref().0,
+                };
+                for (k, e) in edges.iter_mut().enumerate() {
+                    let (s, t) = (e.src as usize, e.dst as usize);
+                    let dc = &countries[nodes[t].country as usize];
+                    if nodes[s].country as usize != c
+                        && nodes[t].country as usize != c
+                        && !e.domestic
+                        && (r.to.is_empty() || r.to.contains(dc))
+                        && !r.exempt.contains(dc)
+                        && (r.stages.is_empty()
+                            || r.stages.iter().any(|&k| Kind::from(k) == nodes[s].kind))
+                        && materials.as_ref().is_none_or(|ks| ks.contains(&e.material))
+                    {
+                        if e.reach.is_some_and(|x| x != reach) {
+                            return self.err(
+                                Some(dm.span()),
+                                format!(
+                                    "edge `{}` -> `{}` is reached by restrictions with different origins or de minimis shares",
+                                    nodes[s].id, nodes[t].id
+                                ),
+                                "give the restrictions that reach other countries' exports the same country and `de_minimis`",
+                            );
+                        }
+                        e.reach = Some(reach);
+                        covered.push(k as u32);
+                    }
+                }
+            }
             if covered.is_empty() {
                 return self.err(Some(r.id.span()), format!("restriction `{}` covers no edge: no cross-border edge leaves `{}` for the chosen stages, materials and destinations", r.id.get_ref(), r.country.get_ref()), "check `country`, `stages`, `materials`, `to` and `exempt`");
             }
@@ -975,7 +1026,20 @@ impl Compiler<'_> {
                 kind,
             )?;
         }
-        Ok(())
+        // A reached edge is restricted only while its content is above the de minimis share,
+        // which would also gate a restriction of its own exporter.
+        if let Some(k) = (0..edges.len()).find(|&k| direct[k] && edges[k].reach.is_some()) {
+            let e = &edges[k];
+            return self.err(
+                None,
+                format!(
+                    "edge `{}` -> `{}` is covered both by its own country's restriction and by another country's reach (`de_minimis`)",
+                    nodes[e.src as usize].id, nodes[e.dst as usize].id
+                ),
+                "narrow one of them with `stages`, `materials`, `to` or `exempt`",
+            );
+        }
+        Ok(origins)
     }
 
     fn tariffs(

@@ -445,6 +445,10 @@ pub struct RawRestriction {
     /// Materials covered (default: every material).
     #[serde(default)]
     pub materials: Vec<Spanned<String>>,
+    /// Also covers other countries' exports (of the chosen stages, materials and
+    /// destinations) whose content of this country's origin is above this share, by mass:
+    /// China's October 2025 rule for foreign-made items with Chinese rare earths.
+    pub de_minimis: Option<Spanned<Fraction>>,
     /// Fraction of covered shipments blocked, sampled per episode.
     pub severity: Spanned<Dist>,
     /// Periods at full severity before licences start to flow, sampled per episode (default 0).

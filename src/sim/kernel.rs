@@ -338,6 +338,10 @@ pub struct Scratch {
     pub lost: Vec<f64>,
     /// Tariff cost per tonne of input stock, per node.
     pub cost_in: Vec<f64>,
+    /// Per node and tracked origin ([`Model::origins`]), `origin[n * origins + k]`: the share of
+    /// that origin in the node's input stock, and so in what it ships (1 for a node in that
+    /// country).
+    pub origin: Vec<f64>,
     /// Consecutive periods a node has been short of its needs.
     pub short_run: Vec<u32>,
     /// Re-routed volume asked of each node this period beyond what it could serve (output
@@ -385,6 +389,7 @@ impl Scratch {
             recv: vec![0.0; n],
             lost: vec![0.0; n],
             cost_in: vec![0.0; n],
+            origin: vec![0.0; n * m.origins.len()],
             short_run: vec![0; n],
             asked: vec![0.0; n],
             asked_prev: vec![0.0; n],
@@ -1020,6 +1025,7 @@ fn step_period(
         base: base_,
         cap: cap_,
         cost_in: cost_in_,
+        origin: origin_,
         delivered: delivered_,
         frac: frac_,
         lost: lost_,
@@ -1044,6 +1050,8 @@ fn step_period(
     let base_: &mut [_] = base_;
     let cap_: &mut [_] = cap_;
     let cost_in_: &mut [_] = cost_in_;
+    let origin_: &mut [_] = origin_;
+    let no = m.origins.len();
     let delivered_: &mut [_] = delivered_;
     let frac_: &mut [_] = frac_;
     let lost_: &mut [_] = lost_;
@@ -1172,7 +1180,7 @@ fn step_period(
                 for e in ia..ib {
                     let edge = &m.edges[e];
                     // Restricted routes cannot carry re-routed volume.
-                    if !edge.reroute || allow(e) < 1.0 {
+                    if !edge.reroute || reach_allow(m, origin_, e, allow(e)) < 1.0 {
                         continue;
                     }
                     let src = edge.src as usize;
@@ -1218,6 +1226,33 @@ fn step_period(
                 money += ship_[e] * per_t;
             }
             cost_in_[n] = if avail > 0.0 { money / avail } else { 0.0 };
+        }
+
+        // The origin mix carried into this node's stock, for restrictions that reach other
+        // countries' exports by their content (a node in that country ships its own origin).
+        for k in 0..no {
+            if node.kind == Kind::Mine || m.nodes[n].country == m.origins[k] {
+                continue;
+            }
+            let mut x = origin_[n * no + k] * stock_[n];
+            if node.assembly {
+                // A kit holds each input in its recipe proportion: its origin is their
+                // coefficient-weighted mean.
+                let (mut num, mut den) = (0.0, 0.0);
+                for e in ia..ib {
+                    let src = m.edges[e].src as usize;
+                    let c = m.hot[src].inv_yield;
+                    num += c * origin_[src * no + k];
+                    den += c;
+                }
+                x += recv * (num / den);
+            } else {
+                for e in ia..ib {
+                    let src = m.edges[e].src as usize;
+                    x += ship_[e] * origin_[src * no + k];
+                }
+            }
+            origin_[n * no + k] = if avail > 0.0 { x / avail } else { 0.0 };
         }
 
         if node.kind == Kind::Demand {
@@ -1298,7 +1333,7 @@ fn step_period(
                 let mut offer = 0.0;
                 for &e in &m.out_edges[oa..ob] {
                     let e = e as usize;
-                    let allow = allow(e);
+                    let allow = reach_allow(m, origin_, e, allow(e));
                     if allow >= 1.0 {
                         continue;
                     }
@@ -1359,6 +1394,23 @@ fn step_period(
     }
 }
 
+/// The allowed fraction `allow` of edge `e`, or 1 where a restriction reaches the edge through
+/// its content's origin and the supplier's share of that origin is at or below the de minimis.
+#[inline(always)]
+fn reach_allow(m: &Model, origin: &[f64], e: usize, allow: f64) -> f64 {
+    match m.edges[e].reach {
+        Some(r) => {
+            let src = m.edges[e].src as usize;
+            if origin[src * m.origins.len() + r.origin as usize] <= r.threshold {
+                1.0
+            } else {
+                allow
+            }
+        }
+        None => allow,
+    }
+}
+
 /// Records what period `t` means for a demand node's outcome beyond the running totals: its
 /// shortfall `gap`, the share of demand that went short (`lost`, as f32) and the period of the
 /// trial's first shock. The lane kernel keeps the same record with lane masks.
@@ -1389,6 +1441,9 @@ fn step_periods<O: Observer>(m: &Model, s: &mut Scratch, out: &mut [DemandOutcom
     for (n, node) in m.hot.iter().enumerate() {
         s.stock[n] = node.stock0;
         s.cost_in[n] = 0.0;
+        for (k, &c) in m.origins.iter().enumerate() {
+            s.origin[n * m.origins.len() + k] = if m.nodes[n].country == c { 1.0 } else { 0.0 };
+        }
         s.short_run[n] = 0;
         s.asked[n] = 0.0;
         s.asked_prev[n] = 0.0;

@@ -409,6 +409,9 @@ pub struct LaneScratch {
     /// The lanes' sampled shocks.
     pub tl: Timeline<LANES>,
     nodes: Vec<NodeLanes>,
+    /// Per node and tracked origin, `origin[n * origins + k]`: the origin share of its stock
+    /// (see [`crate::sim::kernel::Scratch::origin`]); empty without tracked origins.
+    origin: Vec<V>,
     edges: Vec<EdgeLanes>,
     demand: Vec<DemandLanes>,
     /// Delivered fraction of demand per (demand node, period): `frac[d * periods + t][lane]`.
@@ -447,6 +450,8 @@ pub struct LaneScratch {
 struct Unshocked {
     /// Per period start `t` in `0..=periods` and node: `nodes[t * nodes + n]`.
     nodes: Vec<NodeState>,
+    /// Per period start, node and tracked origin: the origin share.
+    origin: Vec<f64>,
     /// Per period start and edge: the buyer-side weight.
     weight: Vec<f64>,
     /// Per period start and demand node: the strategic stockpile left.
@@ -516,6 +521,7 @@ impl Unshocked {
         let (nn, tt) = (m.nodes.len(), m.periods);
         let mut u = Unshocked {
             nodes: Vec::with_capacity((tt + 1) * nn),
+            origin: Vec::with_capacity((tt + 1) * s.origin.len()),
             weight: Vec::with_capacity((tt + 1) * m.edges.len()),
             stockpile: Vec::with_capacity((tt + 1) * m.demand.len()),
             cost_on: Vec::with_capacity(tt + 1),
@@ -526,6 +532,7 @@ impl Unshocked {
         start_trials(m, s);
         for t in 0..=tt {
             u.nodes.extend(s.nodes.iter().map(NodeState::of));
+            u.origin.extend(s.origin.iter().map(|o| o.0[0]));
             u.weight.extend(s.edges.iter().map(|el| el.weight.0[0]));
             u.stockpile
                 .extend(s.demand.iter().map(|dl| dl.stockpile.0[0]));
@@ -548,12 +555,17 @@ impl Unshocked {
     #[inline(always)]
     fn held_at(&self, s: &LaneScratch, t: usize, cost_on: M) -> bool {
         let (nn, ne, dn) = (s.nodes.len(), s.edges.len(), s.demand.len());
+        let no = s.origin.len();
         let on = self.cost_on[t];
         (if on { cost_on.all() } else { !cost_on.any() })
             && self.nodes[t * nn..(t + 1) * nn]
                 .iter()
                 .zip(&s.nodes)
                 .all(|(x, nl)| x.held_by(nl))
+            && self.origin[t * no..(t + 1) * no]
+                .iter()
+                .zip(&s.origin)
+                .all(|(&x, o)| same(*o, x))
             && self.weight[t * ne..(t + 1) * ne]
                 .iter()
                 .zip(&s.edges)
@@ -570,6 +582,10 @@ impl Unshocked {
         let (nn, ne, dn) = (s.nodes.len(), s.edges.len(), s.demand.len());
         for (x, nl) in self.nodes[t * nn..(t + 1) * nn].iter().zip(&mut s.nodes) {
             x.put(nl);
+        }
+        let no = s.origin.len();
+        for (&x, o) in self.origin[t * no..(t + 1) * no].iter().zip(&mut s.origin) {
+            *o = splat(x);
         }
         for (&w, el) in self.weight[t * ne..(t + 1) * ne].iter().zip(&mut s.edges) {
             el.weight = splat(w);
@@ -618,6 +634,7 @@ impl LaneScratch {
             path,
             tl: Timeline::new(m),
             nodes: vec![NodeLanes::ZERO; n],
+            origin: vec![V::ZERO; n * m.origins.len()],
             edges: vec![EdgeLanes::ZERO; e],
             demand: vec![DemandLanes::start(V::ZERO); d],
             frac: vec![[0.0; LANES]; d * t],
@@ -641,6 +658,7 @@ impl LaneScratch {
         let sl = &m.slots;
         let rows = t * (sl.nodes + sl.allows + 2 * sl.tariffs) * size_of::<[f64; LANES]>();
         (n * size_of::<NodeLanes>()
+            + n * m.origins.len() * (size_of::<V>() + (t + 1) * size_of::<f64>())
             + e * size_of::<EdgeLanes>()
             + d * size_of::<DemandLanes>()
             + d * t * (size_of::<[f32; LANES]>() + size_of::<u64>())
@@ -788,6 +806,27 @@ fn start_trials(m: &Model, s: &mut LaneScratch) {
     for (el, edge) in s.edges.iter_mut().zip(&m.edges) {
         el.weight = splat(edge.share);
     }
+    let no = m.origins.len();
+    for (n, node) in m.nodes.iter().enumerate() {
+        for (k, &c) in m.origins.iter().enumerate() {
+            s.origin[n * no + k] = splat(if node.country == c { 1.0 } else { 0.0 });
+        }
+    }
+}
+
+/// The allowed fractions `al` of edge `e`, or 1 in the lanes where a restriction reaches the edge
+/// through its content's origin and the supplier's share of that origin is at or below the de
+/// minimis (the one-trial kernel's `reach_allow`).
+#[inline(always)]
+fn reach_allow(m: &Model, origin: &[V], e: usize, al: V) -> V {
+    match m.edges[e].reach {
+        Some(r) => {
+            let src = m.edges[e].src as usize;
+            let share = origin[src * m.origins.len() + r.origin as usize];
+            sel(le(share, splat(r.threshold)), splat(1.0), al)
+        }
+        None => al,
+    }
 }
 
 /// One period of every lane: the one-trial kernel's `step_period`, [`LANES`] trials wide.
@@ -802,6 +841,7 @@ fn step_period(m: &Model, s: &mut LaneScratch, t: usize, flexible: bool, cost_on
     let LaneScratch {
         tl,
         nodes,
+        origin,
         edges,
         demand,
         frac: frac_,
@@ -812,6 +852,8 @@ fn step_period(m: &Model, s: &mut LaneScratch, t: usize, flexible: bool, cost_on
     let (nd, ed, dm): (&mut [NodeLanes], &mut [EdgeLanes], &mut [DemandLanes]) =
         (nodes, edges, demand);
     let frac_: &mut [[f32; LANES]] = frac_;
+    let origin: &mut [V] = origin;
+    let no = m.origins.len();
     let short_: &mut [u64] = short_;
     let outcomes: &mut [[DemandOutcome; LANES]] = outcomes;
     let tl: &Timeline<LANES> = tl;
@@ -980,7 +1022,7 @@ fn step_period(m: &Model, s: &mut LaneScratch, t: usize, flexible: bool, cost_on
                 let ok = if m.slots.allow[e] == NO_SLOT {
                     live
                 } else {
-                    ge(load(&tl.allow(m, t, e)), one) & live
+                    ge(reach_allow(m, origin, e, load(&tl.allow(m, t, e))), one) & live
                 };
                 // `x` is zero in every lane that re-orders nothing here, and adding or taking
                 // away zero leaves a quantity as it was (none is -0): so every lane is updated,
@@ -1048,6 +1090,30 @@ fn step_period(m: &Model, s: &mut LaneScratch, t: usize, flexible: bool, cost_on
             };
         }
         let cost_in = nd[n].cost_in;
+
+        // The origin mix carried into this node's stock (see the one-trial kernel).
+        for k in 0..no {
+            if node.kind == Kind::Mine || m.nodes[n].country == m.origins[k] {
+                continue;
+            }
+            let mut x = mul(origin[n * no + k], stock);
+            if node.assembly {
+                let (mut num, mut den) = (zero, zero);
+                for e in ia..ib {
+                    let src = m.edges[e].src as usize;
+                    let c = splat(m.hot[src].inv_yield);
+                    num = add(num, mul(c, origin[src * no + k]));
+                    den = add(den, c);
+                }
+                x = add(x, mul(recv, div(num, den)));
+            } else {
+                for e in ia..ib {
+                    let src = m.edges[e].src as usize;
+                    x = add(x, mul(ed[e].ship, origin[src * no + k]));
+                }
+            }
+            origin[n * no + k] = sel(gt(avail, zero), div(x, avail), zero);
+        }
 
         if node.kind == Kind::Demand {
             let dn = &m.demand[di];
@@ -1172,7 +1238,7 @@ fn step_period(m: &Model, s: &mut LaneScratch, t: usize, flexible: bool, cost_on
                     if m.slots.allow[e] == NO_SLOT {
                         continue;
                     }
-                    let al = load(&tl.allow(m, t, e));
+                    let al = reach_allow(m, origin, e, load(&tl.allow(m, t, e)));
                     let ship = ed[e].ship;
                     // The allowed fraction of current use passes; stock refills do not.
                     let blocked = sub(ship, mul(al, min(ship, ed[e].base)));
