@@ -244,7 +244,7 @@ impl Observer for Checker {
                 "output above capacity at {}",
                 node.id
             );
-            assert!(s.cap[n] <= node.capacity * (1.0 + 1e-12));
+            assert!(s.cap[n] <= m.hot[n].capacity * (1.0 + 1e-12));
             let outs = &m.out_edges[m.out_off[n] as usize..m.out_off[n + 1] as usize];
             if m.hot[n].joint {
                 // Every co-product part receives the whole throughput, or at most its order.

@@ -18,6 +18,8 @@
 //! surplus `lose`: at most its order), which it turns into its material at the co-product's
 //! share and sells to that material's buyers, with the usual rationing, restrictions and
 //! re-routing. What nobody takes stays in the part's stock, or is lost at the end of the period.
+//! A part's capacity is the plant's times the share: what it makes of the material at full
+//! throughput (and so the most re-routed demand it hears of).
 
 use super::validate::{Checked, Compiler, Graph, Res};
 use super::*;
@@ -488,7 +490,9 @@ pub(super) fn expand(mut c: Checked, recipes: &[Recipe]) -> Checked {
                 c.nodes.push(Node {
                     id: format!("{}[{}]", node.id, mat.id),
                     label: format!("{}: {}", node.label, mat.label),
-                    capacity: f64::INFINITY,
+                    // For reports: the input the recipe node needs at capacity. The kernel's
+                    // (`Hot`) is unbounded: the part hands over whatever its stock allows.
+                    capacity: node.capacity * coef,
                     part: Part::Input {
                         of: i as u32,
                         material: k,
@@ -531,13 +535,22 @@ pub(super) fn expand(mut c: Checked, recipes: &[Recipe]) -> Checked {
             h.assembly = true;
         }
         if r.outputs.len() > 1 {
+            // The edges to the parts carry the plant's throughput: tonnes of its feed.
+            let feed = c
+                .edges
+                .iter()
+                .find(|e| e.dst as usize == i)
+                .map_or(0, |e| e.material);
             for &(k, share) in &r.outputs {
                 let p = c.nodes.len();
                 let mat = &c.materials[k as usize];
+                // What the plant makes of it at capacity: a part hears of re-routed demand only
+                // up to that.
+                let capacity = node.capacity * share;
                 c.nodes.push(Node {
                     id: format!("{}[{}]", node.id, mat.id),
                     label: format!("{}: {}", node.label, mat.label),
-                    capacity: f64::INFINITY,
+                    capacity,
                     part: Part::Output {
                         of: i as u32,
                         material: k,
@@ -546,7 +559,7 @@ pub(super) fn expand(mut c: Checked, recipes: &[Recipe]) -> Checked {
                     ..node.clone()
                 });
                 c.hot.push(Hot {
-                    capacity: f64::INFINITY,
+                    capacity,
                     yield_: share,
                     inv_yield: 1.0 / share,
                     stock0: 0.0,
@@ -568,7 +581,7 @@ pub(super) fn expand(mut c: Checked, recipes: &[Recipe]) -> Checked {
                     reroute: false,
                     domestic: true,
                     blocked_domestic: false,
-                    material: k,
+                    material: feed,
                     reach: None,
                 });
                 after[i].push(p);

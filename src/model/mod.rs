@@ -161,7 +161,8 @@ pub enum Part {
         material: u16,
     },
     /// One co-product of a plant `of`: it receives the plant's whole throughput and turns it
-    /// into `material` at the co-product's share, for the buyers of that material.
+    /// into `material` at the co-product's share, for the buyers of that material; its capacity
+    /// is the plant's times the share.
     Output {
         /// The co-product plant (node index).
         of: u32,

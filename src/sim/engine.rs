@@ -553,15 +553,50 @@ fn run_in_pool(
 
 /// One trial's tail record, written in place into `row`: `[0]` the trial's total shortfall,
 /// `[1 + n]` 1 if node n was down or binding in a period with a shortfall, `[1 + nodes + n]` the
-/// shortfall of the periods in which it was, `[1 + 2 nodes + e]` the summed flow on edge e.
+/// shortfall of the periods in which it was, `[1 + 2 nodes + e]` the summed flow on edge e; then,
+/// with materials, per demand node d: `[.. + d * materials + k]` its shortfall in periods when a
+/// recipe node upstream of it was short of material k, and `[.. + demand * materials + d]` its
+/// shortfall.
 struct TailObserver<'a> {
     row: &'a mut [f64],
+    /// Per demand node: the recipe nodes whose output can reach it.
+    recipes: &'a [Vec<usize>],
 }
 
 impl TailObserver<'_> {
     /// Length of a record.
     fn len(m: &Model) -> usize {
-        1 + 2 * m.nodes.len() + m.edges.len()
+        let limits = if m.materials.is_empty() {
+            0
+        } else {
+            m.demand.len() * (m.materials.len() + 1)
+        };
+        1 + 2 * m.nodes.len() + m.edges.len() + limits
+    }
+
+    /// Per demand node, the recipe nodes upstream of it (none without materials).
+    fn recipes(m: &Model) -> Vec<Vec<usize>> {
+        if m.materials.is_empty() {
+            return vec![Vec::new(); m.demand.len()];
+        }
+        m.demand
+            .iter()
+            .map(|dn| {
+                // Nodes come in topological order: walk buyers back to their suppliers.
+                let mut up = vec![false; m.nodes.len()];
+                up[dn.node as usize] = true;
+                for n in (0..m.nodes.len()).rev() {
+                    if up[n] {
+                        for e in &m.edges[m.in_off[n] as usize..m.in_off[n + 1] as usize] {
+                            up[e.src as usize] = true;
+                        }
+                    }
+                }
+                (0..m.nodes.len())
+                    .filter(|&n| up[n] && m.hot[n].assembly)
+                    .collect()
+            })
+            .collect()
     }
 }
 
@@ -585,8 +620,41 @@ impl crate::sim::kernel::Observer for TailObserver<'_> {
                 }
             }
         }
-        for (f, x) in self.row[1 + 2 * nn..].iter_mut().zip(&s.ship) {
+        let ne = m.edges.len();
+        for (f, x) in self.row[1 + 2 * nn..1 + 2 * nn + ne]
+            .iter_mut()
+            .zip(&s.ship)
+        {
             *f += x;
+        }
+        let nk = m.materials.len();
+        if nk == 0 {
+            return;
+        }
+        let base = 1 + 2 * nn + ne;
+        let dd = m.demand.len();
+        for (d, recipes) in self.recipes.iter().enumerate() {
+            let short = s.shortfall[d];
+            if short <= 0.0 {
+                continue;
+            }
+            self.row[base + dd * nk + d] += short;
+            let mut seen = 0u64;
+            for &n in recipes {
+                // Short of inputs: the scarcest input part shipped less than the node needed.
+                if s.recv[n] < s.need[n] * (1.0 - 1e-9) && s.scarcest[n] != u32::MAX {
+                    let part = m.edges[s.scarcest[n] as usize].src as usize;
+                    let k = m.nodes[part].material as usize;
+                    // Each material counts once per period.
+                    if k < 64 && seen & (1 << k) != 0 {
+                        continue;
+                    }
+                    if k < 64 {
+                        seen |= 1 << k;
+                    }
+                    self.row[base + d * nk + k] += short;
+                }
+            }
         }
     }
 }
@@ -627,6 +695,9 @@ pub fn tail_profile_sampled(m: &Model, r: &RunResult, most: usize) -> TailProfil
         worst = worst.into_iter().step_by(step).collect();
     }
     let (nn, ne) = (m.nodes.len(), m.edges.len());
+    let (dd, nk) = (m.demand.len(), m.materials.len());
+    let recipes = TailObserver::recipes(m);
+    let mut limits = vec![0.0; if nk == 0 { 0 } else { dd * (nk + 1) }];
     let mut node_trials = vec![0.0; nn];
     let mut node_share = vec![0.0; nn];
     let mut edge_flow = vec![0.0; ne];
@@ -648,7 +719,10 @@ pub fn tail_profile_sampled(m: &Model, r: &RunResult, most: usize) -> TailProfil
             },
             |(scratch, out, occ), (row, &i)| {
                 row.fill(0.0);
-                let mut obs = TailObserver { row };
+                let mut obs = TailObserver {
+                    row,
+                    recipes: &recipes,
+                };
                 run_trial(m, r.seed, r.first_trial + i, scratch, out, occ, &mut obs);
             },
         );
@@ -658,9 +732,24 @@ pub fn tail_profile_sampled(m: &Model, r: &RunResult, most: usize) -> TailProfil
                 node_trials[i] += row[1 + i];
                 node_share[i] += row[1 + nn + i];
             }
-            for (f, x) in edge_flow.iter_mut().zip(&row[1 + 2 * nn..]) {
+            for (f, x) in edge_flow.iter_mut().zip(&row[1 + 2 * nn..1 + 2 * nn + ne]) {
                 *f += x;
             }
+            for (f, x) in limits.iter_mut().zip(&row[1 + 2 * nn + ne..]) {
+                *f += x;
+            }
+        }
+    }
+    // Each demand node's limited shortfall as a share of its own tail shortfall.
+    let mut limited_by = vec![0.0; dd * nk];
+    for d in 0..dd {
+        let own = limits.get(dd * nk + d).copied().unwrap_or(0.0);
+        for k in 0..nk {
+            limited_by[d * nk + k] = if own > 0.0 {
+                limits[d * nk + k] / own
+            } else {
+                0.0
+            };
         }
     }
     let kk = worst.len().max(1) as f64;
@@ -680,6 +769,7 @@ pub fn tail_profile_sampled(m: &Model, r: &RunResult, most: usize) -> TailProfil
         node_trials,
         node_share,
         edge_flow,
+        limited_by,
     }
 }
 

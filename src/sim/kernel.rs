@@ -342,6 +342,9 @@ pub struct Scratch {
     /// that origin in the node's input stock, and so in what it ships (1 for a node in that
     /// country).
     pub origin: Vec<f64>,
+    /// Per recipe node: the in-edge of the input part that shipped least this period (the first
+    /// such), which set how much it could make; unset for other nodes.
+    pub scarcest: Vec<u32>,
     /// Consecutive periods a node has been short of its needs.
     pub short_run: Vec<u32>,
     /// Re-routed volume asked of each node this period beyond what it could serve (output
@@ -390,6 +393,7 @@ impl Scratch {
             lost: vec![0.0; n],
             cost_in: vec![0.0; n],
             origin: vec![0.0; n * m.origins.len()],
+            scarcest: vec![u32::MAX; n],
             short_run: vec![0; n],
             asked: vec![0.0; n],
             asked_prev: vec![0.0; n],
@@ -1026,6 +1030,7 @@ fn step_period(
         cap: cap_,
         cost_in: cost_in_,
         origin: origin_,
+        scarcest: scarcest_,
         delivered: delivered_,
         frac: frac_,
         lost: lost_,
@@ -1051,6 +1056,7 @@ fn step_period(
     let cap_: &mut [_] = cap_;
     let cost_in_: &mut [_] = cost_in_;
     let origin_: &mut [_] = origin_;
+    let scarcest_: &mut [_] = scarcest_;
     let no = m.origins.len();
     let delivered_: &mut [_] = delivered_;
     let frac_: &mut [_] = frac_;
@@ -1154,7 +1160,11 @@ fn step_period(
             // A recipe node gets as many kits as its scarcest input part shipped; the others'
             // extra goes back to their stocks.
             recv = ship_[ia];
+            scarcest_[n] = ia as u32;
             for e in ia + 1..ib {
+                if ship_[e] < recv {
+                    scarcest_[n] = e as u32;
+                }
                 recv = recv.min(ship_[e]);
             }
             for e in ia..ib {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use rayon::prelude::*;
 
 use crate::model::Model;
-use crate::model::{Kind, Policy};
+use crate::model::{Kind, Part, Policy};
 use crate::prob::estimate::{
     MeanCi, ci_ranks, mean_var_by, nearest_rank, tail_count, tail_mean_by,
 };
@@ -149,6 +149,12 @@ pub struct NodeSummary {
     /// node that no outage or delay can hit.
     #[serde(default)]
     pub disruption: Option<Consequence>,
+    /// The material it makes (demand nodes: buys), where the scenario declares materials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub material: Option<String>,
+    /// For a part of a scenario node (a recipe's input stock or a co-product), that node's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part_of: Option<String>,
 }
 
 /// What a set of shocks costs, on the total shortfall over all demand nodes: the trials in which
@@ -202,6 +208,9 @@ pub struct EdgeSummary {
     /// What the restrictions on the edge cost together; null for an edge none covers.
     #[serde(default)]
     pub restriction: Option<Consequence>,
+    /// The material it carries, where the scenario declares materials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub material: Option<String>,
 }
 
 /// Results for one demand node.
@@ -234,6 +243,25 @@ pub struct DemandSummary {
     pub bands: Vec<Band>,
     /// Shocks by their effect on this node's total shortfall, largest first.
     pub drivers: Vec<Driver>,
+    /// The material it buys, where the scenario declares materials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub material: Option<String>,
+    /// Which inputs limited its supply in the worst 5% of trials: for each material, the share
+    /// of its shortfall there that fell in periods when a recipe node upstream of it was short
+    /// of that material (largest first; shares may add up to more than 1 where several were).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub limited_by: Vec<Limit>,
+}
+
+/// One input material's part in a demand node's shortfall (see [`DemandSummary::limited_by`]).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Limit {
+    /// Material id.
+    pub material: String,
+    /// Readable name.
+    pub label: String,
+    /// Share of the node's shortfall in the worst trials.
+    pub share: f64,
 }
 
 /// How one per-trial quantity spreads over the trials: its mean with a 95% confidence interval,
@@ -1027,6 +1055,14 @@ pub fn planned_flows(m: &Model) -> Vec<f64> {
                 Some(per) => (per[t], 1.0),
                 None => {
                     let hot = &m.hot[n];
+                    if hot.joint {
+                        // A co-product plant plans for the largest of its parts' orders.
+                        orders_in[n] = m.out_edges
+                            [m.out_off[n] as usize..m.out_off[n + 1] as usize]
+                            .iter()
+                            .map(|&e| order[e as usize])
+                            .fold(0.0, f64::max);
+                    }
                     let cap = if (t as i64) < m.planned_online[n] {
                         0.0
                     } else {
@@ -1043,13 +1079,25 @@ pub fn planned_flows(m: &Model) -> Vec<f64> {
             };
             // Ship on the out-edges, whose orders the buyers placed earlier in this pass.
             let out = &m.out_edges[m.out_off[n] as usize..m.out_off[n + 1] as usize];
+            let hot = &m.hot[n];
             for &e in out {
-                mean[e as usize] += order[e as usize] * ratio / tt as f64;
+                let o = order[e as usize];
+                let flow = if hot.joint {
+                    // Every part receives the whole throughput (or at most its order).
+                    let made = orders_in[n] * ratio;
+                    if hot.lose { o.min(made) } else { made }
+                } else {
+                    o * ratio
+                };
+                mean[e as usize] += flow / tt as f64;
             }
             let ins = m.in_off[n] as usize..m.in_off[n + 1] as usize;
             let shares: f64 = m.edges[ins.clone()].iter().map(|e| e.share).sum();
             for e in ins {
-                let w = if shares > 0.0 {
+                // A recipe node orders its whole need from each input part.
+                let w = if m.hot[n].assembly {
+                    1.0
+                } else if shares > 0.0 {
                     m.edges[e].share / shares
                 } else {
                     0.0
@@ -1179,7 +1227,19 @@ pub fn summarise(m: &Model, r: &RunResult, tail: &TailProfile) -> Summary {
                     }
                 })
                 .collect();
+            let nk = m.materials.len();
+            let mut limited_by: Vec<Limit> = (0..nk)
+                .filter(|&k| tail.limited_by.get(d * nk + k).is_some_and(|&x| x > 0.0))
+                .map(|k| Limit {
+                    material: m.materials[k].id.clone(),
+                    label: m.materials[k].label.clone(),
+                    share: tail.limited_by[d * nk + k],
+                })
+                .collect();
+            limited_by.sort_by(|a, b| b.share.total_cmp(&a.share));
             DemandSummary {
+                material: m.material_id(dn.material).map(str::to_string),
+                limited_by,
                 node: node.id.clone(),
                 label: node.label.clone(),
                 demand_t: total,
@@ -1223,6 +1283,17 @@ pub fn summarise(m: &Model, r: &RunResult, tail: &TailProfile) -> Summary {
         .iter()
         .enumerate()
         .map(|(i, node)| NodeSummary {
+            material: match node.part {
+                // A co-product plant makes several: its parts say which.
+                _ if m.hot[i].joint => None,
+                _ => m.material_id(node.material).map(str::to_string),
+            },
+            part_of: match node.part {
+                Part::Whole => None,
+                Part::Input { of, .. } | Part::Output { of, .. } => {
+                    Some(m.nodes[of as usize].id.clone())
+                }
+            },
             id: node.id.clone(),
             label: node.label.clone(),
             kind: node.kind,
@@ -1259,6 +1330,7 @@ pub fn summarise(m: &Model, r: &RunResult, tail: &TailProfile) -> Summary {
                 .map(|&i| blocked_periods[i] * planned[e])
                 .sum(),
             restriction: (!edge_shocks[e].is_empty()).then(|| hit.next()).flatten(),
+            material: m.material_id(edge.material).map(str::to_string),
         })
         .collect();
     let warnings = tail_warnings(r.trials, &demand);
