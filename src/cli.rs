@@ -255,10 +255,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate { scenario } => {
             let m = load(scenario.as_deref(), false)?.model;
             outln!(
-                "{}: valid ({} nodes, {} edges, {} demand node(s), {} shock(s), {} periods from {})",
+                "{}: valid ({}, {} demand node(s), {} shock(s), {} periods from {})",
                 m.name,
-                m.nodes.len(),
-                m.edges.len(),
+                m.graph_size(),
                 m.demand.len(),
                 m.shocks.len(),
                 m.periods,

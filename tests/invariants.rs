@@ -246,11 +246,11 @@ impl Observer for Checker {
             );
             assert!(s.cap[n] <= m.hot[n].capacity * (1.0 + 1e-12));
             let outs = &m.out_edges[m.out_off[n] as usize..m.out_off[n + 1] as usize];
-            if m.hot[n].joint {
+            if m.hot[n].joint() {
                 // Every co-product part receives the whole throughput, or at most its order.
                 for &e in outs {
                     let (ship, order) = (s.ship[e as usize], s.order[e as usize]);
-                    if m.hot[n].lose {
+                    if m.hot[n].lose() {
                         assert_eq!(ship, order.min(s.out[n]), "{}: co-product part", node.id);
                     } else {
                         assert_eq!(ship, s.out[n], "{}: co-product part", node.id);
@@ -265,7 +265,7 @@ impl Observer for Checker {
                     s.out[n]
                 );
             }
-            if m.hot[n].assembly {
+            if m.hot[n].assembly() {
                 // Each input part hands over the same number of kits: what the scarcest allowed.
                 for e in m.in_off[n] as usize..m.in_off[n + 1] as usize {
                     assert_eq!(s.ship[e], s.recv[n], "{}: recipe input", node.id);
@@ -286,7 +286,7 @@ impl Observer for Checker {
             let mut allow = s.tl.allow(m, t, e)[0];
             // A restriction reaches another country's exports only while their content of its
             // origin is above the de minimis share.
-            if let Some(r) = edge.reach {
+            if let Some(r) = m.reaches.get(edge.reach as usize) {
                 let share = s.origin[edge.src as usize * m.origins.len() + r.origin as usize];
                 assert!((0.0..=1.0 + 1e-12).contains(&share), "origin share {share}");
                 if share <= r.threshold {

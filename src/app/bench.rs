@@ -291,10 +291,9 @@ pub fn report(m: &Model, tps: &[Throughput], rows: &[ScalingRow], batch: u64) ->
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "scenario {}: {} nodes, {} edges, {} periods, {} shock{}",
+        "scenario {}: {}, {} periods, {} shock{}",
         m.name,
-        m.nodes.len(),
-        m.edges.len(),
+        m.graph_size(),
         m.periods,
         m.shocks.len(),
         if m.shocks.len() == 1 { "" } else { "s" }

@@ -524,7 +524,7 @@ pub(super) fn expand(mut c: Checked, recipes: &[Recipe]) -> Checked {
                     domestic: true,
                     blocked_domestic: false,
                     material: k,
-                    reach: None,
+                    reach: NO_REACH,
                 });
                 before[i].push(p);
             }
@@ -532,7 +532,7 @@ pub(super) fn expand(mut c: Checked, recipes: &[Recipe]) -> Checked {
             h.yield_ = 1.0;
             h.inv_yield = 1.0;
             h.stock0 = 0.0;
-            h.assembly = true;
+            h.form = Form::Assembly;
         }
         if r.outputs.len() > 1 {
             // The edges to the parts carry the plant's throughput: tonnes of its feed.
@@ -582,12 +582,11 @@ pub(super) fn expand(mut c: Checked, recipes: &[Recipe]) -> Checked {
                     domestic: true,
                     blocked_domestic: false,
                     material: feed,
-                    reach: None,
+                    reach: NO_REACH,
                 });
                 after[i].push(p);
             }
-            c.hot[i].joint = true;
-            c.hot[i].lose = r.lose;
+            c.hot[i].form = if r.lose { Form::JointLose } else { Form::Joint };
         }
     }
     // Offtakes now sit on the parts' out-edges.

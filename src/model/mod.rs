@@ -221,17 +221,51 @@ pub struct Hot {
     /// Whether the node can re-order a gap under the flexible policy: it has an in-edge open to
     /// re-routed volume.
     pub reroutes: bool,
+    /// How the node takes its inputs and hands out its output (see [`Form`]).
+    pub form: Form,
+}
+
+/// How a node takes its inputs and hands out its output; one byte, so that [`Hot`] stays within
+/// 56 bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Form {
+    /// Inputs from any of its suppliers into one stock; output rationed over its buyers.
+    #[default]
+    Plain,
     /// A recipe node: its in-edges come from its input parts ([`Part::Input`]), it orders its
     /// whole need from each, and receives as much as the least of them ships (the rest returns
     /// to that part's stock).
-    pub assembly: bool,
+    Assembly,
     /// A co-product plant: its out-edges go to its co-product parts ([`Part::Output`]), it plans
-    /// for the largest of their orders, and each receives its whole output (`lose`: at most its
-    /// order).
-    pub joint: bool,
-    /// With `joint`: co-product output beyond what the buyers order is lost rather than stocked.
-    pub lose: bool,
+    /// for the largest of their orders, and each receives its whole output.
+    Joint,
+    /// A co-product plant whose parts receive at most their orders: output beyond what the
+    /// buyers order is lost rather than stocked.
+    JointLose,
 }
+
+impl Hot {
+    /// A recipe node ([`Form::Assembly`]).
+    #[inline(always)]
+    pub fn assembly(&self) -> bool {
+        self.form == Form::Assembly
+    }
+
+    /// A co-product plant ([`Form::Joint`] or [`Form::JointLose`]).
+    #[inline(always)]
+    pub fn joint(&self) -> bool {
+        matches!(self.form, Form::Joint | Form::JointLose)
+    }
+
+    /// A co-product plant that loses what its buyers do not order ([`Form::JointLose`]).
+    #[inline(always)]
+    pub fn lose(&self) -> bool {
+        self.form == Form::JointLose
+    }
+}
+
+// The kernels read these for every node every period: keep one to 56 bytes.
+const _: () = assert!(std::mem::size_of::<Hot>() <= 56);
 
 /// A supplier -> buyer link.
 #[derive(Clone, Debug)]
@@ -252,10 +286,16 @@ pub struct Edge {
     pub blocked_domestic: bool,
     /// The material it carries ([`Model::materials`]; 0 where the scenario declares none).
     pub material: u16,
-    /// Where a restriction reaches this edge through the origin of its content (see
-    /// [`Reach`]), else `None`.
-    pub reach: Option<Reach>,
+    /// Where a restriction reaches this edge through the origin of its content: its index in
+    /// [`Model::reaches`], else [`NO_REACH`] (an index keeps the edge within 32 bytes).
+    pub reach: u16,
 }
+
+/// Marks an edge that no restriction reaches through its content's origin.
+pub const NO_REACH: u16 = u16::MAX;
+
+// The kernels read edges in their inner loops: keep one to 32 bytes.
+const _: () = assert!(std::mem::size_of::<Edge>() <= 32);
 
 /// A restriction's reach to another country's exports: the edge is restricted only while the
 /// origin share of what its supplier ships is above the threshold.
@@ -496,6 +536,8 @@ pub struct Model {
     /// The countries whose origin share the kernels carry through stocks and flows (indices
     /// into [`Model::countries`]): those of restrictions with a `de_minimis` reach.
     pub origins: Vec<u16>,
+    /// The reaches edges refer to ([`Edge::reach`]).
+    pub reaches: Vec<Reach>,
     /// Nodes in topological order (every supplier before its buyers).
     pub nodes: Vec<Node>,
     /// Edges grouped by buyer, in buyer order.
@@ -653,6 +695,22 @@ impl Model {
     /// Node index of a demand node.
     pub fn demand_id(&self, d: usize) -> &str {
         &self.nodes[self.demand[d].node as usize].id
+    }
+
+    /// The graph's size for messages: "31 nodes, 60 edges", and with materials the parts the
+    /// model adds and the materials.
+    pub fn graph_size(&self) -> String {
+        let parts = self.nodes.iter().filter(|n| n.part != Part::Whole).count();
+        if self.materials.is_empty() {
+            format!("{} nodes, {} edges", self.nodes.len(), self.edges.len())
+        } else {
+            format!(
+                "{} nodes + {parts} parts of recipes and co-products, {} edges, {} materials",
+                self.nodes.len() - parts,
+                self.edges.len(),
+                self.materials.len()
+            )
+        }
     }
 
     /// The id of material `k`, or `None` where the scenario declares no materials.

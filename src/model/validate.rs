@@ -20,6 +20,7 @@ pub(super) struct Checked {
     pub(super) countries: Vec<String>,
     pub(super) materials: Vec<Material>,
     pub(super) origins: Vec<u16>,
+    pub(super) reaches: Vec<Reach>,
     pub(super) nodes: Vec<Node>,
     pub(super) hot: Vec<Hot>,
     /// Shares resolved; `blocked_domestic` set by the restrictions.
@@ -148,7 +149,7 @@ impl Compiler<'_> {
         let mut shocks = Shocks::default();
         self.outages(raw, &g, &states, &mut shocks)?;
         self.delays(raw, &g, start, &mut shocks)?;
-        let origins = self.restrictions(raw, &mut g, &states, start, &mut shocks)?;
+        let (origins, reaches) = self.restrictions(raw, &mut g, &states, start, &mut shocks)?;
         self.tariffs(raw, &g, &states, start, &mut shocks)?;
         let meta = &raw.scenario;
         let checked = Checked {
@@ -165,6 +166,7 @@ impl Compiler<'_> {
             countries: g.countries,
             materials: g.materials,
             origins,
+            reaches,
             nodes: g.nodes,
             hot: g.hot,
             edges: g.edges,
@@ -361,9 +363,7 @@ impl Compiler<'_> {
                 reweighted: false,
                 restricted: false,
                 reroutes: false,
-                assembly: false,
-                joint: false,
-                lose: false,
+                form: Form::Plain,
             });
         }
 
@@ -442,7 +442,7 @@ impl Compiler<'_> {
                 domestic: nodes[src].country == nodes[dst].country,
                 blocked_domestic: false,
                 material: 0,
-                reach: None,
+                reach: NO_REACH,
             });
         }
 
@@ -864,7 +864,7 @@ impl Compiler<'_> {
         states: &[String],
         start: (i32, u32),
         shocks: &mut Shocks,
-    ) -> Res<Vec<u16>> {
+    ) -> Res<(Vec<u16>, Vec<Reach>)> {
         let mut selected = Vec::with_capacity(raw.restrictions.len());
         for r in &raw.restrictions {
             selected.push(self.selected_materials(g, &r.materials)?);
@@ -879,6 +879,7 @@ impl Compiler<'_> {
         // Per edge: covered as a restricting country's own export (not through a reach).
         let mut direct = vec![false; edges.len()];
         let mut origins: Vec<u16> = Vec::new();
+        let mut reaches: Vec<Reach> = Vec::new();
         for (r, materials) in raw.restrictions.iter().zip(selected) {
             let Some(c) = country_of(countries, r.country.get_ref()) else {
                 return self.err(
@@ -968,6 +969,20 @@ impl Compiler<'_> {
                     origin: origin as u16,
                     threshold: dm.get_ref().0,
                 };
+                let index = match reaches.iter().position(|x| *x == reach) {
+                    Some(k) => k as u16,
+                    None if reaches.len() < NO_REACH as usize => {
+                        reaches.push(reach);
+                        (reaches.len() - 1) as u16
+                    }
+                    None => {
+                        return self.err(
+                            Some(dm.span()),
+                            "too many different de minimis reaches",
+                            "a scenario may have at most 65535 different `de_minimis` reaches",
+                        );
+                    }
+                };
                 for (k, e) in edges.iter_mut().enumerate() {
                     let (s, t) = (e.src as usize, e.dst as usize);
                     let dc = &countries[nodes[t].country as usize];
@@ -980,7 +995,7 @@ impl Compiler<'_> {
                             || r.stages.iter().any(|&k| Kind::from(k) == nodes[s].kind))
                         && materials.as_ref().is_none_or(|ks| ks.contains(&e.material))
                     {
-                        if e.reach.is_some_and(|x| x != reach) {
+                        if e.reach != NO_REACH && e.reach != index {
                             return self.err(
                                 Some(dm.span()),
                                 format!(
@@ -990,7 +1005,7 @@ impl Compiler<'_> {
                                 "give the restrictions that reach other countries' exports the same country and `de_minimis`",
                             );
                         }
-                        e.reach = Some(reach);
+                        e.reach = index;
                         covered.push(k as u32);
                     }
                 }
@@ -1028,7 +1043,7 @@ impl Compiler<'_> {
         }
         // A reached edge is restricted only while its content is above the de minimis share,
         // which would also gate a restriction of its own exporter.
-        if let Some(k) = (0..edges.len()).find(|&k| direct[k] && edges[k].reach.is_some()) {
+        if let Some(k) = (0..edges.len()).find(|&k| direct[k] && edges[k].reach != NO_REACH) {
             let e = &edges[k];
             return self.err(
                 None,
@@ -1039,7 +1054,7 @@ impl Compiler<'_> {
                 "narrow one of them with `stages`, `materials`, `to` or `exempt`",
             );
         }
-        Ok(origins)
+        Ok((origins, reaches))
     }
 
     fn tariffs(

@@ -593,7 +593,7 @@ impl TailObserver<'_> {
                     }
                 }
                 (0..m.nodes.len())
-                    .filter(|&n| up[n] && m.hot[n].assembly)
+                    .filter(|&n| up[n] && m.hot[n].assembly())
                     .collect()
             })
             .collect()

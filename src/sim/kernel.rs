@@ -1122,7 +1122,7 @@ fn step_period(
                     node.capacity
                 };
                 cap_[n] = cap;
-                if node.joint {
+                if node.joint() {
                     // A co-product plant processes for the largest of its parts' orders.
                     let mut w = 0.0f64;
                     for &e in &m.out_edges[m.out_off[n] as usize..m.out_off[n + 1] as usize] {
@@ -1156,7 +1156,7 @@ fn step_period(
         let node = &m.hot[n];
         let (ia, ib) = (m.in_off[n] as usize, m.in_off[n + 1] as usize);
         let mut recv = 0.0;
-        if node.assembly {
+        if node.assembly() {
             // A recipe node gets as many kits as its scarcest input part shipped; the others'
             // extra goes back to their stocks.
             recv = ship_[ia];
@@ -1245,7 +1245,7 @@ fn step_period(
                 continue;
             }
             let mut x = origin_[n * no + k] * stock_[n];
-            if node.assembly {
+            if node.assembly() {
                 // A kit holds each input in its recipe proportion: its origin is their
                 // coefficient-weighted mean.
                 let (mut num, mut den) = (0.0, 0.0);
@@ -1307,12 +1307,16 @@ fn step_period(
             let wanted = want_[n];
             let full = made >= wanted * (1.0 - 1e-12);
             let ratio = if wanted > 0.0 { made / wanted } else { 0.0 };
-            if node.joint {
+            if node.joint() {
                 // Every co-product part receives the whole throughput (`lose`: at most its
                 // order).
                 for &e in &m.out_edges[oa..ob] {
                     let e = e as usize;
-                    ship_[e] = if node.lose { order_[e].min(made) } else { made };
+                    ship_[e] = if node.lose() {
+                        order_[e].min(made)
+                    } else {
+                        made
+                    };
                 }
             } else if !full && node.has_offtake {
                 let mut rem = made;
@@ -1408,7 +1412,7 @@ fn step_period(
 /// its content's origin and the supplier's share of that origin is at or below the de minimis.
 #[inline(always)]
 fn reach_allow(m: &Model, origin: &[f64], e: usize, allow: f64) -> f64 {
-    match m.edges[e].reach {
+    match m.reaches.get(m.edges[e].reach as usize) {
         Some(r) => {
             let src = m.edges[e].src as usize;
             if origin[src * m.origins.len() + r.origin as usize] <= r.threshold {

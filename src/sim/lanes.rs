@@ -819,7 +819,7 @@ fn start_trials(m: &Model, s: &mut LaneScratch) {
 /// minimis (the one-trial kernel's `reach_allow`).
 #[inline(always)]
 fn reach_allow(m: &Model, origin: &[V], e: usize, al: V) -> V {
-    match m.edges[e].reach {
+    match m.reaches.get(m.edges[e].reach as usize) {
         Some(r) => {
             let src = m.edges[e].src as usize;
             let share = origin[src * m.origins.len() + r.origin as usize];
@@ -918,7 +918,7 @@ fn step_period(m: &Model, s: &mut LaneScratch, t: usize, flexible: bool, cost_on
                     nd[n].cap = cap;
                     cap
                 };
-                if node.joint {
+                if node.joint() {
                     // A co-product plant processes for the largest of its parts' orders.
                     let mut w = zero;
                     for &e in &m.out_edges[m.out_off[n] as usize..m.out_off[n + 1] as usize] {
@@ -964,7 +964,7 @@ fn step_period(m: &Model, s: &mut LaneScratch, t: usize, flexible: bool, cost_on
         let node = &m.hot[n];
         let (ia, ib) = (m.in_off[n] as usize, m.in_off[n + 1] as usize);
         let mut recv;
-        if node.assembly {
+        if node.assembly() {
             // A recipe node gets as many kits as its scarcest input part shipped; the others'
             // extra goes back to their stocks.
             recv = ed[ia].ship;
@@ -1097,7 +1097,7 @@ fn step_period(m: &Model, s: &mut LaneScratch, t: usize, flexible: bool, cost_on
                 continue;
             }
             let mut x = mul(origin[n * no + k], stock);
-            if node.assembly {
+            if node.assembly() {
                 let (mut num, mut den) = (zero, zero);
                 for e in ia..ib {
                     let src = m.edges[e].src as usize;
@@ -1185,12 +1185,12 @@ fn step_period(m: &Model, s: &mut LaneScratch, t: usize, flexible: bool, cost_on
             } else {
                 sel(gt(wanted, zero), div(made, wanted), zero)
             };
-            if node.joint {
+            if node.joint() {
                 // Every co-product part receives the whole throughput (`lose`: at most its
                 // order).
                 for &e in outs {
                     let e = e as usize;
-                    ed[e].ship = if node.lose {
+                    ed[e].ship = if node.lose() {
                         min(ed[e].order, made)
                     } else {
                         made

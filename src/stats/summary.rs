@@ -1055,7 +1055,7 @@ pub fn planned_flows(m: &Model) -> Vec<f64> {
                 Some(per) => (per[t], 1.0),
                 None => {
                     let hot = &m.hot[n];
-                    if hot.joint {
+                    if hot.joint() {
                         // A co-product plant plans for the largest of its parts' orders.
                         orders_in[n] = m.out_edges
                             [m.out_off[n] as usize..m.out_off[n + 1] as usize]
@@ -1082,10 +1082,10 @@ pub fn planned_flows(m: &Model) -> Vec<f64> {
             let hot = &m.hot[n];
             for &e in out {
                 let o = order[e as usize];
-                let flow = if hot.joint {
+                let flow = if hot.joint() {
                     // Every part receives the whole throughput (or at most its order).
                     let made = orders_in[n] * ratio;
-                    if hot.lose { o.min(made) } else { made }
+                    if hot.lose() { o.min(made) } else { made }
                 } else {
                     o * ratio
                 };
@@ -1095,7 +1095,7 @@ pub fn planned_flows(m: &Model) -> Vec<f64> {
             let shares: f64 = m.edges[ins.clone()].iter().map(|e| e.share).sum();
             for e in ins {
                 // A recipe node orders its whole need from each input part.
-                let w = if m.hot[n].assembly {
+                let w = if m.hot[n].assembly() {
                     1.0
                 } else if shares > 0.0 {
                     m.edges[e].share / shares
@@ -1285,7 +1285,7 @@ pub fn summarise(m: &Model, r: &RunResult, tail: &TailProfile) -> Summary {
         .map(|(i, node)| NodeSummary {
             material: match node.part {
                 // A co-product plant makes several: its parts say which.
-                _ if m.hot[i].joint => None,
+                _ if m.hot[i].joint() => None,
                 _ => m.material_id(node.material).map(str::to_string),
             },
             part_of: match node.part {
