@@ -409,18 +409,21 @@ pub fn total_unit(s: &Summary) -> String {
 }
 
 /// Lays the network out in stage columns, keeping the summary's (topological) order within a
-/// column, with each node's criticality by consequence and each edge's restrictions.
+/// column, with each node's criticality by consequence and each edge's restrictions. The parts
+/// of recipe nodes and co-product plants are drawn as their node: an edge into or out of a part
+/// joins that node, and the edges between a node and its own parts are left out.
 pub fn graph(input: &ReportInput) -> Graph {
     let s = &input.summary;
     let mean_total: f64 = s.demand.iter().map(|d| d.shortfall_t.mean).sum();
+    let whole: Vec<&crate::stats::summary::NodeSummary> =
+        s.nodes.iter().filter(|n| n.part_of.is_none()).collect();
     let mut per_col = [0usize; 5];
-    for n in &s.nodes {
+    for n in &whole {
         per_col[column(n.kind)] += 1;
     }
     let mut seen = [0usize; 5];
     let trials = s.trials.max(1) as f64;
-    let nodes: Vec<GraphNode> = s
-        .nodes
+    let nodes: Vec<GraphNode> = whole
         .iter()
         .map(|n| {
             let c = column(n.kind);
@@ -449,13 +452,25 @@ pub fn graph(input: &ReportInput) -> Graph {
             }
         })
         .collect();
-    let index = |id: &str| s.nodes.iter().position(|n| n.id == id);
+    // A part stands for its node.
+    let index = |id: &str| {
+        let id = s
+            .nodes
+            .iter()
+            .find(|n| n.id == id)
+            .and_then(|n| n.part_of.as_deref())
+            .unwrap_or(id);
+        whole.iter().position(|n| n.id == id)
+    };
     let mut restrictions: Vec<GraphRestriction> = Vec::new();
     let mut edges = Vec::new();
     for e in &s.edges {
         let (Some(from), Some(to)) = (index(&e.from), index(&e.to)) else {
             continue;
         };
+        if from == to {
+            continue;
+        }
         if let Some(c) = &e.restriction {
             match restrictions.iter_mut().find(|r| r.shocks == c.shocks) {
                 Some(r) => {

@@ -230,7 +230,31 @@ pub fn index_html(s: &Summary, charts: &[Chart], trials_file: Option<&str>) -> S
             usd(d.tariff_cost_usd.mean)
         );
     }
-    h.push_str("</table>\n<h2>Key assumptions: shocks and how often they occurred</h2>\n<table><tr><th>shock</th><th>kind</th><th>share of trials in which it occurred</th></tr>\n");
+    h.push_str("</table>\n");
+    if s.demand.iter().any(|d| !d.limited_by.is_empty()) {
+        h.push_str("<h2>Which input limited supply</h2>\n<p>In the worst 5% of trials, the share of each demand node's shortfall that fell in months when a magnet maker (or other recipe node) upstream of it was short of that input: its scarcest. Shares may add up to more than 100% where several inputs were short at once.</p>\n<table><tr><th>demand node</th><th>buys</th><th>limited by (share of its tail shortfall)</th></tr>\n");
+        for d in &s.demand {
+            let limits: Vec<String> = d
+                .limited_by
+                .iter()
+                .map(|l| format!("{} {:.0}%", esc(&l.label), 100.0 * l.share))
+                .collect();
+            let _ = writeln!(
+                h,
+                "<tr><td>{} ({})</td><td>{}</td><td>{}</td></tr>",
+                esc(&d.label),
+                esc(&d.node),
+                esc(d.material.as_deref().unwrap_or("-")),
+                if limits.is_empty() {
+                    "no input ran short".to_string()
+                } else {
+                    limits.join(", ")
+                }
+            );
+        }
+        h.push_str("</table>\n");
+    }
+    h.push_str("<h2>Key assumptions: shocks and how often they occurred</h2>\n<table><tr><th>shock</th><th>kind</th><th>share of trials in which it occurred</th></tr>\n");
     for sh in &s.shocks {
         let _ = writeln!(
             h,
