@@ -8,7 +8,7 @@
 //! | `scenario.KEY` | a key of `[scenario]`, e.g. `scenario.policy` |
 //! | `regime.KEY` | a key of `[regime]` |
 //! | `node.ID.KEY...` | a key of the node with that id, e.g. `node.us_auto.cover`, `node.us_auto.stockpile.periods` |
-//! | `edge.FROM->TO.KEY` | a key of an edge, e.g. `edge.cn_mag->us_auto.share` |
+//! | `edge.FROM->TO.KEY` | a key of an edge, e.g. `edge.cn_mag->us_auto.share`; where one pair has an edge per material, `edge.FROM->TO:MATERIAL.KEY` |
 //! | `outage.ID.KEY...` | an outage by `id` (default `outage:NODE`), e.g. `outage:my_lynas.p_fail` |
 //! | `delay.ID.KEY...` | a delay by `id` (default `delay:NODE`) |
 //! | `restriction.ID.KEY...`, `tariff.ID.KEY...` | by `id`, e.g. `restriction.cn-controls-episode.when.p_start.tension` |
@@ -159,15 +159,27 @@ pub fn apply(doc: &mut toml_edit::DocumentMut, s: &Setting) -> anyhow::Result<()
                 .and_then(toml_edit::Item::as_array_of_tables_mut)
                 .ok_or_else(|| bad(format!("the scenario has no [[{kind}]] tables")))?;
             let known: Vec<String> = arr.iter().filter_map(|t| entry_id(kind, t)).collect();
-            let entry = arr
-                .iter_mut()
-                .find(|t| entry_id(kind, t).as_deref() == Some(*id))
-                .ok_or_else(|| {
-                    bad(format!(
-                        "no {kind} `{id}`; the {kind}s are: {}",
-                        known.join(", ")
-                    ))
-                })?;
+            // An edge is also named with its material, `from->to:material`.
+            let with_material = |t: &toml_edit::Table| {
+                let material = t.get("material").and_then(toml_edit::Item::as_str)?;
+                Some(format!("{}:{material}", entry_id(kind, t)?))
+            };
+            let matches = |t: &toml_edit::Table| {
+                entry_id(kind, t).as_deref() == Some(*id)
+                    || (*kind == "edge" && with_material(t).as_deref() == Some(*id))
+            };
+            if arr.iter().filter(|t| matches(t)).count() > 1 {
+                return Err(bad(format!(
+                    "`{id}` names {} {kind}s, one per material: name one as `{id}:MATERIAL`",
+                    arr.iter().filter(|t| matches(t)).count()
+                )));
+            }
+            let entry = arr.iter_mut().find(|t| matches(t)).ok_or_else(|| {
+                bad(format!(
+                    "no {kind} `{id}`; the {kind}s are: {}",
+                    known.join(", ")
+                ))
+            })?;
             (entry, rest)
         }
         _ => {
@@ -654,6 +666,22 @@ mod tests {
             vec!["{ dist = \"uniform\", low = 1, high = 2 }", "4"]
         );
         assert_eq!(split_values("\"a,b\",[1, 2]"), vec!["\"a,b\"", "[1, 2]"]);
+    }
+
+    #[test]
+    fn an_edge_per_material_is_named_with_its_material() {
+        let text = "[[edge]]\nfrom = \"a\"\nto = \"b\"\nmaterial = \"x\"\n\n[[edge]]\nfrom = \"a\"\nto = \"b\"\nmaterial = \"y\"\n";
+        let set = |p: &str| Setting {
+            path: p.into(),
+            value: parse_value("0.5").unwrap(),
+        };
+        let out = apply_all(text, &[set("edge.a->b:y.share")], "--set").unwrap();
+        assert!(out.contains("material = \"y\"\nshare = 0.5"), "{out}");
+        let err = apply_all(text, &[set("edge.a->b.share")], "--set").unwrap_err();
+        assert!(
+            err.to_string().contains("names 2 edges, one per material"),
+            "{err}"
+        );
     }
 
     #[test]
