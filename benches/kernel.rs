@@ -1,5 +1,6 @@
 //! `cargo bench`: kernel throughput, allocations per trial and thread scaling for every shipped
-//! scenario. Set SUPPLYSHOCK_BENCH_TRIALS / SUPPLYSHOCK_BENCH_BATCH to change the sizes.
+//! scenario and for benches/rare-earths-2026-ndpr.toml (the default on one material). Set
+//! SUPPLYSHOCK_BENCH_TRIALS / SUPPLYSHOCK_BENCH_BATCH to change the sizes.
 
 #[global_allocator]
 static GLOBAL: supplyshock::app::bench::CountingAlloc = supplyshock::app::bench::CountingAlloc;
@@ -26,8 +27,12 @@ fn main() {
     } else {
         env("SUPPLYSHOCK_BENCH_BATCH", 50_000)
     };
-    let files = supplyshock::io::read::shipped_scenarios();
+    let mut files = supplyshock::io::read::shipped_scenarios();
     assert!(!files.is_empty(), "no scenarios/ folder beside Cargo.toml");
+    // The default on one material: what materials cost a scenario that declares none.
+    files.push(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/rare-earths-2026-ndpr.toml"),
+    );
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let ladder = supplyshock::app::bench::thread_ladder(cores);
     for path in files {
