@@ -647,6 +647,23 @@ initial = "stationary"
     let r = run(&m, 20_000, 5, 0);
     let up = (ra / (fa + ra)) * (rb / (fb + rb));
     assert_mean_near(&r.shortfalls(0), 24.0 * 10.0 * (1.0 - up), 4.0, "recipe");
+    // Each trial records which input limited the users: `a` in the months mine a is down (its
+    // part comes first, so it counts where both are down), `b` where only mine b is.
+    assert_eq!(m.limits.len(), 2);
+    let (stride, base) = (m.draw_stride(), m.limit_base());
+    let limited = |c: usize| -> Vec<f64> {
+        (0..r.trials as usize)
+            .map(|k| f64::from(r.draws[k * stride + base + c]))
+            .collect()
+    };
+    let (down_a, down_b) = (fa / (fa + ra), fb / (fb + rb));
+    assert_mean_near(&limited(0), 240.0 * down_a, 4.0, "limited by a");
+    assert_mean_near(
+        &limited(1),
+        240.0 * (1.0 - down_a) * down_b,
+        4.0,
+        "limited by b",
+    );
 }
 
 /// A separation plant splits its feed into two co-products, a = 0.3 and b = 0.05 per tonne
@@ -911,4 +928,57 @@ severity = 1
     let m = model(&text(0.001));
     let r = run(&m, 64, 3, 1);
     assert_eq!(r.shortfall(0, 0), 120.0);
+}
+
+/// A mine that yields two co-products stops yielding both when it is down: its parts make their
+/// products from the mine's output, not from nothing.
+#[test]
+fn an_outage_of_a_co_product_mine_cuts_every_co_product() {
+    let text = r#"
+[scenario]
+name = "co-product-mine"
+periods = 12
+start = "2027-01"
+
+[[material]]
+id = "a"
+[[material]]
+id = "b"
+
+[[node]]
+id = "mine"
+kind = "mine"
+country = "AA"
+capacity = 100
+outputs = { a = 0.5, b = 0.1 }
+
+[[node]]
+id = "users_a"
+kind = "demand"
+country = "AA"
+demand = 20
+[[node]]
+id = "users_b"
+kind = "demand"
+country = "AA"
+demand = 5
+
+[[edge]]
+from = "mine"
+to = "users_a"
+material = "a"
+[[edge]]
+from = "mine"
+to = "users_b"
+material = "b"
+"#;
+    // Up: 50 t of a and 10 t of b at capacity, more than enough.
+    let out = first_trial(text);
+    assert_eq!((out[0].shortfall, out[1].shortfall), (0.0, 0.0));
+    // Down from the start for good: nothing of either.
+    let down = format!(
+        "{text}\n[[outage]]\nnode = \"mine\"\np_fail = 1\np_recover = 0\ninitial = \"stationary\"\n"
+    );
+    let out = first_trial(&down);
+    assert_eq!((out[0].shortfall, out[1].shortfall), (240.0, 60.0));
 }

@@ -684,7 +684,7 @@ fn material_mistakes_name_their_line_and_fix() {
     );
     fails(
         &MATERIALS.replace("dytb = 0.01 }", "dytb = 0 }"),
-        &["line 27", "must be above 0 and at most 1"],
+        &["line 27", "must be between 1e-6 and 1"],
     );
     // Recipe coefficients, and a recipe input nobody supplies.
     fails(
@@ -741,5 +741,49 @@ fn origin_rule_mistakes_name_their_line_and_fix() {
     fails(
         &format!("{text}{}{own}", reach.replace("1.5", "0.001")),
         &["covered both by its own country's restriction and by another country's reach"],
+    );
+}
+
+#[test]
+fn co_product_and_reach_mistakes_are_refused_at_their_line() {
+    // One co-product is not co-products; a co-product plant takes no yield nor recipe.
+    fails(
+        &MATERIALS.replace(
+            "outputs = { ndpr = 0.2, dytb = 0.01 }",
+            "outputs = { ndpr = 0.2 }",
+        ),
+        &["line 27", "lists one material", "output = \"<material>\""],
+    );
+    fails(
+        &MATERIALS.replace("outputs = { ndpr", "yield = 0.5\noutputs = { ndpr"),
+        &["line 27", "gives a `yield`", "remove `yield`"],
+    );
+    fails(
+        &MATERIALS.replace("dytb = 0.01 }", "dytb = 1e-320 }"),
+        &["line 27", "between 1e-6 and 1"],
+    );
+    // Part ids are `node[material]`: a node of the file cannot take one.
+    fails(
+        &MATERIALS
+            .replace("id = \"mine\"", "id = \"mine[x]\"")
+            .replace("from = \"mine\"", "from = \"mine[x]\""),
+        &["line 16", "contains `[` or `]`"],
+    );
+    // A reach selects by stage, material and destination, not by route.
+    let reach = "\n[[restriction]]\nid = \"cn\"\ncountry = \"AA\"\nroutes = [\"sep->mag\"]\nde_minimis = 0.1\nseverity = 1\n";
+    fails(
+        &format!("{MATERIALS}{reach}"),
+        &["line 65", "both `routes` and `de_minimis`"],
+    );
+    // Reached and restricted by its own exporter: the error points at the reach.
+    let text = MATERIALS.replace(
+        "country = \"BB\"\ndemand = 8",
+        "country = \"CC\"\ndemand = 8",
+    );
+    let reach = "\n[[restriction]]\nid = \"cn\"\ncountry = \"AA\"\nstages = [\"magnet\"]\nde_minimis = 0.001\nseverity = 1\n";
+    let own = "\n[[restriction]]\nid = \"bb\"\ncountry = \"BB\"\nseverity = 1\n";
+    fails(
+        &format!("{text}{reach}{own}"),
+        &["line 65", "de_minimis = 0.001"],
     );
 }

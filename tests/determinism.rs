@@ -195,10 +195,16 @@ fn chunk_bits(
             .map(u64::from),
         );
     }
-    // The shock magnitudes; the inputs' values follow them only where a quantity is drawn.
-    let ns = m.shocks.len();
+    // The shock magnitudes (the inputs' values follow them only where a quantity is drawn),
+    // and which inputs limited each demand node.
+    let (ns, base) = (m.shocks.len(), m.limit_base());
     for row in mags.chunks_exact(stride) {
         bits.extend(row[..ns].iter().map(|x| u64::from(x.to_bits())));
+        bits.extend(
+            row[base..base + m.limits.len()]
+                .iter()
+                .map(|x| u64::from(x.to_bits())),
+        );
     }
     bits.extend(hist.iter().map(|&c| u64::from(c)));
     bits

@@ -39,6 +39,9 @@ pub enum Source {
     Tariff(usize),
     /// Whether shock `i` was active.
     Shock(usize),
+    /// [`crate::model::Limit`] `c`: its demand node's shortfall, tonnes, in the periods when a
+    /// recipe node upstream of it was short of its material.
+    Limited(usize),
     /// The value the trial drew for uncertain input `j` (see [`crate::model::inputs`]); NaN
     /// where it drew none.
     Input(usize),
@@ -49,7 +52,9 @@ impl Source {
     pub fn kind(self) -> Kind {
         match self {
             Source::Trial => Kind::Trial,
-            Source::Shortfall(_) | Source::Worst(_) | Source::Tariff(_) => Kind::Number,
+            Source::Shortfall(_) | Source::Worst(_) | Source::Tariff(_) | Source::Limited(_) => {
+                Kind::Number
+            }
             Source::Input(_) => Kind::Drawn,
             Source::FirstShort(_) => Kind::Month,
             Source::Shock(_) => Kind::Flag,
@@ -74,8 +79,9 @@ impl Column {
 }
 
 /// The columns of the per-trial table of `m`, in order: `trial`; then for each demand node
-/// `<id>.shortfall_t`, `<id>.worst_period_t`, `<id>.first_short` and `<id>.tariff_usd`; then
-/// `shock.<id>` for each shock.
+/// `<id>.shortfall_t`, `<id>.worst_period_t`, `<id>.first_short` and `<id>.tariff_usd`, and with
+/// materials `<id>.limited_by.<material>_t` for each input of the recipe nodes upstream of it;
+/// then `shock.<id>` for each shock and `input.<name>` for each uncertain input.
 pub fn columns(m: &Model) -> Vec<Column> {
     let mut cols = vec![Column {
         name: "trial".to_string(),
@@ -92,6 +98,13 @@ pub fn columns(m: &Model) -> Vec<Column> {
             cols.push(Column {
                 name: format!("{id}.{col}"),
                 source,
+            });
+        }
+        for c in m.limit_off[d] as usize..m.limit_off[d + 1] as usize {
+            let material = m.material_id(m.limits[c].material).unwrap_or_default();
+            cols.push(Column {
+                name: format!("{id}.limited_by.{material}_t"),
+                source: Source::Limited(c),
             });
         }
     }
@@ -142,6 +155,8 @@ pub struct Block<'a> {
     words: usize,
     shocks: usize,
     stride: usize,
+    /// Where a trial's limit figures start in its row of draws.
+    limits: usize,
 }
 
 impl<'a> Block<'a> {
@@ -156,6 +171,7 @@ impl<'a> Block<'a> {
             words: m.shock_words(),
             shocks: m.shocks.len(),
             stride: m.draw_stride(),
+            limits: m.limit_base(),
         }
     }
 
@@ -179,6 +195,9 @@ impl<'a> Block<'a> {
             Source::Tariff(d) => Value::Number(out(d).tariff),
             Source::Shock(i) => Value::Flag(flag(&self.occurred[k * self.words..], i)),
             Source::Input(j) => Value::Drawn(self.draws[k * self.stride + self.shocks + j]),
+            Source::Limited(c) => {
+                Value::Number(f64::from(self.draws[k * self.stride + self.limits + c]))
+            }
         }
     }
 }

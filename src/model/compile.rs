@@ -3,6 +3,53 @@
 use super::*;
 use crate::model::validate::Checked;
 
+/// Per demand node, in order, the [`Limit`]s each trial records: one per input material of the
+/// recipe nodes upstream of it (none without materials), with offsets by demand node.
+fn limits(
+    demand: &[DemandNode],
+    hot: &[Hot],
+    edges: &[Edge],
+    in_off: &[u32],
+    materials: usize,
+) -> (Vec<Limit>, Vec<u32>) {
+    let mut limits = Vec::new();
+    let mut off = vec![0u32];
+    for (d, dn) in demand.iter().enumerate() {
+        if materials > 0 {
+            // Nodes are in topological order: walk from the demand node back to its suppliers.
+            let mut up = vec![false; hot.len()];
+            up[dn.node as usize] = true;
+            for n in (0..hot.len()).rev() {
+                if up[n] {
+                    for e in &edges[in_off[n] as usize..in_off[n + 1] as usize] {
+                        up[e.src as usize] = true;
+                    }
+                }
+            }
+            let gates: Vec<u32> = (0..hot.len())
+                .filter(|&n| up[n] && hot[n].assembly())
+                .flat_map(|n| in_off[n]..in_off[n + 1])
+                .collect();
+            let mut kinds: Vec<u16> = gates.iter().map(|&e| edges[e as usize].material).collect();
+            kinds.sort_unstable();
+            kinds.dedup();
+            for k in kinds {
+                limits.push(Limit {
+                    demand: d as u32,
+                    material: k,
+                    gates: gates
+                        .iter()
+                        .copied()
+                        .filter(|&e| edges[e as usize].material == k)
+                        .collect(),
+                });
+            }
+        }
+        off.push(limits.len() as u32);
+    }
+    (limits, off)
+}
+
 /// Lays a checked scenario out for the kernel: nodes renumbered in topological order, edges
 /// grouped by buyer with CSR offsets, the flags and shock columns the kernel reads.
 ///
@@ -162,7 +209,10 @@ pub(super) fn compile(c: Checked) -> Model {
         h.reroutes = (in_off[n]..in_off[n + 1]).any(|e| edges_sorted[e as usize].reroute);
     }
     let inputs = inputs::Inputs::of(&shocks, regime.as_ref());
+    let (limits, limit_off) = limits(&demand, &hot, &edges_sorted, &in_off, materials.len());
     Model {
+        limits,
+        limit_off,
         inputs,
         hot,
         tariff_buyers,

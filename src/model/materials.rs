@@ -122,6 +122,13 @@ impl Compiler<'_> {
         for (i, n) in raw.nodes.iter().enumerate() {
             let r = &mut recipes[i];
             let id = n.id.get_ref();
+            if !g.materials.is_empty() && id.contains(['[', ']']) {
+                return self.err(
+                    Some(n.id.span()),
+                    format!("node id `{id}` contains `[` or `]`"),
+                    "with materials, `node[material]` names the parts of recipe nodes and co-product plants: choose an id without brackets",
+                );
+            }
             let kind = g.nodes[i].kind;
             if kind == Kind::Demand {
                 let given = [
@@ -159,14 +166,35 @@ impl Compiler<'_> {
                         "list each co-product with its tonnes per tonne processed, e.g. outputs = { ndpr_oxide = 0.2, dytb_oxide = 0.01 }",
                     );
                 }
+                if outs.len() == 1 {
+                    return self.err(
+                        Some(t.span()),
+                        format!("`outputs` of `{id}` lists one material: `outputs` is for co-products"),
+                        "for one product write output = \"<material>\" and its yield per tonne of input",
+                    );
+                }
                 for (_, share, span) in &outs {
-                    if !(*share > 0.0 && *share <= 1.0) {
+                    if !(*share >= MIN_YIELD && *share <= 1.0) {
                         return self.err(
                             Some(span.clone()),
-                            format!("a co-product share of `{id}` must be above 0 and at most 1, got {share}"),
+                            format!("a co-product share of `{id}` must be between {MIN_YIELD:e} and 1, got {share}"),
                             "give tonnes of the co-product per tonne processed, e.g. 0.2",
                         );
                     }
+                }
+                if let Some(y) = &n.yield_ {
+                    return self.err(
+                        Some(y.span()),
+                        format!("co-product plant `{id}` gives a `yield`"),
+                        "its `outputs` shares already say what it makes per tonne processed: remove `yield`",
+                    );
+                }
+                if let Some(i) = &n.inputs {
+                    return self.err(
+                        Some(i.span()),
+                        format!("co-product plant `{id}` gives a recipe"),
+                        "a plant that splits its feed takes one input, whatever its edges carry: remove `inputs`, or model the recipe as a node before it",
+                    );
                 }
                 let sum: f64 = outs.iter().map(|o| o.1).sum();
                 if sum > 1.0 + 1e-9 {
@@ -561,6 +589,13 @@ pub(super) fn expand(mut c: Checked, recipes: &[Recipe]) -> Checked {
                 c.hot.push(Hot {
                     capacity,
                     yield_: share,
+                    // A part turns the plant's throughput into its product: even a mine's parts
+                    // need the mine's output, so an outage of the mine cuts them all.
+                    kind: if hot.kind == Kind::Mine {
+                        Kind::Refinery
+                    } else {
+                        hot.kind
+                    },
                     inv_yield: 1.0 / share,
                     stock0: 0.0,
                     stock_cap: if r.lose { 0.0 } else { f64::INFINITY },

@@ -291,6 +291,19 @@ pub struct Edge {
     pub reach: u16,
 }
 
+/// One figure each trial records: demand node `demand`'s shortfall in the periods when a recipe
+/// node upstream of it was short of `material`, its scarcest input.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Limit {
+    /// The demand node (index into [`Model::demand`]).
+    pub demand: u32,
+    /// The input material.
+    pub material: u16,
+    /// The edges from input parts of `material` into the recipe nodes upstream of the demand
+    /// node: the recipe node was short of it when one of them was its scarcest in a period.
+    pub gates: Vec<u32>,
+}
+
 /// Marks an edge that no restriction reaches through its content's origin.
 pub const NO_REACH: u16 = u16::MAX;
 
@@ -538,6 +551,11 @@ pub struct Model {
     pub origins: Vec<u16>,
     /// The reaches edges refer to ([`Edge::reach`]).
     pub reaches: Vec<Reach>,
+    /// With materials: what each trial records of which inputs limited each demand node (see
+    /// [`Limit`]), by demand node; demand node d's are `limits[limit_off[d]..limit_off[d + 1]]`.
+    pub limits: Vec<Limit>,
+    /// Offsets into `limits`, one per demand node and one more.
+    pub limit_off: Vec<u32>,
     /// Nodes in topological order (every supplier before its buyers).
     pub nodes: Vec<Node>,
     /// Edges grouped by buyer, in buyer order.
@@ -682,9 +700,14 @@ impl Model {
     }
 
     /// Figures one trial records besides its outcomes, at least 1: each shock's magnitude, then
-    /// the value of each uncertain input (see [`inputs`]).
+    /// the value of each uncertain input (see [`inputs`]), then each [`Limit`].
     pub fn draw_stride(&self) -> usize {
-        (self.shocks.len() + self.inputs.len()).max(1)
+        (self.shocks.len() + self.inputs.len() + self.limits.len()).max(1)
+    }
+
+    /// Where a trial's [`Limit`] figures start in its row of draws.
+    pub fn limit_base(&self) -> usize {
+        self.shocks.len() + self.inputs.len()
     }
 
     /// 64-bit words of one trial's shock flags (at least 1).

@@ -878,9 +878,11 @@ impl Compiler<'_> {
         } = g;
         // Per edge: covered as a restricting country's own export (not through a reach).
         let mut direct = vec![false; edges.len()];
+        // Per edge: the restriction that reaches it through its content's origin.
+        let mut reached_by: Vec<Option<usize>> = vec![None; edges.len()];
         let mut origins: Vec<u16> = Vec::new();
         let mut reaches: Vec<Reach> = Vec::new();
-        for (r, materials) in raw.restrictions.iter().zip(selected) {
+        for (ri, (r, materials)) in raw.restrictions.iter().zip(selected).enumerate() {
             let Some(c) = country_of(countries, r.country.get_ref()) else {
                 return self.err(
                     Some(r.country.span()),
@@ -955,6 +957,13 @@ impl Compiler<'_> {
                 direct[k as usize] = true;
             }
             if let Some(dm) = &r.de_minimis {
+                if !r.routes.is_empty() {
+                    return self.err(
+                        Some(dm.span()),
+                        format!("restriction `{}` gives both `routes` and `de_minimis`", r.id.get_ref()),
+                        "a reach covers other countries' exports by stage, material and destination: give it in a restriction of its own, without `routes`",
+                    );
+                }
                 // The reach: other countries' cross-border exports of the chosen stages,
                 // materials and destinations, restricted while their content of this country's
                 // origin is above the de minimis share.
@@ -1006,6 +1015,7 @@ impl Compiler<'_> {
                             );
                         }
                         e.reach = index;
+                        reached_by[k] = Some(ri);
                         covered.push(k as u32);
                     }
                 }
@@ -1045,8 +1055,11 @@ impl Compiler<'_> {
         // which would also gate a restriction of its own exporter.
         if let Some(k) = (0..edges.len()).find(|&k| direct[k] && edges[k].reach != NO_REACH) {
             let e = &edges[k];
+            let span = reached_by[k]
+                .and_then(|ri| raw.restrictions[ri].de_minimis.as_ref())
+                .map(|d| d.span());
             return self.err(
-                None,
+                span,
                 format!(
                     "edge `{}` -> `{}` is covered both by its own country's restriction and by another country's reach (`de_minimis`)",
                     nodes[e.src as usize].id, nodes[e.dst as usize].id

@@ -559,8 +559,6 @@ fn run_in_pool(
 /// shortfall.
 struct TailObserver<'a> {
     row: &'a mut [f64],
-    /// Per demand node: the recipe nodes whose output can reach it.
-    recipes: &'a [Vec<usize>],
 }
 
 impl TailObserver<'_> {
@@ -572,31 +570,6 @@ impl TailObserver<'_> {
             m.demand.len() * (m.materials.len() + 1)
         };
         1 + 2 * m.nodes.len() + m.edges.len() + limits
-    }
-
-    /// Per demand node, the recipe nodes upstream of it (none without materials).
-    fn recipes(m: &Model) -> Vec<Vec<usize>> {
-        if m.materials.is_empty() {
-            return vec![Vec::new(); m.demand.len()];
-        }
-        m.demand
-            .iter()
-            .map(|dn| {
-                // Nodes come in topological order: walk buyers back to their suppliers.
-                let mut up = vec![false; m.nodes.len()];
-                up[dn.node as usize] = true;
-                for n in (0..m.nodes.len()).rev() {
-                    if up[n] {
-                        for e in &m.edges[m.in_off[n] as usize..m.in_off[n + 1] as usize] {
-                            up[e.src as usize] = true;
-                        }
-                    }
-                }
-                (0..m.nodes.len())
-                    .filter(|&n| up[n] && m.hot[n].assembly())
-                    .collect()
-            })
-            .collect()
     }
 }
 
@@ -633,26 +606,21 @@ impl crate::sim::kernel::Observer for TailObserver<'_> {
         }
         let base = 1 + 2 * nn + ne;
         let dd = m.demand.len();
-        for (d, recipes) in self.recipes.iter().enumerate() {
+        for d in 0..dd {
             let short = s.shortfall[d];
             if short <= 0.0 {
                 continue;
             }
             self.row[base + dd * nk + d] += short;
-            let mut seen = 0u64;
-            for &n in recipes {
-                // Short of inputs: the scarcest input part shipped less than the node needed.
-                if s.recv[n] < s.need[n] * (1.0 - 1e-9) && s.scarcest[n] != u32::MAX {
-                    let part = m.edges[s.scarcest[n] as usize].src as usize;
-                    let k = m.nodes[part].material as usize;
-                    // Each material counts once per period.
-                    if k < 64 && seen & (1 << k) != 0 {
-                        continue;
-                    }
-                    if k < 64 {
-                        seen |= 1 << k;
-                    }
-                    self.row[base + d * nk + k] += short;
+            // Each input material once: where a recipe node upstream was short of it (as the
+            // per-trial figures, see `Model::limits`).
+            for lim in &m.limits[m.limit_off[d] as usize..m.limit_off[d + 1] as usize] {
+                let scarce = lim
+                    .gates
+                    .iter()
+                    .any(|&e| s.scarcest[m.edges[e as usize].dst as usize] == e);
+                if scarce {
+                    self.row[base + d * nk + lim.material as usize] += short;
                 }
             }
         }
@@ -696,7 +664,6 @@ pub fn tail_profile_sampled(m: &Model, r: &RunResult, most: usize) -> TailProfil
     }
     let (nn, ne) = (m.nodes.len(), m.edges.len());
     let (dd, nk) = (m.demand.len(), m.materials.len());
-    let recipes = TailObserver::recipes(m);
     let mut limits = vec![0.0; if nk == 0 { 0 } else { dd * (nk + 1) }];
     let mut node_trials = vec![0.0; nn];
     let mut node_share = vec![0.0; nn];
@@ -719,10 +686,7 @@ pub fn tail_profile_sampled(m: &Model, r: &RunResult, most: usize) -> TailProfil
             },
             |(scratch, out, occ), (row, &i)| {
                 row.fill(0.0);
-                let mut obs = TailObserver {
-                    row,
-                    recipes: &recipes,
-                };
+                let mut obs = TailObserver { row };
                 run_trial(m, r.seed, r.first_trial + i, scratch, out, occ, &mut obs);
             },
         );

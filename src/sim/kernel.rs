@@ -342,9 +342,12 @@ pub struct Scratch {
     /// that origin in the node's input stock, and so in what it ships (1 for a node in that
     /// country).
     pub origin: Vec<f64>,
-    /// Per recipe node: the in-edge of the input part that shipped least this period (the first
-    /// such), which set how much it could make; unset for other nodes.
+    /// Per recipe node: in a period it was short of inputs, the in-edge of the input part that
+    /// shipped least (the first such), which set how much it could make; else `u32::MAX`.
     pub scarcest: Vec<u32>,
+    /// The trial's [`crate::model::Limit`] figures so far: per limit, its demand node's shortfall
+    /// in the periods when a recipe node upstream was short of its material.
+    pub limited: Vec<f64>,
     /// Consecutive periods a node has been short of its needs.
     pub short_run: Vec<u32>,
     /// Re-routed volume asked of each node this period beyond what it could serve (output
@@ -394,6 +397,7 @@ impl Scratch {
             cost_in: vec![0.0; n],
             origin: vec![0.0; n * m.origins.len()],
             scarcest: vec![u32::MAX; n],
+            limited: vec![0.0; m.limits.len()],
             short_run: vec![0; n],
             asked: vec![0.0; n],
             asked_prev: vec![0.0; n],
@@ -435,6 +439,10 @@ pub fn run_trial<O: Observer>(
     s.tl.reset(m);
     sample_timelines(m, seed, &[trial], &mut s.tl, occurred, &mut s.draws);
     step_periods(m, s, out, obs);
+    let base = m.limit_base();
+    for (d, &x) in s.draws[base..].iter_mut().zip(&s.limited) {
+        *d = x as f32;
+    }
 }
 
 /// Fills each lane `l` of `s` with the shocks of trial `trials[l]`, its occurred flags (in
@@ -1031,6 +1039,7 @@ fn step_period(
         cost_in: cost_in_,
         origin: origin_,
         scarcest: scarcest_,
+        limited: limited_,
         delivered: delivered_,
         frac: frac_,
         lost: lost_,
@@ -1057,6 +1066,7 @@ fn step_period(
     let cost_in_: &mut [_] = cost_in_;
     let origin_: &mut [_] = origin_;
     let scarcest_: &mut [_] = scarcest_;
+    let limited_: &mut [_] = limited_;
     let no = m.origins.len();
     let delivered_: &mut [_] = delivered_;
     let frac_: &mut [_] = frac_;
@@ -1160,13 +1170,19 @@ fn step_period(
             // A recipe node gets as many kits as its scarcest input part shipped; the others'
             // extra goes back to their stocks.
             recv = ship_[ia];
-            scarcest_[n] = ia as u32;
+            let mut scarcest = ia;
             for e in ia + 1..ib {
                 if ship_[e] < recv {
-                    scarcest_[n] = e as u32;
+                    scarcest = e;
                 }
                 recv = recv.min(ship_[e]);
             }
+            // Short of inputs: the scarcest part shipped less than the node needed.
+            scarcest_[n] = if recv < need_[n] * (1.0 - 1e-9) {
+                scarcest as u32
+            } else {
+                u32::MAX
+            };
             for e in ia..ib {
                 let extra = ship_[e] - recv;
                 if extra > 0.0 {
@@ -1290,6 +1306,19 @@ fn step_period(
                 o.worst = gap;
             }
             record_period(o, t, gap, (1.0 - frac) as f32, first_shock);
+            // Which inputs limited it: each material once, where a recipe node upstream was
+            // short of it.
+            if gap > 0.0 {
+                for c in m.limit_off[di] as usize..m.limit_off[di + 1] as usize {
+                    let short = m.limits[c]
+                        .gates
+                        .iter()
+                        .any(|&e| scarcest_[m.edges[e as usize].dst as usize] == e);
+                    if short {
+                        limited_[c] += gap;
+                    }
+                }
+            }
             di += 1;
         } else {
             let y = node.yield_;
@@ -1452,6 +1481,7 @@ fn step_periods<O: Observer>(m: &Model, s: &mut Scratch, out: &mut [DemandOutcom
     // Tariff costs are tracked from the first period with an active tariff.
     let mut cost_on = false;
 
+    s.limited.fill(0.0);
     for (n, node) in m.hot.iter().enumerate() {
         s.stock[n] = node.stock0;
         s.cost_in[n] = 0.0;

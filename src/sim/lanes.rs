@@ -378,6 +378,8 @@ struct DemandLanes {
     /// Largest share of a period's demand that went short (the outcome's `worst_frac`, kept in
     /// f64: rounding to f32 at the end gives the largest of the rounded shares).
     worst_frac: V,
+    /// This period's shortfall.
+    gap: V,
     /// Lanes short at some point.
     started: M,
     /// Lanes short at some point and not yet recovered.
@@ -394,6 +396,7 @@ impl DemandLanes {
             worst: V::ZERO,
             tariff: V::ZERO,
             worst_frac: V::ZERO,
+            gap: V::ZERO,
             started: M::NONE,
             pending: M::NONE,
         }
@@ -413,6 +416,11 @@ pub struct LaneScratch {
     /// (see [`crate::sim::kernel::Scratch::origin`]); empty without tracked origins.
     origin: Vec<V>,
     edges: Vec<EdgeLanes>,
+    /// Per edge into a recipe node: the lanes in which the node was short of inputs this period
+    /// and this edge's part shipped least (the first such; the one-trial kernel's `scarcest`).
+    scarce: Vec<M>,
+    /// The lanes' [`crate::model::Limit`] figures so far (the one-trial kernel's `limited`).
+    limited: Vec<V>,
     demand: Vec<DemandLanes>,
     /// Delivered fraction of demand per (demand node, period): `frac[d * periods + t][lane]`.
     pub frac: Vec<[f32; LANES]>,
@@ -636,6 +644,8 @@ impl LaneScratch {
             nodes: vec![NodeLanes::ZERO; n],
             origin: vec![V::ZERO; n * m.origins.len()],
             edges: vec![EdgeLanes::ZERO; e],
+            scarce: vec![M::NONE; e],
+            limited: vec![V::ZERO; m.limits.len()],
             demand: vec![DemandLanes::start(V::ZERO); d],
             frac: vec![[0.0; LANES]; d * t],
             short: vec![0; d * t],
@@ -659,7 +669,8 @@ impl LaneScratch {
         let rows = t * (sl.nodes + sl.allows + 2 * sl.tariffs) * size_of::<[f64; LANES]>();
         (n * size_of::<NodeLanes>()
             + n * m.origins.len() * (size_of::<V>() + (t + 1) * size_of::<f64>())
-            + e * size_of::<EdgeLanes>()
+            + e * (size_of::<EdgeLanes>() + size_of::<M>())
+            + m.limits.len() * size_of::<V>()
             + d * size_of::<DemandLanes>()
             + d * t * (size_of::<[f32; LANES]>() + size_of::<u64>())
             + d * size_of::<[DemandOutcome; LANES]>()
@@ -765,6 +776,12 @@ fn step_periods(m: &Model, s: &mut LaneScratch) {
         held = t + 1 < tt && u.calm[t + 1] && s.tl.untouched(t + 1) && u.held_at(s, t + 1, cost_on);
     }
     s.unshocked = u;
+    let (base, stride) = (m.limit_base(), m.draw_stride());
+    for (c, x) in s.limited.iter().enumerate() {
+        for l in 0..LANES {
+            s.draws[l * stride + base + c] = x.0[l] as f32;
+        }
+    }
     for d in 0..m.demand.len() {
         let dl = &s.demand[d];
         let lost = to_f32(dl.worst_frac);
@@ -784,6 +801,7 @@ fn step_periods(m: &Model, s: &mut LaneScratch) {
 #[inline(always)]
 fn start_trials(m: &Model, s: &mut LaneScratch) {
     let z = V::ZERO;
+    s.limited.fill(z);
     for (nl, node) in s.nodes.iter_mut().zip(&m.hot) {
         nl.stock = splat(node.stock0);
         nl.cost_in = z;
@@ -843,6 +861,8 @@ fn step_period(m: &Model, s: &mut LaneScratch, t: usize, flexible: bool, cost_on
         nodes,
         origin,
         edges,
+        scarce,
+        limited,
         demand,
         frac: frac_,
         short: short_,
@@ -853,6 +873,8 @@ fn step_period(m: &Model, s: &mut LaneScratch, t: usize, flexible: bool, cost_on
         (nodes, edges, demand);
     let frac_: &mut [[f32; LANES]] = frac_;
     let origin: &mut [V] = origin;
+    let scarce: &mut [M] = scarce;
+    let limited: &mut [V] = limited;
     let no = m.origins.len();
     let short_: &mut [u64] = short_;
     let outcomes: &mut [[DemandOutcome; LANES]] = outcomes;
@@ -970,6 +992,14 @@ fn step_period(m: &Model, s: &mut LaneScratch, t: usize, flexible: bool, cost_on
             recv = ed[ia].ship;
             for el in &ed[ia + 1..ib] {
                 recv = min(recv, el.ship);
+            }
+            // Short of inputs, and which part shipped least (the first to reach the minimum).
+            let short = lt(recv, mul(nd[n].need, splat(1.0 - 1e-9)));
+            let mut found = M::NONE;
+            for e in ia..ib {
+                let least = le(ed[e].ship, recv) & !found;
+                scarce[e] = least & short;
+                found = found | least;
             }
             for e in ia..ib {
                 let ship = ed[e].ship;
@@ -1129,6 +1159,7 @@ fn step_period(m: &Model, s: &mut LaneScratch, t: usize, flexible: bool, cost_on
             gap = sel(release, sub(gap, r), gap);
             gap = sel(le(gap, splat(EPS * dem_t)), zero, gap);
             dm[di].tariff = add(dm[di].tariff, mul(cost_in, from_stock));
+            dm[di].gap = gap;
             dm[di].shortfall = add(dm[di].shortfall, gap);
             dm[di].worst = max(dm[di].worst, gap);
             // Without a shortfall the fraction is dem / dem = 1 exactly.
@@ -1290,6 +1321,20 @@ fn step_period(m: &Model, s: &mut LaneScratch, t: usize, flexible: bool, cost_on
             };
         }
         nd[n].stock = stock;
+    }
+
+    // Which inputs limited each demand node (the one-trial kernel's `limited`): lanes without a
+    // shortfall, or not short of that input, add +0.
+    for (c, lim) in m.limits.iter().enumerate() {
+        let mut hit = M::NONE;
+        for &e in &lim.gates {
+            hit = hit | scarce[e as usize];
+        }
+        let gap = dm[lim.demand as usize].gap;
+        let hit = hit & gt(gap, zero);
+        if hit.any() {
+            limited[c] = add(limited[c], sel(hit, gap, zero));
+        }
     }
 
     // Stock caps: input beyond the cap is lost. `min` is the one-trial kernel's
