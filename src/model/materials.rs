@@ -493,6 +493,41 @@ impl Compiler<'_> {
     }
 }
 
+/// An edge between a node and one of its parts: no share to split, no offtake, closed to
+/// re-routing, never restricted.
+fn inner_edge(src: usize, dst: usize, material: u16) -> Edge {
+    Edge {
+        src: src as u32,
+        dst: dst as u32,
+        share: 1.0,
+        offtake: 0.0,
+        reroute: false,
+        domestic: true,
+        blocked_domestic: false,
+        material,
+        reach: NO_REACH,
+    }
+}
+
+/// Adds part `part` of node `of` for material `k`, with its report capacity and kernel record;
+/// returns its index.
+fn add_part(c: &mut Checked, of: usize, k: u16, part: Part, capacity: f64, hot: Hot) -> usize {
+    let p = c.nodes.len();
+    let (node, mat) = (&c.nodes[of], &c.materials[k as usize]);
+    let n = Node {
+        id: format!("{}[{}]", node.id, mat.id),
+        label: format!("{}: {}", node.label, mat.label),
+        capacity,
+        part,
+        material: k,
+        ..node.clone()
+    };
+    c.nodes.push(n);
+    c.hot.push(hot);
+    c.demand.push(None);
+    p
+}
+
 /// Lays recipe nodes and co-product plants out as parts (see the module documentation); the
 /// identity where the scenario declares no materials. Nodes and edges of the file keep their
 /// indices (shocks refer to them); parts and the edges that join them come after.
@@ -504,56 +539,32 @@ pub(super) fn expand(mut c: Checked, recipes: &[Recipe]) -> Checked {
     let mut before: Vec<Vec<usize>> = vec![Vec::new(); n_file];
     let mut after: Vec<Vec<usize>> = vec![Vec::new(); n_file];
     for (i, r) in recipes.iter().enumerate() {
-        let (node, hot) = (c.nodes[i].clone(), c.hot[i]);
+        let (capacity, hot) = (c.nodes[i].capacity, c.hot[i]);
         if r.inputs.len() > 1 {
-            for &Input {
-                material: k,
-                coef,
-                stock0,
-                stock_cap,
-            } in &r.inputs
-            {
-                let p = c.nodes.len();
-                let mat = &c.materials[k as usize];
-                c.nodes.push(Node {
-                    id: format!("{}[{}]", node.id, mat.id),
-                    label: format!("{}: {}", node.label, mat.label),
-                    // For reports: the input the recipe node needs at capacity. The kernel's
-                    // (`Hot`) is unbounded: the part hands over whatever its stock allows.
-                    capacity: node.capacity * coef,
-                    part: Part::Input {
-                        of: i as u32,
-                        material: k,
-                    },
-                    material: k,
-                    ..node.clone()
-                });
-                c.hot.push(Hot {
+            for x in &r.inputs {
+                let k = x.material;
+                // The report's capacity: the input the recipe node needs at capacity. The
+                // kernel's is unbounded: the part hands over whatever its stock allows.
+                let kernel = Hot {
                     capacity: f64::INFINITY,
-                    yield_: 1.0 / coef,
-                    inv_yield: coef,
-                    stock0,
-                    stock_cap,
+                    yield_: 1.0 / x.coef,
+                    inv_yield: x.coef,
+                    stock0: x.stock0,
+                    stock_cap: x.stock_cap,
                     price: 0.0,
                     ..hot
-                });
-                c.demand.push(None);
+                };
+                let part = Part::Input {
+                    of: i as u32,
+                    material: k,
+                };
+                let p = add_part(&mut c, i, k, part, capacity * x.coef, kernel);
                 for e in c.edges.iter_mut() {
                     if e.dst as usize == i && e.material == k {
                         e.dst = p as u32;
                     }
                 }
-                c.edges.push(Edge {
-                    src: p as u32,
-                    dst: i as u32,
-                    share: 1.0,
-                    offtake: 0.0,
-                    reroute: false,
-                    domestic: true,
-                    blocked_domestic: false,
-                    material: k,
-                    reach: NO_REACH,
-                });
+                c.edges.push(inner_edge(p, i, k));
                 before[i].push(p);
             }
             let h = &mut c.hot[i];
@@ -570,24 +581,11 @@ pub(super) fn expand(mut c: Checked, recipes: &[Recipe]) -> Checked {
                 .find(|e| e.dst as usize == i)
                 .map_or(0, |e| e.material);
             for &(k, share) in &r.outputs {
-                let p = c.nodes.len();
-                let mat = &c.materials[k as usize];
                 // What the plant makes of it at capacity: a part hears of re-routed demand only
                 // up to that.
-                let capacity = node.capacity * share;
-                c.nodes.push(Node {
-                    id: format!("{}[{}]", node.id, mat.id),
-                    label: format!("{}: {}", node.label, mat.label),
-                    capacity,
-                    part: Part::Output {
-                        of: i as u32,
-                        material: k,
-                    },
-                    material: k,
-                    ..node.clone()
-                });
-                c.hot.push(Hot {
-                    capacity,
+                let part_capacity = capacity * share;
+                let kernel = Hot {
+                    capacity: part_capacity,
                     yield_: share,
                     // A part turns the plant's throughput into its product: even a mine's parts
                     // need the mine's output, so an outage of the mine cuts them all.
@@ -601,24 +599,18 @@ pub(super) fn expand(mut c: Checked, recipes: &[Recipe]) -> Checked {
                     stock_cap: if r.lose { 0.0 } else { f64::INFINITY },
                     has_offtake: false,
                     ..hot
-                });
-                c.demand.push(None);
+                };
+                let part = Part::Output {
+                    of: i as u32,
+                    material: k,
+                };
+                let p = add_part(&mut c, i, k, part, part_capacity, kernel);
                 for e in c.edges.iter_mut() {
                     if e.src as usize == i && e.material == k {
                         e.src = p as u32;
                     }
                 }
-                c.edges.push(Edge {
-                    src: i as u32,
-                    dst: p as u32,
-                    share: 1.0,
-                    offtake: 0.0,
-                    reroute: false,
-                    domestic: true,
-                    blocked_domestic: false,
-                    material: feed,
-                    reach: NO_REACH,
-                });
+                c.edges.push(inner_edge(i, p, feed));
                 after[i].push(p);
             }
             c.hot[i].form = if r.lose { Form::JointLose } else { Form::Joint };
