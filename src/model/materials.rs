@@ -372,8 +372,8 @@ impl Compiler<'_> {
         let list = |g: &Graph, ks: &mut dyn Iterator<Item = u16>| {
             ks.map(|k| name(g, k)).collect::<Vec<_>>().join(", ")
         };
-        // The material first seen into each buyer without a recipe, with its edge.
-        let mut first_in: Vec<Option<(u16, usize)>> = vec![None; raw.nodes.len()];
+        // The material first seen into each buyer without a recipe.
+        let mut first_in: Vec<Option<u16>> = vec![None; raw.nodes.len()];
         let mut seen = HashSet::new();
         for (k, e) in raw.edges.iter().enumerate() {
             let (src, dst) = (g.edges[k].src as usize, g.edges[k].dst as usize);
@@ -425,8 +425,8 @@ impl Compiler<'_> {
             let ins = &recipes[dst].inputs;
             if ins.is_empty() {
                 match first_in[dst] {
-                    None => first_in[dst] = Some((material, k)),
-                    Some((other, _)) if other != material => {
+                    None => first_in[dst] = Some(material),
+                    Some(other) if other != material => {
                         return self.err(
                             Some(span),
                             format!(
@@ -463,7 +463,7 @@ impl Compiler<'_> {
         }
         for (i, n) in raw.nodes.iter().enumerate() {
             if g.nodes[i].kind == Kind::Demand
-                && let Some((k, _)) = first_in[i]
+                && let Some(k) = first_in[i]
             {
                 g.nodes[i].material = k;
             }

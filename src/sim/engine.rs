@@ -554,9 +554,9 @@ fn run_in_pool(
 /// One trial's tail record, written in place into `row`: `[0]` the trial's total shortfall,
 /// `[1 + n]` 1 if node n was down or binding in a period with a shortfall, `[1 + nodes + n]` the
 /// shortfall of the periods in which it was, `[1 + 2 nodes + e]` the summed flow on edge e; then,
-/// with materials, per demand node d: `[.. + d * materials + k]` its shortfall in periods when a
-/// recipe node upstream of it was short of material k, and `[.. + demand * materials + d]` its
-/// shortfall.
+/// where the model has [`crate::model::Limit`]s, the trial's figure of each (the kernel's
+/// `limited`) and each demand node's total shortfall, written after the trial (see
+/// [`TailObserver::finish`]).
 struct TailObserver<'a> {
     row: &'a mut [f64],
 }
@@ -564,12 +564,29 @@ struct TailObserver<'a> {
 impl TailObserver<'_> {
     /// Length of a record.
     fn len(m: &Model) -> usize {
-        let limits = if m.materials.is_empty() {
+        1 + 2 * m.nodes.len() + m.edges.len() + Self::limit_len(m)
+    }
+
+    /// Length of the limit figures at the end of a record.
+    fn limit_len(m: &Model) -> usize {
+        if m.limits.is_empty() {
             0
         } else {
-            m.demand.len() * (m.materials.len() + 1)
-        };
-        1 + 2 * m.nodes.len() + m.edges.len() + limits
+            m.limits.len() + m.demand.len()
+        }
+    }
+
+    /// Writes what the trial recorded of its limits and its shortfalls.
+    fn finish(&mut self, m: &Model, s: &Scratch, out: &[DemandOutcome]) {
+        if m.limits.is_empty() {
+            return;
+        }
+        let tail = self.row.len() - Self::limit_len(m);
+        let (limited, shortfall) = self.row[tail..].split_at_mut(m.limits.len());
+        limited.copy_from_slice(&s.limited);
+        for (x, o) in shortfall.iter_mut().zip(out) {
+            *x = o.shortfall;
+        }
     }
 }
 
@@ -599,30 +616,6 @@ impl crate::sim::kernel::Observer for TailObserver<'_> {
             .zip(&s.ship)
         {
             *f += x;
-        }
-        let nk = m.materials.len();
-        if nk == 0 {
-            return;
-        }
-        let base = 1 + 2 * nn + ne;
-        let dd = m.demand.len();
-        for d in 0..dd {
-            let short = s.shortfall[d];
-            if short <= 0.0 {
-                continue;
-            }
-            self.row[base + dd * nk + d] += short;
-            // Each input material once: where a recipe node upstream was short of it (as the
-            // per-trial figures, see `Model::limits`).
-            for lim in &m.limits[m.limit_off[d] as usize..m.limit_off[d + 1] as usize] {
-                let scarce = lim
-                    .gates
-                    .iter()
-                    .any(|&e| s.scarcest[m.edges[e as usize].dst as usize] == e);
-                if scarce {
-                    self.row[base + d * nk + lim.material as usize] += short;
-                }
-            }
         }
     }
 }
@@ -663,8 +656,7 @@ pub fn tail_profile_sampled(m: &Model, r: &RunResult, most: usize) -> TailProfil
         worst = worst.into_iter().step_by(step).collect();
     }
     let (nn, ne) = (m.nodes.len(), m.edges.len());
-    let (dd, nk) = (m.demand.len(), m.materials.len());
-    let mut limits = vec![0.0; if nk == 0 { 0 } else { dd * (nk + 1) }];
+    let mut limits = vec![0.0; TailObserver::limit_len(m)];
     let mut node_trials = vec![0.0; nn];
     let mut node_share = vec![0.0; nn];
     let mut edge_flow = vec![0.0; ne];
@@ -688,6 +680,7 @@ pub fn tail_profile_sampled(m: &Model, r: &RunResult, most: usize) -> TailProfil
                 row.fill(0.0);
                 let mut obs = TailObserver { row };
                 run_trial(m, r.seed, r.first_trial + i, scratch, out, occ, &mut obs);
+                obs.finish(m, scratch, out);
             },
         );
         for row in records.chunks_exact(len) {
@@ -704,18 +697,16 @@ pub fn tail_profile_sampled(m: &Model, r: &RunResult, most: usize) -> TailProfil
             }
         }
     }
-    // Each demand node's limited shortfall as a share of its own tail shortfall.
-    let mut limited_by = vec![0.0; dd * nk];
-    for d in 0..dd {
-        let own = limits.get(dd * nk + d).copied().unwrap_or(0.0);
-        for k in 0..nk {
-            limited_by[d * nk + k] = if own > 0.0 {
-                limits[d * nk + k] / own
-            } else {
-                0.0
-            };
-        }
-    }
+    // Each limit's shortfall as a share of its demand node's tail shortfall.
+    let limited_by: Vec<f64> = m
+        .limits
+        .iter()
+        .zip(&limits)
+        .map(|(lim, &x)| {
+            let own = limits[m.limits.len() + lim.demand as usize];
+            if own > 0.0 { x / own } else { 0.0 }
+        })
+        .collect();
     let kk = worst.len().max(1) as f64;
     for i in 0..nn {
         node_trials[i] /= kk;

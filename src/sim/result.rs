@@ -239,8 +239,8 @@ pub struct TailProfile {
     pub node_share: Vec<f64>,
     /// Per edge: mean shipment per period in those trials, tonnes.
     pub edge_flow: Vec<f64>,
-    /// With materials, per demand node d and material k (`[d * materials + k]`): the share of
-    /// d's shortfall in those trials that fell in periods when a recipe node upstream of it was
-    /// short of k (its scarcest input). Empty without materials.
+    /// Per [`crate::model::Limit`] of the model: the share of its demand node's shortfall in
+    /// those trials that fell in periods when a recipe node upstream of it was short of the
+    /// limit's material (its scarcest input). Empty without materials.
     pub limited_by: Vec<f64>,
 }

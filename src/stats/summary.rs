@@ -1227,13 +1227,15 @@ pub fn summarise(m: &Model, r: &RunResult, tail: &TailProfile) -> Summary {
                     }
                 })
                 .collect();
-            let nk = m.materials.len();
-            let mut limited_by: Vec<Limit> = (0..nk)
-                .filter(|&k| tail.limited_by.get(d * nk + k).is_some_and(|&x| x > 0.0))
-                .map(|k| Limit {
-                    material: m.materials[k].id.clone(),
-                    label: m.materials[k].label.clone(),
-                    share: tail.limited_by[d * nk + k],
+            let mut limited_by: Vec<Limit> = (m.limit_off[d] as usize..m.limit_off[d + 1] as usize)
+                .filter(|&c| tail.limited_by.get(c).is_some_and(|&x| x > 0.0))
+                .map(|c| {
+                    let k = m.limits[c].material as usize;
+                    Limit {
+                        material: m.materials[k].id.clone(),
+                        label: m.materials[k].label.clone(),
+                        share: tail.limited_by[c],
+                    }
                 })
                 .collect();
             limited_by.sort_by(|a, b| b.share.total_cmp(&a.share));
@@ -1283,10 +1285,11 @@ pub fn summarise(m: &Model, r: &RunResult, tail: &TailProfile) -> Summary {
         .iter()
         .enumerate()
         .map(|(i, node)| NodeSummary {
-            material: match node.part {
-                // A co-product plant makes several: its parts say which.
-                _ if m.hot[i].joint() => None,
-                _ => m.material_id(node.material).map(str::to_string),
+            // A co-product plant makes several: its parts say which.
+            material: if m.hot[i].joint() {
+                None
+            } else {
+                m.material_id(node.material).map(str::to_string)
             },
             part_of: match node.part {
                 Part::Whole => None,
