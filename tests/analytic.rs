@@ -982,3 +982,79 @@ material = "b"
     let out = first_trial(&down);
     assert_eq!((out[0].shortfall, out[1].shortfall), (240.0, 60.0));
 }
+
+/// A co-product plant runs for its more wanted product: of the other, what nobody ordered is
+/// stocked and sold later with `surplus = "stock"`, or lost with `surplus = "lose"`. Here the
+/// plant processes 50 t a month for 5 t of b, making 25 t of a for 20 t of demand; from month
+/// 1 it is down for good. Stocked, the 5 t of surplus a covers month 1; lost, it does not.
+#[test]
+fn co_product_surplus_is_stocked_for_later_orders_or_lost() {
+    let text = |surplus: &str| {
+        format!(
+            r#"
+[scenario]
+name = "surplus"
+periods = 12
+start = "2027-01"
+
+[[material]]
+id = "ore"
+[[material]]
+id = "a"
+[[material]]
+id = "b"
+
+[[node]]
+id = "mine"
+kind = "mine"
+country = "AA"
+output = "ore"
+capacity = 1000
+[[node]]
+id = "sep"
+kind = "refinery"
+country = "AA"
+capacity = 100
+outputs = {{ a = 0.5, b = 0.1 }}
+surplus = "{surplus}"
+[[node]]
+id = "users_a"
+kind = "demand"
+country = "AA"
+demand = 20
+[[node]]
+id = "users_b"
+kind = "demand"
+country = "AA"
+demand = 5
+
+[[edge]]
+from = "mine"
+to = "sep"
+[[edge]]
+from = "sep"
+to = "users_a"
+material = "a"
+[[edge]]
+from = "sep"
+to = "users_b"
+material = "b"
+
+[[outage]]
+node = "sep"
+p_fail = 1
+p_recover = 0
+"#
+        )
+    };
+    // The outage starts up, so the plant works in month 0 and is down from month 1 on.
+    let down = text;
+    let stock = first_trial(&down("stock"));
+    let lose = first_trial(&down("lose"));
+    // b: 5 t in month 0, nothing after (no surplus of b: it sets the pace).
+    assert_eq!(stock[1].shortfall, 55.0);
+    assert_eq!(lose[1].shortfall, 55.0);
+    // a: 20 t in month 0; stocked, the 5 t surplus is sold in month 1.
+    assert_eq!(stock[0].shortfall, 240.0 - 25.0);
+    assert_eq!(lose[0].shortfall, 240.0 - 20.0);
+}

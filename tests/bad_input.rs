@@ -787,3 +787,33 @@ fn co_product_and_reach_mistakes_are_refused_at_their_line() {
         &["line 65", "de_minimis = 0.001"],
     );
 }
+
+#[test]
+fn restrictions_and_tariffs_cover_only_the_materials_they_name() {
+    use supplyshock::model::ShockKind;
+    let text = format!(
+        "{MATERIALS}\n[[restriction]]\nid = \"stop\"\ncountry = \"AA\"\nmaterials = [\"dytb\"]\nseverity = 1\n\n[[tariff]]\nid = \"duty\"\nfrom = \"AA\"\nto = \"BB\"\nmaterials = [\"ndpr\"]\nrate = 0.1\n"
+    );
+    let m = model::compile_str(&text, "good.toml").unwrap();
+    let carried = |edges: &[u32]| -> Vec<&str> {
+        edges
+            .iter()
+            .map(|&e| m.material_id(m.edges[e as usize].material).unwrap_or("?"))
+            .collect()
+    };
+    for s in &m.shocks {
+        match &s.kind {
+            ShockKind::Restriction { edges, .. } => assert_eq!(carried(edges), ["dytb"]),
+            ShockKind::Tariff { edges, .. } => assert_eq!(carried(edges), ["ndpr"]),
+            _ => {}
+        }
+    }
+    // Without `materials` both edges of the pair are covered.
+    let all = MATERIALS.to_string()
+        + "\n[[restriction]]\nid = \"stop\"\ncountry = \"AA\"\nseverity = 1\n";
+    let m = model::compile_str(&all, "good.toml").unwrap();
+    let ShockKind::Restriction { edges, .. } = &m.shocks[0].kind else {
+        panic!("a restriction")
+    };
+    assert_eq!(edges.len(), 2);
+}

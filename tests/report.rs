@@ -458,3 +458,98 @@ fn the_monthly_shortfall_chart_shares_its_scales_and_agrees_with_the_bands() {
     assert!(((p_top * 10.0).round() - p_top * 10.0).abs() < 1e-9 && p_top >= 0.1);
     assert!(((depth_top * 10.0).round() - depth_top * 10.0).abs() < 1e-9);
 }
+
+/// With materials, the supply graph draws a recipe node's input parts and a plant's co-product
+/// parts as their node (no part, no edge between a node and its parts), and index.html says
+/// which input limited each demand node.
+#[test]
+fn parts_are_drawn_as_their_node_and_the_page_names_the_limiting_input() {
+    let text = r#"
+[scenario]
+name = "report-materials"
+periods = 24
+start = "2027-01"
+
+[[material]]
+id = "ore"
+[[material]]
+id = "ndpr"
+[[material]]
+id = "dytb"
+[[material]]
+id = "magnet"
+
+[[node]]
+id = "mine"
+kind = "mine"
+country = "AA"
+output = "ore"
+capacity = 100
+[[node]]
+id = "sep"
+kind = "refinery"
+country = "AA"
+capacity = 100
+outputs = { ndpr = 0.3, dytb = 0.01 }
+[[node]]
+id = "mag"
+kind = "magnet"
+country = "BB"
+output = "magnet"
+capacity = 10
+inputs = { ndpr = 1, dytb = 0.05 }
+[[node]]
+id = "users"
+kind = "demand"
+country = "BB"
+demand = 10
+
+[[edge]]
+from = "mine"
+to = "sep"
+[[edge]]
+from = "sep"
+to = "mag"
+material = "ndpr"
+[[edge]]
+from = "sep"
+to = "mag"
+material = "dytb"
+[[edge]]
+from = "mag"
+to = "users"
+
+[[restriction]]
+id = "dytb-stop"
+country = "AA"
+materials = ["dytb"]
+severity = 1
+when = { at = { dist = "uniform", low = 0, high = 20 }, duration = 3, probability = 0.5 }
+"#;
+    let (m, r, s) = summarise(text, 2_000, 3);
+    assert!(m.nodes.len() > 4, "the model has parts");
+    let input = report::input_from_run(s, &r);
+    let g = data::graph(&input);
+    let ids: Vec<&str> = g.nodes.iter().map(|n| n.id.as_str()).collect();
+    assert_eq!(ids, ["mine", "sep", "mag", "users"]);
+    let mut pairs: Vec<(&str, &str)> = g.edges.iter().map(|e| (ids[e.from], ids[e.to])).collect();
+    pairs.sort_unstable();
+    assert_eq!(
+        pairs,
+        [
+            ("mag", "users"),
+            ("mine", "sep"),
+            ("sep", "mag"),
+            ("sep", "mag")
+        ]
+    );
+    // Only the Dy/Tb stop bites: Dy/Tb limits every month short.
+    let d = &input.summary.demand[0];
+    assert_eq!(d.material.as_deref(), Some("magnet"));
+    assert_eq!(d.limited_by.len(), 1, "{:?}", d.limited_by);
+    assert_eq!(d.limited_by[0].material, "dytb");
+    assert!((d.limited_by[0].share - 1.0).abs() < 1e-12);
+    let html = report::index_html(&input.summary, &[], None);
+    assert!(html.contains("Which input limited supply"));
+    assert!(html.contains("dytb 100%"), "{html}");
+}
