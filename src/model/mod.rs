@@ -705,6 +705,20 @@ impl Model {
         (self.shocks.len() + self.inputs.len() + self.limits.len()).max(1)
     }
 
+    /// The share of tracked origin `k` ([`Model::origins`]) in what node `n` ships, where it is
+    /// fixed: 1 for a node in that country, 0 for a mine elsewhere; `None` where it follows the
+    /// node's input stock.
+    #[inline(always)]
+    pub fn fixed_origin(&self, n: usize, k: usize) -> Option<f64> {
+        if self.nodes[n].country == self.origins[k] {
+            Some(1.0)
+        } else if self.hot[n].kind == Kind::Mine {
+            Some(0.0)
+        } else {
+            None
+        }
+    }
+
     /// Where a trial's [`Limit`] figures start in its row of draws.
     pub fn limit_base(&self) -> usize {
         self.shocks.len() + self.inputs.len()

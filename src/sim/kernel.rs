@@ -1257,7 +1257,7 @@ fn step_period(
         // The origin mix carried into this node's stock, for restrictions that reach other
         // countries' exports by their content (a node in that country ships its own origin).
         for k in 0..no {
-            if node.kind == Kind::Mine || m.nodes[n].country == m.origins[k] {
+            if m.fixed_origin(n, k).is_some() {
                 continue;
             }
             let mut x = origin_[n * no + k] * stock_[n];
@@ -1485,8 +1485,8 @@ fn step_periods<O: Observer>(m: &Model, s: &mut Scratch, out: &mut [DemandOutcom
     for (n, node) in m.hot.iter().enumerate() {
         s.stock[n] = node.stock0;
         s.cost_in[n] = 0.0;
-        for (k, &c) in m.origins.iter().enumerate() {
-            s.origin[n * m.origins.len() + k] = if m.nodes[n].country == c { 1.0 } else { 0.0 };
+        for k in 0..m.origins.len() {
+            s.origin[n * m.origins.len() + k] = m.fixed_origin(n, k).unwrap_or(0.0);
         }
         s.short_run[n] = 0;
         s.asked[n] = 0.0;

@@ -825,9 +825,9 @@ fn start_trials(m: &Model, s: &mut LaneScratch) {
         el.weight = splat(edge.share);
     }
     let no = m.origins.len();
-    for (n, node) in m.nodes.iter().enumerate() {
-        for (k, &c) in m.origins.iter().enumerate() {
-            s.origin[n * no + k] = splat(if node.country == c { 1.0 } else { 0.0 });
+    for n in 0..m.nodes.len() {
+        for k in 0..no {
+            s.origin[n * no + k] = splat(m.fixed_origin(n, k).unwrap_or(0.0));
         }
     }
 }
@@ -1123,7 +1123,7 @@ fn step_period(m: &Model, s: &mut LaneScratch, t: usize, flexible: bool, cost_on
 
         // The origin mix carried into this node's stock (see the one-trial kernel).
         for k in 0..no {
-            if node.kind == Kind::Mine || m.nodes[n].country == m.origins[k] {
+            if m.fixed_origin(n, k).is_some() {
                 continue;
             }
             let mut x = mul(origin[n * no + k], stock);
